@@ -1,0 +1,352 @@
+"""The one config model: reads feeds.yaml, checks all of it, and returns a frozen Config.
+
+Every problem is collected before anything is raised, each with its location
+(`feeds.yaml:12: sources[3].url: not an http(s) URL`), so a person fixes the file in one go.
+The tables `NEWSLETTER_KEYS`, `SOURCE_KEYS`, ... drive defaults, validation and the README.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from .errors import ConfigError
+
+REQUIRED = object()
+Check = Callable[[Any], str | None]
+
+
+@dataclass(frozen=True)
+class Key:
+    """One accepted key: its type, default (REQUIRED if none) and a one-line doc."""
+
+    kind: type | tuple[type, ...]
+    default: Any = REQUIRED
+    doc: str = ""
+    check: Check | None = None
+
+
+def _http(value: Any) -> str | None:
+    ok = isinstance(value, str) and re.match(r"^https?://[^/\s]+", value)
+    return None if ok else "not an http(s) URL"
+
+
+def _timezone(value: Any) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown timezone {value!r} (e.g. Europe/Paris)"
+    return None
+
+
+def _one_of(*choices: str) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(choices)}"
+
+    return check
+
+
+def _positive(value: Any) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _identifier(value: Any) -> str | None:
+    ok = re.fullmatch(r"[a-z0-9][a-z0-9_-]*", value)
+    return None if ok else "use lower-case letters, digits, '-' or '_'"
+
+
+NEWSLETTER_KEYS: dict[str, Key] = {
+    "title": Key(str, doc="shown in the email and the subject"),
+    "language": Key(str, "fr", "fr or en: wording and dates", _one_of("fr", "en")),
+    "timezone": Key(str, "Europe/Paris", "the issue's weeks and dates", _timezone),
+    "base_url": Key(str, "http://localhost:8000", "where `digest serve` is reached", _http),
+    "sender": Key(str, "", "From: of every email, e.g. \"Lettre <lettre@example.org>\""),
+    "subscribe_url": Key(str, "", "the 'S'inscrire' link (default: base_url + '/')"),
+}
+SOURCE_KEYS: dict[str, Key] = {
+    "name": Key(str, doc="shown as the item's source"),
+    "url": Key(str, None, "an RSS or Atom feed", _http),
+    "path": Key(str, None, "a folder of Markdown recaps, or a feed file on disk"),
+    "theme": Key(str, None, "default theme id for this source's items"),
+    "categories": Key(dict, {}, "this feed's categories mapped to theme ids"),
+    "enabled": Key(bool, True, "false skips the source"),
+}
+THEME_KEYS: dict[str, Key] = {
+    "id": Key(str, doc="stable identifier, used in overrides and digest.json", check=_identifier),
+    "title": Key(str, doc="section title"),
+    "keywords": Key(list, [], "words or phrases that put an item in this section"),
+    "categories": Key(list, [], "feed categories that put an item in this section"),
+}
+FETCH_KEYS: dict[str, Key] = {
+    "concurrency": Key(int, 10, "feeds fetched at once", _positive),
+    "deadline": Key((int, float), 20.0, "seconds a whole feed fetch may take", _positive),
+    "max_bytes": Key(int, 5_000_000, "decoded bytes a feed may have", _positive),
+    "max_redirects": Key(int, 3, "redirects followed"),
+    "user_agent": Key(str, "", "User-Agent header (default names digest and its version)"),
+}
+TOP_KEYS: dict[str, Key] = {
+    "newsletter": Key(dict, doc="the newsletter's identity"),
+    "sources": Key(list, doc="feeds and folders to read"),
+    "themes": Key(list, [], "the sections of an issue"),
+    "fetch": Key(dict, {}, "network limits"),
+    "store": Key(str, "digest.db", "the SQLite file"),
+    "templates": Key(str, None, "a folder whose templates override the defaults file by file"),
+}
+
+
+@dataclass(frozen=True)
+class NewsletterConfig:
+    title: str
+    language: str
+    timezone: str
+    base_url: str
+    sender: str
+    subscribe_url: str
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    url: str | None = None
+    path: Path | None = None
+    theme: str | None = None
+    categories: dict[str, str] = field(default_factory=dict)
+    enabled: bool = True
+
+    @property
+    def is_feed_file(self) -> bool:
+        return self.path is not None and self.path.is_file()
+
+
+@dataclass(frozen=True)
+class ThemeConfig:
+    id: str
+    title: str
+    keywords: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    concurrency: int = 10
+    deadline: float = 20.0
+    max_bytes: int = 5_000_000
+    max_redirects: int = 3
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    newsletter: NewsletterConfig
+    sources: tuple[SourceConfig, ...]
+    themes: tuple[ThemeConfig, ...]
+    fetch: FetchConfig
+    store: Path
+    templates: Path | None
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+
+def default_config_path() -> Path:
+    """--config defaults to $DIGEST_CONFIG, then ./feeds.yaml."""
+    return Path(os.environ.get("DIGEST_CONFIG") or "feeds.yaml")
+
+
+def load_config(path: Path) -> Config:
+    """Read and check `path`; raise one ConfigError listing every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            [f"cannot read {path}: {exc.strerror or exc}"],
+            hint="pass --config PATH or set DIGEST_CONFIG",
+        ) from exc
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Check the YAML `text` (read from `path`) and build the Config."""
+    checker = _Checker(path)
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError([f"{path.name}{line}: not valid YAML: {exc}"], path=str(path)) from exc
+    if node is not None:
+        checker.index(node, ())
+    return checker.build(data if data is not None else {})
+
+
+class _Checker:
+    """Walks the parsed YAML, records problems with their line, and builds the Config."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines: dict[tuple[str | int, ...], int] = {}
+        self.problems: list[str] = []
+
+    def index(self, node: yaml.Node, at: tuple[str | int, ...]) -> None:
+        """Remember the line of every key, and report duplicated keys."""
+        self.lines[at] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                if key in seen:
+                    self.lines[(*at, key)] = key_node.start_mark.line + 1
+                    self.problem((*at, key), "key given twice (the last one would win)")
+                seen.add(key)
+                self.index(value_node, (*at, key))
+                self.lines[(*at, key)] = key_node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for position, child in enumerate(node.value):
+                self.index(child, (*at, position))
+
+    def problem(self, at: tuple[str | int, ...], message: str) -> None:
+        line = self._line(at)
+        where = f"{self.path.name}:{line}: " if line else f"{self.path.name}: "
+        self.problems.append(f"{where}{_dotted(at) or '(top)'}: {message}")
+
+    def _line(self, at: tuple[str | int, ...]) -> int | None:
+        while at and at not in self.lines:
+            at = at[:-1]
+        return self.lines.get(at)
+
+    def section(self, data: Any, keys: dict[str, Key], at: tuple[str | int, ...]) -> dict[str, Any]:
+        """Check one mapping against its key table; return values with defaults filled in."""
+        if not isinstance(data, dict):
+            self.problem(at, f"expected a mapping, got {_kind(data)}")
+            data = {}
+        for unknown in sorted(set(map(str, data)) - set(keys)):
+            close = difflib.get_close_matches(unknown, list(keys), n=1)
+            hint = f", did you mean '{close[0]}'?" if close else f" (known: {', '.join(keys)})"
+            self.problem((*at, unknown), f"unknown key '{unknown}'{hint}")
+        return {name: self.value(data, name, key, (*at, name)) for name, key in keys.items()}
+
+    def value(self, data: dict[str, Any], name: str, key: Key, at: tuple[str | int, ...]) -> Any:
+        if name not in data or data[name] is None:
+            if key.default is REQUIRED:
+                self.problem(at, "missing (required)")
+            return key.default
+        value = data[name]
+        if key.kind in (float, (int, float)) and isinstance(value, int):
+            value = float(value)
+        if not isinstance(value, key.kind) or (isinstance(value, bool) and key.kind is not bool):
+            self.problem(at, f"expected {_expected(key.kind)}, got {_kind(value)}")
+            return key.default if key.default is not REQUIRED else None
+        message = key.check(value) if key.check else None
+        if message:
+            self.problem(at, message)
+        return value
+
+    def build(self, data: Any) -> Config:
+        top = self.section(data, TOP_KEYS, ())
+        newsletter = self.section(top["newsletter"] or {}, NEWSLETTER_KEYS, ("newsletter",))
+        themes = [self.theme(t, ("themes", i)) for i, t in enumerate(top["themes"] or [])]
+        theme_ids = {t.id for t in themes}
+        self.unique([t.id for t in themes], "themes", "id")
+        sources = [self.source(s, ("sources", i), theme_ids) for i, s in enumerate(top["sources"] or [])]
+        self.unique([s.name for s in sources], "sources", "name")
+        if top["sources"] is not None and not sources and not self.problems:
+            self.problem(("sources",), "no source: add a feed `url:` or a folder `path:`")
+        fetch = FetchConfig(**self.section(top["fetch"], FETCH_KEYS, ("fetch",)))
+        if self.problems:
+            raise ConfigError(self.problems, hint="fix these in " + str(self.path), path=str(self.path))
+        newsletter["subscribe_url"] = newsletter["subscribe_url"] or newsletter["base_url"].rstrip("/") + "/"
+        return Config(
+            path=self.path,
+            newsletter=NewsletterConfig(**newsletter),
+            sources=tuple(sources),
+            themes=tuple(themes),
+            fetch=fetch,
+            store=self.resolve(top["store"]),
+            templates=self.resolve(top["templates"]) if top["templates"] else None,
+        )
+
+    def theme(self, data: Any, at: tuple[str | int, ...]) -> ThemeConfig:
+        values = self.section(data, THEME_KEYS, at)
+        for name in ("keywords", "categories"):
+            self.strings(values[name], (*at, name))
+        return ThemeConfig(
+            id=values["id"] or "",
+            title=values["title"] or "",
+            keywords=tuple(map(str, values["keywords"] or ())),
+            categories=tuple(map(str, values["categories"] or ())),
+        )
+
+    def source(self, data: Any, at: tuple[str | int, ...], theme_ids: set[str]) -> SourceConfig:
+        values = self.section(data, SOURCE_KEYS, at)
+        if (values["url"] is None) == (values["path"] is None):
+            self.problem(at, "give exactly one of `url:` (a feed) or `path:` (a folder or file)")
+        path = self.resolve(values["path"]) if values["path"] else None
+        if path is not None and not path.exists():
+            self.problem((*at, "path"), f"{path} does not exist")
+        self.theme_ref(values["theme"], (*at, "theme"), theme_ids)
+        categories = values["categories"] or {}
+        for category, theme in categories.items():
+            self.theme_ref(theme, (*at, "categories", str(category)), theme_ids)
+        return SourceConfig(
+            name=values["name"] or "",
+            url=values["url"],
+            path=path,
+            theme=values["theme"],
+            categories={str(k): str(v) for k, v in categories.items()},
+            enabled=values["enabled"],
+        )
+
+    def theme_ref(self, theme: Any, at: tuple[str | int, ...], theme_ids: set[str]) -> None:
+        if theme is not None and theme not in theme_ids:
+            close = difflib.get_close_matches(str(theme), sorted(theme_ids), n=1)
+            hint = f", did you mean '{close[0]}'?" if close else ""
+            self.problem(at, f"unknown theme '{theme}'{hint}")
+
+    def strings(self, values: Any, at: tuple[str | int, ...]) -> None:
+        for position, value in enumerate(values or ()):
+            if not isinstance(value, str) or not value.strip():
+                self.problem((*at, position), f"expected a non-empty string, got {_kind(value)}")
+
+    def unique(self, values: list[str], list_name: str, key: str) -> None:
+        seen: set[str] = set()
+        for position, value in enumerate(values):
+            if value and value in seen:
+                self.problem((list_name, position, key), f"'{value}' is used twice")
+            seen.add(value)
+
+    def resolve(self, value: str) -> Path:
+        """Relative paths resolve against the config file's own folder."""
+        candidate = Path(value).expanduser()
+        return candidate if candidate.is_absolute() else (self.path.parent / candidate).resolve()
+
+
+def _dotted(at: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in at:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "a mapping", list: "a list", str: "text", bool: "true/false", type(None): "nothing"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _expected(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(_kind(k()) if k is not float else "a number" for k in kinds)

@@ -1,0 +1,80 @@
+"""The one exception tree of digest: every failure a user can act on is a DigestError.
+
+    DigestError (message, hint, exit_code=1)
+    ├── ConfigError        bad feeds.yaml or bad usage: lists every problem, exit 2
+    ├── SourceError        one source could not be read (fetch or parse)
+    │   ├── FetchError     network, HTTP status, size or time limits
+    │   └── ParseError     the bytes are not a usable feed or recap
+    ├── RenderError        a template or the MJML failed; names the template and line
+    ├── DeliveryError      SMTP refused the run
+    ├── StoreError         the SQLite store cannot be opened or migrated
+    └── AlreadyRunning     another run holds the lock, exit 75
+
+The CLI catches DigestError in one place and prints the message and the hint; a traceback
+is shown only with --debug.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_LOCKED = 75
+
+
+class DigestError(Exception):
+    """Base of every error digest reports to a person."""
+
+    exit_code: int = EXIT_FAILED
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(DigestError):
+    """The configuration (or the command line) is wrong; `problems` lists every one."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, problems: list[str], hint: str | None = None, path: str = "") -> None:
+        self.problems = list(problems)
+        where = f"{path}: " if path else ""
+        count = len(self.problems)
+        head = f"{where}{count} problem{'s' if count != 1 else ''} in the configuration"
+        body = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{head}:\n{body}", hint)
+
+
+class SourceError(DigestError):
+    """A source could not be read. Sources turn this into a SourceResult, never an abort."""
+
+
+class FetchError(SourceError):
+    """Network failure, bad HTTP status, too large, too slow, or a refused redirect."""
+
+
+class ParseError(SourceError):
+    """The content is not a usable feed or recap."""
+
+
+class RenderError(DigestError):
+    """A template or the MJML compiler failed."""
+
+
+class DeliveryError(DigestError):
+    """The mail server refused the run."""
+
+
+class StoreError(DigestError):
+    """The SQLite store cannot be opened, migrated or written."""
+
+
+class AlreadyRunning(DigestError):
+    """Another `digest` run holds the lock."""
+
+    exit_code = EXIT_LOCKED

@@ -1,0 +1,49 @@
+"""Item identity: canonical URLs and stable keys, shared by every source and by select.
+
+The key is what "never send an item twice" rests on, so it prefers what survives across
+sources and feed rewrites: the canonical URL, then the feed's GUID, then a content hash
+(the fallback order rss2email learned the hard way).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Query parameters that say how a reader arrived, not what the page is.
+TRACKING_PARAMS = {
+    "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid",
+    "_hsenc", "_hsmi", "mkt_tok", "xtor", "at_medium", "at_campaign", "ref_src",
+}
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "at_")
+
+
+def _is_tracking(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+
+
+def canonical_url(url: str) -> str:
+    """Scheme and host lower-cased, default port, tracking parameters and fragment dropped."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
+    path = parts.path or "/"
+    return urlunsplit((scheme, host, path, urlencode(query), ""))
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:20]
+
+
+def item_key(url: str | None, guid: str | None, source: str, title: str, text: str) -> str:
+    """A stable key: from the canonical URL, else the GUID, else the content."""
+    if url:
+        return "u" + _digest(canonical_url(url))
+    if guid:
+        return "g" + _digest(source, guid.strip())
+    return "h" + _digest(source, title, text)

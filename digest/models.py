@@ -1,0 +1,110 @@
+"""Plain frozen dataclasses that flow between the pipeline stages.
+
+Sources produce `Item`s inside `SourceResult`s; select keeps some; themes group them into
+`Section`s; the `Issue` is what render and deliver consume. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+SourceStatus = Literal["ok", "not_modified", "error", "skipped"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One news item, from a feed entry or a local recap, already cleaned.
+
+    `title` and `summary_text` are plain text with control characters removed;
+    `summary_html` went through the nh3 allowlist; `url` is absolute http(s) or None
+    (a local recap with no `url:`). `published` is timezone-aware, or None when the source
+    gave no date: select then dates it by when digest first saw it (see select.py).
+    """
+
+    key: str
+    title: str
+    url: str | None
+    published: datetime | None
+    source: str
+    summary_html: str = ""
+    summary_text: str = ""
+    categories: tuple[str, ...] = ()
+    image: str | None = None
+    author: str | None = None
+    # From recap front matter; None for feed items.
+    theme: str | None = None
+    event_date: datetime | None = None
+    place: str | None = None
+    # How `published` was obtained: "source" (the feed/file said so) or "first_seen"
+    # (undated or implausibly future-dated; see select.py for the rule).
+    date_origin: Literal["source", "first_seen"] = "source"
+    # Local recaps are written by the team: richer than a partner's one-line relay.
+    origin: Literal["feed", "file"] = "feed"
+    guid: str | None = None
+    # Names of other sources that carried the same news (filled when duplicates merge).
+    also_in: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceResult:
+    """What one source gave: its items, or the reason it gave none."""
+
+    name: str
+    status: SourceStatus
+    items: tuple[Item, ...] = ()
+    error: str | None = None
+    # Conditional GET validators to remember for the next run (feeds only).
+    etag: str | None = None
+    last_modified: str | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ok", "not_modified")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open interval [start, end) in the newsletter's timezone, named like 2023-W19."""
+
+    name: str
+    start: datetime
+    end: datetime
+
+    def __contains__(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What select kept, and why the rest went away (for the build summary)."""
+
+    items: tuple[Item, ...]
+    out_of_period: int = 0
+    duplicates_merged: int = 0
+    already_sent: int = 0
+
+
+@dataclass(frozen=True)
+class Section:
+    """One theme's items, in the order they will be shown."""
+
+    theme: str
+    title: str
+    items: tuple[Item, ...]
+    # Why each item landed here, keyed by item key ("front matter", "keyword 'climat'").
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One newsletter issue, ready to render."""
+
+    id: str
+    period: Period
+    sections: tuple[Section, ...]
+    sources: tuple[SourceResult, ...]
+    built_at: datetime
+    stats: Selection

@@ -1,0 +1,146 @@
+"""Cleaning of untrusted text and HTML, shared by every source.
+
+Everything a partner's feed or a recap says goes through here before any other stage sees
+it: titles become plain single-line text, HTML goes through the nh3 allowlist with links
+made absolute, and summaries are cut to a length that reads well in an email.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "cite", "code", "em", "figcaption", "figure",
+    "h2", "h3", "h4", "i", "img", "li", "ol", "p", "q", "s", "small", "strong", "sub", "sup",
+    "u", "ul",
+}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "width", "height"}}
+LINK_SCHEMES = {"http", "https", "mailto"}
+IMAGE_SCHEMES = {"http", "https"}
+
+TITLE_MAX_CHARS = 300
+SUMMARY_MAX_WORDS = 60  # longer texts are cut...
+SUMMARY_CUT_WORDS = 50  # ...to about this many words, at a sentence end when one is near
+
+# A 1x1 (or 0x0) image is a tracking pixel, not an illustration.
+_PIXEL = re.compile(
+    r"<img\b[^>]*\b(?:width|height)\s*=\s*[\"']?\s*[01](?:px)?\s*(?=[\"'\s/>])[^>]*>", re.I
+)
+_SPACES = re.compile(r"\s+")
+_BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr"}
+
+
+def remove_control_chars(text: str) -> str:
+    """Drop control and format characters (CR, LF, NUL, bidi overrides) except spaces."""
+    kept = []
+    for char in text:
+        category = unicodedata.category(char)
+        if char in "\t\n\r\u2028\u2029\x85":
+            kept.append(" ")
+        elif category not in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            kept.append(char)
+    return "".join(kept)
+
+
+def clean_title(raw: str) -> str:
+    """A one-line plain-text title: tags stripped, entities decoded, controls removed."""
+    text = html_to_text(raw) if "<" in raw or "&" in raw else raw
+    text = _SPACES.sub(" ", remove_control_chars(text)).strip()
+    if len(text) > TITLE_MAX_CHARS:
+        text = text[: TITLE_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return text
+
+
+def http_url(value: str | None, base: str | None = None) -> str | None:
+    """`value` made absolute against `base`, or None unless it is an http(s) URL with a host."""
+    if not value:
+        return None
+    value = remove_control_chars(value).strip()
+    absolute = urljoin(base, value) if base else value
+    parts = urlsplit(absolute)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return absolute
+
+
+def _url_filter(base: str | None):  # type: ignore[no-untyped-def]
+    """An nh3 attribute filter that makes links absolute and drops the unsafe ones."""
+
+    def keep(element: str, attribute: str, value: str) -> str | None:
+        if attribute not in ("href", "src"):
+            return value
+        cleaned = remove_control_chars(value).strip()
+        absolute = urljoin(base, cleaned) if base else cleaned
+        scheme = urlsplit(absolute).scheme.lower()
+        allowed = IMAGE_SCHEMES if element == "img" else LINK_SCHEMES
+        return absolute if scheme in allowed else None
+
+    return keep
+
+
+def sanitize_html(raw: str, base_url: str | None = None) -> str:
+    """Allowlist-sanitized HTML: no scripts, styles, handlers, pixels or odd URL schemes."""
+    import nh3  # imported here so that modules that only need plain text stay light
+
+    without_pixels = _PIXEL.sub("", raw)
+    return nh3.clean(
+        without_pixels,
+        tags=ALLOWED_TAGS,
+        clean_content_tags={"script", "style", "iframe", "object", "embed", "template"},
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=LINK_SCHEMES,
+        attribute_filter=_url_filter(base_url),
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    ).strip()
+
+
+class _TextExtractor(HTMLParser):
+    """Collects the text of an HTML fragment, with a space between blocks."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "template"):
+            self._skip += 1
+        elif tag in _BLOCKS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "template") and self._skip:
+            self._skip -= 1
+        elif tag in _BLOCKS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(fragment: str) -> str:
+    """The visible text of an HTML fragment on one line."""
+    parser = _TextExtractor()
+    parser.feed(fragment)
+    parser.close()
+    text = html.unescape("".join(parser.parts))
+    return _SPACES.sub(" ", remove_control_chars(text)).strip()
+
+
+def summarize(text: str) -> str:
+    """About 40-60 words of `text`, cut at a word boundary (at a sentence end if near)."""
+    words = text.split()
+    if len(words) <= SUMMARY_MAX_WORDS:
+        return " ".join(words)
+    cut = words[:SUMMARY_CUT_WORDS]
+    # Prefer ending on a full sentence when one ends in the last part of the cut.
+    for index in range(len(cut) - 1, 34, -1):
+        if cut[index].endswith((".", "!", "?", "…")):
+            return " ".join(cut[: index + 1])
+    return " ".join(cut).rstrip(",;:–-") + "…"

@@ -1,0 +1,1 @@
+"""Loopback HTTP server fixture serving tests/data/feeds/ plus scripted routes."""

@@ -1,0 +1,1 @@
+"""Loopback aiosmtpd server fixture that records what it receives."""
