@@ -68,8 +68,10 @@ NEWSLETTER_KEYS: dict[str, Key] = {
     "language": Key(str, "fr", "fr or en: wording and dates", _one_of("fr", "en")),
     "timezone": Key(str, "Europe/Paris", "the issue's weeks and dates", _timezone),
     "base_url": Key(str, "http://localhost:8000", "where `digest serve` is reached", _http),
-    "sender": Key(str, "", "From: of every email, e.g. \"Lettre <lettre@example.org>\""),
+    "sender": Key(str, "", 'From: of every email, e.g. "Lettre <lettre@example.org>"'),
     "subscribe_url": Key(str, "", "the 'S'inscrire' link (default: base_url + '/')"),
+    "logo": Key(str, "", "URL of a logo shown in the email header (optional)"),
+    "utm": Key(bool, False, "tag outgoing links with utm_source/medium/campaign/content"),
 }
 SOURCE_KEYS: dict[str, Key] = {
     "name": Key(str, doc="shown as the item's source"),
@@ -92,11 +94,27 @@ FETCH_KEYS: dict[str, Key] = {
     "max_redirects": Key(int, 3, "redirects followed"),
     "user_agent": Key(str, "", "User-Agent header (default names digest and its version)"),
 }
+SELECT_KEYS: dict[str, Key] = {
+    "title_similarity": Key(
+        (int, float), 0.85, "0-1: titles at least this alike are the same news", _positive
+    ),
+    "future_tolerance": Key(
+        (int, float), 2.0, "hours a date may be ahead of now before it is not trusted"
+    ),
+}
+ISSUE_KEYS: dict[str, Key] = {
+    "fallback_title": Key(str, "", "section of items no theme claims (default: Autres actualités)"),
+    "max_per_section": Key(int, 8, "items shown per section at most", _positive),
+    "max_items": Key(int, 40, "items in one issue at most", _positive),
+    "overrides": Key(str, "content/issues", "folder of per-issue override files"),
+}
 TOP_KEYS: dict[str, Key] = {
     "newsletter": Key(dict, doc="the newsletter's identity"),
     "sources": Key(list, doc="feeds and folders to read"),
     "themes": Key(list, [], "the sections of an issue"),
     "fetch": Key(dict, {}, "network limits"),
+    "select": Key(dict, {}, "how duplicates and dates are judged"),
+    "issue": Key(dict, {}, "sections, caps and per-issue overrides"),
     "store": Key(str, "digest.db", "the SQLite file"),
     "templates": Key(str, None, "a folder whose templates override the defaults file by file"),
 }
@@ -110,6 +128,8 @@ class NewsletterConfig:
     base_url: str
     sender: str
     subscribe_url: str
+    logo: str = ""
+    utm: bool = False
 
     @property
     def tz(self) -> ZoneInfo:
@@ -148,6 +168,20 @@ class FetchConfig:
 
 
 @dataclass(frozen=True)
+class SelectConfig:
+    title_similarity: float = 0.85
+    future_tolerance: float = 2.0
+
+
+@dataclass(frozen=True)
+class IssueConfig:
+    fallback_title: str = ""
+    max_per_section: int = 8
+    max_items: int = 40
+    overrides: Path | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     newsletter: NewsletterConfig
@@ -156,6 +190,8 @@ class Config:
     fetch: FetchConfig
     store: Path
     templates: Path | None
+    select: SelectConfig = field(default_factory=SelectConfig)
+    issue: IssueConfig = field(default_factory=IssueConfig)
 
     @property
     def folder(self) -> Path:
@@ -262,14 +298,23 @@ class _Checker:
         themes = [self.theme(t, ("themes", i)) for i, t in enumerate(top["themes"] or [])]
         theme_ids = {t.id for t in themes}
         self.unique([t.id for t in themes], "themes", "id")
-        sources = [self.source(s, ("sources", i), theme_ids) for i, s in enumerate(top["sources"] or [])]
+        sources = [
+            self.source(s, ("sources", i), theme_ids) for i, s in enumerate(top["sources"] or [])
+        ]
         self.unique([s.name for s in sources], "sources", "name")
         if top["sources"] is not None and not sources and not self.problems:
             self.problem(("sources",), "no source: add a feed `url:` or a folder `path:`")
         fetch = FetchConfig(**self.section(top["fetch"], FETCH_KEYS, ("fetch",)))
+        select = SelectConfig(**self.section(top["select"], SELECT_KEYS, ("select",)))
+        issue = self.section(top["issue"], ISSUE_KEYS, ("issue",))
+        issue["overrides"] = self.resolve(issue["overrides"]) if issue["overrides"] else None
         if self.problems:
-            raise ConfigError(self.problems, hint="fix these in " + str(self.path), path=str(self.path))
-        newsletter["subscribe_url"] = newsletter["subscribe_url"] or newsletter["base_url"].rstrip("/") + "/"
+            raise ConfigError(
+                self.problems, hint="fix these in " + str(self.path), path=str(self.path)
+            )
+        newsletter["subscribe_url"] = (
+            newsletter["subscribe_url"] or newsletter["base_url"].rstrip("/") + "/"
+        )
         return Config(
             path=self.path,
             newsletter=NewsletterConfig(**newsletter),
@@ -278,6 +323,8 @@ class _Checker:
             fetch=fetch,
             store=self.resolve(top["store"]),
             templates=self.resolve(top["templates"]) if top["templates"] else None,
+            select=select,
+            issue=IssueConfig(**issue),
         )
 
     def theme(self, data: Any, at: tuple[str | int, ...]) -> ThemeConfig:
@@ -343,10 +390,18 @@ def _dotted(at: tuple[str | int, ...]) -> str:
 
 
 def _kind(value: Any) -> str:
-    names = {dict: "a mapping", list: "a list", str: "text", bool: "true/false", type(None): "nothing"}
+    names = {
+        dict: "a mapping",
+        list: "a list",
+        str: "text",
+        bool: "true/false",
+        int: "a whole number",
+        float: "a number",
+        type(None): "nothing",
+    }
     return names.get(type(value), type(value).__name__)
 
 
 def _expected(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(_kind(k()) if k is not float else "a number" for k in kinds)
+    return " or ".join(_kind(k()) for k in kinds)

@@ -148,7 +148,13 @@ class Store:
             db.execute(
                 "INSERT INTO fetch_cache (url, etag, last_modified, body, fetched_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (fetch.url, fetch.etag, fetch.last_modified, fetch.body, fetch.fetched_at.isoformat()),
+                (
+                    fetch.url,
+                    fetch.etag,
+                    fetch.last_modified,
+                    fetch.body,
+                    fetch.fetched_at.isoformat(),
+                ),
             )
 
     # -- items -------------------------------------------------------------------------
@@ -163,7 +169,9 @@ class Store:
                     " WHERE NOT EXISTS (SELECT 1 FROM item_seen WHERE item_key = ?)",
                     (key, now.isoformat(), key),
                 )
-            found = {k: _when(v) for k, v in self._select_in("item_key, first_seen", "item_seen", keys)}
+            found = {
+                k: _when(v) for k, v in self._select_in("item_key, first_seen", "item_seen", keys)
+            }
         return found
 
     def sent_keys(self, keys: Iterable[str], except_issue: str | None = None) -> set[str]:
@@ -176,7 +184,8 @@ class Store:
             for key in dict.fromkeys(keys):
                 db.execute(
                     "INSERT INTO sent_items (item_key, issue_id, sent_at) SELECT ?, ?, ?"
-                    " WHERE NOT EXISTS (SELECT 1 FROM sent_items WHERE item_key = ? AND issue_id = ?)",
+                    " WHERE NOT EXISTS"
+                    " (SELECT 1 FROM sent_items WHERE item_key = ? AND issue_id = ?)",
                     (key, issue_id, when.isoformat(), key, issue_id),
                 )
 
@@ -205,8 +214,16 @@ class Store:
             db.execute(
                 "INSERT INTO issues (id, period_start, period_end, built_at, data, html, text,"
                 " web, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'built')",
-                (issue.id, issue.period_start.isoformat(), issue.period_end.isoformat(),
-                 issue.built_at.isoformat(), issue.data, issue.html, issue.text, issue.web),
+                (
+                    issue.id,
+                    issue.period_start.isoformat(),
+                    issue.period_end.isoformat(),
+                    issue.built_at.isoformat(),
+                    issue.data,
+                    issue.html,
+                    issue.text,
+                    issue.web,
+                ),
             )
 
     def issue(self, issue_id: str) -> StoredIssue | None:
