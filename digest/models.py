@@ -108,3 +108,10 @@ class Issue:
     sources: tuple[SourceResult, ...]
     built_at: datetime
     stats: Selection
+    # "À la une": items staff pinned in the issue's overrides file, shown first.
+    featured: Section | None = None
+    # Items whose event_date falls after the issue period, by event date.
+    agenda: Section | None = None
+    # The edito from the overrides file, as sanitized HTML and as plain text.
+    edito_html: str = ""
+    edito_text: str = ""

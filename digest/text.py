@@ -167,3 +167,11 @@ def summarize(text: str) -> str:
         if cut[index].endswith((".", "!", "?", "…")):
             return " ".join(cut[: index + 1])
     return " ".join(cut).rstrip(",;:–-") + "…"
+
+
+def markdown_to_html(source: str, base_url: str | None = None) -> str:
+    """CommonMark rendered with raw HTML disabled, then through the same allowlist."""
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt("commonmark", {"html": False}).render(source)
+    return sanitize_html(rendered, base_url)
