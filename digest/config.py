@@ -107,6 +107,8 @@ ISSUE_KEYS: dict[str, Key] = {
     "max_per_section": Key(int, 8, "items shown per section at most", _positive),
     "max_items": Key(int, 40, "items in one issue at most", _positive),
     "overrides": Key(str, "content/issues", "folder of per-issue override files"),
+    "featured_title": Key(str, "", "section of pinned items (default: À la une / Featured)"),
+    "agenda_title": Key(str, "", "section of upcoming events (default: Agenda)"),
 }
 TOP_KEYS: dict[str, Key] = {
     "newsletter": Key(dict, doc="the newsletter's identity"),
@@ -179,6 +181,8 @@ class IssueConfig:
     max_per_section: int = 8
     max_items: int = 40
     overrides: Path | None = None
+    featured_title: str = ""
+    agenda_title: str = ""
 
 
 @dataclass(frozen=True)
