@@ -1,0 +1,127 @@
+"""Config: every problem at once, with file:line locations; defaults; relative paths."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from digest.config import load_config, parse_config
+from digest.errors import ConfigError
+
+MINIMAL = """\
+newsletter:
+  title: "La lettre"
+sources:
+  - name: "Partenaire"
+    url: "https://partenaire.example.org/feed"
+"""
+
+
+def problems_of(text: str, tmp_path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, tmp_path / "feeds.yaml")
+    assert caught.value.exit_code == 2
+    return caught.value.problems
+
+
+def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
+    config = parse_config(MINIMAL, tmp_path / "feeds.yaml")
+    assert config.newsletter.language == "fr"
+    assert config.newsletter.timezone == "Europe/Paris"
+    assert config.newsletter.subscribe_url == "http://localhost:8000/"
+    assert config.store == tmp_path / "digest.db"
+    assert config.fetch.concurrency == 10
+    assert config.sources[0].url == "https://partenaire.example.org/feed"
+
+
+def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
+    text = """\
+newsletter:
+  titel: "x"
+  language: de
+  timezone: Europe/Lile
+sources:
+  - name: A
+    url: ftp://example.org/feed
+  - name: A
+    path: missing-folder
+    theme: climt
+  - name: B
+themes:
+  - id: climat
+    title: Climat
+    keyword: [chaleur]
+fetch:
+  concurrency: "ten"
+"""
+    problems = problems_of(text, tmp_path)
+    expected = [
+        "feeds.yaml:2: newsletter.titel: unknown key 'titel', did you mean 'title'?",
+        "feeds.yaml:1: newsletter.title: missing (required)",
+        "feeds.yaml:3: newsletter.language: must be one of fr, en",
+        "feeds.yaml:4: newsletter.timezone: unknown timezone 'Europe/Lile'",
+        "feeds.yaml:15: themes[0].keyword: unknown key 'keyword', did you mean 'keywords'?",
+        "feeds.yaml:7: sources[0].url: not an http(s) URL",
+        "feeds.yaml:9: sources[1].path:",
+        "feeds.yaml:10: sources[1].theme: unknown theme 'climt', did you mean 'climat'?",
+        "feeds.yaml:11: sources[2]: give exactly one of `url:` (a feed) or `path:`",
+        "feeds.yaml:8: sources[1].name: 'A' is used twice",
+        "feeds.yaml:17: fetch.concurrency: expected a whole number, got text",
+    ]
+    assert len(problems) == len(expected)
+    for problem, start in zip(problems, expected, strict=True):
+        assert problem.startswith(start), problem
+
+
+def test_duplicate_yaml_keys_are_reported(tmp_path: Path) -> None:
+    problems = problems_of(MINIMAL + "newsletter:\n  title: again\n", tmp_path)
+    assert any("newsletter: key given twice" in p for p in problems)
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    problems = problems_of("newsletter: [unclosed\nsources: []\n", tmp_path)
+    assert problems[0].startswith("feeds.yaml:")
+    assert "not valid YAML" in problems[0]
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
+    (tmp_path / "content" / "recaps").mkdir(parents=True)
+    text = MINIMAL + '  - name: "Récits"\n    path: "content/recaps"\nstore: data/x.db\n'
+    config = parse_config(text, tmp_path / "feeds.yaml")
+    assert config.sources[1].path == tmp_path / "content" / "recaps"
+    assert config.store == tmp_path / "data" / "x.db"
+
+
+def test_missing_file_has_a_hint(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "nope.yaml")
+    assert "DIGEST_CONFIG" in (caught.value.hint or "")
+
+
+def test_cli_check_exits_2_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "feeds.yaml"
+    bad.write_text("newsletter: {}\nsources: []\n", encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(bad), "check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "newsletter.title: missing (required)" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_cli_check_accepts_the_shipped_config() -> None:
+    shipped = Path(__file__).parent.parent / "feeds.yaml"
+    run = subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(shipped), "check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert ": ok (" in run.stdout

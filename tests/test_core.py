@@ -1,0 +1,124 @@
+"""Small building blocks: periods, identity, text cleaning, the store."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from digest.errors import ConfigError, StoreError
+from digest.identity import canonical_url, item_key
+from digest.period import parse_moment, range_period, week_of, week_period
+from digest.store import MIGRATIONS, CachedFetch, Store
+from digest.text import clean_title, html_to_text, http_url, sanitize_html, summarize
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def test_iso_week_is_monday_to_monday_in_paris() -> None:
+    period = week_period("2023-W19", PARIS)
+    assert period.start.isoformat() == "2023-05-08T00:00:00+02:00"
+    assert period.end.isoformat() == "2023-05-15T00:00:00+02:00"
+    assert datetime(2023, 5, 14, 21, 59, tzinfo=UTC) in period
+    assert datetime(2023, 5, 14, 22, 0, tzinfo=UTC) not in period
+
+
+def test_week_across_a_dst_change_is_still_seven_local_days() -> None:
+    period = week_period("2023-W13", PARIS)  # clocks go forward on Sunday 26 March
+    assert period.start.isoformat() == "2023-03-27T00:00:00+02:00"
+    assert week_period("2023-W12", PARIS).end.isoformat() == "2023-03-27T00:00:00+02:00"
+
+
+def test_week_of_a_moment_uses_the_local_date() -> None:
+    sunday_night_utc = datetime(2023, 5, 14, 22, 30, tzinfo=UTC)  # Monday in Paris
+    assert week_of(sunday_night_utc, PARIS).name == "2023-W20"
+
+
+def test_bad_weeks_and_ranges_are_usage_errors() -> None:
+    for bad in ("2023-19", "2023-W54", "W19"):
+        with pytest.raises(ConfigError):
+            week_period(bad, PARIS)
+    with pytest.raises(ConfigError):
+        range_period(date(2023, 5, 10), date(2023, 5, 1), PARIS)
+
+
+def test_range_includes_the_until_day() -> None:
+    period = range_period(date(2023, 5, 1), date(2023, 5, 10), PARIS)
+    assert period.end.isoformat() == "2023-05-11T00:00:00+02:00"
+    assert period.name == "2023-W19"
+    assert parse_moment("2023-05-12T09:00", PARIS).tzinfo == PARIS
+
+
+def test_canonical_url_drops_tracking_and_fragment() -> None:
+    url = "HTTPS://WWW.Cerdd.ORG:443/Actu/Page?utm_source=x&id=3&fbclid=y&mtm_campaign=z#haut"
+    assert canonical_url(url) == "https://www.cerdd.org/Actu/Page?id=3"
+    assert canonical_url("http://a.org") == "http://a.org/"
+    assert item_key(url, None, "A", "t", "") == item_key(
+        "https://www.cerdd.org/Actu/Page?id=3", "g", "B", "", ""
+    )
+    assert item_key(None, "urn:1", "A", "t", "") != item_key(None, "urn:1", "B", "t", "")
+
+
+def test_titles_lose_crlf_tags_and_controls() -> None:
+    assert clean_title("Bonjour\r\nBcc: victim@example.org") == "Bonjour Bcc: victim@example.org"
+    assert clean_title("A &amp; <b>B</b>\x00\u202e") == "A & B"
+    assert len(clean_title("mot " * 200)) <= 300
+
+
+def test_sanitizer_keeps_content_and_drops_active_parts() -> None:
+    dirty = (
+        '<p onclick="x()">Texte <a href="javascript:alert(1)">piège</a>'
+        ' <a href="/relatif">relatif</a><img src="https://t.example/p.gif" width="1" height="1">'
+        '<script>alert(1)</script><style>p{}</style><img src="data:image/png;base64,AA" alt="d">'
+        '<iframe src="https://evil.example"></iframe>'
+        '<img src="photo.jpg" alt="photo" width="300"></p>'
+    )
+    clean = sanitize_html(dirty, "https://partenaire.example.org/actu/")
+    assert "onclick" not in clean and "javascript" not in clean and "script" not in clean
+    assert "alert" not in clean and "iframe" not in clean and "data:" not in clean
+    assert "p.gif" not in clean
+    assert 'href="https://partenaire.example.org/relatif"' in clean
+    assert 'src="https://partenaire.example.org/actu/photo.jpg"' in clean
+    assert "Texte" in clean and "piège" in clean
+
+
+def test_http_url_refuses_other_schemes() -> None:
+    assert http_url("javascript:alert(1)") is None
+    assert http_url("data:text/html,x") is None
+    assert http_url("/a", "https://b.org/c") == "https://b.org/a"
+    assert http_url("#") is None
+
+
+def test_summaries_are_cut_at_a_word_boundary() -> None:
+    text = html_to_text("<p>" + " ".join(f"mot{n}" for n in range(100)) + "</p>")
+    summary = summarize(text)
+    assert summary.endswith("…")
+    assert 40 <= len(summary.split()) <= 60
+    assert summarize("Court texte.") == "Court texte."
+
+
+def test_store_migrates_and_remembers(tmp_path: Path) -> None:
+    path = tmp_path / "digest.db"
+    now = datetime(2023, 5, 12, 9, tzinfo=PARIS)
+    with Store(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        store.remember_fetch(CachedFetch("https://a.org/f", '"e1"', None, b"<rss/>", now))
+        seen = store.first_seen(["k1"], now)
+        store.mark_sent("2023-W18", ["k1"], now)
+    with Store(path) as store:
+        cached = store.cached_fetch("https://a.org/f")
+        assert cached is not None and cached.etag == '"e1"' and cached.body == b"<rss/>"
+        later = datetime(2023, 6, 1, tzinfo=PARIS)
+        assert store.first_seen(["k1", "k2"], later) == {"k1": seen["k1"], "k2": later}
+        assert store.sent_keys(["k1", "k2"]) == {"k1"}
+        assert store.sent_keys(["k1"], except_issue="2023-W18") == set()
+
+
+def test_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "digest.db"
+    with Store(path) as store:
+        store.db.execute("PRAGMA user_version = 999")
+    with pytest.raises(StoreError, match="newer digest"):
+        Store(path)
