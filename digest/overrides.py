@@ -1,0 +1,195 @@
+"""Per-issue overrides: the file comms staff edit to pin, exclude or move items and write the edito.
+
+`load_overrides(config, issue_id)` reads `<issue.overrides>/<issue_id>.md` (YAML front matter,
+then the edito in Markdown) or `<issue_id>.yaml` (the same keys plus `edito:`). No file means
+no overrides. A bad file raises one ConfigError listing every problem as `file:line`. URLs are
+canonicalised, so tracking parameters and fragments never stop a match.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import Config, Key, _Checker
+from .errors import ConfigError
+from .identity import canonical_url
+from .themes import AGENDA_ID, FALLBACK_ID
+
+SUFFIXES = (".md", ".yaml", ".yml")
+
+OVERRIDE_KEYS: dict[str, Key] = {
+    "title": Key(str, "", "a title for this issue, shown above the edito"),
+    "subject": Key(str, "", "the email subject of this issue, instead of the default one"),
+    "pin": Key(list, [], "URLs shown first, in this order, under « À la une »"),
+    "exclude": Key(list, [], "URLs left out of this issue"),
+    "move": Key(dict, {}, "`URL: theme id`: puts an item in that section"),
+    "edito": Key(str, "", "the edito in Markdown (.yaml files; in a .md file it is the body)"),
+}
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What staff decided for one issue. Every URL here is canonical."""
+
+    edito_markdown: str = ""
+    pin: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    move: dict[str, str] = field(default_factory=dict)
+    title: str = ""
+    subject: str = ""
+    # The file these came from (None: no file), named in reasons and warnings.
+    path: Path | None = None
+
+    @property
+    def label(self) -> str:
+        return self.path.name if self.path else "overrides"
+
+
+def move_targets(config: Config) -> set[str]:
+    """Section ids a `move:` may name: the themes, the fallback section and the agenda."""
+    return {theme.id for theme in config.themes} | {FALLBACK_ID, AGENDA_ID}
+
+
+def load_overrides(config: Config, issue_id: str) -> Overrides:
+    """The overrides of `issue_id`, or empty ones when its file does not exist."""
+    folder = config.issue.overrides
+    if folder is None:
+        return Overrides()
+    found = [folder / f"{issue_id}{s}" for s in SUFFIXES if (folder / f"{issue_id}{s}").is_file()]
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise ConfigError(
+            [f"{folder}: {len(found)} override files for {issue_id} ({names})"],
+            hint="keep one of them",
+        )
+    if not found:
+        return Overrides()
+    try:
+        text = found[0].read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read {found[0]}: {exc}"], hint="save it as UTF-8") from exc
+    return parse_overrides(text, found[0], move_targets(config))
+
+
+def parse_overrides(text: str, path: Path, targets: Collection[str]) -> Overrides:
+    """Check the overrides `text` read from `path` (a .md or .yaml file)."""
+    if path.suffix == ".md":
+        front, offset, body = _split_front_matter(text, path)
+    else:
+        front, offset, body = text, 0, ""
+    # Padding with blank lines keeps YAML's line numbers those of the whole file.
+    padded = "\n" * offset + front
+    data = _load_yaml(padded, path)
+    checker = _Checker(path)
+    node = yaml.compose(padded) if data is not None else None
+    if node is not None:
+        checker.index(node, ())
+    values = checker.section(_accept_single_urls(data), OVERRIDE_KEYS, ())
+    pin = _urls(checker, values["pin"], "pin")
+    exclude = _urls(checker, values["exclude"], "exclude")
+    move = _moves(checker, values["move"], targets)
+    moved = {url: at for url, (_, at) in move.items()}
+    _no_conflicts(checker, {"pin": pin, "exclude": exclude, "move": moved})
+    if body and values["edito"]:
+        checker.problem(("edito",), "the body of a .md file is already the edito: remove this key")
+    if checker.problems:
+        raise ConfigError(checker.problems, hint=f"fix these in {path}", path=str(path))
+    return Overrides(
+        edito_markdown=(body or values["edito"] or "").strip(),
+        pin=tuple(pin),
+        exclude=tuple(exclude),
+        move={url: target for url, (target, _) in move.items()},
+        title=(values["title"] or "").strip(),
+        subject=(values["subject"] or "").strip(),
+        path=path,
+    )
+
+
+def _split_front_matter(text: str, path: Path) -> tuple[str, int, str]:
+    """(front matter, its first line's offset, body). No `---` first line: all of it is body."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        return "", 0, text.strip()
+    for number, line in enumerate(lines[1:], start=1):
+        if line.strip() in ("---", "..."):
+            return "".join(lines[1:number]), 1, "".join(lines[number + 1 :]).strip()
+    raise ConfigError(
+        [f"{path.name}:1: the front matter opened here is never closed by a '---' line"],
+        hint=f"fix this in {path}",
+        path=str(path),
+    )
+
+
+def _load_yaml(text: str, path: Path) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(
+            [f"{path.name}{line}: not valid YAML: {exc}"],
+            hint=f"fix this in {path}",
+            path=str(path),
+        ) from exc
+
+
+def _accept_single_urls(data: Any) -> Any:
+    """`pin: https://…` (one URL, not a list) is what people write: take it as a list of one."""
+    if not isinstance(data, dict):
+        return {} if data is None else data
+    return {
+        k: [v] if k in ("pin", "exclude") and isinstance(v, str) else v for k, v in data.items()
+    }
+
+
+def _is_http(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower().startswith(("http://", "https://"))
+
+
+Where = tuple[str | int, ...]
+
+
+def _urls(checker: _Checker, values: list[Any], name: str) -> dict[str, Where]:
+    """Canonical URL -> where it was written, in the order given (duplicates kept once)."""
+    urls: dict[str, Where] = {}
+    for position, value in enumerate(values or ()):
+        if not _is_http(value):
+            checker.problem((name, position), f"{value!r} is not an http(s) URL")
+        else:
+            urls.setdefault(canonical_url(value), (name, position))
+    return urls
+
+
+def _moves(
+    checker: _Checker, values: dict[Any, Any], targets: Collection[str]
+) -> dict[str, tuple[str, Where]]:
+    """Canonical URL -> (target section id, where it was written)."""
+    moves: dict[str, tuple[str, Where]] = {}
+    for url, target in (values or {}).items():
+        at = ("move", str(url))
+        if not _is_http(url):
+            checker.problem(at, f"{url!r} is not an http(s) URL")
+        elif target not in targets:
+            known = sorted(targets)
+            close = difflib.get_close_matches(str(target), known, n=1)
+            hint = f", did you mean '{close[0]}'?" if close else f" (known: {', '.join(known)})"
+            checker.problem(at, f"unknown theme '{target}'{hint}")
+        else:
+            moves[canonical_url(url)] = (target, at)
+    return moves
+
+
+def _no_conflicts(checker: _Checker, lists: dict[str, dict[str, Where]]) -> None:
+    """A URL in two of pin/exclude/move is two decisions: ask which one is meant."""
+    names = list(lists)
+    for first, name in enumerate(names):
+        for other in names[first + 1 :]:
+            for url, at in lists[other].items():
+                if url in lists[name]:
+                    checker.problem(at, f"{url} is also in `{name}`: keep one of the two")

@@ -1,0 +1,354 @@
+"""Themes stage: puts each selected item in one section, builds the agenda, applies the caps.
+
+`assign_theme` decides one item's section and says why (front matter > feed category >
+keywords > the source's default > the fallback section `autres`). `arrange` applies the
+issue's overrides (pin, exclude, move), sends upcoming events to the agenda, orders and caps
+the sections, and returns an `Arrangement`. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from .config import Config, SourceConfig, ThemeConfig
+from .identity import canonical_url
+from .models import Item, Period, Section
+
+if TYPE_CHECKING:
+    from .overrides import Overrides
+
+FALLBACK_ID = "autres"
+AGENDA_ID = "agenda"
+FEATURED_ID = "une"
+# A keyword in the title says more about the item than one in passing in the summary.
+TITLE_WEIGHT = 3
+SUMMARY_WEIGHT = 1
+
+LABELS = {
+    "fr": {"fallback": "Autres actualités", "featured": "À la une", "agenda": "Agenda"},
+    "en": {"fallback": "Other news", "featured": "Featured", "agenda": "Agenda"},
+}
+
+_APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "‘": "'", "`": "'", "´": "'"})
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae"})
+# French elided words ("l'", "d'", "qu'", "jusqu'"...) are dropped so "l'alimentation" is
+# "alimentation". The \b keeps "aujourd'hui" whole: its "d" is not at a word start.
+_ELISION = re.compile(r"\b(?:jusqu|lorsqu|puisqu|quoiqu|presqu|qu|[cdjlmnst])'")
+_TOKEN = re.compile(r"[a-z0-9]+")
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------- words and keywords
+
+
+def fold(text: str) -> str:
+    """Lower-cased, accents and ligatures removed, elisions dropped."""
+    text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES)).casefold()
+    text = "".join(c for c in text if not unicodedata.combining(c)).translate(_LIGATURES)
+    return _ELISION.sub(" ", text)
+
+
+def stem(word: str) -> str:
+    """A light French stemmer: plural (-s, -x, -aux) and feminine (-e, -ive, -enne...) only.
+
+    Singular and plural, masculine and feminine of one word meet ("participatif",
+    "participatives"); different words of one family do not ("participation",
+    "climatique", "climatisation" each stay themselves). Words of 3 letters or fewer stay.
+    """
+    if len(word) <= 3:
+        return word
+    if word.endswith("eaux"):
+        word = word[:-1]
+    elif word.endswith("aux"):
+        word = word[:-3] + "al"
+    elif word.endswith(("eux", "oux", "s")) and not word.endswith("ss"):
+        word = word[:-1]
+    for feminine, masculine in (("ive", "if"), ("enne", "en"), ("elle", "el"), ("ere", "er")):
+        if word.endswith(feminine) and len(word) > len(feminine) + 2:
+            return word[: -len(feminine)] + masculine
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
+
+
+def words(text: str) -> tuple[str, ...]:
+    """The stemmed words of `text`, in order: what keywords are matched against."""
+    return tuple(stem(token) for token in _TOKEN.findall(fold(text)))
+
+
+def occurrences(phrase: tuple[str, ...], text: tuple[str, ...]) -> int:
+    """How many times the word sequence `phrase` appears in `text` (whole words only)."""
+    size = len(phrase)
+    if not size:
+        return 0
+    return sum(1 for i in range(len(text) - size + 1) if text[i : i + size] == phrase)
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """One theme's keywords and categories, folded once per config."""
+
+    id: str
+    keywords: tuple[tuple[str, tuple[str, ...]], ...]
+    categories: frozenset[str]
+
+
+@lru_cache(maxsize=16)
+def _rules(themes: tuple[ThemeConfig, ...]) -> tuple[_Rules, ...]:
+    return tuple(
+        _Rules(
+            id=theme.id,
+            keywords=tuple((k, words(k)) for k in theme.keywords if words(k)),
+            categories=frozenset(" ".join(words(c)) for c in theme.categories),
+        )
+        for theme in themes
+    )
+
+
+# ---------------------------------------------------------------- one item's theme
+
+
+def assign_theme(item: Item, config: Config, source: SourceConfig | None) -> tuple[str, str]:
+    """(theme id, reason): the section `item` belongs to, and why."""
+    theme_ids = [theme.id for theme in config.themes]
+    note = ""
+    if item.theme and _front_matter(item, config) is None:
+        note = f"; front matter theme '{item.theme}' is not a configured theme"
+    for rule in (_front_matter_rule, _category, _keywords, _source_default):
+        found = rule(item, config, source)
+        if found is not None and found[0] in theme_ids:
+            return found[0], found[1] + note
+    return FALLBACK_ID, "fallback" + note
+
+
+def _front_matter(item: Item, config: Config) -> str | None:
+    """The theme named by the recap's front matter: by id, or by its title."""
+    if not item.theme:
+        return None
+    wanted = " ".join(fold(item.theme).split())
+    for theme in config.themes:
+        if wanted in (theme.id, " ".join(fold(theme.title).split())):
+            return theme.id
+    return None
+
+
+def _front_matter_rule(
+    item: Item, config: Config, source: SourceConfig | None
+) -> tuple[str, str] | None:
+    theme = _front_matter(item, config)
+    return (theme, "front matter") if theme else None
+
+
+def _category(item: Item, config: Config, source: SourceConfig | None) -> tuple[str, str] | None:
+    """The source's own mapping first (it knows its feed), then the themes' `categories:`."""
+    folded = [(" ".join(words(raw)), raw) for raw in item.categories]
+    mapping = {" ".join(words(k)): v for k, v in (source.categories if source else {}).items()}
+    for key, raw in folded:
+        if key in mapping:
+            return mapping[key], f"category '{raw}' (source '{item.source}')"
+    for rules in _rules(config.themes):
+        for key, raw in folded:
+            if key in rules.categories:
+                return rules.id, f"category '{raw}'"
+    return None
+
+
+def _keywords(item: Item, config: Config, source: SourceConfig | None) -> tuple[str, str] | None:
+    """The theme whose keywords score best; ties go to the theme listed first."""
+    title, summary = words(item.title), words(item.summary_text)
+    best: tuple[int, str, list[str]] = (0, "", [])
+    for rules in _rules(config.themes):
+        hits: list[tuple[int, str]] = []
+        for keyword, phrase in rules.keywords:
+            score = TITLE_WEIGHT * occurrences(phrase, title)
+            score += SUMMARY_WEIGHT * occurrences(phrase, summary)
+            if score:
+                hits.append((score, keyword))
+        total = sum(score for score, _ in hits)
+        if total > best[0]:
+            hits.sort(key=lambda hit: -hit[0])
+            best = (total, rules.id, [keyword for _, keyword in hits])
+    if not best[0]:
+        return None
+    names = ", ".join(f"'{k}'" for k in best[2][:3]) + (", …" if len(best[2]) > 3 else "")
+    return best[1], f"keyword{'s' if len(best[2]) > 1 else ''} {names}"
+
+
+def _source_default(
+    item: Item, config: Config, source: SourceConfig | None
+) -> tuple[str, str] | None:
+    return (source.theme, "source default") if source and source.theme else None
+
+
+# ---------------------------------------------------------------- the whole issue
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    """The sections of one issue, as render shows them."""
+
+    featured: Section | None
+    sections: tuple[Section, ...]
+    agenda: Section | None
+    trimmed: int
+    # Keys of the items the caps left out, and what staff should read before sending
+    # (an override URL that matched nothing, a recap naming an unknown theme).
+    trimmed_keys: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+Placed = tuple[Item, str]
+
+
+def arrange(
+    items: Sequence[Item], config: Config, period: Period, overrides: Overrides
+) -> Arrangement:
+    """Group `items` (already selected) into the issue's sections."""
+    by_url = {canonical_url(i.url): i for i in reversed(items) if i.url}
+    warnings = _unmatched(overrides, by_url, period) + _unknown_themes(items, config)
+    excluded = {by_url[u].key for u in overrides.exclude if u in by_url}
+    pinned = [by_url[u] for u in overrides.pin if u in by_url]
+    pinned_keys = {item.key for item in pinned}
+    buckets: dict[str, list[Placed]] = {}
+    for item in items:
+        if item.key not in excluded and item.key not in pinned_keys:
+            target, reason = _place(item, config, period, overrides)
+            buckets.setdefault(target, []).append((item, reason))
+    for target, placed in buckets.items():
+        placed.sort(key=_agenda_order if target == AGENDA_ID else _section_order)
+    trimmed = _cap_sections(buckets, config.issue.max_per_section)
+    trimmed += _cap_issue(buckets, config.issue.max_items - len(pinned), config)
+    return Arrangement(
+        featured=_featured(pinned, config, overrides),
+        sections=_sections(buckets, config),
+        agenda=_section(AGENDA_ID, _title(config, AGENDA_ID), buckets.get(AGENDA_ID, [])),
+        trimmed=len(trimmed),
+        trimmed_keys=tuple(item.key for item in trimmed),
+        warnings=tuple(warnings),
+    )
+
+
+def _place(item: Item, config: Config, period: Period, overrides: Overrides) -> tuple[str, str]:
+    """(section id, reason) for an item that is neither pinned nor excluded."""
+    url = canonical_url(item.url) if item.url else None
+    if url in overrides.move:
+        return overrides.move[url], f"moved by {overrides.label}"
+    event = _aware(item.event_date, config)
+    if event is not None and event >= period.end:
+        day = event.astimezone(config.newsletter.tz).date().isoformat()
+        return AGENDA_ID, f"event on {day}, after the issue period"
+    return assign_theme(item, config, _source(config, item.source))
+
+
+def _aware(moment: datetime | None, config: Config) -> datetime | None:
+    """A date-only event (naive) is local to the newsletter."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=config.newsletter.tz)
+
+
+def _source(config: Config, name: str) -> SourceConfig | None:
+    return next((source for source in config.sources if source.name == name), None)
+
+
+def _published(item: Item) -> datetime:
+    return item.published or _NEVER
+
+
+def _section_order(placed: Placed) -> tuple[bool, float]:
+    """The team's recaps first, then newest first."""
+    item = placed[0]
+    return item.origin != "file", -_published(item).timestamp()
+
+
+def _agenda_order(placed: Placed) -> tuple[float, str]:
+    item = placed[0]
+    moment = item.event_date or _published(item)
+    # Naive event dates are local; UTC here is close enough to order them among others.
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.timestamp(), item.title
+
+
+def _victim(placed: list[Placed], agenda: bool) -> int:
+    """Which entry a cap drops first: a feed item before a recap; the oldest one, or in the
+    agenda the event furthest away."""
+    feed = [i for i, (item, _) in enumerate(placed) if item.origin != "file"]
+    pool = feed or list(range(len(placed)))
+    if agenda:
+        return max(pool, key=lambda i: _agenda_order(placed[i]))
+    return min(pool, key=lambda i: _published(placed[i][0]))
+
+
+def _cap_sections(buckets: dict[str, list[Placed]], cap: int) -> list[Item]:
+    dropped: list[Item] = []
+    for target, placed in buckets.items():
+        while len(placed) > cap:
+            dropped.append(placed.pop(_victim(placed, target == AGENDA_ID))[0])
+    return dropped
+
+
+def _cap_issue(buckets: dict[str, list[Placed]], room: int, config: Config) -> list[Item]:
+    """Trim the busiest section first, so every theme keeps its best items."""
+    order = [*(t.id for t in config.themes), FALLBACK_ID, AGENDA_ID]
+    dropped: list[Item] = []
+    while sum(map(len, buckets.values())) > max(room, 0):
+        has_feed = [t for t, p in buckets.items() if any(i.origin != "file" for i, _ in p)]
+        pool = has_feed or [t for t, p in buckets.items() if p]
+        # Ties go to the section shown last: the fallback before the themes.
+        target = max(pool, key=lambda t: (len(buckets[t]), order.index(t) if t in order else 0))
+        placed = buckets[target]
+        dropped.append(placed.pop(_victim(placed, target == AGENDA_ID))[0])
+    return dropped
+
+
+def _title(config: Config, section_id: str) -> str:
+    labels = LABELS.get(config.newsletter.language, LABELS["fr"])
+    configured = {t.id: t.title for t in config.themes}
+    configured[FALLBACK_ID] = configured.get(FALLBACK_ID) or config.issue.fallback_title
+    configured[AGENDA_ID] = config.issue.agenda_title
+    configured[FEATURED_ID] = config.issue.featured_title
+    names = {FALLBACK_ID: "fallback", AGENDA_ID: "agenda", FEATURED_ID: "featured"}
+    return configured.get(section_id) or labels.get(names.get(section_id, ""), section_id)
+
+
+def _section(section_id: str, title: str, placed: Sequence[Placed]) -> Section | None:
+    if not placed:
+        return None
+    reasons = {item.key: reason for item, reason in placed}
+    return Section(section_id, title, tuple(item for item, _ in placed), reasons)
+
+
+def _sections(buckets: dict[str, list[Placed]], config: Config) -> tuple[Section, ...]:
+    """Configured theme order, the fallback section last; empty sections left out."""
+    ids = [t.id for t in config.themes]
+    ids += [FALLBACK_ID] if FALLBACK_ID not in ids else []
+    built = (_section(i, _title(config, i), buckets.get(i, [])) for i in ids)
+    return tuple(section for section in built if section is not None)
+
+
+def _featured(pinned: list[Item], config: Config, overrides: Overrides) -> Section | None:
+    placed = [(item, f"pinned by {overrides.label}") for item in pinned]
+    return _section(FEATURED_ID, _title(config, FEATURED_ID), placed)
+
+
+def _unmatched(overrides: Overrides, by_url: dict[str, Item], period: Period) -> list[str]:
+    wanted = [("pin", u) for u in overrides.pin] + [("exclude", u) for u in overrides.exclude]
+    wanted += [("move", u) for u in overrides.move]
+    return [
+        f"{overrides.label}: {kind} {url} matches no item of {period.name}"
+        for kind, url in wanted
+        if url not in by_url
+    ]
+
+
+def _unknown_themes(items: Sequence[Item], config: Config) -> list[str]:
+    return [
+        f"'{item.title}' ({item.source}): front matter theme '{item.theme}' is not a configured"
+        " theme; the item was placed by the other rules"
+        for item in items
+        if item.theme and _front_matter(item, config) is None
+    ]
