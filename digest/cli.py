@@ -7,13 +7,18 @@ exit code; a traceback only with --debug.
 from __future__ import annotations
 
 import sys
+import webbrowser
+from datetime import date, datetime
 from pathlib import Path
 
 import click
 
 from . import __version__
 from .config import Config, default_config_path, load_config
-from .errors import DigestError
+from .errors import EXIT_FAILED, ConfigError, DigestError
+from .models import Period, SourceResult
+from .period import parse_moment, range_period, week_of, week_period
+from .summary import build_summary, status_table
 
 
 class _State:
@@ -51,11 +56,125 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
 
 
 @cli.command()
+@click.option("--fetch", is_flag=True, help="Also try every source and print their statuses.")
 @pass_state
-def check(state: _State) -> None:
-    """Validate feeds.yaml and report every problem at once."""
+def check(state: _State, fetch: bool) -> None:
+    """Validate feeds.yaml and report every problem at once (exit 2 if any)."""
     config = state.config
     click.echo(f"{config.path}: ok ({len(config.sources)} sources, {len(config.themes)} themes)")
+    if fetch:
+        from .pipeline import collect
+        from .store import Store
+
+        with Store(config.store) as store:
+            results = collect(config, store, datetime.now(config.newsletter.tz), offline=False)
+        for line in status_table(results, config.newsletter.language):
+            click.echo(line)
+        if any(r.status == "error" for r in results):
+            sys.exit(EXIT_FAILED)
+
+
+def _period(
+    config: Config, week: str | None, since: str | None, until: str | None, now: datetime
+) -> Period:
+    """The period asked for on the command line; by default the week that contains `now`."""
+    tz = config.newsletter.tz
+    if week and (since or until):
+        raise ConfigError(["--week cannot be combined with --since/--until"])
+    if week:
+        return week_period(week, tz)
+    if since or until:
+        if not (since and until):
+            raise ConfigError(["--since and --until go together"])
+        return range_period(_date(since, "--since"), _date(until, "--until"), tz)
+    return week_of(now, tz)
+
+
+def _date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ConfigError([f"{option}: '{text}' is not a date such as 2023-05-08"]) from exc
+
+
+@cli.command()
+@click.option("--week", help="ISO week to build, e.g. 2023-W19 (default: the current week).")
+@click.option("--since", help="First day of a custom period (YYYY-MM-DD), with --until.")
+@click.option("--until", help="Last day of a custom period (YYYY-MM-DD), inclusive.")
+@click.option("--as-of", "as_of", help="Build as if it were this date/time (ISO); default now.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder to write the issue to (default: out/ISSUE beside feeds.yaml).",
+)
+@click.option("--offline", is_flag=True, help="No network: feeds come from the cache or disk.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the email in a browser.")
+@pass_state
+def build(
+    state: _State,
+    week: str | None,
+    since: str | None,
+    until: str | None,
+    as_of: str | None,
+    out_dir: Path | None,
+    offline: bool,
+    open_browser: bool,
+) -> None:
+    """Build one issue and write digest.html, digest.txt, digest.json and web.html."""
+    from .pipeline import build_issue, store_issue, write_issue
+    from .store import Store
+
+    config = state.config
+    tz = config.newsletter.tz
+    now = parse_moment(as_of, tz) if as_of else datetime.now(tz)
+    period = _period(config, week, since, until, now)
+    out = out_dir or config.folder / "out" / period.name
+    with Store(config.store) as store, _Progress(len(config.sources)) as progress:
+        result = build_issue(config, period, now, store, offline=offline, on_source=progress)
+        stored = store_issue(result, store)
+    paths = write_issue(result, out)
+    stats = result.issue.stats
+    lines = build_summary(
+        period.name,
+        result.issue.sources,
+        len(stats.items),
+        stats.duplicates_merged,
+        stats.already_sent,
+        f"{out}/",
+        config.newsletter.language,
+    )
+    click.echo(lines[0])
+    for line in [*lines[1:], *result.warnings]:
+        click.echo(line, err=True)
+    if not stored:
+        click.echo(
+            f"note: {period.name} was already sent; the store keeps the sent version", err=True
+        )
+    if open_browser:
+        webbrowser.open(paths[0].resolve().as_uri())
+
+
+class _Progress:
+    """A progress bar over sources on a terminal; silent when output is not a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.bar = None
+        if sys.stderr.isatty() and total > 1:
+            self.bar = click.progressbar(length=total, label="Sources", file=sys.stderr)
+
+    def __enter__(self) -> _Progress:
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+    def __call__(self, result: SourceResult) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
 
 
 def main() -> None:

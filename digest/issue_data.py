@@ -1,0 +1,78 @@
+"""The issue as data: what `digest build` writes to digest.json (DESIGN.md §4).
+
+Besides the contract's keys it tells staff *why*: each item's section reason, where its
+date came from, which other sources carried it, and what select left out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from .models import Issue, Item, Section, SourceResult
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def item_data(item: Item, reason: str | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "key": item.key,
+        "title": item.title,
+        "url": item.url,
+        "published": _when(item.published),
+        "source": item.source,
+        "summary": item.summary_text,
+        "summary_html": item.summary_html,
+        "categories": list(item.categories),
+        "image": item.image,
+        "author": item.author,
+        "date_origin": item.date_origin,
+        "also_in": list(item.also_in),
+    }
+    if reason is not None:
+        data["reason"] = reason
+    if item.event_date is not None:
+        data["event_date"] = _when(item.event_date)
+        data["place"] = item.place
+    return data
+
+
+def section_data(section: Section) -> dict[str, Any]:
+    return {
+        "theme": section.theme,
+        "title": section.title,
+        "items": [item_data(i, section.reasons.get(i.key)) for i in section.items],
+    }
+
+
+def source_data(result: SourceResult) -> dict[str, Any]:
+    return {
+        "name": result.name,
+        "status": result.status,
+        "items": len(result.items),
+        "error": result.error,
+    }
+
+
+def issue_data(issue: Issue, language: str) -> dict[str, Any]:
+    """The JSON-ready dict of `issue`."""
+    stats = issue.stats
+    return {
+        "issue": issue.id,
+        "language": language,
+        "period": {"start": _when(issue.period.start), "end": _when(issue.period.end)},
+        "built_at": _when(issue.built_at),
+        "edito": issue.edito_text,
+        "featured": section_data(issue.featured) if issue.featured else None,
+        "sections": [section_data(s) for s in issue.sections],
+        "agenda": section_data(issue.agenda) if issue.agenda else None,
+        "sources": [source_data(r) for r in issue.sources],
+        "stats": {
+            "items": len(stats.items),
+            "out_of_period": stats.out_of_period,
+            "duplicates_merged": stats.duplicates_merged,
+            "already_sent": stats.already_sent,
+        },
+    }

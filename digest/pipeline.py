@@ -1,0 +1,177 @@
+"""The pipeline: the one module that knows the order of the stages.
+
+    sources → select → themes → render → (files on disk, the store)
+
+Everything is gathered and rendered in memory first, then written, so a failure half-way
+leaves no half-written issue (pelican's habit). The clock is a parameter: `now`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from .config import Config, SourceConfig
+from .errors import SourceError
+from .issue_data import issue_data
+from .models import Issue, Item, Period, Selection, SourceResult
+from .overrides import load_overrides
+from .render import RenderedIssue, render_issue
+from .select import date_items, needs_first_seen, select
+from .sources.feeds import collect_feeds, items_from_cache, read_feed_file
+from .sources.files import read_recaps
+from .store import Store, StoredIssue
+from .themes import arrange
+
+OnSource = Callable[[SourceResult], None]
+
+
+@dataclass(frozen=True)
+class Build:
+    """An issue and its rendering, ready to be written and stored."""
+
+    issue: Issue
+    rendered: RenderedIssue
+    data: str
+    warnings: tuple[str, ...] = ()
+
+
+def collect(
+    config: Config, store: Store, now: datetime, offline: bool, on_source: OnSource | None = None
+) -> tuple[SourceResult, ...]:
+    """Every source's result, in the config's order. A failing source is a value, not a raise."""
+    done: dict[str, SourceResult] = {}
+    for source in config.sources:
+        if source.url is None or not source.enabled or offline:
+            done[source.name] = _read_locally(source, config, store)
+            if on_source:
+                on_source(done[source.name])
+    remote = [s for s in config.sources if s.name not in done]
+    if remote:
+        cache = {s.url: c for s in remote if s.url and (c := store.cached_fetch(s.url))}
+        for result, fetched in collect_feeds(remote, cache, config.fetch, now):
+            if fetched is not None:
+                store.remember_fetch(fetched)
+            done[result.name] = result
+            if on_source:
+                on_source(result)
+    return tuple(done[s.name] for s in config.sources)
+
+
+def _read_locally(source: SourceConfig, config: Config, store: Store) -> SourceResult:
+    """A source read without the network: disabled, a file, a folder, or a feed's cache."""
+    if not source.enabled:
+        return SourceResult(source.name, "skipped", error="disabled in feeds.yaml")
+    if source.path is not None:
+        if source.path.is_dir():
+            return read_recaps(source, config.newsletter.tz)
+        return read_feed_file(source)
+    cached = store.cached_fetch(source.url or "")
+    if cached is None:
+        return SourceResult(source.name, "skipped", error="offline, and never fetched before")
+    return items_from_cache(source, cached)
+
+
+def choose(
+    results: tuple[SourceResult, ...], config: Config, period: Period, now: datetime, store: Store
+) -> Selection:
+    """Date the items (first-seen rule), then select the period's news."""
+    items: list[Item] = [item for result in results for item in result.items]
+    tolerance = config.select.future_tolerance
+    undated = [i.key for i in items if needs_first_seen(i, now, tolerance)]
+    first_seen = store.first_seen(undated, now) if undated else {}
+    dated = date_items(items, first_seen, now, tolerance)
+    sent = store.sent_keys([i.key for i in dated], except_issue=period.name)
+    return select(dated, period, sent, config.select.title_similarity)
+
+
+def build_issue(
+    config: Config,
+    period: Period,
+    now: datetime,
+    store: Store,
+    *,
+    offline: bool = False,
+    on_source: OnSource | None = None,
+) -> Build:
+    """Collect, select, arrange and render the issue of `period` (nothing is written)."""
+    results = collect(config, store, now, offline, on_source)
+    if results and not any(r.ok for r in results):
+        raise SourceError(
+            "every source failed: no issue was built",
+            hint="see each source's error above; `digest check --fetch` tries them one by one",
+        )
+    selection = choose(results, config, period, now, store)
+    overrides = load_overrides(config, period.name)
+    arranged = arrange(selection.items, config, period, overrides)
+    issue = Issue(
+        id=period.name,
+        period=period,
+        sections=arranged.sections,
+        sources=results,
+        built_at=now,
+        stats=selection,
+        featured=arranged.featured,
+        agenda=arranged.agenda,
+        edito_html=overrides.edito_html,
+        edito_text=overrides.edito_text,
+    )
+    rendered = render_issue(issue, config)
+    data = json.dumps(issue_data(issue, config.newsletter.language), ensure_ascii=False, indent=2)
+    return Build(issue, rendered, data + "\n", tuple(arranged.warnings))
+
+
+def write_issue(build: Build, out_dir: Path) -> tuple[Path, ...]:
+    """Write the four files of DESIGN.md §4, each atomically (temp file, fsync, rename)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {
+        "digest.html": build.rendered.html,
+        "digest.txt": build.rendered.text,
+        "digest.json": build.data,
+        "web.html": build.rendered.web,
+    }
+    return tuple(_write_atomically(out_dir / name, text) for name, text in files.items())
+
+
+def _write_atomically(path: Path, text: str) -> Path:
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def store_issue(build: Build, store: Store) -> bool:
+    """Keep what was built so `digest send` sends exactly what staff reviewed.
+
+    Returns False (and keeps the stored version) when that issue already went out.
+    """
+    stored = store.issue(build.issue.id)
+    if stored is not None and stored.status not in ("built", "approved"):
+        return False
+    period = build.issue.period
+    store.save_issue(
+        StoredIssue(
+            id=build.issue.id,
+            period_start=period.start,
+            period_end=period.end,
+            built_at=build.issue.built_at,
+            data=build.data,
+            html=build.rendered.html,
+            text=build.rendered.text,
+            web=build.rendered.web,
+            status="built",
+        )
+    )
+    return True
