@@ -1,1 +1,197 @@
-"""Loopback aiosmtpd server fixture that records what it receives."""
+"""Loopback aiosmtpd server fixture that records what it receives, and can be scripted.
+
+`smtp_server` is a real aiosmtpd Controller on 127.0.0.1, bound to port 0; the port the
+kernel chose is read back and used by aiosmtpd's own readiness check. A test scripts the
+replies through `smtp_server.script`:
+
+    smtp_server.script.rcpt["gone@example.org"] = "550 5.1.1 No such user"
+    smtp_server.script.rcpt["later@example.org"] = "451 4.3.0 Try again later"
+    smtp_server.script.mail = "421 4.7.0 Too many connections"   # refuse MAIL FROM
+    smtp_server.script.drop_rcpt.add("cut@example.org")          # hang up at that RCPT
+    smtp_server.script.drop_data_after = 2                       # hang up at the 3rd DATA
+
+`smtp_server.url` is the DIGEST_SMTP_URL to use; `wait_for(n)` waits for n messages (mail
+sent from a background task arrives after the HTTP response).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message as the server accepted it."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        parsed = email.message_from_bytes(self.data, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
+@dataclass
+class Script:
+    """Replies to give instead of 250. Edit it from a test; the server reads it live."""
+
+    mail: str | None = None
+    rcpt: dict[str, str] = field(default_factory=dict)
+    drop_rcpt: set[str] = field(default_factory=set)
+    drop_data_after: int | None = None
+
+
+class Recorder:
+    """The aiosmtpd handler: applies the script and records accepted messages."""
+
+    def __init__(self) -> None:
+        self.script = Script()
+        self.messages: list[Received] = []
+        self.data_commands = 0
+        self.logins: list[str] = []
+        self.arrived = threading.Condition()
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        if self.script.mail:
+            if self.script.mail.startswith("421"):
+                _hang_up_after(server, self.script.mail)
+            return self.script.mail
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        if address.lower() in self.script.drop_rcpt:
+            assert server.transport is not None
+            server.transport.close()
+            return "421 4.4.2 Connection dropped"
+        reply = self.script.rcpt.get(address.lower())
+        if reply:
+            if reply.startswith("421"):
+                _hang_up_after(server, reply)
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        self.data_commands += 1
+        limit = self.script.drop_data_after
+        if limit is not None and self.data_commands > limit:
+            assert server.transport is not None
+            server.transport.close()
+            return "421 4.4.2 Connection dropped"
+        content = envelope.original_content or b""
+        received = Received(envelope.mail_from or "", tuple(envelope.rcpt_tos), content)
+        with self.arrived:
+            self.messages.append(received)
+            self.arrived.notify_all()
+        return "250 Message accepted for delivery"
+
+
+def _hang_up_after(server: SMTP, reply: str) -> None:
+    """A 421 reply means the server closes the session right after saying so."""
+    assert server.loop is not None and server.transport is not None
+    server.loop.call_later(0.05, server.transport.close)
+
+
+class LoopbackController(Controller):
+    """Binds to port 0 and hands the real port to aiosmtpd's readiness check."""
+
+    def _trigger_server(self) -> None:
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+class SmtpServer:
+    """What a test sees: the URL, the received messages, the script."""
+
+    def __init__(self, users: dict[str, str] | None = None) -> None:
+        self.recorder = Recorder()
+        self.users = users
+        kwargs: dict[str, Any] = {}
+        if users is not None:
+            kwargs = {"authenticator": self._authenticate, "auth_require_tls": False}
+        self.controller = LoopbackController(
+            self.recorder, hostname="127.0.0.1", port=0, ready_timeout=10, **kwargs
+        )
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(data, LoginPassword)
+            and self.users is not None
+            and self.users.get(data.login.decode()) == data.password.decode()
+        )
+        if ok:
+            self.recorder.logins.append(data.login.decode())
+        return AuthResult(success=ok)
+
+    @property
+    def port(self) -> int:
+        return int(self.controller.port)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}?tls=none"
+
+    @property
+    def script(self) -> Script:
+        return self.recorder.script
+
+    @property
+    def messages(self) -> list[Received]:
+        return self.recorder.messages
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        """Wait until `count` messages arrived (a bounded wait, not a timing assertion)."""
+        deadline = time.monotonic() + timeout
+        with self.recorder.arrived:
+            while len(self.recorder.messages) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{len(self.messages)} messages arrived, not {count}")
+                self.recorder.arrived.wait(left)
+            return list(self.recorder.messages)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.controller.start()
+    try:
+        yield server
+    finally:
+        server.controller.stop()
+
+
+@pytest.fixture
+def smtp_server_auth() -> Iterator[SmtpServer]:
+    """The same server, requiring AUTH (user `lettre`, password `s3cret pass`)."""
+    server = SmtpServer(users={"lettre": "s3cret pass"})
+    server.controller.start()
+    try:
+        yield server
+    finally:
+        server.controller.stop()

@@ -1,0 +1,203 @@
+"""A small SMTP client: where mail goes (`DIGEST_SMTP_URL`) and one connection that sends.
+
+`parse_smtp_url` turns `smtp://[user:password@]host[:port][?tls=starttls|ssl|none]` into
+`SmtpSettings`; `SmtpConnection` opens, upgrades (STARTTLS or implicit TLS), authenticates
+and sends messages one at a time, returning what the server refused per recipient so that a
+bulk sender can reuse the connection and sort 4xx from 5xx. Failures that stop the whole
+connection are DeliveryError with a hint.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import socket
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import getaddresses
+from types import TracebackType
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .errors import DeliveryError
+
+SMTP_ENV = "DIGEST_SMTP_URL"
+TLS_MODES = ("starttls", "ssl", "none")
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+URL_HINT = "set DIGEST_SMTP_URL=smtp://[user:password@]host[:port][?tls=starttls|ssl|none]"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to connect. `password` never appears in repr (logs, tracebacks)."""
+
+    host: str
+    port: int
+    tls: str = "starttls"
+    user: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+
+    def __repr__(self) -> str:
+        who = f"{self.user}@" if self.user else ""
+        return f"SmtpSettings(smtp://{who}{self.host}:{self.port}?tls={self.tls})"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One recipient the server refused: its reply code and text."""
+
+    address: str
+    code: int
+    reply: str
+
+    @property
+    def permanent(self) -> bool:
+        return self.code >= 500
+
+
+def parse_smtp_url(url: str) -> SmtpSettings:
+    """Read `smtp://[user:password@]host[:port][?tls=...]`; the default TLS mode is starttls."""
+    parts = urlsplit(url.strip())
+    if parts.scheme != "smtp" or not parts.hostname:
+        raise DeliveryError(f"{SMTP_ENV} is not an smtp:// URL", hint=URL_HINT)
+    query = parse_qs(parts.query)
+    tls = query.get("tls", ["starttls"])[-1].lower()
+    if tls not in TLS_MODES:
+        raise DeliveryError(
+            f"{SMTP_ENV}: unknown tls={tls!r}", hint="use tls=starttls, ssl or none"
+        )
+    try:
+        port = parts.port or DEFAULT_PORTS[tls]
+    except ValueError as exc:
+        raise DeliveryError(f"{SMTP_ENV}: the port is not a number", hint=URL_HINT) from exc
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    return SmtpSettings(parts.hostname, port, tls, user, password)
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> SmtpSettings:
+    """The settings in $DIGEST_SMTP_URL; a clear DeliveryError when it is missing."""
+    url = (os.environ if environ is None else environ).get(SMTP_ENV, "")
+    if not url.strip():
+        raise DeliveryError(
+            f"{SMTP_ENV} is not set: digest does not know where to send mail", hint=URL_HINT
+        )
+    return parse_smtp_url(url)
+
+
+class SmtpConnection:
+    """One SMTP session. Use as a context manager; `send` may be called many times."""
+
+    def __init__(self, settings: SmtpSettings, local_hostname: str | None = None) -> None:
+        self.settings = settings
+        self.local_hostname = local_hostname
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> SmtpConnection:
+        self.open()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Connect, say EHLO, upgrade to TLS when asked, and log in when a user is given."""
+        s = self.settings
+        try:
+            self._smtp = self._connect()
+            if s.tls == "starttls":
+                self._smtp.starttls(context=ssl.create_default_context())
+                self._smtp.ehlo()
+            if s.user is not None:
+                self._smtp.login(s.user, s.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            self.close()
+            raise DeliveryError(
+                f"the mail server {s.host} refused the login of {s.user!r}: {_reply(exc)}",
+                hint=f"check the user and password in {SMTP_ENV}",
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise DeliveryError(
+                f"cannot talk to the mail server {s.host}:{s.port}: {_reply(exc)}",
+                hint=f"check {SMTP_ENV} (host, port, tls=starttls|ssl|none) and the network",
+            ) from exc
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.tls == "ssl":
+            context = ssl.create_default_context()
+            return smtplib.SMTP_SSL(
+                s.host, s.port, self.local_hostname, timeout=s.timeout, context=context
+            )
+        smtp = smtplib.SMTP(s.host, s.port, self.local_hostname, timeout=s.timeout)
+        smtp.ehlo()
+        return smtp
+
+    def send(self, message: EmailMessage, recipients: list[str] | None = None) -> list[Refusal]:
+        """Send `message` (envelope from its From:, to `recipients` or its To:).
+
+        Returns the recipients the server refused while accepting others. When it refuses
+        all of them, or the sender, or the data, raises smtplib's own exception
+        (SMTPRecipientsRefused, SMTPSenderRefused, SMTPDataError, SMTPServerDisconnected)
+        so that a caller sending in bulk can tell a 4xx from a 5xx and a dropped session.
+        """
+        if self._smtp is None:
+            raise DeliveryError("the SMTP connection is not open", hint="use it as a context")
+        to = recipients or [a for _, a in getaddresses(message.get_all("To", []))]
+        sender = _envelope_sender(message)
+        refused = self._smtp.send_message(message, from_addr=sender, to_addrs=to)
+        return [Refusal(a, code, _text(reply)) for a, (code, reply) in refused.items()]
+
+    def close(self) -> None:
+        """QUIT politely; a server that already hung up is not an error here."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
+
+
+def send_one(settings: SmtpSettings, message: EmailMessage) -> None:
+    """Open a connection, send one message to its To:, close; any refusal is a DeliveryError."""
+    with SmtpConnection(settings) as connection:
+        try:
+            refused = connection.send(message)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryError(
+                f"the mail server {settings.host} did not take the message: {_reply(exc)}",
+                hint="see the mail server's log; the address may be refused",
+            ) from exc
+    if refused:
+        first = refused[0]
+        raise DeliveryError(
+            f"the mail server refused {first.address}: {first.code} {first.reply}",
+            hint="see the mail server's log",
+        )
+
+
+def _envelope_sender(message: EmailMessage) -> str:
+    addresses = getaddresses(message.get_all("Sender", []) or message.get_all("From", []))
+    return addresses[0][1] if addresses else ""
+
+
+def _reply(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{a}: {c} {_text(r)}" for a, (c, r) in exc.recipients.items())
+    code = getattr(exc, "smtp_code", None)
+    error = getattr(exc, "smtp_error", None)
+    if code is not None and error is not None:
+        return f"{code} {_text(error)}"
+    if isinstance(exc, socket.timeout):
+        return "timed out"
+    return str(exc) or type(exc).__name__
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)

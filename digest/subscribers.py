@@ -1,0 +1,317 @@
+"""Subscribers: addresses, their status and the consent log, over the store.
+
+Status moves only along documented paths: a web subscription creates `pending` (double
+opt-in), `confirm` moves pending to `confirmed`, `unsubscribe` moves anything to
+`unsubscribed`; staff (`add`, `import`) record `confirmed` directly with their consent source.
+Every change writes a consent_log row (event, when, source, IP). `erase` (GDPR) removes the
+address, name and IPs, and keeps only an anonymised record: the row id and a SHA-256 of the
+normalised address in the consent log.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from .errors import DigestError
+
+if TYPE_CHECKING:
+    from .store import Store
+
+STATUSES = ("pending", "confirmed", "unsubscribed", "bounced")
+MAX_EMAIL_LENGTH = 254  # RFC 5321's forward-path limit, minus the angle brackets
+MAX_NAME_LENGTH = 200
+
+
+class BadAddress(DigestError):
+    """An email address that is not a plain, valid mailbox address."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    email: str
+    name: str
+    status: str
+    language: str
+    created_at: datetime
+    updated_at: datetime
+    confirmed_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    subscriber_id: int
+    event: str
+    at: datetime
+    source: str
+    ip: str | None = None
+    email_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    added: int
+    confirmed: int
+    unchanged: int
+    skipped: tuple[str, ...]
+    problems: tuple[str, ...]
+
+
+def normalise_email(text: str) -> str:
+    """The address, checked and normalised (lower case, IDN domain in ASCII); BadAddress if not.
+
+    Only a bare address is accepted: no display name ("Name <a@b>"), no line breaks (header
+    injection), nothing over 254 characters. No DNS lookup: this runs inside a web request.
+    """
+    if any(c in text for c in "\r\n\0") or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise BadAddress("the address contains control characters or a line break")
+    text = text.strip()
+    if not text:
+        raise BadAddress("the address is empty")
+    if len(text) > MAX_EMAIL_LENGTH:
+        raise BadAddress(f"the address is longer than {MAX_EMAIL_LENGTH} characters")
+    if any(c in text for c in '<>"(),;:[] \t'):
+        raise BadAddress("give the bare address only, like name@example.org")
+    try:
+        valid = validate_email(
+            text, check_deliverability=False, allow_smtputf8=False, allow_display_name=False
+        )
+    except EmailNotValidError as exc:
+        raise BadAddress(f"not a valid email address: {exc}") from exc
+    # Mailbox providers treat the local part case-insensitively in practice: one person, one row.
+    return (valid.ascii_email or valid.normalized).lower()
+
+
+def email_hash(address: str) -> str:
+    """What erasure keeps of an address: enough to recognise it, not to read it."""
+    return hashlib.sha256(b"digest-erased:" + address.encode()).hexdigest()
+
+
+def clean_name(name: str | None) -> str:
+    text = " ".join((name or "").split())
+    return "".join(c for c in text if c.isprintable())[:MAX_NAME_LENGTH]
+
+
+def request_subscription(
+    store: Store, address: str, *, language: str, now: datetime, source: str, ip: str | None
+) -> int | None:
+    """A web subscription: the id to send a confirmation to, or None if nothing is to be sent.
+
+    New, pending, unsubscribed and bounced addresses (re)start double opt-in; a confirmed one
+    gets nothing (the caller answers the same page either way: no enumeration).
+    """
+    current = store.subscriber_by_email(address)
+    if current is None:
+        new_id = store.create_subscriber(
+            address, "", "pending", language, now, event="subscribe", source=source, ip=ip
+        )
+        if new_id is not None:
+            return new_id
+        current = store.subscriber_by_email(address)  # created meanwhile by another process
+        assert current is not None
+    if current.status == "confirmed":
+        return None
+    if current.status != "pending":
+        store.change_status(
+            current.id,
+            "pending",
+            ("unsubscribed", "bounced"),
+            now,
+            event="subscribe",
+            source=source,
+            ip=ip,
+        )
+    return current.id
+
+
+def confirm(store: Store, subscriber_id: int, *, now: datetime, source: str, ip: str | None) -> str:
+    """pending -> confirmed. Returns 'confirmed', 'already' (was confirmed) or 'gone'."""
+    if store.change_status(
+        subscriber_id, "confirmed", ("pending",), now, event="confirm", source=source, ip=ip
+    ):
+        return "confirmed"
+    current = store.subscriber(subscriber_id)
+    return "already" if current is not None and current.status == "confirmed" else "gone"
+
+
+def unsubscribe(
+    store: Store, subscriber_id: int, *, now: datetime, source: str, ip: str | None
+) -> bool:
+    """Anything but erased -> unsubscribed. True if the status changed (idempotent)."""
+    return store.change_status(
+        subscriber_id,
+        "unsubscribed",
+        ("pending", "confirmed", "bounced"),
+        now,
+        event="unsubscribe",
+        source=source,
+        ip=ip,
+    )
+
+
+def add(
+    store: Store, address: str, *, name: str = "", language: str, now: datetime, source: str
+) -> tuple[Subscriber, bool]:
+    """Staff add a confirmed subscriber (they hold the consent). Returns it and whether new."""
+    email = normalise_email(address)
+    current = store.subscriber_by_email(email)
+    if current is None:
+        store.create_subscriber(
+            email, clean_name(name), "confirmed", language, now, event="add", source=source
+        )
+    elif current.status != "confirmed":
+        store.change_status(
+            current.id,
+            "confirmed",
+            ("pending", "unsubscribed", "bounced"),
+            now,
+            event="add",
+            source=source,
+            ip=None,
+        )
+    found = store.subscriber_by_email(email)
+    assert found is not None
+    return found, current is None
+
+
+def remove(store: Store, address: str, *, now: datetime, source: str) -> bool:
+    """Unsubscribe an address (the record and its consent log stay; `erase` deletes)."""
+    current = store.subscriber_by_email(normalise_email(address))
+    if current is None:
+        raise DigestError(f"no subscriber {address}", hint="see `digest subscribers list`")
+    return unsubscribe(store, current.id, now=now, source=source, ip=None)
+
+
+def parse_csv(text: str) -> tuple[list[tuple[int, str, str]], list[str]]:
+    """Rows (line number, email, name) and problems ('line 4: ...') of an `email[,name]` CSV.
+
+    Tolerates a UTF-8 BOM, a header row, and `;` separators (French Excel).
+    """
+    text = text.removeprefix("\ufeff")
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    rows: list[tuple[int, str, str]] = []
+    problems: list[str] = []
+    for number, cells in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), 1):
+        cells = [c.strip() for c in cells]
+        if not any(cells):
+            continue
+        if number == 1 and cells[0].lower() in ("email", "e-mail", "courriel", "adresse"):
+            continue
+        try:
+            rows.append((number, normalise_email(cells[0]), clean_name(_cell(cells, 1))))
+        except BadAddress as exc:
+            problems.append(f"line {number}: {cells[0][:80]!r}: {exc.message}")
+    return rows, problems
+
+
+def import_csv(store: Store, path: Path, *, language: str, now: datetime) -> ImportReport:
+    """Record every good row as confirmed (consent source 'import'); report the bad lines.
+
+    Unsubscribed and bounced addresses are left as they are: an old list must not
+    re-subscribe someone who left.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DigestError(f"cannot read {path}: {exc}", hint="save the file as CSV UTF-8") from exc
+    rows, problems = parse_csv(text)
+    added = confirmed = unchanged = 0
+    skipped: list[str] = []
+    for number, email, name in rows:
+        current = store.subscriber_by_email(email)
+        if current is None:
+            store.create_subscriber(
+                email, name, "confirmed", language, now, event="import", source="import"
+            )
+            added += 1
+        elif current.status == "pending":
+            confirm_import(store, current.id, now)
+            confirmed += 1
+        elif current.status == "confirmed":
+            unchanged += 1
+        else:
+            skipped.append(f"line {number}: {email} is {current.status}: left as it is")
+    return ImportReport(added, confirmed, unchanged, tuple(skipped), tuple(problems))
+
+
+def confirm_import(store: Store, subscriber_id: int, now: datetime) -> None:
+    store.change_status(
+        subscriber_id, "confirmed", ("pending",), now, event="import", source="import", ip=None
+    )
+
+
+def listing(store: Store, status: str | None = None) -> list[Subscriber]:
+    return store.subscribers(status)
+
+
+def to_csv(subscribers: list[Subscriber]) -> str:
+    """CSV with a header row: email,status,name,language,created_at,confirmed_at,..."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    fields = [
+        "email",
+        "status",
+        "name",
+        "language",
+        "created_at",
+        "confirmed_at",
+        "unsubscribed_at",
+    ]
+    writer.writerow(fields)
+    for s in subscribers:
+        row = asdict(s)
+        writer.writerow([_csv_safe(_plain(row[f])) if row[f] is not None else "" for f in fields])
+    return out.getvalue()
+
+
+def show(store: Store, address: str) -> dict[str, Any]:
+    """Everything stored about one subscriber (GDPR access request), as JSON-ready data."""
+    current = _find(store, address)
+    record = {k: _plain(v) for k, v in asdict(current).items()}
+    record["consent_log"] = [
+        {k: _plain(v) for k, v in asdict(r).items() if k not in ("subscriber_id", "email_hash")}
+        for r in store.consent_log(current.id)
+    ]
+    return record
+
+
+def erase(store: Store, address: str, *, now: datetime, source: str) -> str:
+    """Delete the personal data of one subscriber; returns the hash kept in the consent log."""
+    current = _find(store, address)
+    digest = email_hash(current.email)
+    store.erase_subscriber(current.id, digest, now, source=source)
+    return digest
+
+
+def _find(store: Store, address: str) -> Subscriber:
+    current = store.subscriber_by_email(normalise_email(address))
+    if current is None:
+        raise DigestError(f"no subscriber {address}", hint="see `digest subscribers list`")
+    return current
+
+
+def _cell(cells: list[str], index: int) -> str:
+    return cells[index] if len(cells) > index else ""
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _csv_safe(value: Any) -> Any:
+    """Spreadsheets run cells starting with = + - @ as formulas: quote them with a '."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value

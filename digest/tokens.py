@@ -1,0 +1,148 @@
+"""Signed tokens for the links in emails: confirm (expires) and unsubscribe (never expires).
+
+A token is HMAC-SHA256 over (purpose, subscriber id, issue time, key id) with a key from
+`DIGEST_SECRET`. That variable may hold several comma-separated keys for rotation: the first
+signs, every one verifies, so links already in inboxes keep working while the new key takes
+over. The key id is derived from the key itself, not its position, so reordering is safe.
+
+    c.<id>.<issued>.<kid>.<mac>   confirm: valid for `max_age` after <issued>
+    u.<id>.<kid>.<mac>            unsubscribe: valid forever (an old email must still work)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .config import Config
+from .errors import DigestError
+
+SECRET_ENV = "DIGEST_SECRET"
+CONFIRM = "c"
+UNSUBSCRIBE = "u"
+MIN_KEY_LENGTH = 16
+SECRET_HINT = (
+    "generate one with `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'` and "
+    "export DIGEST_SECRET=<it>; to rotate, put the new key first: DIGEST_SECRET=new,old"
+)
+_SHAPE = re.compile(
+    r"(?P<purpose>[cu])\.(?P<id>[1-9][0-9]{0,17})(?:\.(?P<issued>[0-9]{1,12}))?"
+    r"\.(?P<kid>[0-9a-f]{8})\.(?P<mac>[A-Za-z0-9_-]{22})"
+)
+
+
+class BadToken(DigestError):
+    """The token is malformed, forged, signed by an unknown key, or for another purpose."""
+
+    exit_code = 2
+
+
+class ExpiredToken(BadToken):
+    """A genuine confirm token, too old to be used."""
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The signing keys, first one signs. Built by `load_keys`; never printed."""
+
+    secrets: tuple[bytes, ...]
+
+    def __repr__(self) -> str:
+        return f"Keys({len(self.secrets)} key(s))"
+
+    @property
+    def signing(self) -> bytes:
+        return self.secrets[0]
+
+    def by_kid(self, kid: str) -> bytes | None:
+        return next((k for k in self.secrets if key_id(k) == kid), None)
+
+
+def load_keys(environ: Mapping[str, str] | None = None) -> Keys:
+    """The keys in $DIGEST_SECRET; a DigestError with a hint when missing or too short."""
+    raw = (os.environ if environ is None else environ).get(SECRET_ENV, "")
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if not parts:
+        raise DigestError(
+            f"{SECRET_ENV} is not set: the links in emails cannot be signed", hint=SECRET_HINT
+        )
+    short = [i + 1 for i, p in enumerate(parts) if len(p) < MIN_KEY_LENGTH]
+    if short:
+        raise DigestError(
+            f"{SECRET_ENV}: key {short[0]} is shorter than {MIN_KEY_LENGTH} characters",
+            hint=SECRET_HINT,
+        )
+    return Keys(tuple(p.encode() for p in parts))
+
+
+def key_id(key: bytes) -> str:
+    return hashlib.sha256(b"digest-key-id:" + key).hexdigest()[:8]
+
+
+def make_token(keys: Keys, purpose: str, subscriber_id: int, now: datetime | None = None) -> str:
+    """A token for `purpose` (CONFIRM needs `now`, the issue time)."""
+    kid = key_id(keys.signing)
+    issued = "" if purpose == UNSUBSCRIBE else str(int(_required(now).timestamp()))
+    mac = _mac(keys.signing, purpose, subscriber_id, issued, kid)
+    middle = f".{issued}" if issued else ""
+    return f"{purpose}.{subscriber_id}{middle}.{kid}.{mac}"
+
+
+def read_token(
+    keys: Keys,
+    token: str,
+    purpose: str,
+    now: datetime | None = None,
+    max_age: timedelta | None = None,
+) -> int:
+    """The subscriber id in a genuine token for `purpose`; BadToken (or ExpiredToken) if not."""
+    match = _SHAPE.fullmatch(token)
+    if match is None or match["purpose"] != purpose:
+        raise BadToken("this link is not valid", hint="copy the whole link from the email")
+    if (match["issued"] is None) != (purpose == UNSUBSCRIBE):
+        raise BadToken("this link is not valid", hint="copy the whole link from the email")
+    key = keys.by_kid(match["kid"])
+    issued = match["issued"] or ""
+    subscriber_id = int(match["id"])
+    expected = _mac(key, purpose, subscriber_id, issued, match["kid"]) if key else ""
+    if not key or not hmac.compare_digest(expected, match["mac"]):
+        raise BadToken("this link is not valid", hint="the signature does not match")
+    if purpose == CONFIRM and max_age is not None:
+        age = _required(now).timestamp() - int(issued)
+        if age > max_age.total_seconds() or age < -300:  # 5 min of clock skew between hosts
+            raise ExpiredToken("this confirmation link has expired", hint="subscribe again")
+    return subscriber_id
+
+
+def confirm_url(config: Config, subscriber_id: int, now: datetime, keys: Keys | None = None) -> str:
+    """The link in the confirmation email (`/confirm/<token>` under newsletter.base_url)."""
+    token = make_token(keys or load_keys(), CONFIRM, subscriber_id, now)
+    return f"{_base(config)}/confirm/{token}"
+
+
+def unsubscribe_url(config: Config, subscriber_id: int, keys: Keys | None = None) -> str:
+    """The per-subscriber unsubscribe link (also the RFC 8058 one-click POST target)."""
+    token = make_token(keys or load_keys(), UNSUBSCRIBE, subscriber_id)
+    return f"{_base(config)}/unsubscribe/{token}"
+
+
+def _mac(key: bytes, purpose: str, subscriber_id: int, issued: str, kid: str) -> str:
+    message = f"digest-link-v1|{purpose}|{subscriber_id}|{issued}|{kid}".encode()
+    digest = hmac.new(key, message, hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _base(config: Config) -> str:
+    return config.newsletter.base_url.rstrip("/")
+
+
+def _required(now: datetime | None) -> datetime:
+    if now is None:
+        raise ValueError("a confirm token needs `now`")
+    return now
