@@ -9,6 +9,7 @@ canonicalised, so tracking parameters and fragments never stop a match.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +20,11 @@ import yaml
 from .config import Config, Key, _Checker
 from .errors import ConfigError
 from .identity import canonical_url
+from .text import html_to_text, markdown_to_html
 from .themes import AGENDA_ID, FALLBACK_ID
 
 SUFFIXES = (".md", ".yaml", ".yml")
+_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 
 OVERRIDE_KEYS: dict[str, Key] = {
     "title": Key(str, "", "a title for this issue, shown above the edito"),
@@ -49,6 +52,18 @@ class Overrides:
     @property
     def label(self) -> str:
         return self.path.name if self.path else "overrides"
+
+    @property
+    def edito_html(self) -> str:
+        """The edito through CommonMark (raw HTML off) and the same allowlist as feeds."""
+        return markdown_to_html(self.edito_markdown) if self.edito_markdown else ""
+
+    @property
+    def edito_text(self) -> str:
+        """The edito for the text part: one line per paragraph, links as "text (URL)"."""
+        paragraphs = re.split(r"\n\s*\n", self.edito_markdown.strip())
+        texts = (html_to_text(markdown_to_html(_LINK.sub(r"\1 (\2)", p))) for p in paragraphs)
+        return "\n\n".join(text for text in texts if text)
 
 
 def move_targets(config: Config) -> set[str]:

@@ -1,0 +1,204 @@
+"""Per-issue overrides files: what staff write, and every mistake reported with file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digest.config import Config, parse_config
+from digest.errors import ConfigError
+from digest.overrides import Overrides, load_overrides
+
+REPO = Path(__file__).resolve().parents[1]
+
+CONFIG = """
+newsletter:
+  title: Lettre
+sources:
+  - name: Partenaire
+    url: https://partenaire.example.org/feed.xml
+themes:
+  - id: climat
+    title: Climat
+  - id: participation
+    title: Participation citoyenne
+issue:
+  overrides: {folder}
+"""
+
+
+def make_config(tmp_path: Path, folder: str = "issues") -> Config:
+    (tmp_path / "issues").mkdir(exist_ok=True)
+    return parse_config(CONFIG.format(folder=folder), tmp_path / "feeds.yaml")
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / "issues" / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(tmp_path: Path, name: str, text: str) -> list[str]:
+    config = make_config(tmp_path)
+    write(tmp_path, name, text)
+    with pytest.raises(ConfigError) as caught:
+        load_overrides(config, name.rsplit(".", 1)[0])
+    return caught.value.problems
+
+
+def test_markdown_file_gives_front_matter_and_edito(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    path = write(
+        tmp_path,
+        "2023-W19.md",
+        "---\n"
+        "subject: Spécial participation\n"
+        "pin:\n"
+        "  - https://Cerdd.example.org/actu/journee?utm_source=rss#haut\n"
+        "exclude:\n"
+        "  - https://partenaire.example.org/offre-emploi\n"
+        "move:\n"
+        "  https://partenaire.example.org/velo: participation\n"
+        "---\n"
+        "\n"
+        "Cette semaine, **la participation** à l'honneur.\n\n— L'équipe\n",
+    )
+    overrides = load_overrides(config, "2023-W19")
+    assert overrides == Overrides(
+        edito_markdown="Cette semaine, **la participation** à l'honneur.\n\n— L'équipe",
+        pin=("https://cerdd.example.org/actu/journee",),
+        exclude=("https://partenaire.example.org/offre-emploi",),
+        move={"https://partenaire.example.org/velo": "participation"},
+        subject="Spécial participation",
+        path=path,
+    )
+
+
+def test_yaml_file_takes_the_same_keys_plus_edito(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    write(
+        tmp_path,
+        "2023-W20.yaml",
+        "title: Numéro de printemps\n"
+        "pin: https://cerdd.example.org/a\n"  # one URL instead of a list is fine
+        "edito: |\n  Bonne lecture !\n",
+    )
+    overrides = load_overrides(config, "2023-W20")
+    assert overrides.pin == ("https://cerdd.example.org/a",)
+    assert overrides.title == "Numéro de printemps"
+    assert overrides.edito_markdown == "Bonne lecture !"
+    assert overrides.label == "2023-W20.yaml"
+
+
+def test_markdown_without_front_matter_is_all_edito(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    write(tmp_path, "2023-W19.md", "Un mot de l'équipe.\n")
+    overrides = load_overrides(config, "2023-W19")
+    assert overrides.edito_markdown == "Un mot de l'équipe."
+    assert overrides.pin == () and overrides.move == {}
+
+
+def test_no_file_means_no_overrides(tmp_path: Path) -> None:
+    assert load_overrides(make_config(tmp_path), "2023-W19") == Overrides()
+    no_folder = make_config(tmp_path, folder='""')
+    assert no_folder.issue.overrides is None
+    assert load_overrides(no_folder, "2023-W19") == Overrides()
+
+
+def test_every_problem_is_listed_with_its_line(tmp_path: Path) -> None:
+    text = (
+        "---\n"  # 1
+        "pins:\n"  # 2
+        "  - https://cerdd.example.org/a\n"  # 3
+        "pin:\n"  # 4
+        "  - https://cerdd.example.org/b\n"  # 5
+        "  - www.cerdd.example.org/c\n"  # 6
+        "exclude:\n"  # 7
+        "  - ftp://cerdd.example.org/d\n"  # 8
+        "  - https://cerdd.example.org/b?utm_source=x\n"  # 9
+        "move:\n"  # 10
+        "  https://cerdd.example.org/e: climate\n"  # 11
+        "  https://cerdd.example.org/f: sport\n"  # 12
+        "subject: [not, text]\n"  # 13
+        "---\n"
+        "L'edito.\n"
+    )
+    assert problems(tmp_path, "2023-W19.md", text) == [
+        "2023-W19.md:2: pins: unknown key 'pins', did you mean 'pin'?",
+        "2023-W19.md:13: subject: expected text, got a list",
+        "2023-W19.md:6: pin[1]: 'www.cerdd.example.org/c' is not an http(s) URL",
+        "2023-W19.md:8: exclude[0]: 'ftp://cerdd.example.org/d' is not an http(s) URL",
+        "2023-W19.md:11: move.https://cerdd.example.org/e: unknown theme 'climate',"
+        " did you mean 'climat'?",
+        "2023-W19.md:12: move.https://cerdd.example.org/f: unknown theme 'sport'"
+        " (known: agenda, autres, climat, participation)",
+        "2023-W19.md:9: exclude[1]: https://cerdd.example.org/b is also in `pin`:"
+        " keep one of the two",
+    ]
+
+
+def test_yaml_lines_are_the_file_lines(tmp_path: Path) -> None:
+    text = "edito: Bonjour\nmove:\n  https://cerdd.example.org/a: climat\n  notaurl: climat\n"
+    assert problems(tmp_path, "2023-W19.yaml", text) == [
+        "2023-W19.yaml:4: move.notaurl: 'notaurl' is not an http(s) URL"
+    ]
+
+
+def test_edito_key_and_markdown_body_conflict(tmp_path: Path) -> None:
+    text = "---\nedito: Bonjour\n---\nUn autre texte.\n"
+    assert problems(tmp_path, "2023-W19.md", text) == [
+        "2023-W19.md:2: edito: the body of a .md file is already the edito: remove this key"
+    ]
+
+
+def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
+    found = problems(tmp_path, "2023-W19.md", "---\npin:\n  - https://a.example/\n bad: [\n---\n")
+    assert len(found) == 1 and found[0].startswith("2023-W19.md:4: not valid YAML")
+
+
+def test_front_matter_must_be_a_mapping_and_closed(tmp_path: Path) -> None:
+    assert problems(tmp_path, "2023-W19.md", "---\n- a\n- b\n---\nTexte\n") == [
+        "2023-W19.md:2: (top): expected a mapping, got a list"
+    ]
+    assert problems(tmp_path, "2023-W20.md", "---\npin: []\nTexte sans fin\n") == [
+        "2023-W20.md:1: the front matter opened here is never closed by a '---' line"
+    ]
+
+
+def test_two_files_for_one_issue_is_an_error(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    write(tmp_path, "2023-W19.md", "Edito\n")
+    write(tmp_path, "2023-W19.yaml", "edito: Edito\n")
+    with pytest.raises(ConfigError) as caught:
+        load_overrides(config, "2023-W19")
+    assert "2 override files for 2023-W19 (2023-W19.md, 2023-W19.yaml)" in caught.value.message
+    assert caught.value.hint == "keep one of them"
+
+
+def test_the_shipped_example_is_valid(tmp_path: Path) -> None:
+    config = make_config(tmp_path, folder=str(REPO / "content" / "issues"))
+    overrides = load_overrides(config, "2023-W19")
+    assert overrides.path == REPO / "content" / "issues" / "2023-W19.md"
+    assert "L'équipe du Cerdd" in overrides.edito_markdown
+    assert all(url.startswith("https://") for url in overrides.pin)
+
+
+def test_edito_is_sanitized_html_and_paragraphed_text() -> None:
+    overrides = Overrides(
+        edito_markdown="Bonjour à **toutes et tous** !\n<script>alert(1)</script>\n\n"
+        "Lire [le bilan](https://cerdd.example.org/bilan) et [ceci](javascript:alert(1)).\n\n"
+        "— L'équipe du Cerdd"
+    )
+    html = overrides.edito_html
+    assert "<strong>toutes et tous</strong>" in html
+    link = '<a href="https://cerdd.example.org/bilan" rel="noopener noreferrer">le bilan</a>'
+    assert link in html
+    # Raw HTML stays text and a javascript: link never becomes a link.
+    assert "<script" not in html and 'href="javascript' not in html
+    assert overrides.edito_text == (
+        "Bonjour à toutes et tous ! <script>alert(1)</script>\n\n"
+        "Lire le bilan (https://cerdd.example.org/bilan) et [ceci](javascript:alert(1)).\n\n"
+        "— L'équipe du Cerdd"
+    )
+    assert Overrides().edito_html == "" and Overrides().edito_text == ""
