@@ -34,7 +34,8 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 
 def hrefs(html: str) -> list[str]:
-    return re.findall(r'\b(?:href|src)="([^"]*)"', html)
+    """The link and image targets of real tags (escaped text like `&lt;a href=` is inert)."""
+    return re.findall(r'<(?:a|img)\b[^>]*?\b(?:href|src)="([^"]*)"', html)
 
 
 # --- the team's real sample -----------------------------------------------------------------
