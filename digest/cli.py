@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .cli_subscribers import serve_command, subscribers_group
 from .config import Config, default_config_path, load_config
 from .errors import EXIT_FAILED, ConfigError, DigestError
 from .models import Period, SourceResult
@@ -175,6 +176,10 @@ class _Progress:
     def __call__(self, result: SourceResult) -> None:
         if self.bar is not None:
             self.bar.update(1)
+
+
+cli.add_command(subscribers_group)
+cli.add_command(serve_command)
 
 
 def main() -> None:

@@ -1,0 +1,179 @@
+"""`digest subscribers ...` and `digest serve`: thin click wiring over digest.subscribers/web."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from . import subscribers as subs
+from .store import Store
+from .subscribers import STATUSES, Subscriber, to_csv
+
+if TYPE_CHECKING:
+    from .cli import _State
+
+# The group's state object (digest.cli._State); taken from the context so that this module
+# does not import digest.cli, which imports it.
+pass_state = click.pass_obj
+
+
+@contextmanager
+def _store(state: _State) -> Iterator[Store]:
+    with Store(state.config.store) as store:
+        yield store
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@click.group("subscribers")
+def subscribers_group() -> None:
+    """Manage subscribers: add, remove, list, import, export, show, erase."""
+
+
+@subscribers_group.command("add")
+@click.argument("email")
+@click.option("--name", default="", help="The subscriber's name (optional).")
+@pass_state
+def add_command(state: _State, email: str, name: str) -> None:
+    """Add EMAIL as confirmed (staff hold the consent; source 'cli')."""
+    with _store(state) as store:
+        found, new = subs.add(
+            store,
+            email,
+            name=name,
+            language=state.config.newsletter.language,
+            now=_now(),
+            source="cli",
+        )
+    click.echo(f"{found.email}: {'added' if new else 'now'} {found.status}")
+
+
+@subscribers_group.command("remove")
+@click.argument("email")
+@pass_state
+def remove_command(state: _State, email: str) -> None:
+    """Unsubscribe EMAIL (its record stays; `erase` deletes the personal data)."""
+    with _store(state) as store:
+        changed = subs.remove(store, email, now=_now(), source="cli")
+    click.echo(f"{email}: {'unsubscribed' if changed else 'was not subscribed'}")
+
+
+@subscribers_group.command("list")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv"]),
+    default="table",
+    show_default=True,
+    help="csv prints a header row: email,status,...",
+)
+@click.option("--status", type=click.Choice(STATUSES), default=None, help="Only this status.")
+@pass_state
+def list_command(state: _State, fmt: str, status: str | None) -> None:
+    """List subscribers (all but erased ones), by address."""
+    with _store(state) as store:
+        found = subs.listing(store, status)
+    click.echo(to_csv(found) if fmt == "csv" else _table(found), nl=fmt != "csv")
+
+
+@subscribers_group.command("export")
+@pass_state
+def export_command(state: _State) -> None:
+    """Print every subscriber as CSV (header row: email,status,name,...)."""
+    with _store(state) as store:
+        click.echo(to_csv(subs.listing(store)), nl=False)
+
+
+@subscribers_group.command("import")
+@click.argument("csv_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@pass_state
+def import_command(state: _State, csv_file: Path) -> None:
+    """Import FILE.csv (columns email[,name], header optional, ',' or ';') as confirmed."""
+    with _store(state) as store:
+        report = subs.import_csv(
+            store, csv_file, language=state.config.newsletter.language, now=_now()
+        )
+    for line in (*report.problems, *report.skipped):
+        click.echo(line, err=True)
+    click.echo(
+        f"{report.added} added, {report.confirmed} confirmed, {report.unchanged} unchanged,"
+        f" {len(report.skipped)} left as they are, {len(report.problems)} bad lines"
+    )
+
+
+@subscribers_group.command("show")
+@click.argument("email")
+@pass_state
+def show_command(state: _State, email: str) -> None:
+    """Print everything stored about EMAIL as JSON (GDPR access request)."""
+    with _store(state) as store:
+        record = subs.show(store, email)
+    click.echo(json.dumps(record, ensure_ascii=False, indent=2))
+
+
+@subscribers_group.command("erase")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_state
+def erase_command(state: _State, email: str, yes: bool) -> None:
+    """Delete EMAIL's personal data (GDPR), keeping an anonymised consent record."""
+    if not yes:
+        click.confirm(f"Erase every personal data of {email}? This cannot be undone", abort=True)
+    with _store(state) as store:
+        kept = subs.erase(store, email, now=_now(), source="cli")
+    click.echo(f"{email}: erased (the consent log keeps only sha256 {kept[:16]}…)")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--proxy-headers",
+    is_flag=True,
+    help="Trust X-Forwarded-For/-Proto from --forwarded-allow-ips (behind a proxy).",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1",
+    show_default=True,
+    help="Proxies whose X-Forwarded-* headers are trusted.",
+)
+@pass_state
+def serve_command(
+    state: _State, host: str, port: int, proxy_headers: bool, forwarded_allow_ips: str
+) -> None:
+    """Run the subscription and archive site (needs DIGEST_SECRET and DIGEST_SMTP_URL)."""
+    import uvicorn
+
+    from .smtp import settings_from_env
+    from .tokens import load_keys
+    from .web import create_app
+
+    app = create_app(state.config, keys=load_keys(), smtp=settings_from_env())
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_level="info",
+    )
+
+
+def _table(found: list[Subscriber]) -> str:
+    if not found:
+        return "no subscriber"
+    width = max(len(s.email) for s in found)
+    lines = [f"{'EMAIL':<{width}}  {'STATUS':<12}  SINCE"]
+    for s in found:
+        lines.append(f"{s.email:<{width}}  {s.status:<12}  {s.updated_at:%Y-%m-%d}")
+    lines.append(f"{len(found)} subscriber{'s' if len(found) != 1 else ''}")
+    return "\n".join(lines)

@@ -1,0 +1,79 @@
+"""The ASGI app of `digest serve`: routes, lifespan (the store) and error pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..config import Config
+from ..smtp import SmtpSettings, send_one
+from ..store import Store
+from ..tokens import Keys
+from .archive import Archive
+from .pages import Pages
+from .security import SecurityHeaders
+from .site import Mailer, Site
+
+
+def create_app(
+    config: Config,
+    *,
+    keys: Keys,
+    smtp: SmtpSettings,
+    clock: Callable[[], datetime] | None = None,
+    mailer: Mailer = send_one,
+) -> Starlette:
+    """The site for `config`. The clock defaults to the real UTC time (tests pass their own)."""
+    site = Site(config, keys, smtp, clock or _utc_now, mailer)
+    pages, archive = Pages(site), Archive(site)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # One connection, used only from the event loop's thread: the handlers are async
+        # and SQLite calls are short (WAL), so they run inline rather than in a thread pool.
+        site.store = Store(config.store)
+        try:
+            yield
+        finally:
+            site.store.close()
+            site.store = None
+
+    async def css(request: Request) -> Response:
+        return Response(
+            site.css,
+            media_type="text/css; charset=utf-8",
+            headers={"cache-control": "public, max-age=3600"},
+        )
+
+    async def error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        return site.message(request, "not_found" if status == 404 else "error", status)
+
+    routes = [
+        Route("/", pages.home, methods=["GET"]),
+        Route("/subscribe", pages.subscribe, methods=["POST"]),
+        Route("/confirm/{token}", pages.confirm, methods=["GET", "POST"]),
+        Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
+        Route("/archives/", archive.index, methods=["GET"]),
+        Route("/archives/feed.xml", archive.feed, methods=["GET"]),
+        Route("/archives/{issue}/", archive.issue, methods=["GET"]),
+        Route("/static/site.css", css, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={HTTPException: error},
+        lifespan=lifespan,
+    )
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)

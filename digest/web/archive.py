@@ -1,0 +1,57 @@
+"""The archives: the list of sent issues, each issue's web page, and an Atom feed.
+
+Only issues with status 'sent' are shown, as the `web` HTML that `digest build` stored: the
+web version has no per-subscriber link, so nothing personal is published.
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from .security import ARCHIVE_CSP
+from .site import Site
+
+ISSUE_ID = re.compile(r"[0-9]{4}-W[0-9]{2}")
+PUBLIC = "public, max-age=300"
+
+
+class Archive:
+    def __init__(self, site: Site) -> None:
+        self.site = site
+
+    async def index(self, request: Request) -> Response:
+        issues = [{"id": i.id, "label": self.site.label(i)} for i in self.site.db.sent_issues()]
+        response = self.site.page(request, "archives.html", issues=issues)
+        response.headers["cache-control"] = PUBLIC
+        return response
+
+    async def issue(self, request: Request) -> Response:
+        issue_id = request.path_params["issue"]
+        found = self.site.db.issue(issue_id) if ISSUE_ID.fullmatch(issue_id) else None
+        if found is None or found.status != "sent":
+            return self.site.message(request, "not_found", 404)
+        headers = {"content-security-policy": ARCHIVE_CSP, "cache-control": PUBLIC}
+        return HTMLResponse(found.web, headers=headers)
+
+    async def feed(self, request: Request) -> Response:
+        site = self.site
+        issues = site.db.sent_issues(limit=50)
+        entries = [
+            {"id": i.id, "label": site.label(i), "updated": i.built_at.isoformat()} for i in issues
+        ]
+        updated = entries[0]["updated"] if entries else "1970-01-01T00:00:00+00:00"
+        xml = site.env.get_template("site/feed.xml").render(
+            lang=site.lang,
+            newsletter=site.config.newsletter,
+            issues=entries,
+            updated=updated,
+            base=site.config.newsletter.base_url.rstrip("/"),
+        )
+        return Response(
+            xml,
+            media_type="application/atom+xml; charset=utf-8",
+            headers={"cache-control": PUBLIC},
+        )

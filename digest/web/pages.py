@@ -1,0 +1,156 @@
+"""The page handlers: home and subscribe, confirm, unsubscribe (with RFC 8058 one-click).
+
+State changes only on POST: a GET of a confirm or unsubscribe link shows a page with a
+button, so mail scanners that prefetch links change nothing. Every answer to a valid
+subscription is the same page, whether the address is new, pending or already confirmed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from starlette.background import BackgroundTask
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+
+from ..subscribers import BadAddress, confirm, normalise_email, request_subscription, unsubscribe
+from ..tokens import CONFIRM, UNSUBSCRIBE, BadToken, ExpiredToken, read_token
+from .security import client_ip
+from .site import Site
+
+log = logging.getLogger("digest.web")
+MAX_FORM_FIELDS = 10
+
+
+class Pages:
+    def __init__(self, site: Site) -> None:
+        self.site = site
+
+    async def home(self, request: Request, error: str = "", status: int = 200) -> Response:
+        site = self.site
+        token, fresh = site.csrf.token_for(request)
+        latest = site.db.sent_issues(limit=1)
+        shown = {"id": latest[0].id, "label": site.label(latest[0])} if latest else None
+        response = site.page(request, "home.html", status, csrf=token, error=error, latest=shown)
+        if fresh:
+            site.csrf.set_cookie(response, token)
+        return response
+
+    async def subscribe(self, request: Request) -> Response:
+        site = self.site
+        form = await _form(request)
+        if not site.csrf.check(request, str(form.get("csrf", ""))):
+            return site.message(request, "forbidden", 403)
+        ip = client_ip(request)
+        if not site.per_ip.hit(ip):
+            return _limited(site.message(request, "rate", 429), site.config.site.window)
+        if str(form.get("website", "")).strip():
+            log.info("honeypot filled from %s: nothing done", ip)
+            return site.message(request, "check")  # the same answer: a bot learns nothing
+        try:
+            address = normalise_email(str(form.get("email", "")))
+        except BadAddress:
+            return await self.home(request, error=site.t["bad_email"], status=400)
+        if not site.per_address.hit(address):
+            return _limited(site.message(request, "rate", 429), site.config.site.window)
+        subscriber_id = request_subscription(
+            site.db, address, language=site.lang, now=site.clock(), source="web", ip=ip
+        )
+        response = site.message(request, "check")
+        if subscriber_id is not None:
+            response.background = BackgroundTask(site.send_confirmation, subscriber_id, address)
+        return response
+
+    async def confirm(self, request: Request) -> Response:
+        site = self.site
+        form = await _form(request) if request.method == "POST" else None
+        if form is not None and not site.csrf.check(request, str(form.get("csrf", ""))):
+            return site.message(request, "forbidden", 403)
+        subscriber_id, problem = self._read(request, CONFIRM)
+        if problem is not None:
+            return problem
+        if form is None:
+            current = site.db.subscriber(subscriber_id)
+            if current is None or current.status not in ("pending", "confirmed"):
+                return site.message(request, "expired", 410)
+            if current.status == "confirmed":
+                return site.message(request, "already")
+            return self._action(request, "confirm")
+        outcome = confirm(
+            site.db, subscriber_id, now=site.clock(), source="web", ip=client_ip(request)
+        )
+        if outcome == "gone":
+            return site.message(request, "expired", 410)
+        return site.message(request, "confirmed" if outcome == "confirmed" else "already")
+
+    async def unsubscribe(self, request: Request) -> Response:
+        site = self.site
+        form = await _form(request) if request.method == "POST" else None
+        # RFC 8058: the mail client POSTs `List-Unsubscribe=One-Click`, with no cookie.
+        one_click = form is not None and form.get("List-Unsubscribe") == "One-Click"
+        subscriber_id, problem = self._read(request, UNSUBSCRIBE)
+        if problem is not None:
+            return PlainTextResponse(site.t["invalid_text"], 400) if one_click else problem
+        if form is None:
+            return self._action(request, "unsubscribe")
+        if not one_click and not site.csrf.check(request, str(form.get("csrf", ""))):
+            return site.message(request, "forbidden", 403)
+        unsubscribe(
+            site.db,
+            subscriber_id,
+            now=site.clock(),
+            source="one-click" if one_click else "web",
+            ip=client_ip(request),
+        )
+        if one_click:
+            return PlainTextResponse(site.t["one_click_text"], 200)
+        return site.message(request, "unsubscribed")
+
+    def _read(self, request: Request, purpose: str) -> tuple[int, Response | None]:
+        """The subscriber id in the URL's token, or the 4xx page to answer instead."""
+        days = self.site.config.site.confirm_days
+        try:
+            subscriber_id = read_token(
+                self.site.keys,
+                request.path_params["token"],
+                purpose,
+                now=self.site.clock(),
+                max_age=_days(days),
+            )
+        except ExpiredToken:
+            return 0, self.site.message(request, "expired", 410)
+        except BadToken:
+            return 0, self.site.message(request, "invalid", 400)
+        return subscriber_id, None
+
+    def _action(self, request: Request, name: str) -> HTMLResponse:
+        """The page with one button that POSTs back to this same URL."""
+        site = self.site
+        token, fresh = site.csrf.token_for(request)
+        response = site.page(
+            request,
+            "action.html",
+            heading=site.t[f"{name}_title"],
+            text=site.t[f"{name}_text"],
+            button=site.t[f"{name}_button"],
+            action=request.url.path,
+            csrf=token,
+        )
+        if fresh:
+            site.csrf.set_cookie(response, token)
+        return response
+
+
+async def _form(request: Request) -> FormData:
+    return await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+
+
+def _limited(response: Response, window: float) -> Response:
+    response.headers["retry-after"] = str(int(window))
+    return response
+
+
+def _days(days: int) -> timedelta:
+    return timedelta(days=days)

@@ -1,0 +1,128 @@
+"""What every page handler shares: config, store, keys, templates, wording, limits, clock."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import yaml
+from babel.dates import format_date
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from ..config import Config
+from ..errors import DigestError
+from ..smtp import SmtpSettings, send_one
+from ..store import Store, StoredIssue
+from ..templating import make_env
+from ..tokens import Keys, confirm_url
+from .mail import confirmation_message
+from .ratelimit import NoLimit, RateLimiter
+from .security import Csrf
+
+log = logging.getLogger("digest.web")
+Mailer = Callable[[SmtpSettings, EmailMessage], None]
+
+
+class Site:
+    """The state of one running site. The store is opened by the app's lifespan."""
+
+    def __init__(
+        self,
+        config: Config,
+        keys: Keys,
+        smtp: SmtpSettings,
+        clock: Callable[[], datetime],
+        mailer: Mailer = send_one,
+    ) -> None:
+        if not config.newsletter.sender.strip():
+            raise DigestError(
+                "newsletter.sender is empty: the confirmation email needs a From: address",
+                hint='set newsletter.sender in feeds.yaml, e.g. "Lettre <lettre@example.org>"',
+            )
+        self.config, self.keys, self.smtp, self.clock, self.mailer = (
+            config,
+            keys,
+            smtp,
+            clock,
+            mailer,
+        )
+        self.env = make_env(config)
+        self.text_env = make_env(config, autoescape=False)
+        self.lang = config.newsletter.language
+        self.t = load_messages(self.env, self.lang)
+        self.css = _source(self.env, "site/site.css")
+        self.csrf = Csrf(keys, secure=config.newsletter.base_url.startswith("https://"))
+        self.per_ip, self.per_address = _limiters(config)
+        self.store: Store | None = None
+
+    @property
+    def db(self) -> Store:
+        if self.store is None:
+            raise RuntimeError("the store is opened by the app's lifespan")
+        return self.store
+
+    def page(
+        self, request: Request, template: str, status: int = 200, **values: Any
+    ) -> HTMLResponse:
+        html = self.env.get_template(f"site/{template}").render(
+            t=self.t,
+            lang=self.lang,
+            newsletter=self.config.newsletter,
+            root=request.scope.get("root_path", "").rstrip("/"),
+            **values,
+        )
+        # Pages may carry tokens or CSRF values: no shared cache may keep them.
+        return HTMLResponse(html, status, headers={"cache-control": "no-store"})
+
+    def message(self, request: Request, name: str, status: int = 200) -> HTMLResponse:
+        """A page that only says something: `<name>_title` and `<name>_text` from the wording."""
+        return self.page(
+            request,
+            "message.html",
+            status,
+            heading=self.t[f"{name}_title"],
+            text=self.t[f"{name}_text"],
+        )
+
+    def label(self, issue: StoredIssue) -> str:
+        """'2023-W19 · 8 mai 2023 – 14 mai 2023' (the period's last day is the day before end)."""
+        start = format_date(issue.period_start.date(), "d MMMM y", locale=self.lang)
+        last = issue.period_end.date() - timedelta(days=1)
+        return f"{issue.id} · {start} – {format_date(last, 'd MMMM y', locale=self.lang)}"
+
+    def send_confirmation(self, subscriber_id: int, address: str) -> None:
+        """Runs after the answer page is sent; a failure is logged (the visitor may retry)."""
+        now = self.clock()
+        url = confirm_url(self.config, subscriber_id, now, self.keys)
+        message = confirmation_message(self.config, self.text_env, self.t, address, url, now)
+        try:
+            self.mailer(self.smtp, message)
+        except (DigestError, OSError, smtplib.SMTPException) as exc:
+            log.error("confirmation email to subscriber %s not sent: %s", subscriber_id, exc)
+
+
+def load_messages(env: Any, lang: str) -> dict[str, str]:
+    """The site's wording in `lang`, from site/messages.yaml (overridable like any template)."""
+    data = yaml.safe_load(_source(env, "site/messages.yaml"))
+    if not isinstance(data, dict) or not isinstance(data.get(lang), dict):
+        raise DigestError(
+            f"site/messages.yaml has no '{lang}' wording",
+            hint="copy the shipped templates/site/messages.yaml and edit it",
+        )
+    return {str(k): str(v) for k, v in data[lang].items()}
+
+
+def _source(env: Any, name: str) -> str:
+    return str(env.loader.get_source(env, name)[0])
+
+
+def _limiters(config: Config) -> tuple[RateLimiter, RateLimiter]:
+    site = config.site
+    if not site.rate_limit:
+        return NoLimit(), NoLimit()
+    return RateLimiter(site.per_ip, site.window), RateLimiter(site.per_address, site.window)
