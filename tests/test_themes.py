@@ -453,3 +453,16 @@ def test_many_items_stay_within_the_caps(tmp_path: Path) -> None:
     assert sum(counts) == config.issue.max_items
     assert max(counts) <= config.issue.max_per_section
     assert result.trimmed == 300 - config.issue.max_items
+
+
+def test_the_shipped_recap_lands_in_participation(tmp_path: Path) -> None:
+    from digest.sources.files import read_recaps
+
+    recaps = Path(__file__).resolve().parents[1] / "content" / "recaps"
+    sources = f"sources:\n  - name: Récits\n    path: {recaps}\n"
+    config = make_config(tmp_path, sources=sources)
+    result = read_recaps(config.sources[0], PARIS)
+    recap = next(i for i in result.items if "Territoires Participatifs" in i.title)
+    assert theme_of(config, recap) == ("participation", "keywords 'participatif', 'participation'")
+    arrangement = arranged(config, [recap])
+    assert ids(arrangement.sections) == ["participation"]
