@@ -1,0 +1,69 @@
+"""Render: an Issue becomes the email (MJML compiled to HTML), its text part and its web page.
+
+    render_issue(issue, config) -> RenderedIssue      raises RenderError (template + line)
+
+The HTML and text parts carry the per-subscriber PLACEHOLDERS, which delivery replaces;
+the web page has none. The email HTML stays under limits.MAX_HTML_BYTES (see limits.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import Config
+from ..errors import RenderError
+from ..models import Issue
+from .email import render_email
+from .limits import MAX_HTML_BYTES, fit, size
+from .placeholders import PLACEHOLDERS
+from .templates import EMAIL_TEXT, WEB_HTML, render_template
+from .view import IssueView, build_view
+from .words import words_for
+
+__all__ = ["MAX_HTML_BYTES", "PLACEHOLDERS", "RenderError", "RenderedIssue", "render_issue"]
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    """What `digest build` writes and `digest send` sends."""
+
+    subject: str  # no control characters
+    preheader: str
+    html: str  # the email HTML, with the per-subscriber placeholders
+    text: str  # the plain-text part, with the same placeholders
+    web: str  # the archive page: the whole issue, no per-subscriber link
+    html_bytes: int
+
+
+def render_issue(issue: Issue, config: Config) -> RenderedIssue:
+    """Render the three outputs of `issue`; the email is trimmed to fit the size limit."""
+    view = build_view(issue, config)
+    sent, html = fit(view, lambda v: render_email(v, config))
+    text = _render_text(sent, config)
+    for output, name in ((html, "email.mjml"), (text, EMAIL_TEXT)):
+        _check_placeholders(output, name)
+    web = render_template(config, WEB_HTML, autoescape=True, issue=view, words=words_for(view.lang))
+    return RenderedIssue(
+        subject=view.subject,
+        preheader=view.preheader,
+        html=html,
+        text=text,
+        web=web,
+        html_bytes=size(html),
+    )
+
+
+def _render_text(view: IssueView, config: Config) -> str:
+    words = words_for(view.lang)
+    return render_template(
+        config, EMAIL_TEXT, autoescape=False, issue=view, words=words, placeholders=PLACEHOLDERS
+    )
+
+
+def _check_placeholders(output: str, name: str) -> None:
+    """A template without the unsubscribe link must not reach anyone (the law requires it)."""
+    if PLACEHOLDERS["unsubscribe_url"] not in output:
+        raise RenderError(
+            f"template {name} has no unsubscribe link",
+            hint="put {{ placeholders.unsubscribe_url }} in its footer",
+        )

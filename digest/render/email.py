@@ -1,0 +1,89 @@
+"""The email HTML: email.mjml rendered by Jinja2, then compiled by MRML (mjml-python).
+
+MRML reports errors without a position, so on failure the generated MJML is scanned for
+the first unbalanced tag and that line is traced back to the template line it came from.
+"""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from typing import Any
+
+import mjml
+
+from ..config import Config
+from ..errors import RenderError
+from .placeholders import PLACEHOLDERS
+from .templates import EMAIL_MJML, environment, render_template
+from .view import IssueView
+from .words import words_for
+
+_VOID = {"br", "img", "hr", "meta", "link", "input", "col", "area", "base", "wbr", "source"}
+
+
+def render_email(view: IssueView, config: Config) -> str:
+    """The compiled email HTML of `view` (with the per-subscriber placeholders in it)."""
+    source = render_template(
+        config,
+        EMAIL_MJML,
+        autoescape=True,
+        issue=view,
+        words=words_for(view.lang),
+        placeholders=PLACEHOLDERS,
+    )
+    return compile_mjml(source, config)
+
+
+def compile_mjml(source: str, config: Config) -> str:
+    """MJML to HTML; no web fonts (the templates use system fonts), no MJML comments."""
+    try:
+        html: str = mjml.mjml2html(source, disable_comments=True, fonts={})
+    except ValueError as exc:
+        where = _locate(source, config)
+        raise RenderError(
+            f"template {where}: the MJML does not compile ({exc})",
+            hint="check that every <mj-…> tag (and HTML tag inside mj-text) is closed",
+        ) from exc
+    return html
+
+
+class _Balance(HTMLParser):
+    """Finds the line of the first tag closed out of order, or left open."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.stack: list[tuple[str, int]] = []
+        self.problem: int | None = None
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag not in _VOID:
+            self.stack.append((tag, self.getpos()[0]))
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.problem is None and (not self.stack or self.stack[-1][0] != tag):
+            self.problem = self.getpos()[0]
+        elif self.stack:
+            self.stack.pop()
+
+    def first_problem(self) -> int | None:
+        if self.problem is None and self.stack:
+            return self.stack[-1][1]
+        return self.problem
+
+
+def _locate(source: str, config: Config) -> str:
+    """'<template path>, line N' for the generated line that breaks, as best we can tell."""
+    scanner = _Balance()
+    scanner.feed(source)
+    scanner.close()
+    line = scanner.first_problem()
+    if line is None:
+        return EMAIL_MJML
+    text = source.splitlines()[line - 1].strip()
+    env = environment(config, autoescape=True)
+    assert env.loader is not None
+    template, filename, _ = env.loader.get_source(env, EMAIL_MJML)
+    for number, candidate in enumerate(template.splitlines(), start=1):
+        if candidate.strip() == text:
+            return f"{filename}, line {number}"
+    return f"{filename} (generated MJML line {line}: {text[:120]!r})"

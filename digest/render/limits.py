@@ -1,0 +1,83 @@
+"""The 100 KB rule: Gmail clips an email near 102 KB and hides what follows, which is the
+footer with the unsubscribe link. An email over MAX_HTML_BYTES is made smaller by:
+
+1. shortening every summary to SHORT_SUMMARY_WORDS words;
+2. then dropping items, one at a time, from the end of the section that has the most
+   (themes and agenda; "À la une" is never cut), adding a note that links the web page,
+   which always has the whole issue;
+3. failing with a RenderError if even no droppable item at all is too large (edito).
+
+The header, subscribe block and footer are always kept.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+
+from ..errors import RenderError
+from .view import IssueView, SectionView
+from .words import words_for
+
+MAX_HTML_BYTES = 100_000
+SHORT_SUMMARY_WORDS = 20
+
+Render = Callable[[IssueView], str]
+
+
+def size(html: str) -> int:
+    return len(html.encode("utf-8"))
+
+
+def _droppable(view: IssueView) -> list[SectionView]:
+    return [*view.sections, *([view.agenda] if view.agenda else [])]
+
+
+def drop_items(view: IssueView, count: int) -> IssueView:
+    """`view` without `count` items, taken from the end of the largest sections."""
+    lengths = [len(s.items) for s in _droppable(view)]
+    for _ in range(min(count, sum(lengths))):
+        # The largest section loses one; on a tie, the one further down the email.
+        largest = max(range(len(lengths)), key=lambda i: (lengths[i], i))
+        lengths[largest] -= 1
+    kept = [replace(s, items=s.items[:n]) for s, n in zip(_droppable(view), lengths, strict=True)]
+    sections = tuple(s for s in kept[: len(view.sections)] if s.items)
+    agenda = kept[-1] if view.agenda and kept[-1].items else None
+    trimmed = view.trimmed + min(count, sum(len(s.items) for s in _droppable(view)))
+    words = words_for(view.lang)
+    note = words["trimmed_one"] if trimmed == 1 else words["trimmed_many"].format(n=trimmed)
+    return replace(view, sections=sections, agenda=agenda, trimmed=trimmed, trimmed_note=note)
+
+
+def fit(view: IssueView, render: Render, limit: int = MAX_HTML_BYTES) -> tuple[IssueView, str]:
+    """The view actually sent and its HTML, under `limit` bytes (see the module's rule)."""
+    html = render(view)
+    if size(html) <= limit:
+        return view, html
+    view = replace(view, summary_words=min(view.summary_words, SHORT_SUMMARY_WORDS))
+    html = render(view)
+    if size(html) <= limit:
+        return view, html
+    return _drop_until_fits(view, html, render, limit)
+
+
+def _drop_until_fits(
+    view: IssueView, html: str, render: Render, limit: int
+) -> tuple[IssueView, str]:
+    total = sum(len(s.items) for s in _droppable(view))
+    floor = size(render(drop_items(view, total)))
+    if floor > limit:
+        raise RenderError(
+            f"the email is {floor} bytes even without any item (limit {limit})",
+            hint="shorten the edito or the 'À la une' items; Gmail clips emails near 102 KB",
+        )
+    # Items cost about the same: estimate how many to drop, then adjust by re-rendering.
+    per_item = max(1.0, (size(html) - floor) / total)
+    count = math.ceil((size(html) - limit) / per_item)
+    while True:
+        trimmed = drop_items(view, count)
+        html = render(trimmed)
+        if size(html) <= limit:
+            return trimmed, html
+        count += max(1, math.ceil((size(html) - limit) / per_item))

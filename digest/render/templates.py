@@ -1,0 +1,90 @@
+"""Template environments (cached per override folder) and template errors as RenderError.
+
+A broken template must tell staff which file and which line, whether the fault is Jinja
+syntax, an unknown variable (StrictUndefined) or anything raised while rendering.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import jinja2
+
+from ..config import Config
+from ..errors import RenderError
+from ..templating import make_env
+
+EMAIL_MJML = "email.mjml"
+EMAIL_TEXT = "email.txt"
+WEB_HTML = "web.html"
+TEXT_WIDTH = 72
+
+_ENVS: dict[tuple[Path | None, bool], jinja2.Environment] = {}
+_HINT = "fix the template, or delete your copy of it to use the default again"
+
+
+def clip(text: str, words: int) -> str:
+    """The first `words` words of `text`, with an ellipsis when something was cut."""
+    parts = text.split(" ")
+    if len(parts) <= words:
+        return text
+    return " ".join(parts[:words]).rstrip(",;:–-\u202f\u00a0") + "…"
+
+
+def wrap(text: str, indent: str = "", width: int = TEXT_WIDTH) -> str:
+    """One-line `text` folded at spaces for the plain-text part, each line indented.
+
+    Only ASCII spaces break a line, so French no-break spaces hold; a word longer than a
+    line (a URL) is left whole. (textwrap does the same but costs 10x more.)
+    """
+    if len(text) + len(indent) <= width:
+        return indent + text
+    lines: list[str] = []
+    line = indent
+    for word in text.split(" "):
+        if len(line) + len(word) + 1 > width and line.strip():
+            lines.append(line)
+            line = indent
+        line = line + " " + word if line.strip() else line + word
+    lines.append(line)
+    return "\n".join(lines)
+
+
+def environment(config: Config, *, autoescape: bool) -> jinja2.Environment:
+    """The environment for `config`'s override folder, built once (templates compile once)."""
+    key = (config.templates, autoescape)
+    env = _ENVS.get(key)
+    if env is None:
+        env = make_env(config, autoescape=autoescape)
+        env.filters["clip"] = clip
+        env.filters["wrap"] = wrap
+        _ENVS[key] = env
+    return env
+
+
+def _where(tb: TracebackType | None, name: str) -> str:
+    """The last template frame of a traceback: Jinja maps its line to the template's line."""
+    where = name
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not filename.endswith(".py") and not filename.startswith("<"):
+            where = f"{filename}, line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
+
+
+def render_template(config: Config, name: str, *, autoescape: bool, **context: Any) -> str:
+    """Render template `name`; any failure becomes a RenderError naming file and line."""
+    env = environment(config, autoescape=autoescape)
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateSyntaxError as exc:
+        where = f"{exc.filename or exc.name or name}, line {exc.lineno}"
+        raise RenderError(f"template {where}: {exc.message}", hint=_HINT) from exc
+    except jinja2.TemplateNotFound as exc:
+        raise RenderError(f"template {exc.name} not found", hint=_HINT) from exc
+    except Exception as exc:  # anything raised while rendering: name where it happened
+        where = _where(exc.__traceback__, name)
+        raise RenderError(f"template {where}: {exc}", hint=_HINT) from exc

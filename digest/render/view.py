@@ -1,0 +1,196 @@
+"""The Issue turned into what templates print: words, dates, typography, links, all ready.
+
+Templates stay simple and safe to edit: every string here is plain text (autoescaped by
+Jinja) except the `*_html` fields, which are sanitized HTML with typography on text nodes.
+Content strings are neutralised so that they cannot fake a per-subscriber placeholder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parseaddr
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+from ..config import Config
+from ..models import Issue, Item, Section
+from ..text import remove_control_chars
+from .dates import day_label, event_label, period_label
+from .placeholders import neutral_text, neutral_url
+from .typography import typo_html, typo_text
+from .words import words_for
+
+EMAIL_SUMMARY_WORDS = 45  # summaries in the email: compact, the link has the rest
+PREHEADER_CHARS = 140
+_PARAGRAPHS = re.compile(r"\n\s*\n")
+
+
+@dataclass(frozen=True)
+class ItemView:
+    title: str
+    url: str | None  # the item's link as published (web page)
+    email_url: str | None  # the same, UTM-tagged when `newsletter.utm` is on
+    source: str
+    date: str  # "jeudi 11 mai", or "" when the item has no date
+    summary: str  # the whole plain-text summary
+    image: str | None
+    image_alt: str
+    author: str
+    event: str  # agenda only: "mardi 23 mai, 14 h 30"
+    place: str
+
+
+@dataclass(frozen=True)
+class SectionView:
+    theme: str
+    title: str
+    items: tuple[ItemView, ...]
+
+    @property
+    def runs(self) -> tuple[tuple[ItemView, ...], ...]:
+        """The items for layout: one with an image stands alone (two columns), the others
+        are grouped in runs (one MJML section each keeps the email small)."""
+        runs: list[list[ItemView]] = []
+        for item in self.items:
+            if item.image or not runs or runs[-1][-1].image:
+                runs.append([item])
+            else:
+                runs[-1].append(item)
+        return tuple(map(tuple, runs))
+
+
+@dataclass(frozen=True)
+class IssueView:
+    id: str
+    lang: str
+    title: str
+    subject: str
+    preheader: str
+    period: str  # "Semaine du 8 au 14 mai 2023"
+    edito_html: str
+    edito_paragraphs: tuple[str, ...]  # the edito as plain-text paragraphs
+    featured: SectionView | None
+    sections: tuple[SectionView, ...]
+    agenda: SectionView | None
+    logo: str
+    logo_alt: str
+    subscribe_url: str
+    sender_name: str
+    sender_address: str
+    summary_words: int  # how many words of each summary the email shows
+    trimmed: int  # items left out of the email to keep it under the size limit
+    trimmed_note: str
+
+
+def _text(value: str, lang: str) -> str:
+    """Plain content text as shown: one line, no controls, French spaces, no placeholder."""
+    # Sources already removed control characters; isprintable() is the fast check, and
+    # only text it doubts (it also rejects no-break spaces) takes the slow careful path.
+    clean = value.strip() if value.isprintable() else remove_control_chars(value).strip()
+    clean = neutral_text(clean)
+    return typo_text(clean) if lang == "fr" else clean
+
+
+def tag_url(url: str, campaign: str, content: str) -> str:
+    """`url` with utm_* parameters (any it had are replaced), for the partner's statistics."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    query = [(k, v) for k, v in query if not k.lower().startswith("utm_")]
+    query += [
+        ("utm_source", "newsletter"),
+        ("utm_medium", "email"),
+        ("utm_campaign", campaign),
+        ("utm_content", content),
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class _Builder:
+    """Builds the views of one issue with one config (language, timezone, UTM)."""
+
+    def __init__(self, issue: Issue, config: Config) -> None:
+        self.issue = issue
+        self.config = config
+        self.lang = config.newsletter.language
+        self.words: Mapping[str, str] = words_for(self.lang)
+        self.tz: ZoneInfo = config.newsletter.tz
+        self.year = issue.period.end.astimezone(self.tz).year
+
+    def item(self, item: Item, theme: str) -> ItemView:
+        url = neutral_url(item.url) if item.url else None
+        tagged = tag_url(url, self.issue.id, theme) if url and self.config.newsletter.utm else url
+        title = _text(item.title, self.lang)
+        when = item.published
+        return ItemView(
+            title=title,
+            url=url,
+            email_url=tagged,
+            source=_text(item.source, self.lang),
+            date=day_label(when, self.tz, self.words, year=False) if when else "",
+            summary=_text(item.summary_text, self.lang),
+            image=neutral_url(item.image) if item.image else None,
+            image_alt=self.words["image_alt"].format(title=title),
+            author=_text(item.author or "", self.lang),
+            event=event_label(item.event_date, self.tz, self.words, self.year)
+            if item.event_date
+            else "",
+            place=_text(item.place or "", self.lang),
+        )
+
+    def section(self, section: Section | None, default_title: str = "") -> SectionView | None:
+        if section is None or not section.items:
+            return None
+        items = tuple(self.item(item, section.theme) for item in section.items)
+        title = _text(section.title or default_title, self.lang)
+        return SectionView(theme=section.theme, title=title, items=items)
+
+    def preheader(self, sections: tuple[SectionView, ...]) -> str:
+        """The edito's opening, else the first titles: what an inbox shows after the subject."""
+        text = _text(self.issue.edito_text, self.lang)
+        if not text:
+            text = " · ".join(item.title for section in sections for item in section.items[:1])
+        if len(text) > PREHEADER_CHARS:
+            text = text[: PREHEADER_CHARS - 1].rsplit(" ", 1)[0] + "…"
+        return text
+
+    def build(self) -> IssueView:
+        newsletter = self.config.newsletter
+        featured = self.section(self.issue.featured, self.words["featured"])
+        agenda = self.section(self.issue.agenda, self.words["agenda"])
+        sections = tuple(s for s in map(self.section, self.issue.sections) if s is not None)
+        title = _text(newsletter.title, self.lang)
+        period = period_label(self.issue.period, self.tz, self.words)
+        subject = self.words["subject"].format(title=title, period=period[:1].lower() + period[1:])
+        name, address = parseaddr(newsletter.sender)
+        everything = tuple(s for s in (featured, *sections, agenda) if s is not None)
+        edito = neutral_text(self.issue.edito_html)
+        return IssueView(
+            id=self.issue.id,
+            lang=self.lang,
+            title=title,
+            subject=subject,
+            preheader=self.preheader(everything),
+            period=period,
+            edito_html=typo_html(edito) if self.lang == "fr" else edito,
+            edito_paragraphs=tuple(
+                _text(p, self.lang) for p in _PARAGRAPHS.split(self.issue.edito_text) if p.strip()
+            ),
+            featured=featured,
+            sections=sections,
+            agenda=agenda,
+            logo=neutral_url(newsletter.logo),
+            logo_alt=self.words["logo_alt"].format(title=title),
+            subscribe_url=neutral_url(newsletter.subscribe_url),
+            sender_name=_text(name or newsletter.title, self.lang),
+            sender_address=neutral_text(address),
+            summary_words=EMAIL_SUMMARY_WORDS,
+            trimmed=0,
+            trimmed_note="",
+        )
+
+
+def build_view(issue: Issue, config: Config) -> IssueView:
+    """Everything the templates need, computed once per render."""
+    return _Builder(issue, config).build()
