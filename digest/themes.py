@@ -41,6 +41,8 @@ _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae"})
 # "alimentation". The \b keeps "aujourd'hui" whole: its "d" is not at a word start.
 _ELISION = re.compile(r"\b(?:jusqu|lorsqu|puisqu|quoiqu|presqu|qu|[cdjlmnst])'")
 _TOKEN = re.compile(r"[a-z0-9]+")
+# The accents NFKD splits off French (and most Latin) letters.
+_COMBINING = re.compile(r"[\u0300-\u036f]")
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -50,10 +52,11 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 def fold(text: str) -> str:
     """Lower-cased, accents and ligatures removed, elisions dropped."""
     text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES)).casefold()
-    text = "".join(c for c in text if not unicodedata.combining(c)).translate(_LIGATURES)
+    text = _COMBINING.sub("", text).translate(_LIGATURES)
     return _ELISION.sub(" ", text)
 
 
+@lru_cache(maxsize=65536)  # a week's vocabulary is small and repeats a lot
 def stem(word: str) -> str:
     """A light French stemmer: plural (-s, -x, -aux) and feminine (-e, -ive, -enne...) only.
 
@@ -83,8 +86,8 @@ def words(text: str) -> tuple[str, ...]:
 def occurrences(phrase: tuple[str, ...], text: tuple[str, ...]) -> int:
     """How many times the word sequence `phrase` appears in `text` (whole words only)."""
     size = len(phrase)
-    if not size:
-        return 0
+    if size <= 1:
+        return text.count(phrase[0]) if size else 0
     return sum(1 for i in range(len(text) - size + 1) if text[i : i + size] == phrase)
 
 

@@ -113,6 +113,13 @@ def test_words_join_gender_and_number_but_not_word_families() -> None:
     assert words("climatique") != words("climat")
 
 
+def test_inclusive_writing_keeps_the_word_it_is_built_on() -> None:
+    # "habitant·es", "élu-es", "citoyen.nes": the first part matches `habitant`, `élu`...
+    assert words("habitant·es")[0] == words("habitantes")[0] == words("habitant")[0]
+    assert words("élu-es")[0] == words("élus")[0]
+    assert words("citoyen.nes")[0] == words("citoyennes")[0]
+
+
 # ------------------------------------------------------------------ keywords
 
 
