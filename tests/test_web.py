@@ -1,0 +1,333 @@
+"""The subscription site against a real uvicorn on 127.0.0.1 and a real aiosmtpd."""
+
+from __future__ import annotations
+
+import html
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from digest.store import Store, StoredIssue
+from digest.subscribers import Subscriber
+from digest.tokens import CONFIRM, UNSUBSCRIBE, make_token, unsubscribe_url
+from tests.smtp_server import SmtpServer
+from tests.web_support import KEYS, RunningSite, csrf_of, link_in, running_site
+
+
+@pytest.fixture
+def site(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[RunningSite]:
+    with running_site(tmp_path, smtp_server.url) as running:
+        yield running
+
+
+@pytest.fixture
+def client(site: RunningSite) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=site.url, follow_redirects=False, timeout=10) as c:
+        yield c
+
+
+def subscriber(site: RunningSite, email: str) -> Subscriber | None:
+    with Store(site.config.store) as store:
+        return store.subscriber_by_email(email)
+
+
+def subscribe(client: httpx.Client, email: str, **extra: str) -> httpx.Response:
+    home = client.get("/")
+    form = {"email": email, "website": "", "csrf": csrf_of(home.text), **extra}
+    return client.post("/subscribe", data=form)
+
+
+def test_double_opt_in_then_one_click_unsubscribe(
+    site: RunningSite, client: httpx.Client, smtp_server: SmtpServer
+) -> None:
+    answer = subscribe(client, "Camille.Martin@Example.ORG")
+    assert answer.status_code == 200
+    assert "Vérifiez votre boîte de réception" in answer.text
+    (received,) = smtp_server.wait_for(1)
+    message = received.message
+    assert received.rcpt_tos == ("camille.martin@example.org",)
+    assert message["Subject"] == "Confirmez votre inscription à Lettre du Cerdd"
+    body = message.get_content()
+    confirm = link_in(body, site.url, "confirm")
+
+    page = client.get(confirm)  # a link scanner's GET changes nothing
+    assert page.status_code == 200 and "Je confirme mon inscription" in page.text
+    found = subscriber(site, "camille.martin@example.org")
+    assert found is not None and found.status == "pending"
+
+    done = client.post(confirm, data={"csrf": csrf_of(page.text)})
+    assert done.status_code == 200 and "Inscription confirmée" in done.text
+    found = subscriber(site, "camille.martin@example.org")
+    assert found is not None and found.status == "confirmed"
+
+    # RFC 8058: a mail client POSTs to the List-Unsubscribe URL, without any cookie.
+    url = unsubscribe_url(site.config, found.id, KEYS)
+    with httpx.Client(follow_redirects=False) as mail_client:
+        one_click = mail_client.post(url, data={"List-Unsubscribe": "One-Click"})
+    assert one_click.status_code == 200
+    assert "set-cookie" not in one_click.headers and "location" not in one_click.headers
+    found = subscriber(site, "camille.martin@example.org")
+    assert found is not None and found.status == "unsubscribed"
+    with Store(site.config.store) as store:
+        events = [(r.event, r.source, r.ip) for r in store.consent_log(found.id)]
+    assert events == [
+        ("subscribe", "web", "127.0.0.1"),
+        ("confirm", "web", "127.0.0.1"),
+        ("unsubscribe", "one-click", "127.0.0.1"),
+    ]
+
+
+def test_confirmation_email_holds_no_visitor_text(
+    site: RunningSite, client: httpx.Client, smtp_server: SmtpServer
+) -> None:
+    subscribe(client, "visitor@example.org", name="ACHETEZ http://spam.example")
+    message = smtp_server.wait_for(1)[0].message
+    text = message.as_string()
+    assert "spam.example" not in text and "ACHETEZ" not in text
+    assert message["From"] == "Lettre du Cerdd <lettre@example.org>"
+    assert message["Auto-Submitted"] == "auto-generated"
+
+
+def test_unsubscribe_page_has_a_button_and_post_unsubscribes(
+    site: RunningSite, client: httpx.Client
+) -> None:
+    subscribe(client, "reader@example.org")
+    found = subscriber(site, "reader@example.org")
+    assert found is not None
+    url = unsubscribe_url(site.config, found.id, KEYS)
+    page = client.get(url)
+    assert page.status_code == 200 and "Je me désinscris" in page.text
+    assert subscriber(site, "reader@example.org").status == "pending"  # type: ignore[union-attr]
+    done = client.post(url, data={"csrf": csrf_of(page.text)})
+    assert done.status_code == 200 and "Désinscription enregistrée" in done.text
+    assert subscriber(site, "reader@example.org").status == "unsubscribed"  # type: ignore[union-attr]
+
+
+def test_forged_and_misused_tokens_get_4xx_and_change_nothing(
+    site: RunningSite, client: httpx.Client
+) -> None:
+    subscribe(client, "target@example.org")
+    found = subscriber(site, "target@example.org")
+    assert found is not None
+    good_unsub = make_token(KEYS, UNSUBSCRIBE, found.id)
+    good_confirm = make_token(KEYS, CONFIRM, found.id, site.clock())
+    forged = [
+        ("unsubscribe", good_unsub[:-2] + ("AA" if not good_unsub.endswith("AA") else "BB")),
+        ("unsubscribe", good_confirm),  # a confirm token cannot unsubscribe
+        ("confirm", good_unsub),  # and the reverse
+        ("unsubscribe", good_unsub.replace(f"u.{found.id}.", f"u.{found.id + 1}.")),
+        ("unsubscribe", "u.1.deadbeef.AAAAAAAAAAAAAAAAAAAAAA"),  # unknown key id
+        ("unsubscribe", "nonsense"),
+        ("confirm", "c.1.2.3.4"),
+    ]
+    for kind, token in forged:
+        page = client.get(f"/{kind}/{token}")
+        assert 400 <= page.status_code < 500, (kind, token, page.status_code)
+        csrf = client.cookies.get("digest-csrf") or ""
+        posted = client.post(f"/{kind}/{token}", data={"csrf": csrf})
+        assert 400 <= posted.status_code < 500, (kind, token, posted.status_code)
+        one_click = client.post(f"/{kind}/{token}", data={"List-Unsubscribe": "One-Click"})
+        assert 400 <= one_click.status_code < 500
+    assert subscriber(site, "target@example.org").status == "pending"  # type: ignore[union-attr]
+    with Store(site.config.store) as store:
+        assert [r.event for r in store.consent_log(found.id)] == ["subscribe"]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "not-an-address",
+        "a@b",
+        "two@@example.org",
+        "victim@example.org\r\nBcc: other@example.org",
+        "victim@example.org\nBcc: other@example.org",
+        "Camille <camille@example.org>",
+        '"Camille" camille@example.org',
+        "x" * 250 + "@example.org",
+        "camille@" + "a" * 64 + ".org",
+        "",
+    ],
+)
+def test_bad_addresses_are_refused_and_nothing_is_sent(
+    site: RunningSite, client: httpx.Client, smtp_server: SmtpServer, address: str
+) -> None:
+    answer = subscribe(client, address)
+    assert answer.status_code == 400
+    assert "Cette adresse n'est pas valide" in html.unescape(answer.text)
+    with Store(site.config.store) as store:
+        assert store.subscribers() == []
+    assert smtp_server.messages == []
+
+
+def test_no_enumeration_same_answer_for_new_pending_and_confirmed(
+    site: RunningSite, client: httpx.Client, smtp_server: SmtpServer
+) -> None:
+    first = subscribe(client, "new@example.org")
+    smtp_server.wait_for(1)
+    again = subscribe(client, "new@example.org")  # pending: the link is sent again
+    smtp_server.wait_for(2)
+    with Store(site.config.store) as store:
+        store.create_subscriber(
+            "known@example.org", "", "confirmed", "fr", site.clock(), event="add", source="cli"
+        )
+    known = subscribe(client, "known@example.org")
+    assert first.status_code == again.status_code == known.status_code == 200
+    assert first.text == again.text == known.text
+    assert first.headers.get("set-cookie") is None and known.headers.get("set-cookie") is None
+    # The confirmed address got nothing new: a third message never comes.
+    subscribe(client, "other@example.org")
+    received = smtp_server.wait_for(3)
+    assert [m.rcpt_tos for m in received] == [
+        ("new@example.org",),
+        ("new@example.org",),
+        ("other@example.org",),
+    ]
+
+
+def test_honeypot_gets_the_same_answer_and_nothing_happens(
+    site: RunningSite, client: httpx.Client, smtp_server: SmtpServer
+) -> None:
+    bot = subscribe(client, "bot@example.org", website="http://spam.example")
+    person = subscribe(client, "person@example.org")
+    assert bot.status_code == person.status_code == 200
+    assert bot.text == person.text
+    smtp_server.wait_for(1)
+    assert subscriber(site, "bot@example.org") is None
+    assert [m.rcpt_tos for m in smtp_server.messages] == [("person@example.org",)]
+
+
+def test_rate_limits_per_address_and_per_ip(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    extra = "site:\n  per_address: 2\n  per_ip: 4\n"
+    with (
+        running_site(tmp_path, smtp_server.url, extra) as site,
+        httpx.Client(base_url=site.url) as client,
+    ):
+        codes = [subscribe(client, "bombed@example.org").status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        limited = subscribe(client, "bombed@example.org")
+        assert "Trop de demandes" in limited.text and limited.headers["retry-after"] == "3600"
+        codes = [subscribe(client, f"p{i}@example.org").status_code for i in range(2)]
+    # 4 per IP: the 3 first ones for bombed@ and p0@ used them up.
+    assert codes == [429, 429]
+    assert len(smtp_server.wait_for(2)) == 2
+    assert [m.rcpt_tos for m in smtp_server.messages] == [("bombed@example.org",)] * 2
+
+
+def test_rate_limit_can_be_turned_off(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    extra = "site:\n  rate_limit: false\n  per_address: 1\n  per_ip: 1\n"
+    with (
+        running_site(tmp_path, smtp_server.url, extra) as site,
+        httpx.Client(base_url=site.url) as client,
+    ):
+        codes = [subscribe(client, "same@example.org").status_code for _ in range(3)]
+    assert codes == [200, 200, 200]
+
+
+def test_form_without_csrf_token_is_refused(site: RunningSite, smtp_server: SmtpServer) -> None:
+    with httpx.Client(base_url=site.url) as stranger:  # no cookie: a cross-site form post
+        answer = stranger.post("/subscribe", data={"email": "csrf@example.org", "csrf": "x.y"})
+    assert answer.status_code == 403
+    assert subscriber(site, "csrf@example.org") is None
+    with httpx.Client(base_url=site.url) as client:
+        client.get("/")
+        forged = client.post("/subscribe", data={"email": "csrf@example.org", "csrf": "a.b"})
+    assert forged.status_code == 403 and subscriber(site, "csrf@example.org") is None
+
+
+def test_expired_confirm_link(site: RunningSite, client: httpx.Client) -> None:
+    subscribe(client, "slow@example.org")
+    found = subscriber(site, "slow@example.org")
+    assert found is not None
+    token = make_token(KEYS, CONFIRM, found.id, site.clock())
+    site.clock.advance(days=8)
+    page = client.get(f"/confirm/{token}")
+    assert page.status_code == 410 and "Lien expiré" in page.text
+    csrf = client.cookies.get("digest-csrf") or ""
+    assert client.post(f"/confirm/{token}", data={"csrf": csrf}).status_code == 410
+    assert subscriber(site, "slow@example.org").status == "pending"  # type: ignore[union-attr]
+
+
+def test_unsubscribed_address_can_subscribe_again_through_double_opt_in(
+    site: RunningSite, client: httpx.Client, smtp_server: SmtpServer
+) -> None:
+    with Store(site.config.store) as store:
+        new_id = store.create_subscriber(
+            "back@example.org", "", "unsubscribed", "fr", site.clock(), event="add", source="cli"
+        )
+    answer = subscribe(client, "back@example.org")
+    assert answer.status_code == 200
+    body = smtp_server.wait_for(1)[0].message.get_content()
+    assert f"/confirm/c.{new_id}." in body
+    assert subscriber(site, "back@example.org").status == "pending"  # type: ignore[union-attr]
+
+
+def test_security_headers_on_every_page(site: RunningSite, client: httpx.Client) -> None:
+    for path in ("/", "/archives/", "/static/site.css", "/nowhere", "/archives/feed.xml"):
+        response = client.get(path)
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, path
+        assert "unsafe-inline" not in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+    with httpx.Client(base_url=site.url) as fresh:
+        home = fresh.get("/")
+    cookie = home.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert "<script" not in home.text and "style=" not in home.text
+    assert client.get("/nowhere").status_code == 404
+
+
+def _issue(issue_id: str, start: datetime, end: datetime, web: str) -> StoredIssue:
+    return StoredIssue(issue_id, start, end, end, "{}", "<html></html>", "text", web, "built")
+
+
+def test_archives_show_only_sent_issues(site: RunningSite, client: httpx.Client) -> None:
+    with Store(site.config.store) as store:
+        store.save_issue(
+            _issue(
+                "2023-W19",
+                datetime(2023, 5, 8, tzinfo=UTC),
+                datetime(2023, 5, 15, tzinfo=UTC),
+                "<html><body><h1>Semaine 19 en ligne</h1></body></html>",
+            )
+        )
+        store.save_issue(
+            _issue(
+                "2023-W20",
+                datetime(2023, 5, 15, tzinfo=UTC),
+                datetime(2023, 5, 22, tzinfo=UTC),
+                "<html><body>brouillon</body></html>",
+            )
+        )
+        store.set_issue_status("2023-W19", "sent")
+    index = client.get("/archives/")
+    assert "2023-W19 · 8 mai 2023 – 14 mai 2023" in index.text and "2023-W20" not in index.text
+    page = client.get("/archives/2023-W19/")
+    assert page.status_code == 200 and "Semaine 19 en ligne" in page.text
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert client.get("/archives/2023-W20/").status_code == 404  # built, not sent
+    assert client.get("/archives/../etc/").status_code == 404
+    assert "/archives/2023-W19/" in client.get("/").text
+    feed = client.get("/archives/feed.xml")
+    assert feed.headers["content-type"].startswith("application/atom+xml")
+    root = ET.fromstring(feed.content)
+    atom = "{http://www.w3.org/2005/Atom}"
+    entries = root.findall(f"{atom}entry")
+    assert [e.findtext(f"{atom}id") for e in entries] == [f"{site.url}/archives/2023-W19/"]
+
+
+def test_english_site(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    with (
+        running_site(tmp_path, smtp_server.url, language="en") as site,
+        httpx.Client(base_url=site.url) as client,
+    ):
+        home = client.get("/")
+        answer = subscribe(client, "reader@example.org")
+    assert '<html lang="en">' in home.text and "Subscribe" in home.text
+    assert "Check your inbox" in answer.text
+    message = smtp_server.wait_for(1)[0].message
+    assert message["Subject"] == "Confirm your subscription to Lettre du Cerdd"
