@@ -21,7 +21,7 @@ from .config import Config, Key, _Checker
 from .errors import ConfigError
 from .identity import canonical_url
 from .text import html_to_text, markdown_to_html
-from .themes import AGENDA_ID, FALLBACK_ID
+from .themes import _FILE_DATE, AGENDA_ID, FALLBACK_ID, RECAP
 
 SUFFIXES = (".md", ".yaml", ".yml")
 _LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
@@ -38,7 +38,11 @@ OVERRIDE_KEYS: dict[str, Key] = {
 
 @dataclass(frozen=True)
 class Overrides:
-    """What staff decided for one issue. Every URL here is canonical."""
+    """What staff decided for one issue.
+
+    Items are named by canonical URL, or by `recap:<name>` for a recap file named in the
+    overrides file (see `reference`); `themes.item_references` gives the names of an item.
+    """
 
     edito_markdown: str = ""
     pin: tuple[str, ...] = ()
@@ -64,6 +68,20 @@ class Overrides:
         paragraphs = re.split(r"\n\s*\n", self.edito_markdown.strip())
         texts = (html_to_text(markdown_to_html(_LINK.sub(r"\1 (\2)", p))) for p in paragraphs)
         return "\n\n".join(text for text in texts if text)
+
+
+def reference(value: Any) -> str | None:
+    """How the overrides file names an item: a canonical URL, or `recap:<name>` for a recap
+    file (`2023-05-11-journee.md`, a path is fine); None when it is neither."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.lower().startswith(("http://", "https://")):
+        return canonical_url(text)
+    if text.lower().endswith(".md") and "://" not in text:
+        stem = Path(text.replace("\\", "/")).stem
+        return RECAP + (_FILE_DATE.sub("", stem) or stem).lower()
+    return None
 
 
 def move_targets(config: Config) -> set[str]:
@@ -163,40 +181,41 @@ def _accept_single_urls(data: Any) -> Any:
     }
 
 
-def _is_http(value: Any) -> bool:
-    return isinstance(value, str) and value.strip().lower().startswith(("http://", "https://"))
+NOT_A_REFERENCE = "is neither an http(s) URL nor a recap file name (….md)"
 
 
 Where = tuple[str | int, ...]
 
 
 def _urls(checker: _Checker, values: list[Any], name: str) -> dict[str, Where]:
-    """Canonical URL -> where it was written, in the order given (duplicates kept once)."""
+    """Reference -> where it was written, in the order given (duplicates kept once)."""
     urls: dict[str, Where] = {}
     for position, value in enumerate(values or ()):
-        if not _is_http(value):
-            checker.problem((name, position), f"{value!r} is not an http(s) URL")
+        ref = reference(value)
+        if ref is None:
+            checker.problem((name, position), f"{value!r} {NOT_A_REFERENCE}")
         else:
-            urls.setdefault(canonical_url(value), (name, position))
+            urls.setdefault(ref, (name, position))
     return urls
 
 
 def _moves(
     checker: _Checker, values: dict[Any, Any], targets: Collection[str]
 ) -> dict[str, tuple[str, Where]]:
-    """Canonical URL -> (target section id, where it was written)."""
+    """Reference -> (target section id, where it was written)."""
     moves: dict[str, tuple[str, Where]] = {}
     for url, target in (values or {}).items():
         at = ("move", str(url))
-        if not _is_http(url):
-            checker.problem(at, f"{url!r} is not an http(s) URL")
+        ref = reference(url)
+        if ref is None:
+            checker.problem(at, f"{url!r} {NOT_A_REFERENCE}")
         elif target not in targets:
             known = sorted(targets)
             close = difflib.get_close_matches(str(target), known, n=1)
             hint = f", did you mean '{close[0]}'?" if close else f" (known: {', '.join(known)})"
             checker.problem(at, f"unknown theme '{target}'{hint}")
         else:
-            moves[canonical_url(url)] = (target, at)
+            moves[ref] = (target, at)
     return moves
 
 

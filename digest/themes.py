@@ -44,6 +44,10 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 # The accents NFKD splits off French (and most Latin) letters.
 _COMBINING = re.compile(r"[\u0300-\u036f]")
 _NEVER = datetime.min.replace(tzinfo=UTC)
+# The overrides file names a recap by its file name, without the date the name may start
+# with (the recaps source leaves it out of the GUID too).
+RECAP = "recap:"
+_FILE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[-_.]|$)")
 
 
 # ---------------------------------------------------------------- words and keywords
@@ -211,7 +215,7 @@ def arrange(
     items: Sequence[Item], config: Config, period: Period, overrides: Overrides
 ) -> Arrangement:
     """Group `items` (already selected) into the issue's sections."""
-    by_url = {canonical_url(i.url): i for i in reversed(items) if i.url}
+    by_url = {ref: i for i in reversed(items) for ref in item_references(i.url, i.guid)}
     warnings = _unmatched(overrides, by_url, period) + _unknown_themes(items, config)
     excluded = {by_url[u].key for u in overrides.exclude if u in by_url}
     pinned = [by_url[u] for u in overrides.pin if u in by_url]
@@ -237,9 +241,9 @@ def arrange(
 
 def _place(item: Item, config: Config, period: Period, overrides: Overrides) -> tuple[str, str]:
     """(section id, reason) for an item that is neither pinned nor excluded."""
-    url = canonical_url(item.url) if item.url else None
-    if url in overrides.move:
-        return overrides.move[url], f"moved by {overrides.label}"
+    for ref in item_references(item.url, item.guid):
+        if ref in overrides.move:
+            return overrides.move[ref], f"moved by {overrides.label}"
     event = _aware(item.event_date, config)
     if event is not None and event >= period.end:
         day = event.astimezone(config.newsletter.tz).date().isoformat()
@@ -252,6 +256,15 @@ def _aware(moment: datetime | None, config: Config) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=config.newsletter.tz)
+
+
+def item_references(url: str | None, guid: str | None) -> list[str]:
+    """The names an item answers to in an overrides file: its canonical URL, and
+    `recap:<file name>` for a recap (its GUID is `file:<folder/name>`)."""
+    names = [canonical_url(url)] if url else []
+    if guid and guid.startswith("file:"):
+        names.append(RECAP + guid.removeprefix("file:").rsplit("/", 1)[-1].lower())
+    return names
 
 
 def _source(config: Config, name: str) -> SourceConfig | None:

@@ -8,7 +8,7 @@ import pytest
 
 from digest.config import Config, parse_config
 from digest.errors import ConfigError
-from digest.overrides import Overrides, load_overrides
+from digest.overrides import NOT_A_REFERENCE, Overrides, load_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -127,8 +127,8 @@ def test_every_problem_is_listed_with_its_line(tmp_path: Path) -> None:
     assert problems(tmp_path, "2023-W19.md", text) == [
         "2023-W19.md:2: pins: unknown key 'pins', did you mean 'pin'?",
         "2023-W19.md:13: subject: expected text, got a list",
-        "2023-W19.md:6: pin[1]: 'www.cerdd.example.org/c' is not an http(s) URL",
-        "2023-W19.md:8: exclude[0]: 'ftp://cerdd.example.org/d' is not an http(s) URL",
+        f"2023-W19.md:6: pin[1]: 'www.cerdd.example.org/c' {NOT_A_REFERENCE}",
+        f"2023-W19.md:8: exclude[0]: 'ftp://cerdd.example.org/d' {NOT_A_REFERENCE}",
         "2023-W19.md:11: move.https://cerdd.example.org/e: unknown theme 'climate',"
         " did you mean 'climat'?",
         "2023-W19.md:12: move.https://cerdd.example.org/f: unknown theme 'sport'"
@@ -141,7 +141,7 @@ def test_every_problem_is_listed_with_its_line(tmp_path: Path) -> None:
 def test_yaml_lines_are_the_file_lines(tmp_path: Path) -> None:
     text = "edito: Bonjour\nmove:\n  https://cerdd.example.org/a: climat\n  notaurl: climat\n"
     assert problems(tmp_path, "2023-W19.yaml", text) == [
-        "2023-W19.yaml:4: move.notaurl: 'notaurl' is not an http(s) URL"
+        f"2023-W19.yaml:4: move.notaurl: 'notaurl' {NOT_A_REFERENCE}"
     ]
 
 
@@ -181,7 +181,7 @@ def test_the_shipped_example_is_valid(tmp_path: Path) -> None:
     overrides = load_overrides(config, "2023-W19")
     assert overrides.path == REPO / "content" / "issues" / "2023-W19.md"
     assert "L'équipe du Cerdd" in overrides.edito_markdown
-    assert all(url.startswith("https://") for url in overrides.pin)
+    assert overrides.pin == ("recap:retour-journee-territoires-participatifs",)
 
 
 def test_edito_is_sanitized_html_and_paragraphed_text() -> None:
@@ -202,3 +202,18 @@ def test_edito_is_sanitized_html_and_paragraphed_text() -> None:
         "— L'équipe du Cerdd"
     )
     assert Overrides().edito_html == "" and Overrides().edito_text == ""
+
+
+def test_recaps_without_url_are_named_by_file_name(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    write(
+        tmp_path,
+        "2023-W19.md",
+        "---\n"
+        "pin: [content/recaps/2023-05-11-Retour-journee.md]\n"
+        "move:\n  atelier-velo.md: participation\n"
+        "---\n",
+    )
+    overrides = load_overrides(config, "2023-W19")
+    assert overrides.pin == ("recap:retour-journee",)
+    assert overrides.move == {"recap:atelier-velo": "participation"}

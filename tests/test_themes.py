@@ -14,7 +14,7 @@ import pytest
 from digest.config import Config, parse_config
 from digest.identity import item_key
 from digest.models import Item, Section
-from digest.overrides import Overrides
+from digest.overrides import Overrides, load_overrides
 from digest.period import week_period
 from digest.themes import Arrangement, arrange, assign_theme, words
 
@@ -433,6 +433,19 @@ def test_override_urls_match_whatever_the_tracking_and_warn_when_unmatched(
     assert result.warnings == (f"2023-W19.md: exclude {stray} matches no item of 2023-W19",)
 
 
+def test_recaps_are_pinned_and_moved_by_file_name(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    recap = make_item("Retour sur la journée", url=None, origin="file", guid="file:2023/journee")
+    other = make_item("Atelier", url=None, origin="file", guid="file:atelier-velo")
+    overrides = Overrides(
+        pin=("recap:journee",), move={"recap:atelier-velo": "climat"}, path=Path("x.md")
+    )
+    result = arranged(config, [recap, other], overrides)
+    assert titles(result.featured) == ["Retour sur la journée"]
+    assert titles(result.sections[0]) == ["Atelier"]
+    assert result.sections[0].reasons[other.key] == "moved by x.md"
+
+
 def test_unknown_front_matter_theme_is_a_warning(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     result = arranged(config, [make_item("Atelier", theme="ateliers", source="Récits")])
@@ -473,3 +486,10 @@ def test_the_shipped_recap_lands_in_participation(tmp_path: Path) -> None:
     assert theme_of(config, recap) == ("participation", "keywords 'participatif', 'participation'")
     arrangement = arranged(config, [recap])
     assert ids(arrangement.sections) == ["participation"]
+    # The shipped overrides file of 2023-W19 pins this recap by its file name.
+    shipped = parse_config(
+        f"newsletter:\n  title: L\n{sources}issue:\n  overrides: {recaps.parent / 'issues'}\n",
+        tmp_path / "feeds.yaml",
+    )
+    featured = arranged(shipped, [recap], load_overrides(shipped, "2023-W19")).featured
+    assert titles(featured) == [recap.title]
