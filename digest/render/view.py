@@ -25,6 +25,7 @@ from .words import words_for
 EMAIL_SUMMARY_WORDS = 45  # summaries in the email: compact, the link has the rest
 PREHEADER_CHARS = 140
 _PARAGRAPHS = re.compile(r"\n\s*\n")
+_RUNS_OF_SPACES = re.compile(r"  +")
 
 
 @dataclass(frozen=True)
@@ -88,8 +89,9 @@ def _text(value: str, lang: str) -> str:
     """Plain content text as shown: one line, no controls, French spaces, no placeholder."""
     # Sources already removed control characters; isprintable() is the fast check, and
     # only text it doubts (it also rejects no-break spaces) takes the slow careful path.
-    clean = value.strip() if value.isprintable() else remove_control_chars(value).strip()
-    clean = neutral_text(clean)
+    if not value.isprintable():
+        value = _RUNS_OF_SPACES.sub(" ", remove_control_chars(value))
+    clean = neutral_text(value.strip())
     return typo_text(clean) if lang == "fr" else clean
 
 

@@ -1,0 +1,171 @@
+"""Render: the golden issue's email, text part and web page, and the rules they keep."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from html import unescape
+from pathlib import Path
+
+import pytest
+from markupsafe import escape
+
+from digest.errors import RenderError
+from digest.render import PLACEHOLDERS, RenderedIssue, render_issue
+from digest.render.limits import MAX_HTML_BYTES
+from digest.render.view import tag_url
+from tests.golden_plugin import GOLDEN, golden_issue, make_config, sized_issue
+
+HERE = Path(__file__).parent
+NNBSP, NBSP = "\u202f", "\u00a0"
+
+
+@pytest.fixture(scope="module")
+def rendered() -> RenderedIssue:
+    return render_issue(golden_issue(), make_config(HERE))
+
+
+@pytest.mark.parametrize(
+    ("name", "attribute"), [("digest.html", "html"), ("digest.txt", "text"), ("web.html", "web")]
+)
+def test_golden_files(rendered: RenderedIssue, regen_golden: bool, name: str, attribute: str):
+    actual = getattr(rendered, attribute)
+    path = GOLDEN / name
+    if regen_golden:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+    expected = path.read_text(encoding="utf-8")
+    assert actual == expected, f"{name} changed: review it, then run pytest --regen-golden"
+
+
+def test_subject_and_preheader(rendered: RenderedIssue):
+    assert rendered.subject == "La lettre du Cerdd — semaine du 8 au 14 mai 2023"
+    assert rendered.preheader.startswith(f"Bonne lecture{NNBSP}! Cette semaine")
+    assert str(escape(rendered.preheader)) in rendered.html  # the hidden preview text
+
+
+def test_placeholders_once_each_and_unchanged(rendered: RenderedIssue):
+    for placeholder in PLACEHOLDERS.values():
+        assert rendered.html.count(placeholder) == 1, placeholder
+        assert rendered.text.count(placeholder) == 1, placeholder
+        assert placeholder not in rendered.web
+    assert f'href="{PLACEHOLDERS["unsubscribe_url"]}"' in rendered.html
+    assert f'href="{PLACEHOLDERS["view_url"]}"' in rendered.html
+    # Content that spelled a placeholder (title, summary, URL) was neutralised.
+    for output in (rendered.html, rendered.text, rendered.web):
+        assert output.count("%%") == (4 if output is not rendered.web else 0)
+    assert "a%25%view_url%25%b" in rendered.html
+
+
+def test_html_is_safe_french_and_small(rendered: RenderedIssue):
+    html = rendered.html
+    assert '<html lang="fr"' in html and '<html lang="fr"' in rendered.web
+    assert "<script" not in html.lower() and "<script" not in rendered.web.lower()
+    assert "Titre &lt;script&gt;alert(1)&lt;/script&gt; et" in html
+    assert "fonts.googleapis" not in html and "@import" not in html
+    assert rendered.html_bytes == len(html.encode("utf-8")) < MAX_HTML_BYTES
+    assert "<title>La lettre du Cerdd — semaine du 8 au 14 mai 2023</title>" in html
+
+
+def test_french_dates(rendered: RenderedIssue):
+    for output in (rendered.html, rendered.text, rendered.web):
+        assert "Semaine du 8 au 14 mai 2023" in output
+        assert "Récits · jeudi 11 mai" in output
+        assert "jeudi 1er juin, 14 h — Arras" in output
+
+
+def test_french_typography_on_text_never_in_urls(rendered: RenderedIssue):
+    html = rendered.html
+    assert f"Plan climat{NBSP}: la Métropole" in html
+    assert f"«{NBSP}pratique{NBSP}» pour les élu-es{NNBSP}; à lire absolument{NNBSP}!" in html
+    assert f"Bonne lecture{NNBSP}!" in html and f"l'honneur</a>{NBSP}: «{NBSP}coopérer" in html
+    assert 'href="https://www.cerdd.org/dossier?id=3:4"' in html
+    assert 'href="https://www.la27eregion.fr/manuel?format=pdf&amp;lang=fr"' in html
+    assert f"Plan climat{NBSP}: la Métropole" in rendered.text
+    assert "→ https://www.la27eregion.fr/manuel?format=pdf&lang=fr" in rendered.text
+
+
+def test_email_blocks(rendered: RenderedIssue):
+    html = rendered.html
+    assert 'href="https://lettre.example.org/inscription"' in html  # S'inscrire
+    assert f"Abonnez-vous{NNBSP}!" in html and "DD &amp; Climat" in html
+    assert "Lettre du Cerdd · lettre@example.org" in html
+    assert 'alt="Logo de La lettre du Cerdd"' in html
+    images = re.findall(r"<img\b[^>]*>", html)
+    assert len(images) == 3
+    for image in images:
+        assert re.search(r'\bwidth="\d+"', image) and re.search(r'\balt="[^"]+"', image)
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def test_text_part_same_items_same_order(rendered: RenderedIssue):
+    in_html = [
+        unescape(re.sub(r"<[^>]+>", "", h)) for h in re.findall(r"<h3.*?</h3>", rendered.html)
+    ]
+    blocks = rendered.text.split("\n* ")[1:]
+    assert len(in_html) == len(blocks) == 6
+    for title, block in zip(in_html, blocks, strict=True):
+        assert _squeeze(block).startswith(_squeeze(title)), (title, block)
+    assert all(len(line) <= 72 for line in rendered.text.splitlines() if "→ " not in line)
+
+
+def test_english(tmp_path: Path):
+    result = render_issue(golden_issue(), make_config(tmp_path, language="en"))
+    assert result.subject == "La lettre du Cerdd — week of 8–14 May 2023"
+    assert '<html lang="en"' in result.html
+    assert "Week of 8–14 May 2023" in result.text
+    assert "Récits · Thursday 11 May" in result.html
+    assert "Plan climat : la Métropole" in result.html  # no French spaces in English
+    assert "Subscribe!" in result.html and "Unsubscribe" in result.text
+
+
+def test_utm_tags_item_links_only_when_asked(tmp_path: Path):
+    plain = render_issue(golden_issue(), make_config(tmp_path))
+    assert "utm_" not in plain.html + plain.text + plain.web
+    tagged = render_issue(golden_issue(), make_config(tmp_path, utm=True))
+    tags = "utm_source=newsletter&amp;utm_medium=email&amp;utm_campaign=2023-W19"
+    assert f'href="https://climat.example.org/plan-climat?{tags}&amp;utm_content=climat"' in (
+        tagged.html
+    )
+    assert "format=pdf&lang=fr&utm_source=newsletter" in tagged.text
+    assert "utm_" not in tagged.web
+    assert 'href="https://lettre.example.org/inscription"' in tagged.html
+
+
+def test_tag_url_replaces_existing_utm():
+    url = tag_url("https://x.org/a?utm_source=rss&id=3#top", "2023-W19", "climat")
+    assert url == (
+        "https://x.org/a?id=3&utm_source=newsletter&utm_medium=email"
+        "&utm_campaign=2023-W19&utm_content=climat#top"
+    )
+
+
+def test_500_items_fit_under_the_limit_with_the_footer(tmp_path: Path):
+    result = render_issue(sized_issue(500), make_config(tmp_path))
+    assert result.html_bytes <= MAX_HTML_BYTES
+    assert result.html.count(PLACEHOLDERS["unsubscribe_url"]) == 1
+    kept = result.html.count("<h3")
+    assert 20 < kept < 500
+    assert f"{500 - kept} autres articles sont à lire dans la version en ligne." in result.html
+    assert result.text.count("\n* ") == kept and "Se désinscrire" in result.text
+    assert result.web.count("<h3") == 500  # the web page keeps the whole issue
+    # Summaries were shortened before items were dropped.
+    assert "mot15…" in result.html and "mot16" not in result.html
+
+
+def test_an_edito_too_large_for_any_email_fails_clearly(tmp_path: Path):
+    issue = replace(golden_issue(), edito_html="<p>" + "Un édito bien trop long. " * 5000 + "</p>")
+    with pytest.raises(RenderError, match="even without any item") as caught:
+        render_issue(issue, make_config(tmp_path))
+    assert caught.value.hint and "edito" in caught.value.hint
+
+
+def test_control_characters_never_reach_the_subject(tmp_path: Path):
+    config = make_config(tmp_path)
+    newsletter = replace(config.newsletter, title="La lettre\r\nBcc: x@y.z\x07")
+    result = render_issue(golden_issue(), replace(config, newsletter=newsletter))
+    assert not re.search(r"[\x00-\x1f\x7f]", result.subject)
+    assert result.subject.startswith("La lettre Bcc")
