@@ -1,0 +1,254 @@
+"""Subscribers: address rules, the store's schema and the `digest subscribers` commands."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from digest.cli import cli
+from digest.store import Store
+from digest.subscribers import BadAddress, email_hash, normalise_email, parse_csv
+from tests.web_support import write_config
+
+NOW = datetime(2026, 5, 11, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    return write_config(tmp_path, "https://lettre.example.org")
+
+
+def run(config_path: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--config", str(config_path), "subscribers", *args])
+
+
+def statuses(config_path: Path) -> dict[str, str]:
+    with Store(config_path.parent / "digest.db") as store:
+        return {s.email: s.status for s in store.subscribers()}
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("Camille.Martin@Example.ORG", "camille.martin@example.org"),
+        ("  lea@example.org ", "lea@example.org"),
+        ("jose@bücher.example", "jose@xn--bcher-kva.example"),
+    ],
+)
+def test_addresses_are_normalised(given: str, expected: str) -> None:
+    assert normalise_email(given) == expected
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "a@b\r\nBcc: x@example.org",
+        "Léa <lea@example.org>",
+        "lea@example.org, paul@example.org",
+        "x" * 300 + "@example.org",
+        "no-at-sign",
+        "josé@example.org",  # a non-ASCII mailbox needs SMTPUTF8 all along the way
+    ],
+)
+def test_bad_addresses(bad: str) -> None:
+    with pytest.raises(BadAddress):
+        normalise_email(bad)
+
+
+def test_schema_has_the_subscriber_tables(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        tables = {
+            r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        outbox = [r[1] for r in store.db.execute("PRAGMA table_info(outbox)")]
+        version = store.schema_version
+    assert {"subscribers", "consent_log", "outbox", "issues"} <= tables
+    assert outbox == [
+        "issue_id", "subscriber_id", "status", "message_id", "attempts",
+        "next_attempt_at", "last_error", "updated_at",
+    ]  # fmt: skip
+    with Store(tmp_path / "s.db") as again:  # reopening migrates nothing twice
+        assert again.schema_version == version
+
+
+def test_status_changes_only_from_allowed_states(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        sid = store.create_subscriber(
+            "a@example.org", "", "pending", "fr", NOW, event="subscribe", source="web"
+        )
+        assert sid is not None
+        assert store.create_subscriber(
+            "a@example.org", "", "pending", "fr", NOW, event="subscribe", source="web"
+        ) is None  # fmt: skip
+        assert not store.change_status(
+            sid, "confirmed", ("unsubscribed",), NOW, event="confirm", source="t"
+        )
+        assert store.change_status(sid, "confirmed", ("pending",), NOW, event="c", source="t")
+        found = store.subscriber(sid)
+        assert found is not None and found.confirmed_at == NOW and found.status == "confirmed"
+
+
+def test_add_list_remove_and_csv_header(config_path: Path) -> None:
+    assert run(config_path, "add", "Lea@Example.org", "--name", "Léa").exit_code == 0
+    assert run(config_path, "add", "paul@example.org").exit_code == 0
+    listed = run(config_path, "list", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(listed.output)))
+    assert listed.output.startswith("email,status,")
+    assert [(r["email"], r["status"], r["name"]) for r in rows] == [
+        ("lea@example.org", "confirmed", "Léa"),
+        ("paul@example.org", "confirmed", ""),
+    ]
+    removed = run(config_path, "remove", "paul@example.org")
+    assert removed.exit_code == 0 and "unsubscribed" in removed.output
+    table = run(config_path, "list", "--status", "unsubscribed")
+    assert "paul@example.org" in table.output and "lea@example.org" not in table.output
+    assert statuses(config_path) == {
+        "lea@example.org": "confirmed",
+        "paul@example.org": "unsubscribed",
+    }
+
+
+def test_import_tolerates_bom_semicolons_and_reports_bad_lines(
+    config_path: Path, tmp_path: Path
+) -> None:
+    run(config_path, "add", "pending@example.org")
+    with Store(config_path.parent / "digest.db") as store:
+        store.create_subscriber(
+            "left@example.org", "", "unsubscribed", "fr", NOW, event="x", source="web"
+        )
+    text = (
+        "\ufeffemail;nom\r\n"
+        "anne@example.org;Anne Dupont\r\n"
+        "pas une adresse;Paul\r\n"
+        "\r\n"
+        "BOB@example.org\r\n"
+        "Camille <c@example.org>;Camille\r\n"
+        "left@example.org;Parti\r\n"
+        "pending@example.org;\r\n"
+    )
+    path = tmp_path / "liste.csv"
+    path.write_bytes(text.encode("utf-8"))
+    result = CliRunner().invoke(cli, ["--config", str(config_path), "subscribers", "import",
+                                      str(path)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "line 3: 'pas une adresse'" in result.output
+    assert "line 6: 'Camille <c@example.org>'" in result.output
+    assert "line 7: left@example.org is unsubscribed" in result.output
+    assert "2 added, 0 confirmed, 1 unchanged, 1 left as they are, 2 bad lines" in result.output
+    assert statuses(config_path) == {
+        "anne@example.org": "confirmed",
+        "bob@example.org": "confirmed",
+        "left@example.org": "unsubscribed",
+        "pending@example.org": "confirmed",
+    }
+    with Store(config_path.parent / "digest.db") as store:
+        anne = store.subscriber_by_email("anne@example.org")
+        assert anne is not None and anne.name == "Anne Dupont"
+        assert [(r.event, r.source) for r in store.consent_log(anne.id)] == [("import", "import")]
+
+
+def test_parse_csv_with_commas_and_no_header() -> None:
+    rows, problems = parse_csv("a@example.org,A\nb@example.org\n,\nbad,B\n")
+    assert rows == [(1, "a@example.org", "A"), (2, "b@example.org", "")]
+    assert problems == ["line 4: 'bad': not a valid email address: "
+                        "An email address must have an @-sign."]  # fmt: skip
+
+
+def test_export_escapes_spreadsheet_formulas(config_path: Path) -> None:
+    run(config_path, "add", "x@example.org", "--name", '=HYPERLINK("http://evil")')
+    exported = run(config_path, "export").output
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert rows[0]["name"].startswith("'=")
+
+
+def test_show_exports_one_subscriber_with_consent_log(config_path: Path) -> None:
+    with Store(config_path.parent / "digest.db") as store:
+        sid = store.create_subscriber(
+            "lea@example.org",
+            "",
+            "pending",
+            "fr",
+            NOW,
+            event="subscribe",
+            source="web",
+            ip="203.0.113.5",
+        )
+        assert sid is not None
+        store.change_status(
+            sid, "confirmed", ("pending",), NOW, event="confirm", source="web", ip="203.0.113.5"
+        )
+    shown = run(config_path, "show", "LEA@example.org")
+    data = json.loads(shown.output)
+    assert data["email"] == "lea@example.org" and data["status"] == "confirmed"
+    assert data["confirmed_at"] == NOW.isoformat()
+    assert [(e["event"], e["source"], e["ip"]) for e in data["consent_log"]] == [
+        ("subscribe", "web", "203.0.113.5"),
+        ("confirm", "web", "203.0.113.5"),
+    ]
+
+
+def test_erase_removes_personal_data_and_keeps_an_anonymised_record(config_path: Path) -> None:
+    with Store(config_path.parent / "digest.db") as store:
+        sid = store.create_subscriber(
+            "lea@example.org",
+            "Léa",
+            "confirmed",
+            "fr",
+            NOW,
+            event="subscribe",
+            source="web",
+            ip="203.0.113.5",
+        )
+    erased = run(config_path, "erase", "lea@example.org", "--yes")
+    assert erased.exit_code == 0, erased.output
+    assert "erased" in erased.output
+    with Store(config_path.parent / "digest.db") as store:
+        assert store.subscriber_by_email("lea@example.org") is None
+        assert store.subscribers() == []
+        row = store.db.execute("SELECT email, name, status FROM subscribers").fetchone()
+        log = store.consent_log(sid or 0)
+        dump = "\n".join(store.db.iterdump())
+    assert row == (None, "", "erased")
+    assert [(r.event, r.ip) for r in log] == [("subscribe", None), ("erase", None)]
+    assert log[-1].email_hash == email_hash("lea@example.org")
+    assert "lea@example.org" not in dump and "Léa" not in dump and "203.0.113.5" not in dump
+    # The address may subscribe again later: a new row, a new id (old links stay dead).
+    assert run(config_path, "add", "lea@example.org").exit_code == 0
+    with Store(config_path.parent / "digest.db") as store:
+        again = store.subscriber_by_email("lea@example.org")
+    assert again is not None and again.id != sid
+
+
+def test_errors_print_a_message_and_hint(config_path: Path) -> None:
+    digest = [sys.executable, "-m", "digest", "--config", str(config_path)]
+    bad = subprocess.run(
+        [*digest, "subscribers", "add", "Léa <lea@example.org>"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "bare address" in bad.stderr
+    unknown = subprocess.run(
+        [*digest, "subscribers", "show", "nobody@example.org"], capture_output=True, text=True
+    )
+    assert unknown.returncode == 1 and "no subscriber nobody@example.org" in unknown.stderr
+    assert "Traceback" not in bad.stderr + unknown.stderr
+
+
+def test_serve_without_secret_says_how_to_make_one(config_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "DIGEST_SMTP_URL": "smtp://127.0.0.1:2525?tls=none"}
+    done = subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(config_path), "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "DIGEST_SECRET is not set" in done.stderr
+    assert "secrets.token_urlsafe(32)" in done.stderr
