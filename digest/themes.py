@@ -229,6 +229,8 @@ def arrange(
         placed.sort(key=_agenda_order if target == AGENDA_ID else _section_order)
     trimmed = _cap_sections(buckets, config.issue.max_per_section)
     trimmed += _cap_issue(buckets, config.issue.max_items - len(pinned), config)
+    if trimmed:
+        warnings.append(_trimmed_note(len(trimmed), config))
     return Arrangement(
         featured=_featured(pinned, config, overrides),
         sections=_sections(buckets, config),
@@ -349,6 +351,12 @@ def _sections(buckets: dict[str, list[Placed]], config: Config) -> tuple[Section
 def _featured(pinned: list[Item], config: Config, overrides: Overrides) -> Section | None:
     placed = [(item, f"pinned by {overrides.label}") for item in pinned]
     return _section(FEATURED_ID, _title(config, FEATURED_ID), placed)
+
+
+def _trimmed_note(count: int, config: Config) -> str:
+    caps = f"issue.max_per_section {config.issue.max_per_section}"
+    caps += f", issue.max_items {config.issue.max_items}"
+    return f"{count} item{'s' if count > 1 else ''} left out by the caps ({caps})"
 
 
 def _unmatched(overrides: Overrides, by_url: dict[str, Item], period: Period) -> list[str]:

@@ -347,6 +347,9 @@ def test_section_cap_drops_oldest_feed_items_never_recaps_first(tmp_path: Path) 
     assert titles(result.sections[0]) == ["Vélo recap", "Vélo 12", "Vélo 11"]
     assert result.trimmed == 3
     assert set(result.trimmed_keys) == {items[0].key, items[1].key, items[2].key}
+    assert result.warnings == (
+        "3 items left out by the caps (issue.max_per_section 3, issue.max_items 40)",
+    )
 
 
 def test_agenda_cap_keeps_the_soonest_events(tmp_path: Path) -> None:
