@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.config import SourceConfig
+from digest.config import SourceConfig, load_config
 from digest.errors import ParseError
 from digest.identity import item_key
+from digest.period import week_period
+from digest.sources.feeds import read_feed_file
 from digest.sources.files import MAX_BYTES, read_recap, read_recaps, recap_files
 from digest.sources.recap_text import parse_date
 
@@ -20,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_NAME = "2023-05-11-retour-journee-territoires-participatifs.md"
 SAMPLE = ROOT / "content" / "recaps" / SAMPLE_NAME
 FIXTURES = ROOT / "tests" / "data" / "recaps"
+W19 = week_period("2023-W19", PARIS)
 
 
 def source(folder: Path, name: str = "Récits") -> SourceConfig:
@@ -324,3 +327,33 @@ def test_non_utf8_bytes_are_a_clear_error_and_others_still_read(tmp_path: Path) 
     result = read_recaps(source(tmp_path), PARIS)
     assert [item.title for item in result.items] == ["Été"]
     assert result.error and "save the file as UTF-8" in result.error
+
+
+# --- the shipped configuration and content ----------------------------------------------------
+
+
+def test_shipped_recaps_all_read_and_the_template_is_skipped() -> None:
+    config = load_config(ROOT / "feeds.yaml")
+    (recaps,) = [s for s in config.sources if s.path is not None and s.path.is_dir()]
+    result = read_recaps(recaps, config.newsletter.tz)
+    assert (result.status, result.error) == ("ok", None)
+    titles = {item.title for item in result.items}
+    assert len(titles) == 5 and "Titre du recap" not in titles  # _modele.md is a template
+    in_week = [i for i in result.items if i.published and i.published in W19]
+    assert len(in_week) == 4
+    (event,) = [item for item in result.items if item.event_date]
+    assert event.event_date is not None and event.event_date >= W19.end
+
+
+def test_shipped_snapshots_have_the_weeks_news() -> None:
+    config = load_config(ROOT / "feeds.yaml")
+    snapshots = [s for s in config.sources if s.is_feed_file]
+    results = [read_feed_file(source) for source in snapshots]
+    assert [r.status for r in results] == ["ok"] * len(snapshots) and 3 <= len(snapshots) <= 5
+    assert all(6 <= len(r.items) <= 12 for r in results)
+    items = [item for result in results for item in result.items]
+    assert 12 <= sum(1 for i in items if i.published and i.published in W19) <= 20
+    assert sum(1 for i in items if i.published is None) == 1
+    for item in items:
+        assert "javascript" not in item.summary_html and "<script" not in item.summary_html
+        assert "pixel" not in item.summary_html
