@@ -1,0 +1,193 @@
+"""Build benchmark: a cold `digest build` from 200 feeds x 50 items served on loopback.
+
+Each feed is about 100 KB of RSS 2.0 with HTML bodies, dated in ISO week 2023-W19, served
+by a threaded HTTP server that waits 100 ms before every response. The benchmark times
+`collect_feeds` alone (fetch + parse), then the whole `digest build` as a subprocess with a
+fresh store, and prints both next to the floors. Run: `make bench` (or
+`.venv/bin/python bench/bench_build.py [--feeds N] [--latency S] [--repeat N]`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+from xml.sax.saxutils import escape
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from digest.config import FetchConfig, SourceConfig  # noqa: E402
+from digest.sources.feeds import MAX_CONNECTIONS, collect_feeds  # noqa: E402
+
+WEEK_START = datetime(2023, 5, 8, 6, 0, tzinfo=UTC)  # Monday of 2023-W19, 08:00 in Paris
+SERVER_LIFETIME_S = 300  # the server stops by itself even if the benchmark dies
+WORDS = (
+    "climat participation citoyenne économie circulaire transition énergétique biodiversité "
+    "collectivités concertation mobilité alimentation durable rénovation sobriété territoire "
+    "habitants ateliers réemploi eau agriculture forêt adaptation solidarité jeunesse"
+).split()
+
+
+def paragraph(seed: int, words: int) -> str:
+    return " ".join(WORDS[(seed * 7 + i * 3) % len(WORDS)] for i in range(words)).capitalize()
+
+
+def item_xml(feed: int, number: int) -> str:
+    """One item of about 2 KB: title, link, date in the week, HTML body with a link and image."""
+    published = WEEK_START + timedelta(minutes=(feed * 50 + number) * 13 % (6 * 24 * 60))
+    body = "".join(
+        f"<p>{paragraph(feed + number + k, 45)}. <a href='/articles/{feed}-{number}-{k}'>Lire"
+        f"</a> <strong>{paragraph(k, 3)}</strong></p>"
+        for k in range(3)
+    )
+    body += f"<p><img src='/images/{feed}-{number}.jpg' alt='illustration'></p>"
+    return (
+        f"<item><title>{escape(paragraph(feed * 3 + number, 9))} n°{feed}-{number}</title>"
+        f"<link>https://partenaire{feed}.example.org/actualites/{number}</link>"
+        f"<guid isPermaLink='false'>p{feed}-{number}</guid>"
+        f"<pubDate>{published.strftime('%a, %d %b %Y %H:%M:%S +0000')}</pubDate>"
+        f"<category>{WORDS[number % len(WORDS)]}</category>"
+        f"<description>{escape(body)}</description></item>\n"
+    )
+
+
+def feed_xml(feed: int, items: int) -> bytes:
+    head = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+        f"<title>Partenaire {feed}</title><link>https://partenaire{feed}.example.org/</link>"
+        "<description>Actualités du partenaire</description>\n"
+    )
+    entries = "".join(item_xml(feed, n) for n in range(items))
+    return (head + entries + "</channel></rss>\n").encode("utf-8")
+
+
+class SlowFeeds(BaseHTTPRequestHandler):
+    """Serves /feed/N after `latency` seconds, like a partner's server far away."""
+
+    protocol_version = "HTTP/1.1"
+    feeds: ClassVar[dict[str, bytes]] = {}
+    latency: ClassVar[float] = 0.1
+
+    def do_GET(self) -> None:
+        time.sleep(self.latency)
+        body = self.feeds.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def serving(feeds: dict[str, bytes], latency: float) -> Iterator[str]:
+    SlowFeeds.feeds, SlowFeeds.latency = feeds, latency
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowFeeds)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stopper = threading.Timer(SERVER_LIFETIME_S, server.shutdown)
+    stopper.daemon = True
+    stopper.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        stopper.cancel()
+        server.shutdown()
+        server.server_close()
+
+
+def time_collect(urls: list[str]) -> tuple[float, int, int]:
+    sources = [SourceConfig(name=f"Partenaire {n}", url=url) for n, url in enumerate(urls)]
+    fetch = FetchConfig(concurrency=MAX_CONNECTIONS)
+    started = time.perf_counter()
+    results = collect_feeds(sources, {}, fetch, datetime(2023, 5, 15, 8, tzinfo=UTC))
+    elapsed = time.perf_counter() - started
+    errors = [r for r, _ in results if r.status == "error"]
+    for result in errors[:3]:
+        print(f"  error: {result.name}: {result.error}")
+    return elapsed, sum(len(r.items) for r, _ in results), len(errors)
+
+
+def config_text(urls: list[str], store: Path) -> str:
+    sources = "".join(f'  - name: "Partenaire {n}"\n    url: "{u}"\n' for n, u in enumerate(urls))
+    return (
+        'newsletter:\n  title: "Lettre du Cerdd (benchmark)"\n  sender: "Lettre <l@example.org>"\n'
+        f"store: {store}\nfetch:\n  concurrency: {MAX_CONNECTIONS}\nsources:\n{sources}"
+        'themes:\n  - id: climat\n    title: "Climat"\n    keywords: ["climat"]\n'
+        '  - id: participation\n    title: "Participation citoyenne"\n'
+        '    keywords: ["participation", "concertation"]\n'
+    )
+
+
+def time_build(urls: list[str]) -> tuple[float, int, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        config = folder / "feeds.yaml"
+        config.write_text(config_text(urls, folder / "digest.db"), encoding="utf-8")
+        command = [str(ROOT / ".venv/bin/digest"), "--config", str(config), "build"]
+        command += ["--week", "2023-W19", "--out", str(folder / "out")]
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        elapsed = time.perf_counter() - started
+        written = sorted(p.name for p in (folder / "out").glob("*")) if done.returncode == 0 else []
+    tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+    return elapsed, done.returncode, ", ".join(written) or " | ".join(tail)
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=200)
+    parser.add_argument("--items", type=int, default=50)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-build", action="store_true", help="time collect_feeds only")
+    return parser.parse_args()
+
+
+def print_setup(args: argparse.Namespace, feeds: dict[str, bytes]) -> None:
+    size = sum(map(len, feeds.values())) / len(feeds) / 1000
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}")
+    print(f"{args.feeds} feeds x {args.items} items, {size:.0f} KB each, ", end="")
+    print(f"{args.latency * 1000:.0f} ms latency per response")
+    waves = -(-args.feeds // MAX_CONNECTIONS)
+    print(f"floor (network, {MAX_CONNECTIONS} connections): {waves * args.latency:.1f} s")
+    print(f"floor (sequential): {args.feeds * args.latency:.1f} s")
+
+
+def main() -> None:
+    args = arguments()
+    feeds = {f"/feed/{n}": feed_xml(n, args.items) for n in range(args.feeds)}
+    print_setup(args, feeds)
+    with serving(feeds, args.latency) as base:
+        urls = [base + path for path in feeds]
+        for run in range(1, args.repeat + 1):
+            elapsed, items, errors = time_collect(urls)
+            print(f"collect_feeds (fetch+parse) run {run}: {elapsed:.2f} s, ", end="")
+            print(f"{items} items, {errors} errors")
+        if args.no_build or not (ROOT / "digest/pipeline.py").exists():
+            return
+        for run in range(1, args.repeat + 1):
+            elapsed, code, what = time_build(urls)
+            print(f"digest build (cold, subprocess) run {run}: {elapsed:.2f} s, ", end="")
+            print(f"exit {code}: {what}")
+
+
+if __name__ == "__main__":
+    main()
