@@ -181,7 +181,10 @@ def test_the_shipped_example_is_valid(tmp_path: Path) -> None:
     overrides = load_overrides(config, "2023-W19")
     assert overrides.path == REPO / "content" / "issues" / "2023-W19.md"
     assert "L'équipe du Cerdd" in overrides.edito_markdown
-    assert overrides.pin == ("recap:retour-journee-territoires-participatifs",)
+    assert overrides.pin == (
+        "https://www.cerdd.org/Parcours-thematiques/Participation-citoyenne/"
+        "Retour-sur-la-deuxieme-journee-regionale-du-reseau-des-Territoires-Participatifs",
+    )
 
 
 def test_edito_is_sanitized_html_and_paragraphed_text() -> None:

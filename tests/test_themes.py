@@ -489,10 +489,17 @@ def test_the_shipped_recap_lands_in_participation(tmp_path: Path) -> None:
     assert theme_of(config, recap) == ("participation", "keywords 'participatif', 'participation'")
     arrangement = arranged(config, [recap])
     assert ids(arrangement.sections) == ["participation"]
-    # The shipped overrides file of 2023-W19 pins this recap by its file name.
-    shipped = parse_config(
-        f"newsletter:\n  title: L\n{sources}issue:\n  overrides: {recaps.parent / 'issues'}\n",
-        tmp_path / "feeds.yaml",
-    )
-    featured = arranged(shipped, [recap], load_overrides(shipped, "2023-W19")).featured
-    assert titles(featured) == [recap.title]
+
+
+def test_the_shipped_overrides_pin_an_item_of_the_shipped_snapshot() -> None:
+    from digest.config import load_config
+    from digest.sources.feeds import read_feed_file
+
+    config = load_config(Path(__file__).resolve().parents[1] / "feeds.yaml")
+    snapshot = next(s for s in config.sources if s.name == "Réseau Transition Hauts-de-France")
+    items = read_feed_file(snapshot).items
+    result = arranged(config, items, load_overrides(config, "2023-W19"))
+    assert titles(result.featured) == [
+        "Retour sur la 2e journée régionale du réseau des Territoires Participatifs"
+    ]
+    assert result.warnings == ()
