@@ -28,7 +28,9 @@ def rendered() -> RenderedIssue:
 @pytest.mark.parametrize(
     ("name", "attribute"), [("digest.html", "html"), ("digest.txt", "text"), ("web.html", "web")]
 )
-def test_golden_files(rendered: RenderedIssue, regen_golden: bool, name: str, attribute: str):
+def test_golden_files(
+    rendered: RenderedIssue, regen_golden: bool, name: str, attribute: str
+) -> None:
     actual = getattr(rendered, attribute)
     path = GOLDEN / name
     if regen_golden:
@@ -38,13 +40,13 @@ def test_golden_files(rendered: RenderedIssue, regen_golden: bool, name: str, at
     assert actual == expected, f"{name} changed: review it, then run pytest --regen-golden"
 
 
-def test_subject_and_preheader(rendered: RenderedIssue):
+def test_subject_and_preheader(rendered: RenderedIssue) -> None:
     assert rendered.subject == "La lettre du Cerdd — semaine du 8 au 14 mai 2023"
     assert rendered.preheader.startswith(f"Bonne lecture{NNBSP}! Cette semaine")
     assert str(escape(rendered.preheader)) in rendered.html  # the hidden preview text
 
 
-def test_placeholders_once_each_and_unchanged(rendered: RenderedIssue):
+def test_placeholders_once_each_and_unchanged(rendered: RenderedIssue) -> None:
     for placeholder in PLACEHOLDERS.values():
         assert rendered.html.count(placeholder) == 1, placeholder
         assert rendered.text.count(placeholder) == 1, placeholder
@@ -57,7 +59,7 @@ def test_placeholders_once_each_and_unchanged(rendered: RenderedIssue):
     assert "a%25%view_url%25%b" in rendered.html
 
 
-def test_html_is_safe_french_and_small(rendered: RenderedIssue):
+def test_html_is_safe_french_and_small(rendered: RenderedIssue) -> None:
     html = rendered.html
     assert '<html lang="fr"' in html and '<html lang="fr"' in rendered.web
     assert "<script" not in html.lower() and "<script" not in rendered.web.lower()
@@ -67,14 +69,14 @@ def test_html_is_safe_french_and_small(rendered: RenderedIssue):
     assert "<title>La lettre du Cerdd — semaine du 8 au 14 mai 2023</title>" in html
 
 
-def test_french_dates(rendered: RenderedIssue):
+def test_french_dates(rendered: RenderedIssue) -> None:
     for output in (rendered.html, rendered.text, rendered.web):
         assert "Semaine du 8 au 14 mai 2023" in output
         assert "Récits · jeudi 11 mai" in output
         assert "jeudi 1er juin, 14 h — Arras" in output
 
 
-def test_french_typography_on_text_never_in_urls(rendered: RenderedIssue):
+def test_french_typography_on_text_never_in_urls(rendered: RenderedIssue) -> None:
     html = rendered.html
     assert f"Plan climat{NBSP}: la Métropole" in html
     assert f"«{NBSP}pratique{NBSP}» pour les élu-es{NNBSP}; à lire absolument{NNBSP}!" in html
@@ -85,7 +87,7 @@ def test_french_typography_on_text_never_in_urls(rendered: RenderedIssue):
     assert "→ https://www.la27eregion.fr/manuel?format=pdf&lang=fr" in rendered.text
 
 
-def test_email_blocks(rendered: RenderedIssue):
+def test_email_blocks(rendered: RenderedIssue) -> None:
     html = rendered.html
     assert 'href="https://lettre.example.org/inscription"' in html  # S'inscrire
     assert f"Abonnez-vous{NNBSP}!" in html and "DD &amp; Climat" in html
@@ -101,7 +103,7 @@ def _squeeze(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def test_text_part_same_items_same_order(rendered: RenderedIssue):
+def test_text_part_same_items_same_order(rendered: RenderedIssue) -> None:
     in_html = [
         unescape(re.sub(r"<[^>]+>", "", h)) for h in re.findall(r"<h3.*?</h3>", rendered.html)
     ]
@@ -112,7 +114,7 @@ def test_text_part_same_items_same_order(rendered: RenderedIssue):
     assert all(len(line) <= 72 for line in rendered.text.splitlines() if "→ " not in line)
 
 
-def test_english(tmp_path: Path):
+def test_english(tmp_path: Path) -> None:
     result = render_issue(golden_issue(), make_config(tmp_path, language="en"))
     assert result.subject == "La lettre du Cerdd — week of 8–14 May 2023"
     assert '<html lang="en"' in result.html
@@ -122,7 +124,7 @@ def test_english(tmp_path: Path):
     assert "Subscribe!" in result.html and "Unsubscribe" in result.text
 
 
-def test_utm_tags_item_links_only_when_asked(tmp_path: Path):
+def test_utm_tags_item_links_only_when_asked(tmp_path: Path) -> None:
     plain = render_issue(golden_issue(), make_config(tmp_path))
     assert "utm_" not in plain.html + plain.text + plain.web
     tagged = render_issue(golden_issue(), make_config(tmp_path, utm=True))
@@ -135,7 +137,7 @@ def test_utm_tags_item_links_only_when_asked(tmp_path: Path):
     assert 'href="https://lettre.example.org/inscription"' in tagged.html
 
 
-def test_tag_url_replaces_existing_utm():
+def test_tag_url_replaces_existing_utm() -> None:
     url = tag_url("https://x.org/a?utm_source=rss&id=3#top", "2023-W19", "climat")
     assert url == (
         "https://x.org/a?id=3&utm_source=newsletter&utm_medium=email"
@@ -143,7 +145,7 @@ def test_tag_url_replaces_existing_utm():
     )
 
 
-def test_500_items_fit_under_the_limit_with_the_footer(tmp_path: Path):
+def test_500_items_fit_under_the_limit_with_the_footer(tmp_path: Path) -> None:
     result = render_issue(sized_issue(500), make_config(tmp_path))
     assert result.html_bytes <= MAX_HTML_BYTES
     assert result.html.count(PLACEHOLDERS["unsubscribe_url"]) == 1
@@ -156,14 +158,14 @@ def test_500_items_fit_under_the_limit_with_the_footer(tmp_path: Path):
     assert "mot15…" in result.html and "mot16" not in result.html
 
 
-def test_an_edito_too_large_for_any_email_fails_clearly(tmp_path: Path):
+def test_an_edito_too_large_for_any_email_fails_clearly(tmp_path: Path) -> None:
     issue = replace(golden_issue(), edito_html="<p>" + "Un édito bien trop long. " * 5000 + "</p>")
     with pytest.raises(RenderError, match="even without any item") as caught:
         render_issue(issue, make_config(tmp_path))
     assert caught.value.hint and "edito" in caught.value.hint
 
 
-def test_control_characters_never_reach_the_subject(tmp_path: Path):
+def test_control_characters_never_reach_the_subject(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     newsletter = replace(config.newsletter, title="La lettre\r\nBcc: x@y.z\x07")
     result = render_issue(golden_issue(), replace(config, newsletter=newsletter))

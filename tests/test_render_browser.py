@@ -111,7 +111,7 @@ def _check_titles(page: Page, width: int, expected: list[str]) -> None:
 @pytest.mark.parametrize("width", [375, 600])
 def test_email_fits_and_shows_every_section(
     browser: Browser, rendered: RenderedIssue, width: int, tmp_path: Path
-):
+) -> None:
     page = _open(browser, rendered.html, width)
     _check_fits(page, width)
     _check_titles(page, width, SECTION_TITLES)
@@ -124,14 +124,14 @@ def test_email_fits_and_shows_every_section(
 @pytest.mark.parametrize("width", [375, 600])
 def test_web_page_fits_and_shows_every_section(
     browser: Browser, rendered: RenderedIssue, width: int
-):
+) -> None:
     page = _open(browser, rendered.web, width)
     _check_fits(page, width)
     _check_titles(page, width, SECTION_TITLES)
     page.close()
 
 
-def test_trimmed_email_still_fits_a_phone(browser: Browser, tmp_path: Path):
+def test_trimmed_email_still_fits_a_phone(browser: Browser, tmp_path: Path) -> None:
     result = render_issue(sized_issue(500), make_config(tmp_path))
     page = _open(browser, result.html, 375)
     _check_fits(page, 375)

@@ -27,17 +27,17 @@ def _render_with(tmp_path: Path, name: str, text: str) -> RenderError:
     return caught.value
 
 
-def test_jinja_syntax_error_names_file_and_line(tmp_path: Path):
+def test_jinja_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     error = _render_with(tmp_path, "email.mjml", "<mjml>\n<mj-body>\n{% if %}\n</mj-body>\n")
     assert f"{tmp_path / 'my-templates' / 'email.mjml'}, line 3" in error.message
 
 
-def test_unknown_variable_names_file_and_line(tmp_path: Path):
+def test_unknown_variable_names_file_and_line(tmp_path: Path) -> None:
     error = _render_with(tmp_path, "email.txt", "{{ issue.title }}\n\n{{ issue.no_such_field }}\n")
     assert "email.txt, line 3" in error.message and "no_such_field" in error.message
 
 
-def test_mjml_error_names_the_template_line(tmp_path: Path):
+def test_mjml_error_names_the_template_line(tmp_path: Path) -> None:
     default = (DEFAULT_TEMPLATES / "email.mjml").read_text(encoding="utf-8")
     broken = default.replace(
         "</mj-column></mj-section>\n{% if issue.edito_html %}",
@@ -50,14 +50,14 @@ def test_mjml_error_names_the_template_line(tmp_path: Path):
     assert f"email.mjml, line {line}" in error.message
 
 
-def test_a_template_without_unsubscribe_link_is_refused(tmp_path: Path):
+def test_a_template_without_unsubscribe_link_is_refused(tmp_path: Path) -> None:
     default = (DEFAULT_TEMPLATES / "email.txt").read_text(encoding="utf-8")
     without = default.replace("{{ placeholders.unsubscribe_url }}", "")
     error = _render_with(tmp_path, "email.txt", without)
     assert "email.txt has no unsubscribe link" in error.message
 
 
-def test_an_override_replaces_one_file_only(tmp_path: Path):
+def test_an_override_replaces_one_file_only(tmp_path: Path) -> None:
     folder = _override(tmp_path, "web.html", "<p>{{ issue.title }} — {{ issue.period }}</p>\n")
     result = render_issue(golden_issue(), make_config(tmp_path, templates=folder))
     assert result.web == "<p>La lettre du Cerdd — Semaine du 8 au 14 mai 2023</p>\n"

@@ -30,13 +30,13 @@ NNBSP, NBSP = "\u202f", "\u00a0"
         ("2023-W43", "Semaine du 23 au 29 octobre 2023", "Week of 23–29 October 2023"),
     ],
 )
-def test_week_labels(week: str, french: str, english: str):
+def test_week_labels(week: str, french: str, english: str) -> None:
     period = week_period(week, PARIS)
     assert period_label(period, PARIS, FR) == french
     assert period_label(period, PARIS, EN) == english
 
 
-def test_other_periods():
+def test_other_periods() -> None:
     assert period_label(range_period(date(2023, 5, 1), date(2023, 5, 20), PARIS), PARIS, FR) == (
         "Du 1er au 20 mai 2023"
     )
@@ -45,7 +45,7 @@ def test_other_periods():
     )
 
 
-def test_day_and_event_labels():
+def test_day_and_event_labels() -> None:
     late = datetime(2023, 5, 11, 23, 30, tzinfo=PARIS)
     assert day_label(late, PARIS, FR, year=False) == "jeudi 11 mai"
     assert day_label(late, PARIS, EN, year=False) == "Thursday 11 May"
@@ -73,11 +73,11 @@ def test_day_and_event_labels():
         ("rien à faire", "rien à faire"),
     ],
 )
-def test_typo_text(text: str, expected: str):
+def test_typo_text(text: str, expected: str) -> None:
     assert typo_text(text) == expected
 
 
-def test_typo_html_changes_text_nodes_only():
+def test_typo_html_changes_text_nodes_only() -> None:
     fragment = (
         '<p title="a : b ; c ?">Tom &amp; Jerry ; <a href="https://x.org/?q=a:b&amp;r=1">lien'
         " !</a> 3 &lt; 4 : vrai</p>"
