@@ -220,3 +220,15 @@ def test_recaps_without_url_are_named_by_file_name(tmp_path: Path) -> None:
     overrides = load_overrides(config, "2023-W19")
     assert overrides.pin == ("recap:retour-journee",)
     assert overrides.move == {"recap:atelier-velo": "participation"}
+
+
+def test_the_readme_example_is_valid(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- section:themes -->")[1].split("<!-- /section:themes -->")[0]
+    example = section.split("```markdown\n")[1].split("```")[0]
+    config = make_config(tmp_path)
+    write(tmp_path, "2023-W19.md", example.replace("mobilite", "climat"))
+    overrides = load_overrides(config, "2023-W19")
+    assert overrides.pin[1] == "recap:cantines-bio-et-locales-somme"
+    assert overrides.exclude == ("https://partenaire.example.org/offre-d-emploi",)
+    assert overrides.edito_markdown.endswith("— L'équipe du Cerdd")
