@@ -357,3 +357,18 @@ def test_shipped_snapshots_have_the_weeks_news() -> None:
     for item in items:
         assert "javascript" not in item.summary_html and "<script" not in item.summary_html
         assert "pixel" not in item.summary_html
+
+
+def test_hostile_heading_image_links_and_footer_right_after_the_lead(tmp_path: Path) -> None:
+    text = (
+        "# <script>alert(1)</script>Titre &amp; suite\n\n"
+        "Chapeau avec [![vignette](img/a.png)](#) et ![photo](https://a.org/p.jpg).\n\n"
+        "Recevez le meilleur de l'information régionale DD & Climat\n\nSuite cachée.\n"
+    )
+    item = read_recap(write(tmp_path, "h.md", text), source(tmp_path), PARIS)
+    assert item.title == "Titre & suite"
+    assert (
+        item.summary_html == '<p>Chapeau avec  et <img src="https://a.org/p.jpg" alt="photo">.</p>'
+    )
+    assert item.image == "https://a.org/p.jpg"  # the first usable image of the text
+    assert "Suite" not in item.summary_text and "Recevez" not in item.summary_text

@@ -65,7 +65,7 @@ def read_recaps(source: SourceConfig, tz: ZoneInfo) -> SourceResult:
     error = f"{len(problems)} of {len(files)} recaps not read: " + "; ".join(problems)
     elapsed = time.perf_counter() - started
     return SourceResult(
-        source.name, status, tuple(items), error if problems else None, None, None, elapsed
+        source.name, status, tuple(items), error=error if problems else None, elapsed_s=elapsed
     )
 
 

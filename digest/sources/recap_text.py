@@ -60,6 +60,9 @@ _FOOTER = (
 )
 _DEAD_LINK = re.compile(r"<a\b(?![^>]*\bhref=)[^>]*>(.*?)</a>", re.S)
 _DEAD_IMAGE = re.compile(r"<img\b(?![^>]*\bsrc=)[^>]*>")
+# CommonMark with raw HTML off, as digest.text.markdown_to_html; we need its tokens to fix
+# links before rendering, so the rendering and sanitizing steps are repeated here.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False})
 
 
 def fold(text: str) -> str:
@@ -153,48 +156,50 @@ def _before_footer(lines: list[str]) -> list[str]:
 
 
 def _inline_text(markdown: str) -> str:
-    return html_to_text(MarkdownIt("commonmark", {"html": False}).renderInline(markdown))
+    return html_to_text(_MARKDOWN.renderInline(markdown))
 
 
 def summary(body: str, given: str | None, base: str | None) -> tuple[str, str | None]:
     """(sanitized HTML of the lead, or of `summary:` when given; first image of the body)."""
-    markdown = MarkdownIt("commonmark", {"html": False})
     env: dict[str, Any] = {}
-    tokens = markdown.parse(body, env)
+    tokens = _MARKDOWN.parse(body, env)
     image = _fix_links(tokens, base)
     chosen = _lead(tokens)
     if given is not None:
         env = {}
-        chosen = markdown.parse(given, env)
+        chosen = _MARKDOWN.parse(given, env)
         _fix_links(chosen, base)
-    rendered = sanitize_html(markdown.renderer.render(chosen, markdown.options, env), base)
+    rendered = sanitize_html(_MARKDOWN.renderer.render(chosen, _MARKDOWN.options, env), base)
     return _DEAD_IMAGE.sub("", _DEAD_LINK.sub(r"\1", rendered)), image
 
 
 def _fix_links(tokens: list[Token], base: str | None) -> str | None:
     """Resolve links against `base`; unwrap links to nowhere. Returns the first image URL."""
-    first_image = None
+    images: list[str] = []
     for token in tokens:
-        if token.type != "inline" or not token.children:
+        if token.type == "inline" and token.children:
+            token.children = _fix_inline(token.children, base, images)
+    return images[0] if images else None
+
+
+def _fix_inline(children: list[Token], base: str | None, images: list[str]) -> list[Token]:
+    kept: list[Token] = []
+    unwrap = False  # links do not nest in CommonMark: the next link_close is this link's
+    for child in children:
+        if child.type == "link_close" and unwrap:
+            unwrap = False
             continue
-        kept: list[Token] = []
-        unwrap = False
-        for child in token.children:
-            if child.type in ("link_open", "image"):
-                key = "href" if child.type == "link_open" else "src"
-                target = _resolve(str(child.attrGet(key) or ""), base, child.type == "image")
-                if target is None:
-                    unwrap = child.type == "link_open"
-                    continue
-                child.attrSet(key, target)
-                if child.type == "image":
-                    first_image = first_image or target
-            elif child.type == "link_close" and unwrap:
-                unwrap = False
+        if child.type in ("link_open", "image"):
+            key = "href" if child.type == "link_open" else "src"
+            target = _resolve(str(child.attrGet(key) or ""), base, image=key == "src")
+            if target is None:
+                unwrap = unwrap or key == "href"
                 continue
-            kept.append(child)
-        token.children = kept
-    return first_image
+            child.attrSet(key, target)
+            if key == "src":
+                images.append(target)
+        kept.append(child)
+    return kept
 
 
 def _resolve(target: str, base: str | None, image: bool) -> str | None:
