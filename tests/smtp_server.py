@@ -91,9 +91,7 @@ class Recorder:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.data_commands += 1
         limit = self.script.drop_data_after
         if limit is not None and self.data_commands > limit:
@@ -146,7 +144,7 @@ class SmtpServer:
         )
         if ok:
             self.recorder.logins.append(data.login.decode())
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd replies 535
 
     @property
     def port(self) -> int:

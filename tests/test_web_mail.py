@@ -1,0 +1,139 @@
+"""The SMTP client behind the confirmation email, against the scriptable aiosmtpd fixture."""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from digest.config import load_config
+from digest.errors import DeliveryError
+from digest.smtp import SmtpConnection, SmtpSettings, parse_smtp_url, send_one, settings_from_env
+from digest.templating import make_env
+from digest.web.mail import confirmation_message
+from digest.web.site import load_messages
+from tests.smtp_server import SmtpServer
+from tests.web_support import write_config
+
+
+def message(to: str) -> EmailMessage:
+    m = EmailMessage()
+    m["From"] = "Lettre <lettre@example.org>"
+    m["To"] = to
+    m["Subject"] = "Essai"
+    m.set_content("Bonjour")
+    return m
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://mail.example.org", SmtpSettings("mail.example.org", 587, "starttls")),
+        ("smtp://mail.example.org?tls=ssl", SmtpSettings("mail.example.org", 465, "ssl")),
+        ("smtp://127.0.0.1:2525?tls=none", SmtpSettings("127.0.0.1", 2525, "none")),
+        (
+            "smtp://lettre%40example.org:p%40ss%3Aw@mail.example.org:587",
+            SmtpSettings("mail.example.org", 587, "starttls", "lettre@example.org", "p@ss:w"),
+        ),
+    ],
+)
+def test_parse_smtp_url(url: str, expected: SmtpSettings) -> None:
+    assert parse_smtp_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url", ["http://mail.example.org", "smtp://", "smtp://h?tls=maybe", "smtp://h:port"]
+)
+def test_bad_smtp_urls(url: str) -> None:
+    with pytest.raises(DeliveryError) as error:
+        parse_smtp_url(url)
+    assert error.value.hint
+
+
+def test_password_never_in_repr_and_missing_url_is_explained() -> None:
+    settings = parse_smtp_url("smtp://u:topsecret@h")
+    assert "topsecret" not in repr(settings)
+    with pytest.raises(DeliveryError) as missing:
+        settings_from_env({})
+    assert "DIGEST_SMTP_URL is not set" in missing.value.message
+
+
+def test_send_one_with_login(smtp_server_auth: SmtpServer) -> None:
+    url = smtp_server_auth.url.replace("smtp://", "smtp://lettre:s3cret%20pass@")
+    send_one(parse_smtp_url(url), message("lea@example.org"))
+    (received,) = smtp_server_auth.wait_for(1)
+    assert received.mail_from == "lettre@example.org"
+    assert received.rcpt_tos == ("lea@example.org",)
+    assert smtp_server_auth.recorder.logins == ["lettre"]
+
+
+def test_wrong_password_is_a_delivery_error(smtp_server_auth: SmtpServer) -> None:
+    url = smtp_server_auth.url.replace("smtp://", "smtp://lettre:wrong@")
+    with pytest.raises(DeliveryError) as error:
+        send_one(parse_smtp_url(url), message("lea@example.org"))
+    assert "refused the login" in error.value.message
+    assert smtp_server_auth.messages == []
+
+
+def test_refusals_are_reported_per_recipient(smtp_server: SmtpServer) -> None:
+    smtp_server.script.rcpt["gone@example.org"] = "550 5.1.1 No such user"
+    smtp_server.script.rcpt["later@example.org"] = "451 4.3.0 Try again later"
+    with SmtpConnection(parse_smtp_url(smtp_server.url)) as connection:
+        refused = connection.send(
+            message("ok@example.org"), ["ok@example.org", "gone@example.org", "later@example.org"]
+        )
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            connection.send(message("gone@example.org"))
+        connection.send(message("again@example.org"))  # the session is still usable
+    assert [(r.address, r.code, r.permanent) for r in refused] == [
+        ("gone@example.org", 550, True),
+        ("later@example.org", 451, False),
+    ]
+    assert [m.rcpt_tos for m in smtp_server.wait_for(2)] == [
+        ("ok@example.org",),
+        ("again@example.org",),
+    ]
+    with pytest.raises(DeliveryError) as error:
+        send_one(parse_smtp_url(smtp_server.url), message("gone@example.org"))
+    assert "550" in error.value.message
+
+
+def test_scripted_421_and_dropped_connections(smtp_server: SmtpServer) -> None:
+    settings = parse_smtp_url(smtp_server.url)
+    smtp_server.script.mail = "421 4.7.0 Too many connections"
+    with SmtpConnection(settings) as connection, pytest.raises(smtplib.SMTPException):
+        connection.send(message("a@example.org"))
+    smtp_server.script.mail = None
+    smtp_server.script.drop_rcpt.add("cut@example.org")
+    with SmtpConnection(settings) as connection, pytest.raises(smtplib.SMTPServerDisconnected):
+        connection.send(message("cut@example.org"))
+    smtp_server.script.drop_data_after = 1
+    with SmtpConnection(settings) as connection:
+        connection.send(message("first@example.org"))
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            connection.send(message("second@example.org"))
+    assert [m.rcpt_tos for m in smtp_server.messages] == [("first@example.org",)]
+
+
+def test_unreachable_server_is_a_delivery_error() -> None:
+    with pytest.raises(DeliveryError) as error:
+        send_one(SmtpSettings("127.0.0.1", 1, "none", timeout=2), message("a@example.org"))
+    assert "cannot talk to the mail server 127.0.0.1:1" in error.value.message
+
+
+def test_confirmation_message(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, "https://lettre.example.org"))
+    env = make_env(config, autoescape=False)
+    t = load_messages(make_env(config), "fr")
+    url = "https://lettre.example.org/confirm/c.1.2.abcdef01.AAAAAAAAAAAAAAAAAAAAAA"
+    now = datetime(2026, 5, 11, 9, tzinfo=UTC)
+    built = confirmation_message(config, env, t, "lea@example.org", url, now)
+    body = built.get_content()
+    assert built["To"] == "lea@example.org"
+    assert built["Message-ID"].endswith("@example.org>")
+    assert url in body and "7 jours" in body and "« Lettre du Cerdd »" in body
+    assert "&" not in body  # plain text: nothing HTML-escaped
+    assert built.get_content_type() == "text/plain"
