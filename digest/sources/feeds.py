@@ -207,6 +207,8 @@ async def _fetch_within_deadline(
         raise FetchError(f"timed out after {fetch.deadline:g} s") from None
     except httpx.TimeoutException as exc:
         raise FetchError(f"timed out ({type(exc).__name__})") from None
+    except httpx.InvalidURL as exc:  # httpx parses a redirect's Location before we see it
+        raise FetchError(f"invalid URL refused (in a redirect?): {exc}") from None
     except httpx.HTTPError as exc:
         raise FetchError(f"connection failed: {exc or type(exc).__name__}") from None
 

@@ -1,0 +1,243 @@
+"""Fetching feeds over real HTTP (tests/http_server.py): limits, cache, failures as values."""
+
+from __future__ import annotations
+
+import socket
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from digest.config import FetchConfig, SourceConfig
+from digest.models import SourceResult
+from digest.sources import feeds
+from digest.sources.feeds import collect_feeds, items_from_cache, read_feed_file
+from digest.store import CachedFetch
+from tests.http_server import ETAG, LAST_MODIFIED, FeedServer, gzip_bomb
+
+FEEDS = Path(__file__).parent / "data" / "feeds"
+NOW = datetime(2023, 5, 15, 8, 0, tzinfo=UTC)
+QUICK = FetchConfig(deadline=5.0)
+
+
+def fetch_one(
+    url: str, fetch: FetchConfig = QUICK, cache: dict[str, CachedFetch] | None = None
+) -> tuple[SourceResult, CachedFetch | None]:
+    source = SourceConfig(name="Partenaire", url=url)
+    [(result, entry)] = collect_feeds([source], cache or {}, fetch, NOW)
+    return result, entry
+
+
+def test_rss_feed_is_fetched_parsed_and_cached(feed_server: FeedServer) -> None:
+    url = feed_server.url("/feeds/rss20.xml")
+    result, entry = fetch_one(url)
+    assert result.status == "ok", result.error
+    assert [item.title for item in result.items] == [
+        "Atlas de la biodiversité communale : 12 nouvelles communes engagées",
+        "Économie circulaire : appel à projets « Territoires zéro déchet »",
+        "Concertation citoyenne sur le plan climat de la métropole",
+    ]
+    assert all(item.source == "Partenaire" and item.origin == "feed" for item in result.items)
+    assert entry is not None and entry.url == url and entry.fetched_at == NOW
+    assert entry.body == (FEEDS / "rss20.xml").read_bytes()
+
+
+def test_user_agent_names_digest_or_the_configured_one(feed_server: FeedServer) -> None:
+    fetch_one(feed_server.url("/feeds/atom.xml?ua=default"))
+    fetch_one(feed_server.url("/feeds/atom.xml?ua=custom"), FetchConfig(user_agent="Cerdd/1.0"))
+    [default] = feed_server.headers_for("/feeds/atom.xml?ua=default")
+    [custom] = feed_server.headers_for("/feeds/atom.xml?ua=custom")
+    assert default["user-agent"] == feeds.USER_AGENT
+    assert default["user-agent"].startswith("digest/0.1.0 (+https://")
+    assert custom["user-agent"] == "Cerdd/1.0"
+    assert "if-none-match" not in default
+
+
+def test_etag_then_304_gives_the_cached_items(feed_server: FeedServer) -> None:
+    url = feed_server.url("/etag/rss20.xml")
+    first, entry = fetch_one(url)
+    assert first.status == "ok" and entry is not None
+    assert (entry.etag, entry.last_modified) == (ETAG, LAST_MODIFIED)
+    second, again = fetch_one(url, cache={url: entry})
+    assert second.status == "not_modified" and again is None
+    assert [i.key for i in second.items] == [i.key for i in first.items]
+    assert len(second.items) == 3
+    conditional = feed_server.headers_for("/etag/rss20.xml")[-1]
+    assert conditional["if-none-match"] == ETAG
+    assert conditional["if-modified-since"] == LAST_MODIFIED
+
+
+def test_redirects_are_followed_up_to_the_limit(feed_server: FeedServer) -> None:
+    result, entry = fetch_one(feed_server.url("/redirect/3/atom.xml"), FetchConfig(max_redirects=3))
+    assert result.status == "ok" and len(result.items) == 2
+    assert entry is not None and entry.url == feed_server.url("/redirect/3/atom.xml")
+    result, _ = fetch_one(feed_server.url("/redirect/4/atom.xml"), FetchConfig(max_redirects=3))
+    assert (result.status, result.error) == ("error", "too many redirects (more than 3)")
+
+
+def test_redirect_loop_is_an_error(feed_server: FeedServer) -> None:
+    result, entry = fetch_one(feed_server.url("/loop"))
+    assert (result.status, result.error, entry) == (
+        "error",
+        "too many redirects (more than 3)",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("scheme", "reason"),
+    [
+        ("file", "redirect to a non-http(s) URL refused: file:///etc/passwd"),
+        ("ftp", "redirect to a non-http(s) URL refused: ftp://ftp.example.org/feed.xml"),
+        # httpx itself refuses to parse this Location: the message says so.
+        ("javascript", "invalid URL refused (in a redirect?): "),
+    ],
+)
+def test_redirect_to_a_non_http_scheme_is_refused(
+    feed_server: FeedServer, scheme: str, reason: str
+) -> None:
+    result, _ = fetch_one(feed_server.url(f"/to/{scheme}"))
+    assert result.status == "error" and result.items == ()
+    assert result.error is not None and result.error.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"), [(404, "HTTP 404 Not Found"), (410, "HTTP 410 Gone"), (500, "HTTP 500")]
+)
+def test_http_errors_become_error_results(feed_server: FeedServer, code: int, reason: str) -> None:
+    result, entry = fetch_one(feed_server.url(f"/status/{code}"))
+    assert result.status == "error" and entry is None
+    assert result.error is not None and result.error.startswith(reason)
+
+
+def test_a_trickling_server_is_cut_at_the_total_deadline(feed_server: FeedServer) -> None:
+    # A byte every 0.2 s never trips httpx's own read timeout (also 1 s here, which would
+    # say "ReadTimeout"): only the total deadline can end this fetch.
+    result, entry = fetch_one(feed_server.url("/slow"), FetchConfig(deadline=1))
+    assert (result.status, result.error, entry) == ("error", "timed out after 1 s", None)
+
+
+@pytest.mark.parametrize("route", ["/huge?size=1000000", "/huge-chunked?size=1000000"])
+def test_a_body_over_max_bytes_is_refused(feed_server: FeedServer, route: str) -> None:
+    result, entry = fetch_one(feed_server.url(route), FetchConfig(max_bytes=100_000))
+    assert (result.status, result.error, entry) == ("error", "larger than 100000 bytes", None)
+
+
+def test_a_gzip_bomb_stops_at_the_decoded_cap(feed_server: FeedServer) -> None:
+    gzip_bomb()  # built (50 MB of zeros, compressed) before memory is traced
+    tracemalloc.start()
+    try:
+        result, _ = fetch_one(feed_server.url("/gzip-bomb"), FetchConfig(max_bytes=1_000_000))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (result.status, result.error) == ("error", "larger than 1000000 bytes")
+    # The bomb inflates to 50 MB; stopping at the cap keeps memory near 1 MB, not 50.
+    assert peak < 50_000_000 / 5
+
+
+@pytest.mark.parametrize("route", ["/gzip/rss20.xml", "/deflate/rss20.xml"])
+def test_compressed_feeds_are_decoded(feed_server: FeedServer, route: str) -> None:
+    result, entry = fetch_one(feed_server.url(route))
+    assert result.status == "ok" and len(result.items) == 3
+    assert entry is not None and entry.body == (FEEDS / "rss20.xml").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("route", "reason"),
+    [
+        ("/feeds/page.html", "not a feed (got text/html)"),
+        ("/json", "not a feed (got application/json)"),
+        ("/feeds/broken.xml", "malformed feed with no entries"),
+    ],
+)
+def test_what_is_not_a_feed_is_an_error(feed_server: FeedServer, route: str, reason: str) -> None:
+    result, entry = fetch_one(feed_server.url(route))
+    assert result.status == "error" and entry is None
+    assert result.error is not None and result.error.startswith(reason)
+
+
+def test_a_refused_connection_is_an_error() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result, _ = fetch_one(f"http://127.0.0.1:{port}/feed.xml")
+    assert result.status == "error"
+    assert result.error is not None and result.error.startswith("connection failed")
+
+
+def test_one_broken_source_among_good_ones(feed_server: FeedServer) -> None:
+    # Five feeds: enough to go through the worker processes.
+    names = ["rss20.xml", "status/410", "atom.xml", "rss10.rdf", "feeds/page.html"]
+    urls = [feed_server.url("/" + (n if "/" in n else "feeds/" + n)) for n in names]
+    sources = [SourceConfig(name=f"S{n}", url=url) for n, url in enumerate(urls)]
+    results = collect_feeds(sources, {}, QUICK, NOW)
+    assert [r.name for r, _ in results] == ["S0", "S1", "S2", "S3", "S4"]
+    assert [r.status for r, _ in results] == ["ok", "error", "ok", "ok", "error"]
+    assert [len(r.items) for r, _ in results] == [3, 0, 2, 2, 0]
+    assert results[1][0].error == "HTTP 410 Gone"
+    assert results[4][0].error == "not a feed (got text/html)"
+    assert [entry is not None for _, entry in results] == [True, False, True, True, False]
+    assert results[2][0].items[0].title == "Budget participatif : les lauréats 2023"
+
+
+def test_header_charset_survives_the_cache(feed_server: FeedServer) -> None:
+    # latin-1 bytes with no XML declaration: only the Content-Type says iso-8859-1.
+    url = feed_server.url("/charset/latin1-header.xml?cs=iso-8859-1")
+    result, entry = fetch_one(url)
+    title = "Café-climat : éco-anxiété et engagement"
+    assert [i.title for i in result.items] == [title]
+    assert entry is not None
+    cached = items_from_cache(SourceConfig(name="MDE", url=url), entry)
+    assert cached.status == "not_modified"
+    assert [i.title for i in cached.items] == [title]
+
+
+def test_items_from_cache_reports_an_unusable_copy() -> None:
+    cached = CachedFetch("https://example.org/feed", None, None, b"<html></html>", NOW)
+    result = items_from_cache(SourceConfig(name="X", url=cached.url), cached)
+    assert (result.status, result.error) == (
+        "error",
+        "cached copy unusable: not a feed (got no Content-Type)",
+    )
+
+
+def test_read_feed_file_reads_a_feed_on_disk() -> None:
+    result = read_feed_file(SourceConfig(name="Parc", path=FEEDS / "latin1.xml"))
+    assert result.status == "ok"
+    assert [i.title for i in result.items] == ["Fête de la nature : sorties découverte en forêt"]
+    page = read_feed_file(SourceConfig(name="Page", path=FEEDS / "page.html"))
+    assert (page.status, page.error) == ("error", "page.html: not a feed (got no Content-Type)")
+    missing = read_feed_file(SourceConfig(name="Absent", path=FEEDS / "absent.xml"))
+    assert missing.status == "error" and "absent.xml" in (missing.error or "")
+
+
+def test_disabled_and_file_sources_in_collect(feed_server: FeedServer) -> None:
+    sources = [
+        SourceConfig(name="Off", url=feed_server.url("/feeds/rss20.xml"), enabled=False),
+        SourceConfig(name="Disk", path=FEEDS / "rss10.rdf"),
+    ]
+    results = collect_feeds(sources, {}, QUICK, NOW)
+    assert [(r.name, r.status, len(r.items)) for r, _ in results] == [
+        ("Off", "skipped", 0),
+        ("Disk", "ok", 2),
+    ]
+
+
+def test_a_parse_that_runs_too_long_is_stopped() -> None:
+    # The alarm the worker processes install, tried here in the test process.
+    previous = feeds.signal.getsignal(feeds.signal.SIGALRM)
+    feeds._worker_init()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(feeds, "PARSE_SECONDS", 0.001)
+            entries = "".join(
+                f"<item><title>Article {n}</title><link>https://ex.org/{n}</link></item>"
+                for n in range(3000)
+            )
+            huge = f'<rss version="2.0"><channel><title>T</title>{entries}</channel></rss>'.encode()
+            with pytest.raises(feeds.ParseError, match="took more than"):
+                feeds._parse_in_worker(huge, SourceConfig(name="X"), None, {})
+    finally:
+        feeds.signal.signal(feeds.signal.SIGALRM, previous)
