@@ -86,12 +86,13 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
 def richness(item: Item) -> tuple[int, int, int, int]:
     """Which of two versions of the same news to keep: the larger wins.
 
-    A link beats none (a subscriber must be able to read on); the team's own recap beats a
-    partner's relay of it; then the longer summary; then having an image.
+    The team's own recap beats a partner's relay of it (its title and lead are the ones the
+    team wrote; it borrows the relay's link if it has none); then having a link; then the
+    longer summary; then having an image.
     """
     return (
-        item.url is not None,
         item.origin == "file",
+        item.url is not None,
         len(item.summary_text),
         item.image is not None,
     )
@@ -161,6 +162,7 @@ def merge(group: Sequence[Item]) -> Item:
         best,
         # The news belongs to the week it first appeared in, whoever told it first.
         published=min(dates) if dates else best.published,
+        url=best.url or next((i.url for i in others if i.url), None),
         image=best.image or next((i.image for i in others if i.image), None),
         categories=tuple(dict.fromkeys(best.categories + sum((i.categories for i in others), ()))),
         event_date=best.event_date or next((i.event_date for i in others if i.event_date), None),

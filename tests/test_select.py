@@ -79,6 +79,15 @@ def test_same_canonical_url_merges_and_keeps_the_richest_version() -> None:
     assert set(keys) == {recap.key, relay.key}
 
 
+def test_the_teams_recap_wins_and_borrows_the_relays_link() -> None:
+    title = "Retour sur la deuxième journée régionale du réseau des Territoires Participatifs"
+    recap = make(title, None, source="Le Cerdd", origin="file", summary_text="35 participant-es")
+    relay = make(title.replace("deuxième", "2e"), "https://partenaire.org/r", source="Réseau")
+    ((item, _keys),) = dedupe([relay, recap], 0.85)[0]
+    assert item.title == title and item.summary_text == "35 participant-es"
+    assert item.url == "https://partenaire.org/r" and item.key == recap.key
+
+
 def test_near_identical_titles_across_sources_merge() -> None:
     a = make(
         "Retour sur la deuxième journée régionale du réseau des Territoires Participatifs",
