@@ -171,3 +171,23 @@ def test_control_characters_never_reach_the_subject(tmp_path: Path) -> None:
     result = render_issue(golden_issue(), replace(config, newsletter=newsletter))
     assert not re.search(r"[\x00-\x1f\x7f]", result.subject)
     assert result.subject.startswith("La lettre Bcc")
+
+
+def test_hostile_links_and_edito_never_reach_the_email(tmp_path: Path) -> None:
+    issue = golden_issue()
+    bad = replace(
+        issue.sections[0].items[0],
+        url="javascript:alert(1)",
+        image="data:image/png;base64,AAAA",
+        published=None,
+    )
+    sections = (replace(issue.sections[0], items=(bad,)), *issue.sections[1:])
+    edito = '<p onclick="x()">Édito<script>alert(2)</script><img src="javascript:y()"></p>'
+    result = render_issue(
+        replace(issue, sections=sections, edito_html=edito), make_config(tmp_path)
+    )
+    for output in (result.html, result.text, result.web):
+        assert "javascript:" not in output and "data:image" not in output
+        assert "onclick" not in output and "alert(2)" not in output
+    # The undated item is shown with its source only.
+    assert "La 27e Région</p>" in result.html and "  La 27e Région\n" in result.text

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from ..config import Config
 from ..models import Issue, Item, Section
-from ..text import remove_control_chars
+from ..text import remove_control_chars, sanitize_html
 from .dates import day_label, event_label, period_label
 from .placeholders import neutral_text, neutral_url
 from .typography import typo_html, typo_text
@@ -95,6 +95,14 @@ def _text(value: str, lang: str) -> str:
     return typo_text(clean) if lang == "fr" else clean
 
 
+def _link(url: str | None) -> str | None:
+    """An http(s) URL made placeholder-proof, or None. Sources already checked the scheme;
+    checking again here keeps a `javascript:` link out even if a stage upstream slips."""
+    if not url or not url[:8].lower().startswith(("http://", "https://")):
+        return None
+    return neutral_url(url)
+
+
 def tag_url(url: str, campaign: str, content: str) -> str:
     """`url` with utm_* parameters (any it had are replaced), for the partner's statistics."""
     parts = urlsplit(url)
@@ -121,7 +129,7 @@ class _Builder:
         self.year = issue.period.end.astimezone(self.tz).year
 
     def item(self, item: Item, theme: str) -> ItemView:
-        url = neutral_url(item.url) if item.url else None
+        url = _link(item.url)
         tagged = tag_url(url, self.issue.id, theme) if url and self.config.newsletter.utm else url
         title = _text(item.title, self.lang)
         when = item.published
@@ -132,7 +140,7 @@ class _Builder:
             source=_text(item.source, self.lang),
             date=day_label(when, self.tz, self.words, year=False) if when else "",
             summary=_text(item.summary_text, self.lang),
-            image=neutral_url(item.image) if item.image else None,
+            image=_link(item.image),
             image_alt=self.words["image_alt"].format(title=title),
             author=_text(item.author or "", self.lang),
             event=event_label(item.event_date, self.tz, self.words, self.year)
@@ -167,7 +175,9 @@ class _Builder:
         subject = self.words["subject"].format(title=title, period=period[:1].lower() + period[1:])
         name, address = parseaddr(newsletter.sender)
         everything = tuple(s for s in (featured, *sections, agenda) if s is not None)
-        edito = neutral_text(self.issue.edito_html)
+        # The overrides file's edito was sanitized when read; sanitizing again is cheap and
+        # makes this stage safe on its own.
+        edito = neutral_text(sanitize_html(self.issue.edito_html)) if self.issue.edito_html else ""
         return IssueView(
             id=self.issue.id,
             lang=self.lang,
@@ -182,9 +192,9 @@ class _Builder:
             featured=featured,
             sections=sections,
             agenda=agenda,
-            logo=neutral_url(newsletter.logo),
+            logo=_link(newsletter.logo) or "",
             logo_alt=self.words["logo_alt"].format(title=title),
-            subscribe_url=neutral_url(newsletter.subscribe_url),
+            subscribe_url=_link(newsletter.subscribe_url) or _link(newsletter.base_url) or "",
             sender_name=_text(name or newsletter.title, self.lang),
             sender_address=neutral_text(address),
             summary_words=EMAIL_SUMMARY_WORDS,
