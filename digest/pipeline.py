@@ -145,11 +145,19 @@ def _write_atomically(path: Path, text: str) -> Path:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
+        # mkstemp creates 0600 files; these are meant to be read (web server, reviewers).
+        os.chmod(temp, 0o666 & ~_umask())
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def store_issue(build: Build, store: Store) -> bool:

@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from .identity import canonical_url
+from .identity import canonical_url, strip_tracking
 from .models import Item, Period, Selection
 
 # Words that carry no identity in a French or English headline.
@@ -162,7 +162,8 @@ def merge(group: Sequence[Item]) -> Item:
         best,
         # The news belongs to the week it first appeared in, whoever told it first.
         published=min(dates) if dates else best.published,
-        url=best.url or next((i.url for i in others if i.url), None),
+        # Partners' tracking parameters are not passed on to subscribers.
+        url=strip_tracking(url) if (url := best.url or _first_url(others)) else None,
         image=best.image or next((i.image for i in others if i.image), None),
         categories=tuple(dict.fromkeys(best.categories + sum((i.categories for i in others), ()))),
         event_date=best.event_date or next((i.event_date for i in others if i.event_date), None),
@@ -170,6 +171,10 @@ def merge(group: Sequence[Item]) -> Item:
         theme=best.theme or next((i.theme for i in others if i.theme), None),
         also_in=tuple(dict.fromkeys(i.source for i in others if i.source != best.source)),
     )
+
+
+def _first_url(items: Sequence[Item]) -> str | None:
+    return next((item.url for item in items if item.url), None)
 
 
 def dedupe(items: Sequence[Item], threshold: float) -> tuple[list[tuple[Item, list[str]]], int]:

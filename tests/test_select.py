@@ -88,6 +88,12 @@ def test_the_teams_recap_wins_and_borrows_the_relays_link() -> None:
     assert item.url == "https://partenaire.org/r" and item.key == recap.key
 
 
+def test_partners_tracking_parameters_are_not_passed_on() -> None:
+    relay = make("Un relais", "https://p.org/a?id=2&utm_source=rss&xtor=RSS-1#suite", source="P")
+    ((item, _keys),) = dedupe([relay], 0.85)[0]
+    assert item.url == "https://p.org/a?id=2#suite"
+
+
 def test_near_identical_titles_across_sources_merge() -> None:
     a = make(
         "Retour sur la deuxième journée régionale du réseau des Territoires Participatifs",
