@@ -246,7 +246,9 @@ def _title_from(text: str) -> str:
 def _published(entry: Any) -> datetime | None:
     """The entry's own date in UTC, or None: undated items are select's to judge."""
     for name in ("published_parsed", "updated_parsed", "created_parsed"):
-        moment = entry.get(name)
+        # dict.get: FeedParserDict.get maps a missing published_parsed to updated_parsed
+        # with a DeprecationWarning; the order here is explicit instead.
+        moment = dict.get(entry, name)
         if isinstance(moment, time.struct_time):
             try:
                 return datetime(*moment[:6], tzinfo=UTC)

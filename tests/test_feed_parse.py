@@ -1,0 +1,260 @@
+"""Feed bytes to Items: formats, hostile content, encodings, dates, identity."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from digest.config import SourceConfig
+from digest.errors import ParseError
+from digest.identity import item_key
+from digest.models import Item
+from digest.sources.feedparse import parse_feed, plain_summary, strip_doctype
+from digest.text import html_to_text, summarize
+
+FEEDS = Path(__file__).parent / "data" / "feeds"
+SOURCE = SourceConfig(name="Partenaire", url="https://partenaire.example.org/flux.xml")
+
+
+def parse(name: str, base: str | None = None, headers: dict[str, str] | None = None) -> list[Item]:
+    return list(parse_feed((FEEDS / name).read_bytes(), SOURCE, base, headers))
+
+
+def everything(items: list[Item]) -> str:
+    """All the text an item carries to later stages, in one string."""
+    return "\n".join(repr(item) for item in items)
+
+
+def test_rss_2_0() -> None:
+    first, second, third = parse("rss20.xml", "https://arb.example.org/feed/")
+    assert first.url == (
+        "https://arb.example.org/actualites/atlas-biodiversite-communale-2023?utm_source=rss"
+    )
+    assert first.published == datetime(2023, 5, 9, 7, 30, tzinfo=UTC)
+    assert first.categories == ("Biodiversité", "Collectivités")
+    assert first.author == "Camille Lefebvre"
+    assert first.guid == "arb-2023-0142"
+    assert first.key == item_key(first.url, first.guid, "Partenaire", first.title, "")
+    # content:encoded wins over description, with its relative link made absolute.
+    assert '<a href="https://arb.example.org/abc"' in first.summary_html
+    assert first.summary_text.startswith("Douze communes des Hauts-de-France rejoignent")
+    assert first.image == "https://arb.example.org/images/abc-2023.jpg"  # media:content
+    assert second.image == "https://arb.example.org/images/zero-dechet.png"  # enclosure
+    assert third.image == "https://arb.example.org/actualites/images/atelier.jpg"  # first <img>
+
+
+def test_relative_item_link_resolves_against_the_feed_link() -> None:
+    items = parse("rss20.xml", "https://cdn.example.net/feeds/arb.xml")
+    assert items[1].url == "https://arb.example.org/actualites/appel-projets-zero-dechet"
+
+
+def test_tracking_pixel_is_neither_image_nor_content() -> None:
+    second = parse("rss20.xml")[1]
+    assert "pixel.gif" not in second.summary_html
+    assert second.image == "https://arb.example.org/images/zero-dechet.png"
+
+
+def test_rss_0_91_with_netscape_entities() -> None:
+    items = parse("rss091.xml")
+    assert [i.title for i in items] == [
+        "Ouverture d’une ressourcerie à Amiens",
+        "Bilan 2022 : 1 200 tonnes détournées de l’enfouissement",
+    ]
+    assert items[0].summary_text.startswith("Réemploi, réparation et sensibilisation")
+    assert items[0].published is None  # RSS 0.91 items carry no date: none is invented
+
+
+def test_rss_1_0_rdf() -> None:
+    first, second = parse("rss10.rdf")
+    assert first.title == "Bilan des émissions de gaz à effet de serre 2021"
+    assert first.published == datetime(2023, 5, 8, 8, 0, tzinfo=UTC)
+    assert first.categories == ("Climat",)
+    assert second.url == "https://observatoire.example.org/publications/vagues-de-chaleur"
+
+
+def test_atom_1_0_with_xml_base() -> None:
+    first, second = parse("atom.xml")
+    assert first.title == "Budget participatif : les lauréats 2023"  # type="html" stripped
+    assert first.url == "https://participation.example.org/blog/budget-participatif-laureats-2023"
+    assert first.published == datetime(2023, 5, 9, 7, 0, tzinfo=UTC)  # published, not updated
+    assert second.published == datetime(2023, 5, 11, 10, 0, tzinfo=UTC)  # updated only
+    assert first.author == "Équipe participation"
+    assert first.categories == ("participation",)
+    assert 'href="https://participation.example.org/blog/jardins-partages"' in first.summary_html
+
+
+def test_hostile_markup_never_comes_out() -> None:
+    items = parse("hostile.xml")
+    text = everything(items).lower()
+    for needle in ("<script", "onclick", "onerror", "javascript:", "<iframe", "<style", "<form"):
+        assert needle not in text
+    assert "document.cookie" not in text and "evil.example" not in text
+    assert items[0].summary_html.startswith("<p>Le plan vélo est adopté.</p>")
+
+
+def test_crlf_in_a_title_becomes_one_line() -> None:
+    title = parse("hostile.xml")[0].title
+    assert title == "Mobilités douces Bcc: victime@example.org : le plan vélo adopté"
+    assert "\r" not in title and "\n" not in title
+
+
+def test_javascript_link_falls_back_to_an_http_guid_or_to_no_url() -> None:
+    _, atelier, piege = parse("hostile.xml")
+    assert atelier.url == "https://transition.example.org/ateliers-reparation"
+    assert piege.url is None and piege.image is None
+    assert piege.key == item_key(None, "piege-1", "Partenaire", piege.title, piege.summary_text)
+
+
+def test_billion_laughs_is_not_expanded() -> None:
+    items = parse("billion-laughs.xml")
+    assert len(items) == 1 and items[0].url == "https://rires.example.org/sdd"
+    assert "lollol" not in everything(items)
+
+
+def test_external_entities_are_never_read() -> None:
+    items = parse("xxe.xml")
+    assert [i.title for i in items] == ["Transition énergétique &xxe;"]
+    output = everything(items)
+    passwd = Path("/etc/passwd").read_text(encoding="utf-8").splitlines()[0]
+    assert passwd not in output and "root:" not in output
+
+
+def amplification_feed(hostile: bool) -> bytes:
+    """About 87 KB either way; the hostile one names a 21 KB entity 3,600 times (75 MB)."""
+    value = "climat " * 3000
+    ref = "&big;" if hostile else "texte"
+    head = '<?xml version="1.0" encoding="utf-8"?>\n'
+    head += f'<!DOCTYPE rss [<!ENTITY big "{value}">]>\n' if hostile else ""
+    pad = "" if hostile else f"<!-- {value} -->"
+    entries = "".join(
+        f"<item><title>Article {n} {ref}</title><link>https://amp.example.org/{n}</link>"
+        f"<description>{ref * 8} sobriété</description></item>\n"
+        for n in range(400)
+    )
+    channel = f"<title>Amp</title><link>https://amp.example.org/</link>{pad}{entries}"
+    return f'{head}<rss version="2.0"><channel>{channel}</channel></rss>'.encode()
+
+
+def timed_parse(body: bytes) -> tuple[float, tuple[Item, ...]]:
+    started = time.process_time()
+    items = parse_feed(body, SOURCE, None)
+    return time.process_time() - started, items
+
+
+def test_large_entity_amplification_costs_about_a_normal_feed() -> None:
+    normal, hostile = amplification_feed(False), amplification_feed(True)
+    assert abs(len(normal) - len(hostile)) < 1000
+    timed_parse(normal)  # warm caches so both timings compare like with like
+    normal_cpu, normal_items = timed_parse(normal)
+    hostile_cpu, hostile_items = timed_parse(hostile)
+    assert len(hostile_items) == len(normal_items) == 400
+    assert hostile_cpu < 5 * normal_cpu
+    output = everything(list(hostile_items))
+    assert "climat climat" not in output
+    assert len(output) < 2 * len(everything(list(normal_items)))
+
+
+def test_latin1_feed_with_declaration() -> None:
+    [item] = parse("latin1.xml")
+    assert item.title == "Fête de la nature : sorties découverte en forêt"
+    assert (
+        item.summary_text == "Randonnées commentées, écoute des oiseaux et atelier « éco-gestes »."
+    )
+
+
+def test_latin1_charset_from_the_http_header() -> None:
+    headers = {"Content-Type": "application/rss+xml; charset=ISO-8859-1"}
+    [item] = parse("latin1-header.xml", headers=headers)
+    assert item.title == "Café-climat : éco-anxiété et engagement"
+    assert item.summary_text == "Échanges conviviaux autour d'un café équitable."
+
+
+def test_utf16_feed() -> None:
+    text = (FEEDS / "rss20.xml").read_text(encoding="utf-8").replace('"utf-8"', '"utf-16"')
+    items = parse_feed(text.encode("utf-16"), SOURCE, None)
+    assert items[1].title == "Économie circulaire : appel à projets « Territoires zéro déchet »"
+
+
+def test_malformed_xml_that_still_has_entries_is_accepted() -> None:
+    first, second = parse("malformed.xml")
+    assert first.title == "Rencontre régionale de l'économie sociale & solidaire"
+    assert first.summary_html == "<p>Balise non fermée <b>ici</b></p>"
+    assert second.url == "https://malforme.example.org/deux"
+
+
+def test_broken_xml_without_entries_is_refused() -> None:
+    with pytest.raises(ParseError, match="malformed feed with no entries"):
+        parse("broken.xml")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        ((FEEDS / "page.html").read_bytes(), "text/html; charset=utf-8", "(got text/html)"),
+        (b'{"items": [1, 2]}', "application/json", "(got application/json)"),
+        (b"", "application/rss+xml", "(got application/rss+xml)"),
+        (b"<note><to>Cerdd</to></note>", "", "(got no Content-Type)"),
+    ],
+)
+def test_not_a_feed(body: bytes, content_type: str, reason: str) -> None:
+    with pytest.raises(ParseError, match=re.escape("not a feed " + reason)):
+        parse_feed(body, SOURCE, None, {"Content-Type": content_type} if content_type else {})
+
+
+def test_bytes_naming_a_local_file_are_never_opened() -> None:
+    # feedparser.parse() opens a file whose name it is given, even as bytes.
+    with pytest.raises(ParseError, match="not a feed"):
+        parse_feed(str(FEEDS / "rss20.xml").encode(), SOURCE, None)
+
+
+def test_missing_and_future_dates_and_duplicate_guids() -> None:
+    items = parse("dates.xml")
+    assert [i.title for i in items] == [
+        "Sans date : agenda des sorties nature",
+        "Date dans le futur : assises de la transition",
+        "Premier article avec ce GUID",
+        "Date illisible",
+    ]
+    undated, future, first, unreadable = items
+    assert undated.published is None and unreadable.published is None
+    assert future.published == datetime(2031, 3, 14, 8, 0, tzinfo=UTC)  # as given
+    assert first.url == "https://cpie.example.org/premier"  # the first of the two GUIDs
+    assert len({i.key for i in items}) == 4
+
+
+def test_doctype_is_stripped_with_quotes_and_subset() -> None:
+    body = b'<?xml version="1.0"?>\n<!-- c --><!DOCTYPE rss [<!ENTITY a "]>">]><rss/>'
+    assert strip_doctype(body) == b'<?xml version="1.0"?>\n<!-- c --><rss/>'
+    assert strip_doctype(b"<rss><![CDATA[<!DOCTYPE x>]]></rss>").startswith(b"<rss>")
+    with pytest.raises(ParseError, match="DOCTYPE declaration never ends"):
+        strip_doctype(b'<!DOCTYPE rss [<!ENTITY a "never closed>]><rss/>')
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "<p>Court résumé.</p>",
+        "<p>" + " ".join(f"mot{n}" for n in range(200)) + ".</p>",
+        "<p>" + "".join(f"é<b>co</b>{n} " for n in range(100)) + "</p>",  # inline tags split words
+        "<p>" + "Une phrase complète ici. " * 30 + "</p>",
+    ],
+)
+def test_plain_summary_equals_the_summary_of_the_whole_text(fragment: str) -> None:
+    assert plain_summary(fragment) == summarize(html_to_text(fragment))
+
+
+def test_untitled_entry_takes_its_first_words() -> None:
+    body = (
+        b'<rss version="2.0"><channel><title>T</title><item><link>https://ex.org/a</link>'
+        b"<description>Les jardins partag\xc3\xa9s du quartier accueillent les habitants "
+        b"chaque samedi matin pour des ateliers de compostage et de semis.</description>"
+        b"</item><item><description></description></item></channel></rss>"
+    )
+    [item] = parse_feed(body, SOURCE, None)  # the empty entry has nothing to show: dropped
+    assert item.title == (
+        "Les jardins partagés du quartier accueillent les habitants chaque samedi matin pour…"
+    )
