@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,16 @@ def test_an_override_replaces_one_file_only(tmp_path: Path) -> None:
     result = render_issue(golden_issue(), make_config(tmp_path, templates=folder))
     assert result.web == "<p>La lettre du Cerdd — Semaine du 8 au 14 mai 2023</p>\n"
     assert "S&#39;inscrire" in result.html  # the email still comes from the defaults
+
+
+def test_inline_mj_style_of_an_override_is_applied(tmp_path: Path) -> None:
+    default = (DEFAULT_TEMPLATES / "email.mjml").read_text(encoding="utf-8")
+    rule = '<mj-style inline="inline">h3 a { color: #123456; font-style: italic; }</mj-style>'
+    with_style = default.replace("</mj-head>", rule + "\n</mj-head>")
+    folder = _override(tmp_path, "email.mjml", with_style)
+    result = render_issue(golden_issue(), make_config(tmp_path, templates=folder))
+    linked = re.findall(r'<a href="https://climat[^"]*" style="([^"]*)"', result.html)
+    # Applied, and (as with MJML) a style written on the element itself wins.
+    assert linked and "font-style: italic" in linked[0] and "color: #1f2933" in linked[0]
+    assert result.html.count('href="%%unsubscribe_url%%"') == 1
+    assert "<!--[if mso | IE]>" in result.html  # Outlook's conditional tables survive

@@ -2,13 +2,18 @@
 
 MRML reports errors without a position, so on failure the generated MJML is scanned for
 the first unbalanced tag and that line is traced back to the template line it came from.
+MRML also ignores `<mj-style inline="inline">` (it keeps the CSS as a plain <style>): when a
+template has such blocks, css_inline applies them to the compiled HTML. The default
+template writes its styles inline itself and skips that pass (~2 ms).
 """
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from typing import Any
 
+import css_inline
 import mjml
 
 from ..config import Config
@@ -18,6 +23,7 @@ from .templates import EMAIL_MJML, environment, render_template
 from .view import IssueView
 from .words import words_for
 
+_INLINE_STYLE = re.compile(r"<mj-style\b[^>]*\binline=[\"']inline[\"'][^>]*>(.*?)</mj-style>", re.S)
 _VOID = {"br", "img", "hr", "meta", "link", "input", "col", "area", "base", "wbr", "source"}
 
 
@@ -31,7 +37,28 @@ def render_email(view: IssueView, config: Config) -> str:
         words=words_for(view.lang),
         placeholders=PLACEHOLDERS,
     )
-    return compile_mjml(source, config)
+    return inline_styles(compile_mjml(source, config), source)
+
+
+def inline_styles(html: str, source: str) -> str:
+    """Apply the MJML's `<mj-style inline="inline">` rules to the HTML, as MJML would."""
+    blocks = _INLINE_STYLE.findall(source)
+    if not blocks:
+        return html
+    inliner = css_inline.CSSInliner(
+        inline_style_tags=False,
+        keep_style_tags=True,
+        load_remote_stylesheets=False,
+        extra_css="\n".join(blocks),
+    )
+    try:
+        inlined: str = inliner.inline(html)
+    except (css_inline.InlineError, ValueError) as exc:
+        raise RenderError(
+            f"template {EMAIL_MJML}: the CSS of <mj-style inline> cannot be applied ({exc})",
+            hint="check the CSS syntax in the template's mj-style blocks",
+        ) from exc
+    return inlined
 
 
 def compile_mjml(source: str, config: Config) -> str:
