@@ -67,6 +67,8 @@ def test_html_is_safe_french_and_small(rendered: RenderedIssue) -> None:
     assert "fonts.googleapis" not in html and "@import" not in html
     assert rendered.html_bytes == len(html.encode("utf-8")) < MAX_HTML_BYTES
     assert "<title>La lettre du Cerdd — semaine du 8 au 14 mai 2023</title>" in html
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in rendered.web
+    assert 'href="https://lettre.example.org/inscription"' in rendered.web
 
 
 def test_french_dates(rendered: RenderedIssue) -> None:

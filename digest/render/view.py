@@ -165,30 +165,40 @@ class _Builder:
             text = text[: PREHEADER_CHARS - 1].rsplit(" ", 1)[0] + "…"
         return text
 
+    def edito(self) -> tuple[str, tuple[str, ...]]:
+        """The edito as HTML and as plain-text paragraphs."""
+        # The overrides file's edito was sanitized when read; sanitizing again is cheap and
+        # makes this stage safe on its own.
+        raw = self.issue.edito_html
+        edito = neutral_text(sanitize_html(raw)) if raw else ""
+        paragraphs = _PARAGRAPHS.split(self.issue.edito_text)
+        return (
+            typo_html(edito) if self.lang == "fr" else edito,
+            tuple(_text(p, self.lang) for p in paragraphs if p.strip()),
+        )
+
+    def subject(self, title: str, period: str) -> str:
+        return self.words["subject"].format(title=title, period=period[:1].lower() + period[1:])
+
     def build(self) -> IssueView:
         newsletter = self.config.newsletter
         featured = self.section(self.issue.featured, self.words["featured"])
         agenda = self.section(self.issue.agenda, self.words["agenda"])
         sections = tuple(s for s in map(self.section, self.issue.sections) if s is not None)
+        everything = tuple(s for s in (featured, *sections, agenda) if s is not None)
         title = _text(newsletter.title, self.lang)
         period = period_label(self.issue.period, self.tz, self.words)
-        subject = self.words["subject"].format(title=title, period=period[:1].lower() + period[1:])
+        edito_html, edito_paragraphs = self.edito()
         name, address = parseaddr(newsletter.sender)
-        everything = tuple(s for s in (featured, *sections, agenda) if s is not None)
-        # The overrides file's edito was sanitized when read; sanitizing again is cheap and
-        # makes this stage safe on its own.
-        edito = neutral_text(sanitize_html(self.issue.edito_html)) if self.issue.edito_html else ""
         return IssueView(
             id=self.issue.id,
             lang=self.lang,
             title=title,
-            subject=subject,
+            subject=self.subject(title, period),
             preheader=self.preheader(everything),
             period=period,
-            edito_html=typo_html(edito) if self.lang == "fr" else edito,
-            edito_paragraphs=tuple(
-                _text(p, self.lang) for p in _PARAGRAPHS.split(self.issue.edito_text) if p.strip()
-            ),
+            edito_html=edito_html,
+            edito_paragraphs=edito_paragraphs,
             featured=featured,
             sections=sections,
             agenda=agenda,
