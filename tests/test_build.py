@@ -1,0 +1,202 @@
+"""`digest build` end to end, as cron and staff run it: a real process, real files, a real
+loopback feed server, a real SQLite store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.http_server import FeedServer
+
+ROOT = Path(__file__).parent.parent
+GOLDEN_JSON = Path(__file__).parent / "golden" / "build-2023-W19.json"
+AS_OF = "2023-05-15T07:00:00+02:00"
+HOSTILE = ("<script", "javascript:", "onclick", "<iframe", "pixel.gif", "alert(")
+
+
+def digest(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    return subprocess.run(
+        [sys.executable, "-m", "digest", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env=env,
+    )
+
+
+@pytest.fixture
+def shipped(tmp_path: Path) -> Path:
+    """The shipped feeds.yaml and content/, copied so the test writes no store in the repo."""
+    shutil.copy(ROOT / "feeds.yaml", tmp_path / "feeds.yaml")
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    return tmp_path / "feeds.yaml"
+
+
+def build_shipped(config: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return digest(
+        "--config", str(config), "build", "--offline", "--week", "2023-W19",
+        "--as-of", AS_OF, "--out", str(out),
+    )  # fmt: skip
+
+
+def all_items(data: dict[str, Any]) -> list[dict[str, Any]]:
+    blocks = [data["featured"], *data["sections"], data["agenda"]]
+    return [item for block in blocks if block for item in block["items"]]
+
+
+def test_shipped_week_builds_offline(shipped: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run = build_shipped(shipped, out)
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "digest.html", "digest.json", "digest.txt", "web.html",
+    ]  # fmt: skip
+    assert run.stdout.startswith("2023-W19 : ")
+    assert "0 en échec" in run.stdout and f"→ {out}/" in run.stdout
+    data = json.loads((out / "digest.json").read_text(encoding="utf-8"))
+    assert data["issue"] == "2023-W19"
+    assert data["period"] == {
+        "start": "2023-05-08T00:00:00+02:00",
+        "end": "2023-05-15T00:00:00+02:00",
+    }
+    items = all_items(data)
+    assert len(items) == data["stats"]["items"] >= 12
+    assert data["stats"]["duplicates_merged"] >= 2
+    titles = [item["title"] for item in items]
+    assert len(titles) == len(set(titles)), "an item appears twice"
+    sample = "Retour sur la deuxième journée régionale du réseau des Territoires Participatifs"
+    assert sample in titles and not any("2e journée" in t for t in titles)
+    for item in items:
+        assert item["url"] is None or item["url"].startswith(("https://", "http://"))
+        assert "utm_" not in (item["url"] or "")
+        assert {"key", "title", "url", "published", "source", "summary"} <= set(item)
+    statuses = {s["name"]: s["status"] for s in data["sources"]}
+    assert set(statuses.values()) == {"ok", "skipped"}
+
+
+def test_shipped_week_carries_no_hostile_content(shipped: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert build_shipped(shipped, out).returncode == 0
+    for name in ("digest.html", "digest.txt", "web.html", "digest.json"):
+        text = (out / name).read_text(encoding="utf-8").lower()
+        for marker in HOSTILE:
+            assert marker not in text, f"{marker} in {name}"
+
+
+def test_shipped_week_matches_the_golden_json(
+    shipped: Path, tmp_path: Path, regen_golden: bool
+) -> None:
+    out = tmp_path / "out"
+    assert build_shipped(shipped, out).returncode == 0
+    produced = (out / "digest.json").read_text(encoding="utf-8")
+    if regen_golden:
+        GOLDEN_JSON.write_text(produced, encoding="utf-8")
+    assert produced == GOLDEN_JSON.read_text(encoding="utf-8"), "run pytest --regen-golden"
+
+
+def test_rebuild_is_identical_and_the_store_keeps_the_issue(shipped: Path, tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert build_shipped(shipped, first).returncode == 0
+    assert build_shipped(shipped, second).returncode == 0
+    for name in ("digest.html", "digest.txt", "digest.json", "web.html"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    from digest.store import Store
+
+    with Store(tmp_path / "digest.db") as store:
+        stored = store.issue("2023-W19")
+    assert stored is not None and stored.status == "built"
+    assert stored.html == (first / "digest.html").read_text(encoding="utf-8")
+
+
+def online_config(folder: Path, server: FeedServer, *feeds: tuple[str, str]) -> Path:
+    recaps = folder / "recaps"
+    recaps.mkdir()
+    (recaps / "2023-05-10-atelier.md").write_text(
+        "---\ntitle: Atelier climat à Lille\ndate: 2023-05-10\n"
+        "url: https://www.cerdd.org/atelier-climat\n---\n\n"
+        "Trente personnes ont travaillé sur l'adaptation au changement climatique.\n",
+        encoding="utf-8",
+    )
+    lines = ["newsletter:", "  title: Lettre test", "sources:"]
+    for name, path in feeds:
+        lines += [f'  - name: "{name}"', f'    url: "{server.url(path)}"']
+    lines += ['  - name: "Le Cerdd"', '    path: "recaps"', "fetch:", "  deadline: 3"]
+    config = folder / "feeds.yaml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
+
+
+def test_a_broken_feed_is_reported_and_the_issue_built(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    config = online_config(
+        tmp_path, feed_server, ("Biodiversité", "/etag/rss20.xml"), ("Cassé", "/status/500")
+    )
+    out = tmp_path / "out"
+    run = digest("--config", str(config), "build", "--week", "2023-W19", "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    assert "2 sources sur 3 lues, 1 en échec" in run.stdout
+    assert "✗ Cassé" in run.stderr and "500" in run.stderr
+    data = json.loads((out / "digest.json").read_text(encoding="utf-8"))
+    sources = {s["name"]: s for s in data["sources"]}
+    assert sources["Cassé"]["status"] == "error" and sources["Cassé"]["error"]
+    assert sources["Biodiversité"]["status"] == "ok" and sources["Biodiversité"]["items"] >= 3
+    titles = [item["title"] for item in all_items(data)]
+    assert "Atelier climat à Lille" in titles
+    assert "Atlas de la biodiversité communale : 12 nouvelles communes engagées" in titles
+
+
+def test_a_second_run_uses_the_cache_on_304(feed_server: FeedServer, tmp_path: Path) -> None:
+    config = online_config(tmp_path, feed_server, ("Biodiversité", "/etag/rss20.xml"))
+    args = ("--config", str(config), "build", "--week", "2023-W19", "--out")
+    first = digest(*args, str(tmp_path / "a"))
+    second = digest(*args, str(tmp_path / "b"))
+    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    assert feed_server.headers_for("/etag/rss20.xml")[-1].get("if-none-match")
+    a = json.loads((tmp_path / "a" / "digest.json").read_text(encoding="utf-8"))
+    b = json.loads((tmp_path / "b" / "digest.json").read_text(encoding="utf-8"))
+    assert [s["status"] for s in b["sources"]] == ["not_modified", "ok"]
+    assert [i["title"] for i in all_items(a)] == [i["title"] for i in all_items(b)]
+
+
+def test_every_source_failing_is_exit_1(feed_server: FeedServer, tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "newsletter: {title: T}\nsources:\n"
+        f'  - {{name: A, url: "{feed_server.url("/status/404")}"}}\n'
+        f'  - {{name: B, url: "{feed_server.url("/feeds/page.html")}"}}\n',
+        encoding="utf-8",
+    )
+    run = digest("--config", str(config), "build", "--out", str(tmp_path / "out"))
+    assert run.returncode == 1
+    assert "every source failed" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_usage_is_exit_2(shipped: Path) -> None:
+    run = digest("--config", str(shipped), "build", "--week", "2023-W60")
+    assert run.returncode == 2 and "2023 has no week 60" in run.stderr
+    run = digest("--config", str(shipped), "build", "--week", "2023-W19", "--since", "2023-05-01")
+    assert run.returncode == 2 and "cannot be combined" in run.stderr
+
+
+def test_check_fetch_prints_a_status_table(feed_server: FeedServer, tmp_path: Path) -> None:
+    config = online_config(
+        tmp_path, feed_server, ("Biodiversité", "/feeds/rss20.xml"), ("Disparu", "/status/410")
+    )
+    run = digest("--config", str(config), "check", "--fetch")
+    assert run.returncode == 1
+    lines = run.stdout.splitlines()
+    assert lines[1].split() == ["Source", "État", "Articles", "Détail"]
+    assert lines[2].startswith("Biodiversité") and " ok " in lines[2]
+    assert lines[3].startswith("Disparu") and "ÉCHEC" in lines[3] and "410" in lines[3]
