@@ -40,15 +40,32 @@ def test_unknown_variable_names_file_and_line(tmp_path: Path) -> None:
 
 def test_mjml_error_names_the_template_line(tmp_path: Path) -> None:
     default = (DEFAULT_TEMPLATES / "email.mjml").read_text(encoding="utf-8")
+    # The header's <mj-column> is left open: its line (which holds Jinja expressions) is
+    # the one to fix, not the </mj-section> where the parser notices.
     broken = default.replace(
         "</mj-column></mj-section>\n{% if issue.edito_html %}",
-        ("</mj-section>\n{% if issue.edito_html %}"),
+        "</mj-section>\n{% if issue.edito_html %}",
     )
     assert broken != default
-    line = broken.splitlines().index("</mj-section>") + 1
+    lines = broken.splitlines()
+    opened = next(n for n, text in enumerate(lines, 1) if "border-top=" in text)
+    assert lines[opened - 1].endswith("<mj-column>")
     error = _render_with(tmp_path, "email.mjml", broken)
     assert "the MJML does not compile" in error.message
-    assert f"email.mjml, line {line}" in error.message
+    assert f"email.mjml, line {opened}:" in error.message
+
+
+def test_stray_closing_tag_names_its_line(tmp_path: Path) -> None:
+    default = (DEFAULT_TEMPLATES / "email.mjml").read_text(encoding="utf-8")
+    broken = default.replace("</mj-body>", "</mj-column>\n</mj-body>")
+    line = broken.splitlines().index("</mj-column>") + 1
+    folder = _override(tmp_path, "email.mjml", broken)
+    try:
+        render_issue(golden_issue(), make_config(tmp_path, templates=folder))
+    except RenderError as error:
+        assert f"email.mjml, line {line}:" in error.message
+    else:
+        pytest.fail("MRML compiled a stray </mj-column>")
 
 
 def test_a_template_without_unsubscribe_link_is_refused(tmp_path: Path) -> None:

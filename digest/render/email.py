@@ -75,7 +75,7 @@ def compile_mjml(source: str, config: Config) -> str:
 
 
 class _Balance(HTMLParser):
-    """Finds the line of the first tag closed out of order, or left open."""
+    """Finds the line of the first tag left open (or closed that was never opened)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=False)
@@ -87,15 +87,45 @@ class _Balance(HTMLParser):
             self.stack.append((tag, self.getpos()[0]))
 
     def handle_endtag(self, tag: str) -> None:
-        if self.problem is None and (not self.stack or self.stack[-1][0] != tag):
-            self.problem = self.getpos()[0]
-        elif self.stack:
+        if self.problem is not None or tag in _VOID:
+            return
+        if self.stack and self.stack[-1][0] == tag:
             self.stack.pop()
+        elif any(open_tag == tag for open_tag, _ in self.stack):
+            self.problem = self.stack[-1][1]  # closes an outer tag: the inner one is open
+        else:
+            self.problem = self.getpos()[0]  # closes a tag that was never opened
 
     def first_problem(self) -> int | None:
         if self.problem is None and self.stack:
             return self.stack[-1][1]
         return self.problem
+
+
+_JINJA = re.compile(r"({{.*?}}|{%.*?%}|{#.*?#})")
+
+
+def _pattern(template_line: str) -> re.Pattern[str] | None:
+    """A template line as a regex over its output: Jinja tags match anything. None for
+    lines with too little literal text to tell them apart."""
+    parts = _JINJA.split(template_line.strip())
+    literal = "".join(parts[0::2])
+    if len(literal.strip()) < 8:
+        return None
+    return re.compile("".join(re.escape(p) if i % 2 == 0 else ".*?" for i, p in enumerate(parts)))
+
+
+def _template_line(template: str, generated: str) -> int | None:
+    """The template line that most likely printed `generated`: exact text first."""
+    lines = template.splitlines()
+    for number, candidate in enumerate(lines, start=1):
+        if candidate.strip() == generated:
+            return number
+    for number, candidate in enumerate(lines, start=1):
+        pattern = _pattern(candidate)
+        if pattern is not None and pattern.fullmatch(generated):
+            return number
+    return None
 
 
 def _locate(source: str, config: Config) -> str:
@@ -104,13 +134,13 @@ def _locate(source: str, config: Config) -> str:
     scanner.feed(source)
     scanner.close()
     line = scanner.first_problem()
-    if line is None:
-        return EMAIL_MJML
-    text = source.splitlines()[line - 1].strip()
     env = environment(config, autoescape=True)
     assert env.loader is not None
     template, filename, _ = env.loader.get_source(env, EMAIL_MJML)
-    for number, candidate in enumerate(template.splitlines(), start=1):
-        if candidate.strip() == text:
-            return f"{filename}, line {number}"
-    return f"{filename} (generated MJML line {line}: {text[:120]!r})"
+    if line is None:
+        return str(filename)
+    generated = source.splitlines()[line - 1].strip()
+    number = _template_line(template, generated)
+    if number is not None:
+        return f"{filename}, line {number}"
+    return f"{filename} (generated MJML line {line}: {generated[:120]!r})"
