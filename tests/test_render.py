@@ -69,6 +69,7 @@ def test_html_is_safe_french_and_small(rendered: RenderedIssue) -> None:
     assert "<title>La lettre du Cerdd — semaine du 8 au 14 mai 2023</title>" in html
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in rendered.web
     assert 'href="https://lettre.example.org/inscription"' in rendered.web
+    assert 'href="https://lettre.example.org/archives/">Archives de la lettre</a>' in rendered.web
 
 
 def test_french_dates(rendered: RenderedIssue) -> None:

@@ -78,6 +78,7 @@ class IssueView:
     logo: str
     logo_alt: str
     subscribe_url: str
+    archive_url: str  # the list of past issues on `digest serve` (web page only)
     sender_name: str
     sender_address: str
     summary_words: int  # how many words of each summary the email shows
@@ -205,6 +206,7 @@ class _Builder:
             logo=_link(newsletter.logo) or "",
             logo_alt=self.words["logo_alt"].format(title=title),
             subscribe_url=_link(newsletter.subscribe_url) or _link(newsletter.base_url) or "",
+            archive_url=_link(newsletter.base_url.rstrip("/") + "/archives/") or "",
             sender_name=_text(name or newsletter.title, self.lang),
             sender_address=neutral_text(address),
             summary_words=EMAIL_SUMMARY_WORDS,
