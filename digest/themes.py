@@ -90,29 +90,45 @@ def words(text: str) -> tuple[str, ...]:
 def occurrences(phrase: tuple[str, ...], text: tuple[str, ...]) -> int:
     """How many times the word sequence `phrase` appears in `text` (whole words only)."""
     size = len(phrase)
-    if size <= 1:
-        return text.count(phrase[0]) if size else 0
-    return sum(1 for i in range(len(text) - size + 1) if text[i : i + size] == phrase)
+    return sum(1 for i in range(len(text) - size + 1) if size and text[i : i + size] == phrase)
+
+
+# (theme position, keyword position, keyword as written, its words)
+_Keyword = tuple[int, int, str, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
 class _Rules:
-    """One theme's keywords and categories, folded once per config."""
+    """The themes' keywords and categories, folded once per config.
 
-    id: str
-    keywords: tuple[tuple[str, tuple[str, ...]], ...]
-    categories: frozenset[str]
+    Keywords are indexed by their first word, so an item costs one dict lookup per word of
+    its text, however many keywords the themes have.
+    """
+
+    ids: tuple[str, ...]
+    starts: dict[str, tuple[_Keyword, ...]]
+    categories: tuple[frozenset[str], ...]
+
+    def scores(self, text: tuple[str, ...], weight: int, into: dict[_Keyword, int]) -> None:
+        for position, word in enumerate(text):
+            for keyword in self.starts.get(word, ()):
+                phrase = keyword[3]
+                if len(phrase) == 1 or text[position : position + len(phrase)] == phrase:
+                    into[keyword] = into.get(keyword, 0) + weight
 
 
 @lru_cache(maxsize=16)
-def _rules(themes: tuple[ThemeConfig, ...]) -> tuple[_Rules, ...]:
-    return tuple(
-        _Rules(
-            id=theme.id,
-            keywords=tuple((k, words(k)) for k in theme.keywords if words(k)),
-            categories=frozenset(" ".join(words(c)) for c in theme.categories),
-        )
-        for theme in themes
+def _rules(themes: tuple[ThemeConfig, ...]) -> _Rules:
+    starts: dict[str, list[_Keyword]] = {}
+    for t, theme in enumerate(themes):
+        for k, keyword in enumerate(theme.keywords):
+            phrase = words(keyword)
+            if phrase:
+                starts.setdefault(phrase[0], []).append((t, k, keyword, phrase))
+    return _Rules(
+        ids=tuple(theme.id for theme in themes),
+        starts={word: tuple(found) for word, found in starts.items()},
+        categories=tuple(frozenset(" ".join(words(c)) for c in t.categories) for t in themes),
     )
 
 
@@ -157,32 +173,30 @@ def _category(item: Item, config: Config, source: SourceConfig | None) -> tuple[
     for key, raw in folded:
         if key in mapping:
             return mapping[key], f"category '{raw}' (source '{item.source}')"
-    for rules in _rules(config.themes):
+    rules = _rules(config.themes)
+    for theme_id, categories in zip(rules.ids, rules.categories, strict=True):
         for key, raw in folded:
-            if key in rules.categories:
-                return rules.id, f"category '{raw}'"
+            if key in categories:
+                return theme_id, f"category '{raw}'"
     return None
 
 
 def _keywords(item: Item, config: Config, source: SourceConfig | None) -> tuple[str, str] | None:
     """The theme whose keywords score best; ties go to the theme listed first."""
-    title, summary = words(item.title), words(item.summary_text)
-    best: tuple[int, str, list[str]] = (0, "", [])
-    for rules in _rules(config.themes):
-        hits: list[tuple[int, str]] = []
-        for keyword, phrase in rules.keywords:
-            score = TITLE_WEIGHT * occurrences(phrase, title)
-            score += SUMMARY_WEIGHT * occurrences(phrase, summary)
-            if score:
-                hits.append((score, keyword))
-        total = sum(score for score, _ in hits)
-        if total > best[0]:
-            hits.sort(key=lambda hit: -hit[0])
-            best = (total, rules.id, [keyword for _, keyword in hits])
-    if not best[0]:
+    rules = _rules(config.themes)
+    hits: dict[_Keyword, int] = {}
+    rules.scores(words(item.title), TITLE_WEIGHT, hits)
+    rules.scores(words(item.summary_text), SUMMARY_WEIGHT, hits)
+    totals: dict[int, int] = {}
+    for keyword, score in hits.items():
+        totals[keyword[0]] = totals.get(keyword[0], 0) + score
+    if not totals:
         return None
-    names = ", ".join(f"'{k}'" for k in best[2][:3]) + (", …" if len(best[2]) > 3 else "")
-    return best[1], f"keyword{'s' if len(best[2]) > 1 else ''} {names}"
+    best = min(totals, key=lambda t: (-totals[t], t))
+    # The reason names the strongest keywords, in the theme's own order on a tie.
+    named = sorted((k for k in hits if k[0] == best), key=lambda k: (-hits[k], k[1]))
+    names = ", ".join(f"'{k[2]}'" for k in named[:3]) + (", …" if len(named) > 3 else "")
+    return rules.ids[best], f"keyword{'s' if len(named) > 1 else ''} {names}"
 
 
 def _source_default(
@@ -304,8 +318,13 @@ def _victim(placed: list[Placed], agenda: bool) -> int:
 def _cap_sections(buckets: dict[str, list[Placed]], cap: int) -> list[Item]:
     dropped: list[Item] = []
     for target, placed in buckets.items():
+        if target != AGENDA_ID:
+            # Sorted recaps first, then feed items newest first: the tail is what `_victim`
+            # would pick one by one (the oldest feed items, then the oldest recaps).
+            dropped += [item for item, _ in placed[cap:]]
+            del placed[cap:]
         while len(placed) > cap:
-            dropped.append(placed.pop(_victim(placed, target == AGENDA_ID))[0])
+            dropped.append(placed.pop(_victim(placed, agenda=True))[0])
     return dropped
 
 

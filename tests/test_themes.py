@@ -16,7 +16,7 @@ from digest.identity import item_key
 from digest.models import Item, Section
 from digest.overrides import Overrides, load_overrides
 from digest.period import week_period
-from digest.themes import Arrangement, arrange, assign_theme, words
+from digest.themes import Arrangement, arrange, assign_theme, occurrences, words
 
 PARIS = ZoneInfo("Europe/Paris")
 W19 = week_period("2023-W19", PARIS)
@@ -118,6 +118,15 @@ def test_inclusive_writing_keeps_the_word_it_is_built_on() -> None:
     assert words("habitant·es")[0] == words("habitantes")[0] == words("habitant")[0]
     assert words("élu-es")[0] == words("élus")[0]
     assert words("citoyen.nes")[0] == words("citoyennes")[0]
+
+
+def test_occurrences_count_whole_word_sequences() -> None:
+    text = words("Le climat, le plan climat et le plan climat-air-énergie du plan")
+    assert occurrences(words("plan climat"), text) == 2
+    assert occurrences(words("climat"), text) == 3
+    assert occurrences(words("climat plan"), text) == 0
+    assert occurrences(words("plan"), text) == 3
+    assert occurrences((), text) == 0
 
 
 # ------------------------------------------------------------------ keywords
