@@ -8,7 +8,8 @@ replies through `smtp_server.script`:
     smtp_server.script.rcpt["later@example.org"] = "451 4.3.0 Try again later"
     smtp_server.script.mail = "421 4.7.0 Too many connections"   # refuse MAIL FROM
     smtp_server.script.drop_rcpt.add("cut@example.org")          # hang up at that RCPT
-    smtp_server.script.drop_data_after = 2                       # hang up at the 3rd DATA
+    smtp_server.script.drop_data_after = 2                       # hang up at every DATA after 2
+    smtp_server.script.drop_data_at = {3}                        # hang up at the 3rd DATA only
 
 `smtp_server.url` is the DIGEST_SMTP_URL to use; `wait_for(n)` waits for n messages (mail
 sent from a background task arrives after the HTTP response).
@@ -53,6 +54,7 @@ class Script:
     rcpt: dict[str, str] = field(default_factory=dict)
     drop_rcpt: set[str] = field(default_factory=set)
     drop_data_after: int | None = None
+    drop_data_at: set[int] = field(default_factory=set)
 
 
 class Recorder:
@@ -94,7 +96,8 @@ class Recorder:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.data_commands += 1
         limit = self.script.drop_data_after
-        if limit is not None and self.data_commands > limit:
+        dropped = limit is not None and self.data_commands > limit
+        if dropped or self.data_commands in self.script.drop_data_at:
             assert server.transport is not None
             server.transport.close()
             return "421 4.4.2 Connection dropped"
@@ -114,6 +117,12 @@ def _hang_up_after(server: SMTP, reply: str) -> None:
 
 class LoopbackController(Controller):
     """Binds to port 0 and hands the real port to aiosmtpd's readiness check."""
+
+    sessions = 0  # SMTP connections opened (the readiness check's own included)
+
+    def factory(self) -> SMTP:
+        self.sessions += 1
+        return super().factory()  # type: ignore[no-any-return]
 
     def _trigger_server(self) -> None:
         assert self.server is not None
@@ -153,6 +162,11 @@ class SmtpServer:
     @property
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}?tls=none"
+
+    @property
+    def sessions(self) -> int:
+        """Client connections so far, not counting aiosmtpd's own readiness check."""
+        return self.controller.sessions - 1
 
     @property
     def script(self) -> Script:

@@ -14,6 +14,7 @@ from digest.errors import DeliveryError
 from digest.smtp import SmtpConnection, SmtpSettings, parse_smtp_url, send_one, settings_from_env
 from digest.templating import make_env
 from digest.web.mail import confirmation_message
+from digest.web.mailer import Mailer
 from digest.web.site import load_messages
 from tests.smtp_server import SmtpServer
 from tests.web_support import write_config
@@ -137,3 +138,29 @@ def test_confirmation_message(tmp_path: Path) -> None:
     assert url in body and "7 jours" in body and "« Lettre du Cerdd »" in body
     assert "&" not in body  # plain text: nothing HTML-escaped
     assert built.get_content_type() == "text/plain"
+
+
+def test_mailer_reuses_one_session_and_recovers_from_a_drop(smtp_server: SmtpServer) -> None:
+    mailer = Mailer(parse_smtp_url(smtp_server.url))
+    mailer.start()
+    try:
+        for n in range(3):
+            assert mailer.submit(message(f"r{n}@example.org"))
+        smtp_server.wait_for(3)
+        assert smtp_server.sessions == 1
+        smtp_server.script.drop_data_at = {4}  # the session dies at the next DATA
+        mailer.submit(message("r3@example.org"))
+        received = smtp_server.wait_for(4)
+    finally:
+        mailer.stop()
+    assert [m.rcpt_tos[0] for m in received] == [f"r{n}@example.org" for n in range(4)]
+    assert smtp_server.sessions == 2  # a fresh session took over
+
+
+def test_mailer_drops_when_its_queue_is_full(smtp_server: SmtpServer) -> None:
+    mailer = Mailer(parse_smtp_url(smtp_server.url), size=2)  # not started: nothing drains
+    assert mailer.submit(message("a@example.org")) and mailer.submit(message("b@example.org"))
+    assert not mailer.submit(message("c@example.org"))
+    mailer.start()
+    mailer.stop()  # sends what was queued before stopping
+    assert [m.rcpt_tos[0] for m in smtp_server.wait_for(2)] == ["a@example.org", "b@example.org"]

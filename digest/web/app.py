@@ -14,13 +14,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..config import Config
-from ..smtp import SmtpSettings, send_one
+from ..smtp import SmtpSettings
 from ..store import Store
 from ..tokens import Keys
 from .archive import Archive
 from .pages import Pages
 from .security import SecurityHeaders
-from .site import Mailer, Site
+from .site import Site
 
 
 def create_app(
@@ -29,10 +29,9 @@ def create_app(
     keys: Keys,
     smtp: SmtpSettings,
     clock: Callable[[], datetime] | None = None,
-    mailer: Mailer = send_one,
 ) -> Starlette:
     """The site for `config`. The clock defaults to the real UTC time (tests pass their own)."""
-    site = Site(config, keys, smtp, clock or _utc_now, mailer)
+    site = Site(config, keys, smtp, clock or _utc_now)
     pages, archive = Pages(site), Archive(site)
 
     @asynccontextmanager
@@ -40,9 +39,11 @@ def create_app(
         # One connection, used only from the event loop's thread: the handlers are async
         # and SQLite calls are short (WAL), so they run inline rather than in a thread pool.
         site.store = Store(config.store)
+        site.mailer.start()
         try:
             yield
         finally:
+            site.mailer.stop()
             site.store.close()
             site.store = None
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -58,10 +57,9 @@ class Pages:
         subscriber_id = request_subscription(
             site.db, address, language=site.lang, now=site.clock(), source="web", ip=ip
         )
-        response = site.message(request, "check")
         if subscriber_id is not None:
-            response.background = BackgroundTask(site.send_confirmation, subscriber_id, address)
-        return response
+            site.send_confirmation(subscriber_id, address)
+        return site.message(request, "check")
 
     async def confirm(self, request: Request) -> Response:
         site = self.site

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import smtplib
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 import yaml
@@ -16,16 +14,16 @@ from starlette.responses import HTMLResponse
 
 from ..config import Config
 from ..errors import DigestError
-from ..smtp import SmtpSettings, send_one
+from ..smtp import SmtpSettings
 from ..store import Store, StoredIssue
 from ..templating import make_env
 from ..tokens import Keys, confirm_url
 from .mail import confirmation_message
+from .mailer import Mailer
 from .ratelimit import NoLimit, RateLimiter
 from .security import Csrf
 
 log = logging.getLogger("digest.web")
-Mailer = Callable[[SmtpSettings, EmailMessage], None]
 
 
 class Site:
@@ -37,20 +35,14 @@ class Site:
         keys: Keys,
         smtp: SmtpSettings,
         clock: Callable[[], datetime],
-        mailer: Mailer = send_one,
     ) -> None:
         if not config.newsletter.sender.strip():
             raise DigestError(
                 "newsletter.sender is empty: the confirmation email needs a From: address",
                 hint='set newsletter.sender in feeds.yaml, e.g. "Lettre <lettre@example.org>"',
             )
-        self.config, self.keys, self.smtp, self.clock, self.mailer = (
-            config,
-            keys,
-            smtp,
-            clock,
-            mailer,
-        )
+        self.config, self.keys, self.smtp, self.clock = config, keys, smtp, clock
+        self.mailer = Mailer(smtp)
         self.env = make_env(config)
         self.text_env = make_env(config, autoescape=False)
         self.lang = config.newsletter.language
@@ -96,14 +88,12 @@ class Site:
         return f"{issue.id} · {start} – {format_date(last, 'd MMMM y', locale=self.lang)}"
 
     def send_confirmation(self, subscriber_id: int, address: str) -> None:
-        """Runs after the answer page is sent; a failure is logged (the visitor may retry)."""
+        """Queue the confirmation email; the mailer thread sends it (failures are logged)."""
         now = self.clock()
         url = confirm_url(self.config, subscriber_id, now, self.keys)
-        message = confirmation_message(self.config, self.text_env, self.t, address, url, now)
-        try:
-            self.mailer(self.smtp, message)
-        except (DigestError, OSError, smtplib.SMTPException) as exc:
-            log.error("confirmation email to subscriber %s not sent: %s", subscriber_id, exc)
+        self.mailer.submit(
+            confirmation_message(self.config, self.text_env, self.t, address, url, now)
+        )
 
 
 def load_messages(env: Any, lang: str) -> dict[str, str]:
