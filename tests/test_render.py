@@ -194,3 +194,14 @@ def test_hostile_links_and_edito_never_reach_the_email(tmp_path: Path) -> None:
         assert "onclick" not in output and "alert(2)" not in output
     # The undated item is shown with its source only.
     assert "La 27e Région</p>" in result.html and "  La 27e Région\n" in result.text
+
+
+def test_an_empty_issue_still_renders(tmp_path: Path) -> None:
+    issue = replace(
+        golden_issue(), sections=(), featured=None, agenda=None, edito_html="", edito_text=""
+    )
+    result = render_issue(issue, make_config(tmp_path))
+    assert result.preheader == "Semaine du 8 au 14 mai 2023"
+    assert "<h2" not in result.html and "<h3" not in result.html
+    assert result.html.count(PLACEHOLDERS["unsubscribe_url"]) == 1
+    assert "\n* " not in result.text

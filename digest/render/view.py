@@ -157,11 +157,13 @@ class _Builder:
         title = _text(section.title or default_title, self.lang)
         return SectionView(theme=section.theme, title=title, items=items)
 
-    def preheader(self, sections: tuple[SectionView, ...]) -> str:
-        """The edito's opening, else the first titles: what an inbox shows after the subject."""
+    def preheader(self, sections: tuple[SectionView, ...], period: str) -> str:
+        """What an inbox shows after the subject: the edito's opening, else the first
+        titles, else (an empty issue) the dates."""
         text = _text(self.issue.edito_text, self.lang)
         if not text:
             text = " · ".join(item.title for section in sections for item in section.items[:1])
+        text = text or period
         if len(text) > PREHEADER_CHARS:
             text = text[: PREHEADER_CHARS - 1].rsplit(" ", 1)[0] + "…"
         return text
@@ -196,7 +198,7 @@ class _Builder:
             lang=self.lang,
             title=title,
             subject=self.subject(title, period),
-            preheader=self.preheader(everything),
+            preheader=self.preheader(everything, period),
             period=period,
             edito_html=edito_html,
             edito_paragraphs=edito_paragraphs,
