@@ -21,7 +21,7 @@ from .config import Config, Key, _Checker
 from .errors import ConfigError
 from .identity import canonical_url
 from .text import html_to_text, markdown_to_html
-from .themes import _FILE_DATE, AGENDA_ID, FALLBACK_ID, RECAP
+from .themes import AGENDA_ID, FALLBACK_ID, RECAP, RECAP_FILE_DATE
 
 SUFFIXES = (".md", ".yaml", ".yml")
 _LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
@@ -80,7 +80,7 @@ def reference(value: Any) -> str | None:
         return canonical_url(text)
     if text.lower().endswith(".md") and "://" not in text:
         stem = Path(text.replace("\\", "/")).stem
-        return RECAP + (_FILE_DATE.sub("", stem) or stem).lower()
+        return RECAP + (RECAP_FILE_DATE.sub("", stem) or stem).lower()
     return None
 
 

@@ -3,7 +3,8 @@
 `assign_theme` decides one item's section and says why (front matter > feed category >
 keywords > the source's default > the fallback section `autres`). `arrange` applies the
 issue's overrides (pin, exclude, move), sends upcoming events to the agenda, orders and caps
-the sections, and returns an `Arrangement`. Nothing here does I/O.
+the sections, and returns an `Arrangement` with the reason of every item and the warnings
+staff should read. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 # The overrides file names a recap by its file name, without the date the name may start
 # with (the recaps source leaves it out of the GUID too).
 RECAP = "recap:"
-_FILE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[-_.]|$)")
+RECAP_FILE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[-_.]|$)")
 
 
 # ---------------------------------------------------------------- words and keywords
@@ -217,7 +218,7 @@ class Arrangement:
     agenda: Section | None
     trimmed: int
     # Keys of the items the caps left out, and what staff should read before sending
-    # (an override URL that matched nothing, a recap naming an unknown theme).
+    # (an override naming no item of the issue, a recap naming an unknown theme, the caps).
     trimmed_keys: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
