@@ -27,11 +27,12 @@ SUFFIXES = (".md", ".yaml", ".yml")
 _LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 
 OVERRIDE_KEYS: dict[str, Key] = {
-    "title": Key(str, "", "a title for this issue, shown above the edito"),
+    # title and subject are checked and kept; render does not use them yet.
+    "title": Key(str, "", "a title for this issue"),
     "subject": Key(str, "", "the email subject of this issue, instead of the default one"),
-    "pin": Key(list, [], "URLs shown first, in this order, under « À la une »"),
-    "exclude": Key(list, [], "URLs left out of this issue"),
-    "move": Key(dict, {}, "`URL: theme id`: puts an item in that section"),
+    "pin": Key(list, [], "items (URLs, or recap file names) shown first, under « À la une »"),
+    "exclude": Key(list, [], "items left out of this issue"),
+    "move": Key(dict, {}, "`item: theme id`: puts an item in that section"),
     "edito": Key(str, "", "the edito in Markdown (.yaml files; in a .md file it is the body)"),
 }
 
