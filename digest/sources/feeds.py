@@ -17,6 +17,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -70,7 +71,9 @@ def collect_feeds(
     now: datetime,
 ) -> list[Result]:
     """One (SourceResult, new cache entry or None) per source, in input order."""
-    return asyncio.run(_collect(sources, cache, fetch, now))
+    feeds = sum(1 for source in sources if source.url and source.enabled)
+    with _parser_pool(feeds) as pool:
+        return asyncio.run(_collect(sources, cache, fetch, now, pool))
 
 
 def items_from_cache(source: SourceConfig, cached: CachedFetch) -> SourceResult:
@@ -115,14 +118,13 @@ async def _collect(
     cache: Mapping[str, CachedFetch],
     fetch: FetchConfig,
     now: datetime,
+    pool: Executor | None,
 ) -> list[Result]:
     width = max(1, min(fetch.concurrency, MAX_CONNECTIONS))
     gate = asyncio.Semaphore(width)
-    feeds = sum(1 for s in sources if s.url and s.enabled)
-    with _parser_pool(feeds) as pool:
-        async with _client(fetch, width) as client:
-            jobs = [_one(client, gate, pool, s, cache, fetch, now) for s in sources]
-            return list(await asyncio.gather(*jobs))
+    async with _client(fetch, width) as client:
+        jobs = [_one(client, gate, pool, s, cache, fetch, now) for s in sources]
+        return list(await asyncio.gather(*jobs))
 
 
 async def _one(
@@ -147,6 +149,8 @@ async def _one(
         result, entry = await _interpret(fetched, source, cached, pool, now)
     except SourceError as exc:
         result, entry = _error(source, exc.message), None
+    except BrokenProcessPool:
+        result, entry = _error(source, "the parser process died (out of memory?)"), None
     except Exception as exc:  # a source must never abort the run; say what happened
         result, entry = _error(source, f"unexpected {type(exc).__name__}: {exc}"), None
     return replace(result, elapsed_s=round(time.monotonic() - started, 3)), entry
@@ -185,7 +189,7 @@ async def _client(fetch: FetchConfig, width: int) -> AsyncIterator[httpx.AsyncCl
         # Only what _Decoder can decode within the byte cap.
         "Accept-Encoding": "gzip, deflate",
     }
-    limits = httpx.Limits(max_connections=width, max_keepalive_connections=width)
+    limits = httpx.Limits(max_connections=width, max_keepalive_connections=0)
     async with httpx.AsyncClient(
         headers=headers,
         follow_redirects=False,  # followed by hand: counted, and http(s) only
@@ -314,27 +318,25 @@ class _Decoder:
 
 @contextmanager
 def _parser_pool(feeds: int) -> Iterator[Executor | None]:
-    """Worker processes for parsing: parsing is pure-Python CPU work and threads would
-    share one core (the GIL), while the event loop needs the other for the network."""
+    """Worker processes for parsing, already running when this returns.
+
+    Why processes: parsing is pure-Python CPU work, threads would share one core (the GIL)
+    while the event loop needs the other for the network. Why fork, and now: the workers
+    start before the event loop (and its resolver threads) exists, in a few milliseconds,
+    without re-importing the program's __main__ as forkserver and spawn do.
+    """
     if feeds < POOL_THRESHOLD:
         yield None
         return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     workers = max(1, min(os.cpu_count() or 1, 4, feeds))
-    pool = ProcessPoolExecutor(workers, _pool_context(), initializer=_worker_init)
+    pool = ProcessPoolExecutor(workers, context, initializer=_worker_init)
     try:
+        pool.submit(int).result()  # with fork, the first submit starts every worker
         yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    # forkserver: workers fork from a clean process that already imported the parser, not
-    # from this one (which may hold threads, e.g. a test server, and locks).
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["digest.sources.feedparse"])
-        return context
-    return multiprocessing.get_context("spawn")
 
 
 def _worker_init() -> None:
