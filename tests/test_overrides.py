@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -232,3 +235,37 @@ def test_the_readme_example_is_valid(tmp_path: Path) -> None:
     assert overrides.pin[1] == "recap:cantines-bio-et-locales-somme"
     assert overrides.exclude == ("https://partenaire.example.org/offre-d-emploi",)
     assert overrides.edito_markdown.endswith("— L'équipe du Cerdd")
+
+
+def run_build(tmp_path: Path, overrides: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "recaps").mkdir()
+    (tmp_path / "recaps" / "2023-05-10-atelier.md").write_text(
+        "---\ntitle: Atelier participation\ndate: 2023-05-10\n---\nUn atelier.\n", "utf-8"
+    )
+    (tmp_path / "issues").mkdir()
+    (tmp_path / "issues" / "2023-W19.md").write_text(overrides, encoding="utf-8")
+    config = CONFIG.format(folder="issues").replace(
+        "  - name: Partenaire\n    url: https://partenaire.example.org/feed.xml\n",
+        "  - name: Le Cerdd\n    path: recaps\n",
+    )
+    (tmp_path / "feeds.yaml").write_text(config + "store: digest.db\n", encoding="utf-8")
+    command = [sys.executable, "-m", "digest", "--config", str(tmp_path / "feeds.yaml")]
+    command += ["build", "--week", "2023-W19", "--out", str(tmp_path / "out"), "--offline"]
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120)
+
+
+def test_build_stops_on_a_bad_overrides_file_with_exit_2(tmp_path: Path) -> None:
+    done = run_build(tmp_path, "---\npins: []\nmove:\n  https://a.example/x: climate\n---\n")
+    assert done.returncode == 2
+    assert "2023-W19.md:2: pins: unknown key 'pins', did you mean 'pin'?" in done.stderr
+    assert "2023-W19.md:4: move.https://a.example/x: unknown theme 'climate'" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_build_pins_a_recap_and_warns_about_what_matches_nothing(tmp_path: Path) -> None:
+    done = run_build(tmp_path, "---\npin: [atelier.md, https://a.example/gone]\n---\nBonjour\n")
+    assert done.returncode == 0, done.stderr
+    output = done.stdout + done.stderr
+    assert "2023-W19.md: pin https://a.example/gone matches no item of 2023-W19" in output
+    data = json.loads((tmp_path / "out" / "digest.json").read_text(encoding="utf-8"))
+    assert [i["title"] for i in data["featured"]["items"]] == ["Atelier participation"]
