@@ -72,6 +72,13 @@ def test_html_is_safe_french_and_small(rendered: RenderedIssue) -> None:
     assert 'href="https://lettre.example.org/archives/">Archives de la lettre</a>' in rendered.web
 
 
+def test_no_rust_escapes_leak_from_mrml(rendered: RenderedIssue) -> None:
+    # MRML writes a no-break space inside an attribute as "\\u{a0}"; titles with French
+    # typography end up in image alt texts, where readers would see the escape.
+    assert "\\u{" not in rendered.html
+    assert 'alt="Illustration : Plan climat : la Métropole lance sa concertation"' in rendered.html
+
+
 def test_french_dates(rendered: RenderedIssue) -> None:
     for output in (rendered.html, rendered.text, rendered.web):
         assert "Semaine du 8 au 14 mai 2023" in output

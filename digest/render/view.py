@@ -96,6 +96,12 @@ def _text(value: str, lang: str) -> str:
     return typo_text(clean) if lang == "fr" else clean
 
 
+def _attribute(text: str) -> str:
+    """Text for an HTML attribute: MRML writes no-break spaces in attributes as a Rust
+    escape (`\\u{a0}`), which mail clients would show literally, so plain spaces there."""
+    return text.replace("\u00a0", " ").replace("\u202f", " ")
+
+
 def _link(url: str | None) -> str | None:
     """An http(s) URL made placeholder-proof, or None. Sources already checked the scheme;
     checking again here keeps a `javascript:` link out even if a stage upstream slips."""
@@ -142,7 +148,7 @@ class _Builder:
             date=day_label(when, self.tz, self.words, year=False) if when else "",
             summary=_text(item.summary_text, self.lang),
             image=_link(item.image),
-            image_alt=self.words["image_alt"].format(title=title),
+            image_alt=_attribute(self.words["image_alt"].format(title=title)),
             author=_text(item.author or "", self.lang),
             event=event_label(item.event_date, self.tz, self.words, self.year)
             if item.event_date
@@ -206,7 +212,7 @@ class _Builder:
             sections=sections,
             agenda=agenda,
             logo=_link(newsletter.logo) or "",
-            logo_alt=self.words["logo_alt"].format(title=title),
+            logo_alt=_attribute(self.words["logo_alt"].format(title=title)),
             subscribe_url=_link(newsletter.subscribe_url) or _link(newsletter.base_url) or "",
             archive_url=_link(newsletter.base_url.rstrip("/") + "/archives/") or "",
             sender_name=_text(name or newsletter.title, self.lang),
