@@ -74,5 +74,6 @@ def issue_data(issue: Issue, language: str) -> dict[str, Any]:
             "out_of_period": stats.out_of_period,
             "duplicates_merged": stats.duplicates_merged,
             "already_sent": stats.already_sent,
+            "trimmed": issue.trimmed,
         },
     }

@@ -115,3 +115,5 @@ class Issue:
     # The edito from the overrides file, as sanitized HTML and as plain text.
     edito_html: str = ""
     edito_text: str = ""
+    # Items the caps (issue.max_per_section / max_items) left out of this issue.
+    trimmed: int = 0

@@ -120,6 +120,7 @@ def build_issue(
         agenda=arranged.agenda,
         edito_html=overrides.edito_html,
         edito_text=overrides.edito_text,
+        trimmed=arranged.trimmed,
     )
     rendered = render_issue(issue, config)
     data = json.dumps(issue_data(issue, config.newsletter.language), ensure_ascii=False, indent=2)
