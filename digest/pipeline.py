@@ -65,15 +65,18 @@ def collect(
 
 def _read_locally(source: SourceConfig, config: Config, store: Store) -> SourceResult:
     """A source read without the network: disabled, a file, a folder, or a feed's cache."""
+    french = config.newsletter.language == "fr"
     if not source.enabled:
-        return SourceResult(source.name, "skipped", error="disabled in feeds.yaml")
+        why = "désactivée dans feeds.yaml" if french else "disabled in feeds.yaml"
+        return SourceResult(source.name, "skipped", error=why)
     if source.path is not None:
         if source.path.is_dir():
             return read_recaps(source, config.newsletter.tz)
         return read_feed_file(source)
     cached = store.cached_fetch(source.url or "")
     if cached is None:
-        return SourceResult(source.name, "skipped", error="offline, and never fetched before")
+        why = "hors ligne, jamais récupérée" if french else "offline, never fetched before"
+        return SourceResult(source.name, "skipped", error=why)
     return items_from_cache(source, cached)
 
 
