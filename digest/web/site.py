@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import yaml
@@ -92,7 +93,7 @@ class Site:
         now = self.clock()
         url = confirm_url(self.config, subscriber_id, now, self.keys)
         self.mailer.submit(
-            confirmation_message(self.config, self.text_env, self.t, address, url, now)
+            partial(confirmation_message, self.config, self.text_env, self.t, address, url, now)
         )
 
 
