@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -113,16 +114,23 @@ def serving(feeds: dict[str, bytes], latency: float) -> Iterator[str]:
         server.server_close()
 
 
-def time_collect(urls: list[str]) -> tuple[float, int, int]:
+def cpu_seconds() -> float:
+    """User + system CPU of this process (the server threads too) and its reaped children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def time_collect(urls: list[str]) -> tuple[float, float, int, int]:
     sources = [SourceConfig(name=f"Partenaire {n}", url=url) for n, url in enumerate(urls)]
     fetch = FetchConfig(concurrency=MAX_CONNECTIONS)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     results = collect_feeds(sources, {}, fetch, datetime(2023, 5, 15, 8, tzinfo=UTC))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     errors = [r for r, _ in results if r.status == "error"]
     for result in errors[:3]:
         print(f"  error: {result.name}: {result.error}")
-    return elapsed, sum(len(r.items) for r, _ in results), len(errors)
+    return elapsed, cpu, sum(len(r.items) for r, _ in results), len(errors)
 
 
 def config_text(urls: list[str], store: Path) -> str:
@@ -136,19 +144,19 @@ def config_text(urls: list[str], store: Path) -> str:
     )
 
 
-def time_build(urls: list[str]) -> tuple[float, int, str]:
+def time_build(urls: list[str]) -> tuple[float, float, int, str]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         config = folder / "feeds.yaml"
         config.write_text(config_text(urls, folder / "digest.db"), encoding="utf-8")
         command = [str(ROOT / ".venv/bin/digest"), "--config", str(config), "build"]
         command += ["--week", "2023-W19", "--out", str(folder / "out")]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
         written = sorted(p.name for p in (folder / "out").glob("*")) if done.returncode == 0 else []
     tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-    return elapsed, done.returncode, ", ".join(written) or " | ".join(tail)
+    return elapsed, cpu, done.returncode, ", ".join(written) or " | ".join(tail)
 
 
 def arguments() -> argparse.Namespace:
@@ -169,6 +177,7 @@ def print_setup(args: argparse.Namespace, feeds: dict[str, bytes]) -> None:
     waves = -(-args.feeds // MAX_CONNECTIONS)
     print(f"floor (network, {MAX_CONNECTIONS} connections): {waves * args.latency:.1f} s")
     print(f"floor (sequential): {args.feeds * args.latency:.1f} s")
+    print("CPU = user+system seconds of every process involved (the bench's own server too)")
 
 
 def main() -> None:
@@ -178,14 +187,20 @@ def main() -> None:
     with serving(feeds, args.latency) as base:
         urls = [base + path for path in feeds]
         for run in range(1, args.repeat + 1):
-            elapsed, items, errors = time_collect(urls)
-            print(f"collect_feeds (fetch+parse) run {run}: {elapsed:.2f} s, ", end="")
+            elapsed, cpu, items, errors = time_collect(urls)
+            print(
+                f"collect_feeds (fetch+parse) run {run}: {elapsed:.2f} s (CPU {cpu:.2f} s), ",
+                end="",
+            )
             print(f"{items} items, {errors} errors")
         if args.no_build or not (ROOT / "digest/pipeline.py").exists():
             return
         for run in range(1, args.repeat + 1):
-            elapsed, code, what = time_build(urls)
-            print(f"digest build (cold, subprocess) run {run}: {elapsed:.2f} s, ", end="")
+            elapsed, cpu, code, what = time_build(urls)
+            print(
+                f"digest build (cold, subprocess) run {run}: {elapsed:.2f} s (CPU {cpu:.2f} s), ",
+                end="",
+            )
             print(f"exit {code}: {what}")
 
 

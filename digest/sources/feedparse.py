@@ -161,14 +161,17 @@ def _check(result: Any, content_type: str) -> None:
 
 
 def _items(entries: list[Any], source: SourceConfig, base: str | None) -> tuple[Item, ...]:
-    """One Item per entry; a repeated GUID or key keeps only its first entry."""
+    """One Item per entry; a GUID (or key) seen earlier in the feed keeps its first entry."""
     items: list[Item] = []
-    seen: set[str] = set()
+    keys: set[str] = set()
+    guids: set[str] = set()
     for entry in entries:
         item = entry_to_item(entry, source, base)
-        if item is None or item.key in seen or (item.guid and "g" + item.guid in seen):
+        if item is None or item.key in keys or (item.guid is not None and item.guid in guids):
             continue
-        seen.update({item.key, "g" + item.guid} if item.guid else {item.key})
+        keys.add(item.key)
+        if item.guid is not None:
+            guids.add(item.guid)
         items.append(item)
     return tuple(items)
 
