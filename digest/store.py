@@ -397,10 +397,15 @@ class Store:
             (subscriber_id, event, when, source, ip),
         )
 
-    def sent_issues(self, limit: int | None = None) -> list[StoredIssue]:
-        """Issues with status 'sent' (the archives), newest first."""
+    def sent_issues(self, limit: int | None = None, content: bool = True) -> list[StoredIssue]:
+        """Issues with status 'sent' (the archives), newest first.
+
+        With content=False, data/html/text/web come back empty: a listing need not read
+        hundreds of kilobytes per issue.
+        """
+        columns = "data, html, text, web" if content else "'', '', '', ''"
         rows = self.db.execute(
-            "SELECT id, period_start, period_end, built_at, data, html, text, web, status"
+            f"SELECT id, period_start, period_end, built_at, {columns}, status"
             " FROM issues WHERE status = 'sent' ORDER BY id DESC" + (" LIMIT ?" if limit else ""),
             (limit,) if limit else (),
         ).fetchall()

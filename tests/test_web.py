@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import html
+import os
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,7 +19,15 @@ from digest.store import Store, StoredIssue
 from digest.subscribers import Subscriber
 from digest.tokens import CONFIRM, UNSUBSCRIBE, make_token, unsubscribe_url
 from tests.smtp_server import SmtpServer
-from tests.web_support import KEYS, RunningSite, csrf_of, link_in, running_site
+from tests.web_support import (
+    KEYS,
+    RunningSite,
+    bound_socket,
+    csrf_of,
+    link_in,
+    running_site,
+    write_config,
+)
 
 
 @pytest.fixture
@@ -331,3 +343,47 @@ def test_english_site(tmp_path: Path, smtp_server: SmtpServer) -> None:
     assert "Check your inbox" in answer.text
     message = smtp_server.wait_for(1)[0].message
     assert message["Subject"] == "Confirm your subscription to Lettre du Cerdd"
+
+
+def test_digest_serve_behind_a_proxy_logs_the_forwarded_ip(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """`digest serve --proxy-headers` as started from a shell, the client IP from the proxy."""
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    sock.close()  # uvicorn binds it again (SO_REUSEADDR): a short, harmless race on loopback
+    config = write_config(tmp_path, f"http://127.0.0.1:{port}")
+    env = {
+        **os.environ,
+        "DIGEST_SECRET": KEYS.signing.decode(),
+        "DIGEST_SMTP_URL": smtp_server.url,
+    }
+    command = [sys.executable, "-m", "digest", "--config", str(config), "serve", "--port",
+               str(port), "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1"]  # fmt: skip
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_up(url, server)
+        with httpx.Client(base_url=url, headers={"X-Forwarded-For": "203.0.113.7"}) as client:
+            assert subscribe(client, "proxied@example.org").status_code == 200
+        smtp_server.wait_for(1)
+    finally:
+        server.terminate()
+        server.wait(10)
+    with Store(tmp_path / "digest.db") as store:
+        found = store.subscriber_by_email("proxied@example.org")
+        assert found is not None
+        assert [r.ip for r in store.consent_log(found.id)] == ["203.0.113.7"]
+
+
+def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(server.stderr.read().decode() if server.stderr else "exited")
+        try:
+            httpx.get(url + "/", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("digest serve did not answer")

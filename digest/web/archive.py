@@ -23,7 +23,10 @@ class Archive:
         self.site = site
 
     async def index(self, request: Request) -> Response:
-        issues = [{"id": i.id, "label": self.site.label(i)} for i in self.site.db.sent_issues()]
+        issues = [
+            {"id": i.id, "label": self.site.label(i)}
+            for i in self.site.db.sent_issues(content=False)
+        ]
         response = self.site.page(request, "archives.html", issues=issues)
         response.headers["cache-control"] = PUBLIC
         return response
@@ -38,7 +41,7 @@ class Archive:
 
     async def feed(self, request: Request) -> Response:
         site = self.site
-        issues = site.db.sent_issues(limit=50)
+        issues = site.db.sent_issues(limit=50, content=False)
         entries = [
             {"id": i.id, "label": site.label(i), "updated": i.built_at.isoformat()} for i in issues
         ]

@@ -30,7 +30,7 @@ class Pages:
     async def home(self, request: Request, error: str = "", status: int = 200) -> Response:
         site = self.site
         token, fresh = site.csrf.token_for(request)
-        latest = site.db.sent_issues(limit=1)
+        latest = site.db.sent_issues(limit=1, content=False)
         shown = {"id": latest[0].id, "label": site.label(latest[0])} if latest else None
         response = site.page(request, "home.html", status, csrf=token, error=error, latest=shown)
         if fresh:
