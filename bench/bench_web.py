@@ -53,9 +53,9 @@ class Sink:
 
 class SinkController(Controller):
     def _trigger_server(self) -> None:  # port 0: read back the real port first
-        assert self.server is not None
+        assert isinstance(self.server, asyncio.Server)
         self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
+        super()._trigger_server()  # type: ignore[no-untyped-call]
 
 
 @dataclass

@@ -17,6 +17,7 @@ sent from a background task arrives after the HTTP response).
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import threading
@@ -122,12 +123,12 @@ class LoopbackController(Controller):
 
     def factory(self) -> SMTP:
         self.sessions += 1
-        return super().factory()  # type: ignore[no-any-return]
+        return super().factory()  # type: ignore[no-untyped-call,no-any-return]
 
     def _trigger_server(self) -> None:
-        assert self.server is not None
+        assert isinstance(self.server, asyncio.Server)
         self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
+        super()._trigger_server()  # type: ignore[no-untyped-call]
 
 
 class SmtpServer:
