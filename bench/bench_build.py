@@ -49,7 +49,7 @@ def item_xml(feed: int, number: int) -> str:
     """One item of about 2 KB: title, link, date in the week, HTML body with a link and image."""
     published = WEEK_START + timedelta(minutes=(feed * 50 + number) * 13 % (6 * 24 * 60))
     body = "".join(
-        f"<p>{paragraph(feed + number + k, 45)}. <a href='/articles/{feed}-{number}-{k}'>Lire"
+        f"<p>{paragraph(feed + number + k, 38)}. <a href='/articles/{feed}-{number}-{k}'>Lire"
         f"</a> <strong>{paragraph(k, 3)}</strong></p>"
         for k in range(3)
     )

@@ -17,6 +17,7 @@ to it exactly as to a partner's site. Routes:
     /gzip-bomb               Content-Encoding: gzip, 50 KB that inflate to 50 MB
     /json                    application/json
     /inline?body=NAME        a body registered by the test with `server.add(...)`
+    /hold/NAME               the file after 0.3 s, counting how many requests overlap
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class FeedServer:
     base: str
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     bodies: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    # Requests to /hold/ in flight now, and the most ever seen at once.
+    holding: int = 0
+    most_held: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -196,6 +201,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def route_json(self, rest: str, query: dict[str, str]) -> None:
         self.reply(b'{"status": "ok", "items": []}', "application/json")
+
+    def route_hold(self, name: str, query: dict[str, str]) -> None:
+        state = self.server_state
+        with state.lock:
+            state.holding += 1
+            state.most_held = max(state.most_held, state.holding)
+        time.sleep(0.3)
+        with state.lock:
+            state.holding -= 1
+        self.route_feeds(name, query)
 
     def route_inline(self, rest: str, query: dict[str, str]) -> None:
         body, content_type = self.server_state.bodies[query["body"]]

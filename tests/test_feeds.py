@@ -182,6 +182,16 @@ def test_one_broken_source_among_good_ones(feed_server: FeedServer) -> None:
     assert results[2][0].items[0].title == "Budget participatif : les lauréats 2023"
 
 
+def test_no_more_feeds_at_once_than_fetch_concurrency(feed_server: FeedServer) -> None:
+    feed_server.most_held = 0
+    sources = [
+        SourceConfig(name=f"S{n}", url=feed_server.url(f"/hold/rss10.rdf?n={n}")) for n in range(8)
+    ]
+    results = collect_feeds(sources, {}, FetchConfig(concurrency=3), NOW)
+    assert [r.status for r, _ in results] == ["ok"] * 8
+    assert feed_server.most_held == 3
+
+
 def test_header_charset_survives_the_cache(feed_server: FeedServer) -> None:
     # latin-1 bytes with no XML declaration: only the Content-Type says iso-8859-1.
     url = feed_server.url("/charset/latin1-header.xml?cs=iso-8859-1")
