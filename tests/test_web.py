@@ -387,3 +387,23 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError("digest serve did not answer")
+
+
+def test_oversized_bodies_are_refused(site: RunningSite, client: httpx.Client) -> None:
+    csrf = csrf_of(client.get("/").text)
+    big = {"email": "big@example.org", "csrf": csrf, "website": "x" * 20_000}
+    announced = client.post("/subscribe", data=big)
+    assert announced.status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the body is streamed
+        yield f"email=big%40example.org&csrf={csrf}&website=".encode()
+        yield from (b"x" * 4096 for _ in range(8))
+
+    streamed = client.post(
+        "/subscribe",
+        content=chunks(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert streamed.status_code == 413
+    assert "content-security-policy" in streamed.headers
+    assert subscriber(site, "big@example.org") is None

@@ -19,7 +19,7 @@ from ..store import Store
 from ..tokens import Keys
 from .archive import Archive
 from .pages import Pages
-from .security import SecurityHeaders
+from .security import BodyLimit, SecurityHeaders
 from .site import Site
 
 
@@ -70,7 +70,7 @@ def create_app(
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit)],
         exception_handlers={HTTPException: error},
         lifespan=lifespan,
     )

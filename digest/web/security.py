@@ -13,8 +13,9 @@ import hashlib
 import hmac
 import secrets
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..tokens import Keys
@@ -63,6 +64,37 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+MAX_BODY = 16 * 1024  # the forms hold an address and two tokens
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over MAX_BODY bytes gets 413 (announced or streamed)."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            await PlainTextResponse("Request body too large", 413)(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:  # chunked bodies announce no length
+                raise HTTPException(413)
+            return message
+
+        await self.app(scope, counting_receive, send)
 
 
 class Csrf:
