@@ -407,3 +407,10 @@ def test_oversized_bodies_are_refused(site: RunningSite, client: httpx.Client) -
     assert streamed.status_code == 413
     assert "content-security-policy" in streamed.headers
     assert subscriber(site, "big@example.org") is None
+
+
+def test_a_refused_address_is_shown_back_escaped(client: httpx.Client) -> None:
+    answer = subscribe(client, '"><script>alert(1)</script>')
+    assert answer.status_code == 400
+    assert "<script>alert(1)</script>" not in answer.text
+    assert 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in answer.text

@@ -27,12 +27,17 @@ class Pages:
     def __init__(self, site: Site) -> None:
         self.site = site
 
-    async def home(self, request: Request, error: str = "", status: int = 200) -> Response:
+    async def home(
+        self, request: Request, error: str = "", status: int = 200, email: str = ""
+    ) -> Response:
+        """The home page; after a refused address, again with the error and what was typed."""
         site = self.site
         token, fresh = site.csrf.token_for(request)
         latest = site.db.sent_issues(limit=1, content=False)
         shown = {"id": latest[0].id, "label": site.label(latest[0])} if latest else None
-        response = site.page(request, "home.html", status, csrf=token, error=error, latest=shown)
+        response = site.page(
+            request, "home.html", status, csrf=token, error=error, latest=shown, email=email
+        )
         if fresh:
             site.csrf.set_cookie(response, token)
         return response
@@ -48,10 +53,12 @@ class Pages:
         if str(form.get("website", "")).strip():
             log.info("honeypot filled from %s: nothing done", ip)
             return site.message(request, "check")  # the same answer: a bot learns nothing
+        typed = str(form.get("email", ""))
         try:
-            address = normalise_email(str(form.get("email", "")))
+            address = normalise_email(typed)
         except BadAddress:
-            return await self.home(request, error=site.t["bad_email"], status=400)
+            shown = typed[:254].replace("\r", " ").replace("\n", " ")
+            return await self.home(request, site.t["bad_email"], 400, shown)
         if not site.per_address.hit(address):
             return _limited(site.message(request, "rate", 429), site.config.site.window)
         subscriber_id = request_subscription(
@@ -62,26 +69,33 @@ class Pages:
         return site.message(request, "check")
 
     async def confirm(self, request: Request) -> Response:
-        site = self.site
-        form = await _form(request) if request.method == "POST" else None
-        if form is not None and not site.csrf.check(request, str(form.get("csrf", ""))):
-            return site.message(request, "forbidden", 403)
         subscriber_id, problem = self._read(request, CONFIRM)
+        if request.method == "GET":
+            return problem or self._confirm_page(request, subscriber_id)
+        form = await _form(request)
+        if not self.site.csrf.check(request, str(form.get("csrf", ""))):
+            return self.site.message(request, "forbidden", 403)
         if problem is not None:
             return problem
-        if form is None:
-            current = site.db.subscriber(subscriber_id)
-            if current is None or current.status not in ("pending", "confirmed"):
-                return site.message(request, "expired", 410)
-            if current.status == "confirmed":
-                return site.message(request, "already")
-            return self._action(request, "confirm")
         outcome = confirm(
-            site.db, subscriber_id, now=site.clock(), source="web", ip=client_ip(request)
+            self.site.db,
+            subscriber_id,
+            now=self.site.clock(),
+            source="web",
+            ip=client_ip(request),
         )
         if outcome == "gone":
-            return site.message(request, "expired", 410)
-        return site.message(request, "confirmed" if outcome == "confirmed" else "already")
+            return self.site.message(request, "expired", 410)
+        return self.site.message(request, "confirmed" if outcome == "confirmed" else "already")
+
+    def _confirm_page(self, request: Request, subscriber_id: int) -> Response:
+        """The GET: a button for a pending subscriber, a plain message otherwise."""
+        current = self.site.db.subscriber(subscriber_id)
+        if current is None or current.status not in ("pending", "confirmed"):
+            return self.site.message(request, "expired", 410)
+        if current.status == "confirmed":
+            return self.site.message(request, "already")
+        return self._action(request, "confirm")
 
     async def unsubscribe(self, request: Request) -> Response:
         site = self.site
