@@ -189,7 +189,7 @@ async def _client(fetch: FetchConfig, width: int) -> AsyncIterator[httpx.AsyncCl
         # Only what _Decoder can decode within the byte cap.
         "Accept-Encoding": "gzip, deflate",
     }
-    limits = httpx.Limits(max_connections=width, max_keepalive_connections=0)
+    limits = httpx.Limits(max_connections=width, max_keepalive_connections=width)
     async with httpx.AsyncClient(
         headers=headers,
         follow_redirects=False,  # followed by hand: counted, and http(s) only
