@@ -203,12 +203,12 @@ def parse_csv(text: str) -> tuple[list[tuple[int, str, str]], list[str]]:
     delimiter = ";" if first.count(";") > first.count(",") else ","
     rows: list[tuple[int, str, str]] = []
     problems: list[str] = []
-    for number, cells in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), 1):
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    for record, cells in enumerate(reader):
+        number = reader.line_num  # the line in the file, even after a quoted line break
         cells = [c.strip() for c in cells]
-        if not any(cells):
-            continue
-        if number == 1 and cells[0].lower() in ("email", "e-mail", "courriel", "adresse"):
-            continue
+        if not any(cells) or (record == 0 and "@" not in cells[0]):
+            continue  # blank line, or a header row ("email;nom", "Adresse e-mail", ...)
         try:
             rows.append((number, normalise_email(cells[0]), clean_name(_cell(cells, 1))))
         except BadAddress as exc:

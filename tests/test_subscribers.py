@@ -156,9 +156,10 @@ def test_import_tolerates_bom_semicolons_and_reports_bad_lines(
 
 
 def test_parse_csv_with_commas_and_no_header() -> None:
-    rows, problems = parse_csv("a@example.org,A\nb@example.org\n,\nbad,B\n")
-    assert rows == [(1, "a@example.org", "A"), (2, "b@example.org", "")]
-    assert problems == ["line 4: 'bad': not a valid email address: "
+    text = 'a@example.org,A\nb@example.org,"Line\nbreak"\n,\nbad,B\n'
+    rows, problems = parse_csv(text)
+    assert rows == [(1, "a@example.org", "A"), (3, "b@example.org", "Line break")]
+    assert problems == ["line 5: 'bad': not a valid email address: "
                         "An email address must have an @-sign."]  # fmt: skip
 
 
