@@ -110,6 +110,13 @@ ISSUE_KEYS: dict[str, Key] = {
     "featured_title": Key(str, "", "section of pinned items (default: À la une / Featured)"),
     "agenda_title": Key(str, "", "section of upcoming events (default: Agenda)"),
 }
+SITE_KEYS: dict[str, Key] = {
+    "rate_limit": Key(bool, True, "limit subscribe requests per IP and per address"),
+    "per_ip": Key(int, 10, "subscribe requests one IP may make per window", _positive),
+    "per_address": Key(int, 3, "confirmation emails one address may get per window", _positive),
+    "window": Key((int, float), 3600.0, "seconds of the rate-limit window", _positive),
+    "confirm_days": Key(int, 7, "days a confirmation link stays valid", _positive),
+}
 TOP_KEYS: dict[str, Key] = {
     "newsletter": Key(dict, doc="the newsletter's identity"),
     "sources": Key(list, doc="feeds and folders to read"),
@@ -117,6 +124,7 @@ TOP_KEYS: dict[str, Key] = {
     "fetch": Key(dict, {}, "network limits"),
     "select": Key(dict, {}, "how duplicates and dates are judged"),
     "issue": Key(dict, {}, "sections, caps and per-issue overrides"),
+    "site": Key(dict, {}, "the subscription site (`digest serve`)"),
     "store": Key(str, "digest.db", "the SQLite file"),
     "templates": Key(str, None, "a folder whose templates override the defaults file by file"),
 }
@@ -186,6 +194,15 @@ class IssueConfig:
 
 
 @dataclass(frozen=True)
+class SiteConfig:
+    rate_limit: bool = True
+    per_ip: int = 10
+    per_address: int = 3
+    window: float = 3600.0
+    confirm_days: int = 7
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     newsletter: NewsletterConfig
@@ -196,6 +213,7 @@ class Config:
     templates: Path | None
     select: SelectConfig = field(default_factory=SelectConfig)
     issue: IssueConfig = field(default_factory=IssueConfig)
+    site: SiteConfig = field(default_factory=SiteConfig)
 
     @property
     def folder(self) -> Path:
@@ -312,6 +330,7 @@ class _Checker:
         select = SelectConfig(**self.section(top["select"], SELECT_KEYS, ("select",)))
         issue = self.section(top["issue"], ISSUE_KEYS, ("issue",))
         issue["overrides"] = self.resolve(issue["overrides"]) if issue["overrides"] else None
+        site = SiteConfig(**self.section(top["site"], SITE_KEYS, ("site",)))
         if self.problems:
             raise ConfigError(
                 self.problems, hint="fix these in " + str(self.path), path=str(self.path)
@@ -329,6 +348,7 @@ class _Checker:
             templates=self.resolve(top["templates"]) if top["templates"] else None,
             select=select,
             issue=IssueConfig(**issue),
+            site=site,
         )
 
     def theme(self, data: Any, at: tuple[str | int, ...]) -> ThemeConfig:
