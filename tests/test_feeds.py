@@ -91,7 +91,7 @@ def test_redirect_loop_is_an_error(feed_server: FeedServer) -> None:
         ("file", "redirect to a non-http(s) URL refused: file:///etc/passwd"),
         ("ftp", "redirect to a non-http(s) URL refused: ftp://ftp.example.org/feed.xml"),
         # httpx itself refuses to parse this Location: the message says so.
-        ("javascript", "invalid URL refused (in a redirect?): "),
+        ("javascript", "redirect to an invalid URL refused: "),
     ],
 )
 def test_redirect_to_a_non_http_scheme_is_refused(
@@ -165,6 +165,12 @@ def test_a_refused_connection_is_an_error() -> None:
     result, _ = fetch_one(f"http://127.0.0.1:{port}/feed.xml")
     assert result.status == "error"
     assert result.error is not None and result.error.startswith("connection failed")
+
+
+def test_an_invalid_url_is_an_error() -> None:
+    result, entry = fetch_one("http://[::1/feed.xml")
+    assert result.status == "error" and entry is None
+    assert result.error is not None and result.error.startswith("invalid URL: ")
 
 
 def test_one_broken_source_among_good_ones(feed_server: FeedServer) -> None:

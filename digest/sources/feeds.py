@@ -212,7 +212,7 @@ async def _fetch_within_deadline(
     except httpx.TimeoutException as exc:
         raise FetchError(f"timed out ({type(exc).__name__})") from None
     except httpx.InvalidURL as exc:  # httpx parses a redirect's Location before we see it
-        raise FetchError(f"invalid URL refused (in a redirect?): {exc}") from None
+        raise FetchError(f"redirect to an invalid URL refused: {exc}") from None
     except httpx.HTTPError as exc:
         raise FetchError(f"connection failed: {exc or type(exc).__name__}") from None
 
@@ -220,6 +220,10 @@ async def _fetch_within_deadline(
 async def _fetch(
     client: httpx.AsyncClient, url: str, cached: CachedFetch | None, fetch: FetchConfig
 ) -> Fetched:
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise FetchError(f"invalid URL: {exc}") from None
     headers = _conditional_headers(cached)
     for _ in range(fetch.max_redirects + 1):
         async with client.stream("GET", url, headers=headers) as response:
