@@ -1,0 +1,164 @@
+"""Queries for what `digest build` keeps: the fetch cache, items seen and sent, issues."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..errors import StoreError
+from .base import StoreBase
+from .base import when as _when
+
+
+@dataclass(frozen=True)
+class CachedFetch:
+    """What the last successful fetch of a feed returned."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    body: bytes
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredIssue:
+    id: str
+    period_start: datetime
+    period_end: datetime
+    built_at: datetime
+    data: str
+    html: str
+    text: str
+    web: str
+    status: str
+
+
+class ContentQueries(StoreBase):
+    """The fetch cache, first-seen and sent items, and built issues."""
+
+    # -- fetch cache -------------------------------------------------------------------
+
+    def cached_fetch(self, url: str) -> CachedFetch | None:
+        row = self.db.execute(
+            "SELECT url, etag, last_modified, body, fetched_at FROM fetch_cache WHERE url = ?",
+            (url,),
+        ).fetchone()
+        if row is None:
+            return None
+        return CachedFetch(row[0], row[1], row[2], bytes(row[3] or b""), _when(row[4]))
+
+    def remember_fetch(self, fetch: CachedFetch) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM fetch_cache WHERE url = ?", (fetch.url,))
+            db.execute(
+                "INSERT INTO fetch_cache (url, etag, last_modified, body, fetched_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    fetch.url,
+                    fetch.etag,
+                    fetch.last_modified,
+                    fetch.body,
+                    fetch.fetched_at.isoformat(),
+                ),
+            )
+
+    # -- items -------------------------------------------------------------------------
+
+    def first_seen(self, keys: Iterable[str], now: datetime) -> dict[str, datetime]:
+        """When each key was first seen; keys never seen before are recorded as seen `now`."""
+        keys = list(dict.fromkeys(keys))
+        with self.transaction() as db:
+            for key in keys:
+                db.execute(
+                    "INSERT INTO item_seen (item_key, first_seen) SELECT ?, ?"
+                    " WHERE NOT EXISTS (SELECT 1 FROM item_seen WHERE item_key = ?)",
+                    (key, now.isoformat(), key),
+                )
+            found = {
+                k: _when(v) for k, v in self._select_in("item_key, first_seen", "item_seen", keys)
+            }
+        return found
+
+    def sent_keys(self, keys: Iterable[str], except_issue: str | None = None) -> set[str]:
+        """The keys among `keys` that went out in an issue other than `except_issue`."""
+        rows = self._select_in("item_key, issue_id", "sent_items", list(keys))
+        return {key for key, issue in rows if issue != except_issue}
+
+    def mark_sent(self, issue_id: str, keys: Iterable[str], when: datetime) -> None:
+        with self.transaction() as db:
+            for key in dict.fromkeys(keys):
+                db.execute(
+                    "INSERT INTO sent_items (item_key, issue_id, sent_at) SELECT ?, ?, ?"
+                    " WHERE NOT EXISTS"
+                    " (SELECT 1 FROM sent_items WHERE item_key = ? AND issue_id = ?)",
+                    (key, issue_id, when.isoformat(), key, issue_id),
+                )
+
+    def _select_in(self, columns: str, table: str, keys: list[str]) -> list[tuple[str, str]]:
+        rows: list[tuple[str, str]] = []
+        for start in range(0, len(keys), 500):  # stay under SQLite's variable limit
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self.db.execute(
+                f"SELECT {columns} FROM {table} WHERE item_key IN ({marks})", chunk
+            ).fetchall()
+        return rows
+
+    # -- issues ------------------------------------------------------------------------
+
+    def save_issue(self, issue: StoredIssue) -> None:
+        """Store (or replace, while not yet sent) what `digest build` produced."""
+        with self.transaction() as db:
+            row = db.execute("SELECT status FROM issues WHERE id = ?", (issue.id,)).fetchone()
+            if row and row[0] not in ("built", "approved"):
+                raise StoreError(
+                    f"issue {issue.id} is already {row[0]}: it is not rebuilt in the store",
+                    hint="build with --out only, or choose another week",
+                )
+            db.execute("DELETE FROM issues WHERE id = ?", (issue.id,))
+            db.execute(
+                "INSERT INTO issues (id, period_start, period_end, built_at, data, html, text,"
+                " web, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'built')",
+                (
+                    issue.id,
+                    issue.period_start.isoformat(),
+                    issue.period_end.isoformat(),
+                    issue.built_at.isoformat(),
+                    issue.data,
+                    issue.html,
+                    issue.text,
+                    issue.web,
+                ),
+            )
+
+    def issue(self, issue_id: str) -> StoredIssue | None:
+        row = self.db.execute(
+            "SELECT id, period_start, period_end, built_at, data, html, text, web, status"
+            " FROM issues WHERE id = ?",
+            (issue_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredIssue(row[0], _when(row[1]), _when(row[2]), _when(row[3]), *row[4:])
+
+    def sent_issues(self, limit: int | None = None, content: bool = True) -> list[StoredIssue]:
+        """Issues with status 'sent' (the archives), newest first.
+
+        With content=False, data/html/text/web come back empty: a listing need not read
+        hundreds of kilobytes per issue.
+        """
+        columns = "data, html, text, web" if content else "'', '', '', ''"
+        rows = self.db.execute(
+            f"SELECT id, period_start, period_end, built_at, {columns}, status"
+            " FROM issues WHERE status = 'sent' ORDER BY id DESC" + (" LIMIT ?" if limit else ""),
+            (limit,) if limit else (),
+        ).fetchall()
+        return [StoredIssue(r[0], _when(r[1]), _when(r[2]), _when(r[3]), *r[4:]) for r in rows]
+
+    def set_issue_status(self, issue_id: str, status: str) -> None:
+        with self.transaction() as db:
+            cursor = db.execute("UPDATE issues SET status = ? WHERE id = ?", (status, issue_id))
+        if not cursor.rowcount:
+            raise StoreError(f"no issue {issue_id} in the store", hint="build it first")

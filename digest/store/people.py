@@ -1,0 +1,141 @@
+"""Queries for subscribers and their consent log (the rules live in digest.subscribers)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from ..subscribers import ConsentRecord, Subscriber
+from .base import StoreBase
+from .base import when as _when
+
+
+class SubscriberQueries(StoreBase):
+    """Subscribers and consent records."""
+
+    # Written for digest.subscribers, which holds the rules; these only read and write.
+
+    _SUBSCRIBER_COLUMNS = (
+        "id, email, name, status, language, created_at, updated_at, confirmed_at, unsubscribed_at"
+    )
+
+    def subscriber(self, subscriber_id: int) -> Subscriber | None:
+        row = self.db.execute(
+            f"SELECT {self._SUBSCRIBER_COLUMNS} FROM subscribers"
+            " WHERE id = ? AND status <> 'erased'",
+            (subscriber_id,),
+        ).fetchone()
+        return _subscriber(row) if row else None
+
+    def subscriber_by_email(self, email: str) -> Subscriber | None:
+        row = self.db.execute(
+            f"SELECT {self._SUBSCRIBER_COLUMNS} FROM subscribers WHERE email = ?", (email,)
+        ).fetchone()
+        return _subscriber(row) if row else None
+
+    def subscribers(self, status: str | None = None) -> list[Subscriber]:
+        """Every subscriber (erased ones excepted), or those with `status`, by address."""
+        where, args = ("status = ?", (status,)) if status else ("status <> 'erased'", ())
+        rows = self.db.execute(
+            f"SELECT {self._SUBSCRIBER_COLUMNS} FROM subscribers WHERE {where} ORDER BY email",
+            args,
+        ).fetchall()
+        return [_subscriber(row) for row in rows]
+
+    def create_subscriber(
+        self,
+        email: str,
+        name: str,
+        status: str,
+        language: str,
+        now: datetime,
+        *,
+        event: str,
+        source: str,
+        ip: str | None = None,
+    ) -> int | None:
+        """Insert a subscriber and its first consent event; None if the address exists."""
+        when = now.isoformat()
+        confirmed = when if status == "confirmed" else None
+        try:
+            with self.transaction() as db:
+                cursor = db.execute(
+                    "INSERT INTO subscribers (email, name, status, language, created_at,"
+                    " updated_at, confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (email, name, status, language, when, when, confirmed),
+                )
+                new_id = int(cursor.lastrowid or 0)
+                self._log_consent(new_id, event, when, source, ip)
+        except sqlite3.IntegrityError:
+            return None
+        return new_id
+
+    def change_status(
+        self,
+        subscriber_id: int,
+        status: str,
+        allowed_from: tuple[str, ...],
+        now: datetime,
+        *,
+        event: str,
+        source: str,
+        ip: str | None = None,
+    ) -> bool:
+        """Move to `status` only from one of `allowed_from` (atomic); log it. True if moved."""
+        when = now.isoformat()
+        stamp = {"confirmed": "confirmed_at", "unsubscribed": "unsubscribed_at"}.get(status)
+        extra = f", {stamp} = ?" if stamp else ""
+        marks = ",".join("?" * len(allowed_from))
+        with self.transaction() as db:
+            cursor = db.execute(
+                f"UPDATE subscribers SET status = ?, updated_at = ?{extra}"
+                f" WHERE id = ? AND status IN ({marks})",
+                (status, when, *([when] if stamp else []), subscriber_id, *allowed_from),
+            )
+            if cursor.rowcount:
+                self._log_consent(subscriber_id, event, when, source, ip)
+        return bool(cursor.rowcount)
+
+    def consent_log(self, subscriber_id: int) -> list[ConsentRecord]:
+        rows = self.db.execute(
+            "SELECT subscriber_id, event, at, source, ip, email_hash FROM consent_log"
+            " WHERE subscriber_id = ? ORDER BY id",
+            (subscriber_id,),
+        ).fetchall()
+        return [ConsentRecord(r[0], r[1], _when(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    def erase_subscriber(
+        self, subscriber_id: int, email_hash: str, now: datetime, *, source: str
+    ) -> None:
+        """Drop the address, name and IPs; keep the row (its id) and an 'erase' record."""
+        when = now.isoformat()
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE subscribers SET email = NULL, name = '', status = 'erased',"
+                " updated_at = ? WHERE id = ?",
+                (when, subscriber_id),
+            )
+            db.execute("UPDATE consent_log SET ip = NULL WHERE subscriber_id = ?", (subscriber_id,))
+            db.execute(
+                "INSERT INTO consent_log (subscriber_id, event, at, source, email_hash)"
+                " VALUES (?, 'erase', ?, ?, ?)",
+                (subscriber_id, when, source, email_hash),
+            )
+
+    def _log_consent(
+        self, subscriber_id: int, event: str, when: str, source: str, ip: str | None
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO consent_log (subscriber_id, event, at, source, ip) VALUES (?, ?, ?, ?, ?)",
+            (subscriber_id, event, when, source, ip),
+        )
+
+    # -- /subscribers ------------------------------------------------------------------
+
+
+def _subscriber(row: tuple[Any, ...]) -> Subscriber:
+    optional = [_when(v) if v else None for v in row[7:9]]
+    return Subscriber(
+        row[0], row[1], row[2], row[3], row[4], _when(row[5]), _when(row[6]), *optional
+    )
