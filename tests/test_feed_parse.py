@@ -226,6 +226,14 @@ def test_missing_and_future_dates_and_duplicate_guids() -> None:
     assert len({i.key for i in items}) == 4
 
 
+def test_entity_checks_hold_in_any_encoding() -> None:
+    # The same bypass in UTF-16: the checks read the text as the parser will, not bytes.
+    text = amplification_feed(True).decode("utf-8").replace('"utf-8"', '"utf-16"')
+    text = text.replace("<!DOCTYPE rss [<!ENTITY", "x\n<!DOCTYPE rss [\n<!ENTITY", 1)
+    with pytest.raises(ParseError, match="declares XML entities"):
+        parse_feed(text.encode("utf-16"), SOURCE, None)
+
+
 def test_doctype_is_stripped_with_quotes_and_subset() -> None:
     body = b'<?xml version="1.0"?>\n<!-- c --><!DOCTYPE rss [<!ENTITY a "]>">]><rss/>'
     assert strip_doctype(body) == b'<?xml version="1.0"?>\n<!-- c --><rss/>'

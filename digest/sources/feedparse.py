@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
+from feedparser.encodings import convert_to_utf8
 
 from ..config import SourceConfig
 from ..errors import ParseError
@@ -32,14 +33,10 @@ from ..text import (
     summarize,
 )
 
-_CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?([\w.:-]+)", re.I)
-_XML_DECL = re.compile(rb"^\s*<\?xml[^>]*\?>", re.I)
 _FIRST_IMG = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"", re.I)
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
 _TOKENS = re.compile(r"<[^>]*>?|[^<\s]+")
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:[?#]|$)", re.I)
-_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
-UTF8_DECL = b'<?xml version="1.0" encoding="utf-8"?>\n'
 
 
 def parse_feed(
@@ -50,40 +47,29 @@ def parse_feed(
 ) -> tuple[Item, ...]:
     """The items of the feed in `body`; ParseError when it is not a usable feed."""
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
-    body, lowered = self_describing(body, lowered)
-    result = _run_feedparser(strip_doctype(body), lowered)
+    utf8, utf8_headers = self_describing(body, lowered)
+    result = _run_feedparser(strip_doctype(utf8), utf8_headers)
     _check(result, lowered.get("content-type", ""))
     feed_link = http_url(result.feed.get("link"), base_url) or base_url
     return _items(result.entries, source, feed_link)
 
 
 def self_describing(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
-    """UTF-8 bytes that say so, when the charset came from the HTTP header or a UTF-16 BOM.
+    """UTF-8 bytes that say so, decoded by feedparser's own rules (RFC 3023: the charset of
+    the Content-Type, the XML declaration, the BOM), and headers that now say utf-8.
 
-    Why: the fetch cache keeps only the body, so a latin-1 feed whose charset is given
-    only by Content-Type would come back garbled from the cache on the next 304.
+    Why: the entity checks must read the document as the parser will, whatever its encoding
+    (UTF-16, EBCDIC...); and the fetch cache keeps only the body, so a latin-1 feed whose
+    charset is given only by Content-Type must not come back garbled on the next 304.
     """
-    content_type = headers.get("content-type", "")
-    match = _CHARSET.search(content_type)
-    charset = match.group(1) if match else _bom_charset(body)
-    if not charset or body.lstrip()[:1] in (b"{", b"["):
+    if body.lstrip()[:1] in (b"{", b"["):  # JSON: no declaration, no entities
         return body, headers
-    try:
-        text = body.decode(charset)
-    except (LookupError, UnicodeDecodeError):
-        return body, headers  # a wrong header: let feedparser's own fallbacks decide
-    text = text.removeprefix("\ufeff")
-    data = UTF8_DECL + _XML_DECL.sub(b"", text.encode("utf-8"), count=1)
-    fixed = dict(headers)
-    fixed["content-type"] = _CHARSET.sub("; charset=utf-8", content_type)
-    return data, fixed
-
-
-def _bom_charset(body: bytes) -> str | None:
-    for bom, charset in _BOMS:
-        if body.startswith(bom) and charset != "utf-8":
-            return charset
-    return None
+    outcome: dict[str, Any] = {}
+    data = convert_to_utf8(headers, body, outcome)
+    if not outcome.get("encoding"):
+        return body, headers  # undecodable: feedparser's lenient parser decides
+    mime = headers.get("content-type", "").split(";")[0].strip() or "application/xml"
+    return data, {**headers, "content-type": f"{mime}; charset=utf-8"}
 
 
 def strip_doctype(body: bytes) -> bytes:
