@@ -58,6 +58,10 @@ def _positive(value: Any) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
 
+def _hour(value: Any) -> str | None:
+    return None if 0 <= value <= 23 else "must be an hour from 0 to 23"
+
+
 def _identifier(value: Any) -> str | None:
     ok = re.fullmatch(r"[a-z0-9][a-z0-9_-]*", value)
     return None if ok else "use lower-case letters, digits, '-' or '_'"
@@ -117,12 +121,28 @@ SITE_KEYS: dict[str, Key] = {
     "window": Key((int, float), 3600.0, "seconds of the rate-limit window", _positive),
     "confirm_days": Key(int, 7, "days a confirmation link stays valid", _positive),
 }
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+SCHEDULE_KEYS: dict[str, Key] = {
+    "weekday": Key(str, "monday", "day the issue of the past week goes out", _one_of(*WEEKDAYS)),
+    "hour": Key(int, 9, "local hour (0-23) from which it goes out", lambda h: _hour(h)),
+    "approval": Key(
+        str,
+        "required",
+        "required: staff run `digest approve`; auto: sent at once",
+        _one_of("required", "auto"),
+    ),
+    "min_items": Key(int, 3, "an issue with fewer items is not sent (and says so)"),
+    "deadline_hours": Key(
+        (int, float), 48.0, "hours after the slot past which it is not sent", _positive
+    ),
+}
 TOP_KEYS: dict[str, Key] = {
     "newsletter": Key(dict, doc="the newsletter's identity"),
     "sources": Key(list, doc="feeds and folders to read"),
     "themes": Key(list, [], "the sections of an issue"),
     "fetch": Key(dict, {}, "network limits"),
     "select": Key(dict, {}, "how duplicates and dates are judged"),
+    "schedule": Key(dict, {}, "when `digest run` sends, and whether staff approve first"),
     "issue": Key(dict, {}, "sections, caps and per-issue overrides"),
     "site": Key(dict, {}, "the subscription site (`digest serve`)"),
     "store": Key(str, "digest.db", "the SQLite file"),
@@ -203,6 +223,19 @@ class SiteConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    weekday: str = "monday"
+    hour: int = 9
+    approval: str = "required"
+    min_items: int = 3
+    deadline_hours: float = 48.0
+
+    @property
+    def weekday_number(self) -> int:
+        return WEEKDAYS.index(self.weekday)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     newsletter: NewsletterConfig
@@ -212,6 +245,7 @@ class Config:
     store: Path
     templates: Path | None
     select: SelectConfig = field(default_factory=SelectConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     issue: IssueConfig = field(default_factory=IssueConfig)
     site: SiteConfig = field(default_factory=SiteConfig)
 
@@ -328,6 +362,7 @@ class _Checker:
             self.problem(("sources",), "no source: add a feed `url:` or a folder `path:`")
         fetch = FetchConfig(**self.section(top["fetch"], FETCH_KEYS, ("fetch",)))
         select = SelectConfig(**self.section(top["select"], SELECT_KEYS, ("select",)))
+        schedule = ScheduleConfig(**self.section(top["schedule"], SCHEDULE_KEYS, ("schedule",)))
         issue = self.section(top["issue"], ISSUE_KEYS, ("issue",))
         issue["overrides"] = self.resolve(issue["overrides"]) if issue["overrides"] else None
         site = SiteConfig(**self.section(top["site"], SITE_KEYS, ("site",)))
@@ -347,6 +382,7 @@ class _Checker:
             store=self.resolve(top["store"]),
             templates=self.resolve(top["templates"]) if top["templates"] else None,
             select=select,
+            schedule=schedule,
             issue=IssueConfig(**issue),
             site=site,
         )
