@@ -124,7 +124,7 @@ SITE_KEYS: dict[str, Key] = {
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SCHEDULE_KEYS: dict[str, Key] = {
     "weekday": Key(str, "monday", "day the issue of the past week goes out", _one_of(*WEEKDAYS)),
-    "hour": Key(int, 9, "local hour (0-23) from which it goes out", lambda h: _hour(h)),
+    "hour": Key(int, 9, "local hour (0-23) from which it goes out", _hour),
     "approval": Key(
         str,
         "required",
