@@ -1,6 +1,6 @@
 """The pipeline: the one module that knows the order of the stages.
 
-    sources → select → themes → render → (files on disk, the store)
+    sources → select → themes → render → (files on disk, the store) → deliver (cron)
 
 Everything is gathered and rendered in memory first, then written, so a failure half-way
 leaves no half-written issue (pelican's habit). The clock is a parameter: `now`.
@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Config, SourceConfig
-from .errors import SourceError
+from .cron import decide, due_issue
+from .errors import ConfigError, SourceError
 from .issue_data import issue_data
 from .models import Issue, Item, Period, Selection, SourceResult
 from .overrides import load_overrides
@@ -27,6 +29,9 @@ from .sources.feeds import collect_feeds, items_from_cache, read_feed_file
 from .sources.files import read_recaps
 from .store import Store, StoredIssue
 from .themes import arrange
+
+if TYPE_CHECKING:
+    from .deliver import DeliveryReport
 
 OnSource = Callable[[SourceResult], None]
 
@@ -187,3 +192,58 @@ def store_issue(build: Build, store: Store) -> bool:
         )
     )
     return True
+
+
+# -- the cron job ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What `digest run` did: messages for the log, and the delivery report if it sent."""
+
+    messages: tuple[str, ...]
+    report: DeliveryReport | None = None
+    skipped: bool = False
+
+
+SendFn = Callable[[str], "DeliveryReport"]
+
+
+def run_due(
+    config: Config, store: Store, clock: Callable[[], datetime], send: SendFn, force: bool
+) -> RunOutcome:
+    """Build the due issue if needed, then send it when the schedule and staff allow."""
+    now = clock()
+    due = due_issue(config.schedule, config.newsletter.tz, now)
+    decision = decide(due, store.issue(due.issue_id), config.schedule, now, force)
+    messages = [decision.message]
+    if decision.action == "build":
+        built = build_issue(config, due.period, now, store)
+        store_issue(built, store)
+        messages += built.warnings
+        decision = decide(due, store.issue(due.issue_id), config.schedule, now, force)
+        messages.append(decision.message)
+    if decision.action == "skip":
+        store.set_issue_status(due.issue_id, "skipped")
+    if decision.action != "send":
+        return RunOutcome(tuple(messages), skipped=decision.action == "skip")
+    stored = store.issue(due.issue_id)
+    if stored is not None and stored.status in ("built", "skipped"):
+        # Automatic approval (or --force) is recorded like a person's, for the report.
+        store.set_issue_status(due.issue_id, "approved")
+    return RunOutcome(tuple(messages), send(due.issue_id))
+
+
+def approve_issue(store: Store, issue_id: str) -> str:
+    """Mark a reviewed issue ready for `digest run`; refuse one that went out already."""
+    stored = store.issue(issue_id)
+    if stored is None:
+        raise ConfigError(
+            [f"no issue {issue_id} in the store"], hint=f"digest build --week {issue_id}"
+        )
+    if stored.status in ("sending", "sent"):
+        raise ConfigError([f"issue {issue_id} is already {stored.status}"])
+    if stored.status == "approved":
+        return f"{issue_id}: already approved"
+    store.set_issue_status(issue_id, "approved")
+    return f"{issue_id}: approved; the next `digest run` sends it"

@@ -1,0 +1,76 @@
+"""`digest run` (the cron entry) and `digest approve`: thin click wiring over the pipeline."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import click
+
+from .lock import exclusive_run
+from .period import parse_moment
+from .pipeline import approve_issue, run_due
+from .store import Store
+
+if TYPE_CHECKING:
+    from .cli import _State
+    from .config import Config
+    from .deliver import DeliveryReport
+
+# The group's state object, taken from the context (digest.cli imports this module).
+pass_state = click.pass_obj
+
+
+def _clock(config: Config, as_of: str | None) -> Callable[[], datetime]:
+    """Now, or `--as-of` moving forward in real time (so back-off delays still pass)."""
+    tz = config.newsletter.tz
+    if as_of is None:
+        return lambda: datetime.now(tz)
+    start, started = parse_moment(as_of, tz), time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - started)
+
+
+def _sender(
+    config: Config, store: Store, clock: Callable[[], datetime]
+) -> Callable[[str], DeliveryReport]:
+    def send(issue_id: str) -> DeliveryReport:
+        from .deliver import send_issue
+        from .smtp import settings_from_env
+        from .tokens import load_keys
+
+        return send_issue(
+            config, store, issue_id, clock, smtp=settings_from_env(), keys=load_keys()
+        )
+
+    return send
+
+
+@click.command("run")
+@click.option("--force", is_flag=True, help="Send even if thin, late, or not approved.")
+@click.option("--as-of", "as_of", help="Run as if it were this date/time (ISO).")
+@pass_state
+def run_command(state: _State, force: bool, as_of: str | None) -> None:
+    """The cron entry: build the due issue, send it when allowed; safe to repeat."""
+    config = state.config
+    clock = _clock(config, as_of)
+    with exclusive_run(config.store, "run"), Store(config.store) as store:
+        outcome = run_due(config, store, clock, _sender(config, store, clock), force)
+    for message in outcome.messages:
+        click.echo(message, err="NOT SENT" in message)
+    if outcome.report is not None:
+        r = outcome.report
+        click.echo(
+            f"{r.issue_id}: {r.sent} sent, {r.deferred} deferred, {r.failed} failed,"
+            f" {r.bounced} bounced, {r.pending} pending (audience {r.audience})"
+        )
+
+
+@click.command("approve")
+@click.argument("issue")
+@pass_state
+def approve_command(state: _State, issue: str) -> None:
+    """Mark a reviewed (and test-sent) issue as ready for `digest run` to send."""
+    with Store(state.config.store) as store:
+        click.echo(approve_issue(store, issue))

@@ -1,0 +1,104 @@
+"""The cron job's judgement: which issue is due, and what `digest run` should do about it.
+
+The issue of ISO week W covers Monday to Sunday of W, so it can only go out once W is over:
+at the first schedule slot (weekday and hour, local time) of the following week. A run
+decides from the stored issue's status and the clock alone, so running it every few minutes
+is safe: once the due issue is sent (or deliberately skipped) it does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from .config import ScheduleConfig
+from .models import Period
+from .period import week_of
+from .store import StoredIssue
+
+Action = Literal["build", "wait", "send", "skip", "nothing"]
+
+
+@dataclass(frozen=True)
+class Due:
+    """The issue the schedule says is due at `now`, with its slot and deadline."""
+
+    period: Period
+    slot: datetime
+    deadline: datetime
+
+    @property
+    def issue_id(self) -> str:
+        return self.period.name
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    message: str
+
+
+def latest_slot(schedule: ScheduleConfig, tz: ZoneInfo, now: datetime) -> datetime:
+    """The most recent weekday-and-hour slot at or before `now`, in the newsletter's zone."""
+    week = week_of(now, tz)
+    day = week.start.date() + timedelta(days=schedule.weekday_number)
+    slot = datetime(day.year, day.month, day.day, schedule.hour, tzinfo=tz)
+    return slot if slot <= now else slot - timedelta(days=7)
+
+
+def due_issue(schedule: ScheduleConfig, tz: ZoneInfo, now: datetime) -> Due:
+    """The week before the latest slot's week: the last complete week."""
+    slot = latest_slot(schedule, tz, now)
+    previous_week = week_of(week_of(slot, tz).start - timedelta(days=1), tz)
+    return Due(previous_week, slot, slot + timedelta(hours=schedule.deadline_hours))
+
+
+def item_count(stored: StoredIssue) -> int:
+    """How many items the stored issue shows (featured, sections and agenda)."""
+    data = json.loads(stored.data)
+    blocks = [data.get("featured"), *data.get("sections", []), data.get("agenda")]
+    return sum(len(block["items"]) for block in blocks if block)
+
+
+def decide(
+    due: Due, stored: StoredIssue | None, schedule: ScheduleConfig, now: datetime, force: bool
+) -> Decision:
+    """What to do with the due issue. Building is decided first; sending after a build."""
+    name = due.issue_id
+    if stored is None or _stale(stored, due):
+        return Decision("build", f"{name}: building the issue of the past week")
+    if stored.status == "sent":
+        return Decision("nothing", f"{name}: already sent, nothing to do")
+    if stored.status == "sending":
+        return Decision("send", f"{name}: resuming the delivery that was under way")
+    if stored.status == "skipped" and not force:
+        return Decision("nothing", f"{name}: skipped earlier, nothing to do (--force sends it)")
+    return _sendable(due, stored, schedule, now, force)
+
+
+def _stale(stored: StoredIssue, due: Due) -> bool:
+    """A preview built before the week was over is rebuilt when due, unless staff approved
+    it as it is: only then does it hold the whole week."""
+    return stored.status == "built" and stored.built_at < due.period.end
+
+
+def _sendable(
+    due: Due, stored: StoredIssue, schedule: ScheduleConfig, now: datetime, force: bool
+) -> Decision:
+    name = due.issue_id
+    if schedule.approval == "required" and stored.status != "approved" and not force:
+        if now > due.deadline:
+            return Decision("skip", f"{name}: NOT SENT: not approved before the deadline")
+        return Decision("wait", f"{name}: waiting for approval: digest approve {name}")
+    count = item_count(stored)
+    if count < schedule.min_items and not force:
+        return Decision(
+            "skip", f"{name}: NOT SENT: only {count} item(s), fewer than {schedule.min_items}"
+        )
+    if now > due.deadline and not force:
+        late = due.deadline.strftime("%Y-%m-%d %H:%M")
+        return Decision("skip", f"{name}: NOT SENT: its deadline ({late}) has passed")
+    return Decision("send", f"{name}: sending")
