@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .cli_run import approve_command, run_command
+from .cli_run import approve_command, issues_command, run_command
 from .cli_subscribers import serve_command, subscribers_group
 from .config import Config, default_config_path, load_config
 from .errors import EXIT_FAILED, ConfigError, DigestError
@@ -183,6 +183,7 @@ cli.add_command(subscribers_group)
 cli.add_command(serve_command)
 cli.add_command(run_command)
 cli.add_command(approve_command)
+cli.add_command(issues_command)
 
 
 def main() -> None:

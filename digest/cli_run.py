@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from .cron import item_count
 from .lock import exclusive_run
 from .period import parse_moment
 from .pipeline import approve_issue, run_due
@@ -74,3 +75,15 @@ def approve_command(state: _State, issue: str) -> None:
     """Mark a reviewed (and test-sent) issue as ready for `digest run` to send."""
     with Store(state.config.store) as store:
         click.echo(approve_issue(store, issue))
+
+
+@click.command("issues")
+@click.option("--limit", default=20, show_default=True, help="How many of the newest issues.")
+@pass_state
+def issues_command(state: _State, limit: int) -> None:
+    """List the stored issues: status (built, approved, sending, sent, skipped) and size."""
+    with Store(state.config.store) as store:
+        stored = store.issues(limit)
+    for issue in stored:
+        built = issue.built_at.astimezone(state.config.newsletter.tz).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{issue.id}  {issue.status:<9} {item_count(issue):>3} items  built {built}")

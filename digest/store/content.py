@@ -162,3 +162,12 @@ class ContentQueries(StoreBase):
             cursor = db.execute("UPDATE issues SET status = ? WHERE id = ?", (status, issue_id))
         if not cursor.rowcount:
             raise StoreError(f"no issue {issue_id} in the store", hint="build it first")
+
+    def issues(self, limit: int = 20) -> list[StoredIssue]:
+        """The newest stored issues whatever their status, without their content."""
+        rows = self.db.execute(
+            "SELECT id, period_start, period_end, built_at, data, '', '', '', status"
+            " FROM issues ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [StoredIssue(r[0], _when(r[1]), _when(r[2]), _when(r[3]), *r[4:]) for r in rows]
