@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import tracemalloc
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from digest.config import FetchConfig, SourceConfig
+from digest.errors import ParseError
 from digest.models import SourceResult
 from digest.sources import feeds
 from digest.sources.feeds import collect_feeds, items_from_cache, read_feed_file
@@ -250,18 +252,33 @@ def test_disabled_and_file_sources_in_collect(feed_server: FeedServer) -> None:
 
 
 def test_a_parse_that_runs_too_long_is_stopped() -> None:
-    # The alarm the worker processes install, tried here in the test process.
-    previous = feeds.signal.getsignal(feeds.signal.SIGALRM)
+    # The CPU timer the worker processes install, tried here in the test process.
+    previous = signal.getsignal(signal.SIGVTALRM)
     feeds._worker_init()
+    entries = "".join(
+        f"<item><title>Article {n}</title><link>https://ex.org/{n}</link></item>"
+        for n in range(3000)
+    )
+    body = f'<rss version="2.0"><channel><title>T</title>{entries}</channel></rss>'.encode()
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(feeds, "PARSE_SECONDS", 0.001)
-            entries = "".join(
-                f"<item><title>Article {n}</title><link>https://ex.org/{n}</link></item>"
-                for n in range(3000)
-            )
-            huge = f'<rss version="2.0"><channel><title>T</title>{entries}</channel></rss>'.encode()
-            with pytest.raises(feeds.ParseError, match="took more than"):
-                feeds._parse_in_worker(huge, SourceConfig(name="X"), None, {})
+            patch.setattr(feeds, "PARSE_CPU_BASE_S", 0.01)
+            patch.setattr(feeds, "PARSE_CPU_PER_MB_S", 0.0)
+            with pytest.raises(ParseError, match=r"took more than 0\.0 s of CPU to parse"):
+                feeds._parse_in_worker(body, SourceConfig(name="X"), None, {})
+        assert len(feeds._parse_in_worker(body, SourceConfig(name="X"), None, {})) == 3000
     finally:
-        feeds.signal.signal(feeds.signal.SIGALRM, previous)
+        signal.signal(signal.SIGVTALRM, previous)
+
+
+def test_a_feed_costly_beyond_its_size_is_stopped(feed_server: FeedServer) -> None:
+    # 30,000 attributes on one element: 0.3 MB that would cost feedparser several seconds
+    # (its attribute handling is quadratic). The worker stops it at its CPU allowance.
+    attributes = " ".join(f'a{n}="v"' for n in range(30_000))
+    body = f'<rss version="2.0"><channel><title>T</title><item {attributes}>'
+    body += "<title>Climat</title></item></channel></rss>"
+    url = feed_server.add("attributes", body.encode())
+    limit = feeds.parse_cpu_limit(len(body))
+    result, entry = fetch_one(url)
+    assert (result.status, entry) == ("error", None)
+    assert result.error == f"took more than {limit:.1f} s of CPU to parse: refused"

@@ -45,11 +45,11 @@ ACCEPT = (
 # Above about 20 connections httpx spent its CPU managing the pool instead of reading.
 MAX_CONNECTIONS = 20
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
-# A parse that takes longer than this is a hostile or broken feed, not a big one: a 5 MB
-# feed parses in well under 2 s.
-PARSE_SECONDS = 10
-# Below this many feeds, starting worker processes costs more than it saves.
-POOL_THRESHOLD = 4
+# CPU a parse may take: a normal feed needs about 0.4 s per MB. Beyond this allowance the
+# feed is hostile or broken (many thousands of attributes, or of nested or empty elements,
+# cost feedparser far more than their size), and it is stopped.
+PARSE_CPU_BASE_S = 1.0
+PARSE_CPU_PER_MB_S = 0.5
 
 Result = tuple[SourceResult, CachedFetch | None]
 
@@ -149,6 +149,8 @@ async def _one(
         result, entry = await _interpret(fetched, source, cached, pool, now)
     except SourceError as exc:
         result, entry = _error(source, exc.message), None
+    except _ParseTimeout:  # the timer fired just as the worker returned
+        result, entry = _error(source, "took too long to parse: refused"), None
     except BrokenProcessPool:
         result, entry = _error(source, "the parser process died (out of memory?)"), None
     except Exception as exc:  # a source must never abort the run; say what happened
@@ -329,7 +331,7 @@ def _parser_pool(feeds: int) -> Iterator[Executor | None]:
     start before the event loop (and its resolver threads) exists, in a few milliseconds,
     without re-importing the program's __main__ as forkserver and spawn do.
     """
-    if feeds < POOL_THRESHOLD:
+    if feeds < 1:
         yield None
         return
     methods = multiprocessing.get_all_start_methods()
@@ -343,22 +345,37 @@ def _parser_pool(feeds: int) -> Iterator[Executor | None]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+class _ParseTimeout(BaseException):
+    """Raised by the CPU timer. A BaseException, so no `except Exception` swallows it."""
+
+
 def _worker_init() -> None:
-    signal.signal(signal.SIGALRM, _parse_too_long)
+    signal.signal(signal.SIGVTALRM, _parse_timeout)
 
 
-def _parse_too_long(signum: int, frame: FrameType | None) -> None:
-    raise ParseError(f"took more than {PARSE_SECONDS} s to parse")
+def _parse_timeout(signum: int, frame: FrameType | None) -> None:
+    raise _ParseTimeout
+
+
+def parse_cpu_limit(size: int) -> float:
+    """Seconds of CPU the parse of a `size`-byte body may take."""
+    return PARSE_CPU_BASE_S + PARSE_CPU_PER_MB_S * size / 1_000_000
 
 
 def _parse_in_worker(
     body: bytes, source: SourceConfig, base_url: str | None, headers: Mapping[str, str]
 ) -> tuple[Item, ...]:
-    signal.setitimer(signal.ITIMER_REAL, PARSE_SECONDS)
+    """parse_feed under a CPU-time limit (ITIMER_VIRTUAL: the load of the machine and the
+    time spent waiting do not count), re-armed every 0.1 s in case a handler swallowed it."""
+    limit = parse_cpu_limit(len(body))
     try:
-        return parse_feed(body, source, base_url, headers)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.setitimer(signal.ITIMER_VIRTUAL, limit, 0.1)
+        try:
+            return parse_feed(body, source, base_url, headers)
+        finally:
+            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+    except _ParseTimeout:
+        raise ParseError(f"took more than {limit:.1f} s of CPU to parse: refused") from None
 
 
 async def _parse(
@@ -368,7 +385,7 @@ async def _parse(
     base_url: str | None,
     headers: Mapping[str, str],
 ) -> tuple[Item, ...]:
-    if pool is None:
+    if pool is None:  # only when there is no feed to fetch at all
         return parse_feed(body, source, base_url, headers)
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(pool, _parse_in_worker, body, source, base_url, dict(headers))
