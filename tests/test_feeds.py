@@ -121,8 +121,8 @@ def test_http_errors_become_error_results(feed_server: FeedServer, code: int, re
 
 
 def test_a_trickling_server_is_cut_at_the_total_deadline(feed_server: FeedServer) -> None:
-    # A byte every 0.2 s never trips httpx's own read timeout (also 1 s here, which would
-    # say "ReadTimeout"): only the total deadline can end this fetch.
+    # A byte every 0.2 s never trips a per-read timeout: only a total deadline can end this
+    # fetch, and the server would go on for 60 s.
     result, entry = fetch_one(feed_server.url("/slow"), FetchConfig(deadline=1))
     assert (result.status, result.error, entry) == ("error", "timed out after 1 s", None)
 

@@ -195,7 +195,8 @@ async def _client(fetch: FetchConfig, width: int) -> AsyncIterator[httpx.AsyncCl
     async with httpx.AsyncClient(
         headers=headers,
         follow_redirects=False,  # followed by hand: counted, and http(s) only
-        timeout=httpx.Timeout(fetch.deadline),
+        # A backstop only: the total deadline (asyncio) always comes first and says so.
+        timeout=httpx.Timeout(fetch.deadline + 1),
         limits=limits,
     ) as client:
         yield client
