@@ -12,7 +12,7 @@ import html
 import io
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -264,18 +264,18 @@ def _image(entry: Any, summary_html: str, base: str | None) -> str | None:
     return None
 
 
-def _image_candidates(entry: Any, summary_html: str) -> list[str]:
-    found: list[str] = []
+def _image_candidates(entry: Any, summary_html: str) -> Iterator[str]:
+    """Possible illustrations, best first (a generator: the first good one ends the search)."""
     for media in entry.get("media_content") or ():
         kind = f"{media.get('medium', '')} {media.get('type', '')}"
         if "image" in kind or (not kind.strip() and _IMAGE_EXT.search(media.get("url", ""))):
-            found.append(media.get("url", ""))
-    found += [thumb.get("url", "") for thumb in entry.get("media_thumbnail") or ()]
+            yield media.get("url", "")
+    for thumbnail in entry.get("media_thumbnail") or ():
+        yield thumbnail.get("url", "")
     for enclosure in entry.get("enclosures") or ():
         if str(enclosure.get("type", "")).startswith("image/"):
-            found.append(enclosure.get("href", ""))
+            yield enclosure.get("href", "")
     # sanitize_html already removed tracking pixels, so the first <img> left is a picture.
     first = _FIRST_IMG.search(summary_html)
     if first:
-        found.append(html.unescape(first.group(1)))
-    return found
+        yield html.unescape(first.group(1))
