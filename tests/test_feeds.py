@@ -177,10 +177,17 @@ def test_a_refused_connection_is_an_error() -> None:
     assert result.error is not None and result.error.startswith("connection failed")
 
 
-def test_an_invalid_url_is_an_error() -> None:
-    result, entry = fetch_one("http://[::1/feed.xml")
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://[::1/feed.xml", "invalid URL: "),
+        ("file:///etc/passwd", "not an http(s) URL: file:///etc/passwd"),
+    ],
+)
+def test_an_unusable_url_is_an_error(url: str, reason: str) -> None:
+    result, entry = fetch_one(url)
     assert result.status == "error" and entry is None
-    assert result.error is not None and result.error.startswith("invalid URL: ")
+    assert result.error is not None and result.error.startswith(reason)
 
 
 def test_one_broken_source_among_good_ones(feed_server: FeedServer) -> None:

@@ -224,9 +224,11 @@ async def _fetch(
     client: httpx.AsyncClient, url: str, cached: CachedFetch | None, fetch: FetchConfig
 ) -> Fetched:
     try:
-        httpx.URL(url)
+        scheme = httpx.URL(url).scheme
     except httpx.InvalidURL as exc:
         raise FetchError(f"invalid URL: {exc}") from None
+    if scheme not in ("http", "https"):
+        raise FetchError(f"not an http(s) URL: {url[:120]}")
     headers = _conditional_headers(cached)
     for _ in range(fetch.max_redirects + 1):
         async with client.stream("GET", url, headers=headers) as response:
