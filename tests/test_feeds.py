@@ -13,7 +13,7 @@ import pytest
 from digest.config import FetchConfig, SourceConfig
 from digest.errors import ParseError
 from digest.models import SourceResult
-from digest.sources import feeds
+from digest.sources import feedpool, feeds
 from digest.sources.feeds import collect_feeds, items_from_cache, read_feed_file
 from digest.store import CachedFetch
 from tests.http_server import ETAG, LAST_MODIFIED, FeedServer, gzip_bomb
@@ -261,7 +261,7 @@ def test_disabled_and_file_sources_in_collect(feed_server: FeedServer) -> None:
 def test_a_parse_that_runs_too_long_is_stopped() -> None:
     # The CPU timer the worker processes install, tried here in the test process.
     previous = signal.getsignal(signal.SIGVTALRM)
-    feeds._worker_init()
+    feedpool.worker_init()
     entries = "".join(
         f"<item><title>Article {n}</title><link>https://ex.org/{n}</link></item>"
         for n in range(3000)
@@ -269,11 +269,11 @@ def test_a_parse_that_runs_too_long_is_stopped() -> None:
     body = f'<rss version="2.0"><channel><title>T</title>{entries}</channel></rss>'.encode()
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(feeds, "PARSE_CPU_BASE_S", 0.01)
-            patch.setattr(feeds, "PARSE_CPU_PER_MB_S", 0.0)
+            patch.setattr(feedpool, "PARSE_CPU_BASE_S", 0.01)
+            patch.setattr(feedpool, "PARSE_CPU_PER_MB_S", 0.0)
             with pytest.raises(ParseError, match=r"took more than 0\.0 s of CPU to parse"):
-                feeds._parse_in_worker(body, SourceConfig(name="X"), None, {})
-        assert len(feeds._parse_in_worker(body, SourceConfig(name="X"), None, {})) == 3000
+                feedpool.parse_in_worker(body, SourceConfig(name="X"), None, {})
+        assert len(feedpool.parse_in_worker(body, SourceConfig(name="X"), None, {})) == 3000
     finally:
         signal.signal(signal.SIGVTALRM, previous)
 
@@ -285,7 +285,7 @@ def test_a_feed_costly_beyond_its_size_is_stopped(feed_server: FeedServer) -> No
     body = f'<rss version="2.0"><channel><title>T</title><item {attributes}>'
     body += "<title>Climat</title></item></channel></rss>"
     url = feed_server.add("attributes", body.encode())
-    limit = feeds.parse_cpu_limit(len(body))
+    limit = feedpool.parse_cpu_limit(len(body))
     result, entry = fetch_one(url)
     assert (result.status, entry) == ("error", None)
     assert result.error == f"took more than {limit:.1f} s of CPU to parse: refused"

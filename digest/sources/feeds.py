@@ -2,26 +2,22 @@
 
 `collect_feeds` fetches every feed at once (httpx + asyncio, bounded concurrency) under a
 total deadline per feed, a cap on decoded bytes, a redirect limit, http(s) only and a
-conditional GET from the cache; parsing (feedparse.py) runs in a small process pool so both
-cores work. Every failure becomes a SourceResult with status "error" and a one-line reason:
-nothing here raises because of a source.
+conditional GET from the cache; parsing (feedparse.py) runs in worker processes
+(feedpool.py) so both cores work. Every failure becomes a SourceResult with status "error"
+and a one-line reason: nothing here raises because of a source.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import os
-import signal
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import AsyncIterator, Mapping, Sequence
+from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from types import FrameType
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -32,6 +28,7 @@ from ..errors import FetchError, ParseError, SourceError
 from ..models import Item, SourceResult
 from ..store import CachedFetch
 from .feedparse import parse_feed, self_describing
+from .feedpool import ParseTimeout, parse_in_worker, parser_pool
 
 __all__ = ["USER_AGENT", "collect_feeds", "items_from_cache", "parse_feed", "read_feed_file"]
 
@@ -45,12 +42,6 @@ ACCEPT = (
 # Above about 20 connections httpx spent its CPU managing the pool instead of reading.
 MAX_CONNECTIONS = 20
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
-# CPU a parse may take: a normal feed needs about 0.4 s per MB. Beyond this allowance the
-# feed is hostile or broken (many thousands of attributes, or of nested or empty elements,
-# cost feedparser far more than their size), and it is stopped.
-PARSE_CPU_BASE_S = 1.0
-PARSE_CPU_PER_MB_S = 0.5
-
 Result = tuple[SourceResult, CachedFetch | None]
 
 
@@ -72,7 +63,7 @@ def collect_feeds(
 ) -> list[Result]:
     """One (SourceResult, new cache entry or None) per source, in input order."""
     feeds = sum(1 for source in sources if source.url and source.enabled)
-    with _parser_pool(feeds) as pool:
+    with parser_pool(feeds) as pool:
         return asyncio.run(_collect(sources, cache, fetch, now, pool))
 
 
@@ -149,7 +140,7 @@ async def _one(
         result, entry = await _interpret(fetched, source, cached, pool, now)
     except SourceError as exc:
         result, entry = _error(source, exc.message), None
-    except _ParseTimeout:  # the timer fired just as the worker returned
+    except ParseTimeout:  # the timer fired just as the worker returned
         result, entry = _error(source, "took too long to parse: refused"), None
     except BrokenProcessPool:
         result, entry = _error(source, "the parser process died (out of memory?)"), None
@@ -325,62 +316,6 @@ class _Decoder:
 # -- parsing off the event loop ----------------------------------------------------------
 
 
-@contextmanager
-def _parser_pool(feeds: int) -> Iterator[Executor | None]:
-    """Worker processes for parsing, already running when this returns.
-
-    Why processes: parsing is pure-Python CPU work, threads would share one core (the GIL)
-    while the event loop needs the other for the network. Why fork, and now: the workers
-    start before the event loop (and its resolver threads) exists, in a few milliseconds,
-    without re-importing the program's __main__ as forkserver and spawn do.
-    """
-    if feeds < 1:
-        yield None
-        return
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    workers = max(1, min(os.cpu_count() or 1, 4, feeds))
-    pool = ProcessPoolExecutor(workers, context, initializer=_worker_init)
-    try:
-        pool.submit(int).result()  # with fork, the first submit starts every worker
-        yield pool
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-class _ParseTimeout(BaseException):
-    """Raised by the CPU timer. A BaseException, so no `except Exception` swallows it."""
-
-
-def _worker_init() -> None:
-    signal.signal(signal.SIGVTALRM, _parse_timeout)
-
-
-def _parse_timeout(signum: int, frame: FrameType | None) -> None:
-    raise _ParseTimeout
-
-
-def parse_cpu_limit(size: int) -> float:
-    """Seconds of CPU the parse of a `size`-byte body may take."""
-    return PARSE_CPU_BASE_S + PARSE_CPU_PER_MB_S * size / 1_000_000
-
-
-def _parse_in_worker(
-    body: bytes, source: SourceConfig, base_url: str | None, headers: Mapping[str, str]
-) -> tuple[Item, ...]:
-    """parse_feed under a CPU-time limit (ITIMER_VIRTUAL: the load of the machine and the
-    time spent waiting do not count), re-armed every 0.1 s in case a handler swallowed it."""
-    limit = parse_cpu_limit(len(body))
-    try:
-        signal.setitimer(signal.ITIMER_VIRTUAL, limit, 0.1)
-        try:
-            return parse_feed(body, source, base_url, headers)
-        finally:
-            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
-    except _ParseTimeout:
-        raise ParseError(f"took more than {limit:.1f} s of CPU to parse: refused") from None
-
-
 async def _parse(
     pool: Executor | None,
     body: bytes,
@@ -388,7 +323,7 @@ async def _parse(
     base_url: str | None,
     headers: Mapping[str, str],
 ) -> tuple[Item, ...]:
-    if pool is None:  # only when there is no feed to fetch at all
+    if pool is None:  # no pool: there was no feed to fetch
         return parse_feed(body, source, base_url, headers)
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(pool, _parse_in_worker, body, source, base_url, dict(headers))
+    return await loop.run_in_executor(pool, parse_in_worker, body, source, base_url, dict(headers))

@@ -1,0 +1,83 @@
+"""Parsing off the event loop: worker processes, each parse under a CPU allowance.
+
+`parser_pool(n)` gives running worker processes (or None when there is nothing to parse);
+`parse_in_worker` is `parse_feed` stopped with ParseError once it has used more CPU than a
+feed of its size needs. Items are frozen dataclasses: they come back pickled.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from types import FrameType
+
+from ..config import SourceConfig
+from ..errors import ParseError
+from ..models import Item
+from .feedparse import parse_feed
+
+# CPU a parse may take: a normal feed needs about 0.4 s per MB. Beyond this allowance the
+# feed is hostile or broken (many thousands of attributes, or of nested or empty elements,
+# cost feedparser far more than their size), and it is stopped.
+PARSE_CPU_BASE_S = 1.0
+PARSE_CPU_PER_MB_S = 0.5
+
+
+@contextmanager
+def parser_pool(feeds: int) -> Iterator[Executor | None]:
+    """Worker processes for parsing, already running when this returns.
+
+    Why processes: parsing is pure-Python CPU work, threads would share one core (the GIL)
+    while the event loop needs the other for the network. Why fork, and now: the workers
+    start before the event loop (and its resolver threads) exists, in a few milliseconds,
+    without re-importing the program's __main__ as forkserver and spawn do.
+    """
+    if feeds < 1:
+        yield None
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    workers = max(1, min(os.cpu_count() or 1, 4, feeds))
+    pool = ProcessPoolExecutor(workers, context, initializer=worker_init)
+    try:
+        pool.submit(int).result()  # with fork, the first submit starts every worker
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class ParseTimeout(BaseException):
+    """Raised by the CPU timer. A BaseException, so no `except Exception` swallows it."""
+
+
+def worker_init() -> None:
+    signal.signal(signal.SIGVTALRM, _parse_timeout)
+
+
+def _parse_timeout(signum: int, frame: FrameType | None) -> None:
+    raise ParseTimeout
+
+
+def parse_cpu_limit(size: int) -> float:
+    """Seconds of CPU the parse of a `size`-byte body may take."""
+    return PARSE_CPU_BASE_S + PARSE_CPU_PER_MB_S * size / 1_000_000
+
+
+def parse_in_worker(
+    body: bytes, source: SourceConfig, base_url: str | None, headers: Mapping[str, str]
+) -> tuple[Item, ...]:
+    """parse_feed under a CPU-time limit (ITIMER_VIRTUAL: the load of the machine and the
+    time spent waiting do not count), re-armed every 0.1 s in case a handler swallowed it."""
+    limit = parse_cpu_limit(len(body))
+    try:
+        signal.setitimer(signal.ITIMER_VIRTUAL, limit, 0.1)
+        try:
+            return parse_feed(body, source, base_url, headers)
+        finally:
+            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+    except ParseTimeout:
+        raise ParseError(f"took more than {limit:.1f} s of CPU to parse: refused") from None
