@@ -136,6 +136,35 @@ SCHEDULE_KEYS: dict[str, Key] = {
         (int, float), 48.0, "hours after the slot past which it is not sent", _positive
     ),
 }
+
+
+def _not_negative(value: Any) -> str | None:
+    return None if value >= 0 else "must be 0 or more"
+
+
+DELIVERY_KEYS: dict[str, Key] = {
+    "connections": Key(int, 4, "SMTP connections used in parallel", _positive),
+    "batch": Key(
+        int, 100, "messages marked 'sending' per commit: the most a crash re-sends", _positive
+    ),
+    "rate": Key((int, float), 0.0, "messages per second at most (0: no limit)", _not_negative),
+    "per_minute": Key(int, 0, "messages per minute at most (0: no limit)", _not_negative),
+    "per_hour": Key(int, 0, "messages per hour at most (0: no limit)", _not_negative),
+    "retry_base": Key(
+        (int, float), 300.0, "seconds before retrying a 4xx; doubles each attempt", _positive
+    ),
+    "retry_max": Key((int, float), 21600.0, "longest wait between two retries, seconds", _positive),
+    "retry_hours": Key(
+        (int, float), 72.0, "hours after sending starts when deferred addresses fail", _positive
+    ),
+    "retry_wait": Key(
+        (int, float), 60.0, "seconds a run waits for retries before leaving them", _not_negative
+    ),
+    "dkim_key": Key(str, "", "PEM private key to DKIM-sign with, relative to feeds.yaml"),
+    "dkim_selector": Key(str, "", "DKIM selector: the key is at <selector>._domainkey.<domain>"),
+    "dkim_domain": Key(str, "", "DKIM d= domain (default: the sender's domain)"),
+    "return_path": Key(str, "", "envelope sender that receives bounces (default: the sender)"),
+}
 TOP_KEYS: dict[str, Key] = {
     "newsletter": Key(dict, doc="the newsletter's identity"),
     "sources": Key(list, doc="feeds and folders to read"),
@@ -145,6 +174,7 @@ TOP_KEYS: dict[str, Key] = {
     "schedule": Key(dict, {}, "when `digest run` sends, and whether staff approve first"),
     "issue": Key(dict, {}, "sections, caps and per-issue overrides"),
     "site": Key(dict, {}, "the subscription site (`digest serve`)"),
+    "delivery": Key(dict, {}, "sending: connections, rate, retries, DKIM"),
     "store": Key(str, "digest.db", "the SQLite file"),
     "templates": Key(str, None, "a folder whose templates override the defaults file by file"),
 }
@@ -236,6 +266,23 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class DeliveryConfig:
+    connections: int = 4
+    batch: int = 100
+    rate: float = 0.0
+    per_minute: int = 0
+    per_hour: int = 0
+    retry_base: float = 300.0
+    retry_max: float = 21600.0
+    retry_hours: float = 72.0
+    retry_wait: float = 60.0
+    dkim_key: Path | None = None
+    dkim_selector: str = ""
+    dkim_domain: str = ""
+    return_path: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     newsletter: NewsletterConfig
@@ -248,6 +295,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     issue: IssueConfig = field(default_factory=IssueConfig)
     site: SiteConfig = field(default_factory=SiteConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
 
     @property
     def folder(self) -> Path:
@@ -366,6 +414,7 @@ class _Checker:
         issue = self.section(top["issue"], ISSUE_KEYS, ("issue",))
         issue["overrides"] = self.resolve(issue["overrides"]) if issue["overrides"] else None
         site = SiteConfig(**self.section(top["site"], SITE_KEYS, ("site",)))
+        delivery = self.delivery(top["delivery"])
         if self.problems:
             raise ConfigError(
                 self.problems, hint="fix these in " + str(self.path), path=str(self.path)
@@ -385,7 +434,17 @@ class _Checker:
             schedule=schedule,
             issue=IssueConfig(**issue),
             site=site,
+            delivery=delivery,
         )
+
+    def delivery(self, data: Any) -> DeliveryConfig:
+        values = self.section(data, DELIVERY_KEYS, ("delivery",))
+        if bool(values["dkim_key"]) != bool(values["dkim_selector"]):
+            self.problem(("delivery",), "give both `dkim_key:` and `dkim_selector:`, or neither")
+        key = self.resolve(values["dkim_key"]) if values["dkim_key"] else None
+        if key is not None and not key.is_file():
+            self.problem(("delivery", "dkim_key"), f"{key} does not exist")
+        return DeliveryConfig(**{**values, "dkim_key": key})
 
     def theme(self, data: Any, at: tuple[str | int, ...]) -> ThemeConfig:
         values = self.section(data, THEME_KEYS, at)

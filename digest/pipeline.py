@@ -191,6 +191,7 @@ def store_issue(build: Build, store: Store) -> bool:
             status="built",
         )
     )
+    store.set_issue_subject(build.issue.id, build.rendered.subject)
     return True
 
 

@@ -153,6 +153,17 @@ class SmtpConnection:
         refused = self._smtp.send_message(message, from_addr=sender, to_addrs=to)
         return [Refusal(a, code, _text(reply)) for a, (code, reply) in refused.items()]
 
+    def send_bytes(self, sender: str, recipients: list[str], data: bytes) -> list[Refusal]:
+        """Send an already serialised message (CRLF lines) as is: no parsing, no re-encoding.
+
+        The bulk path: building a message object per recipient costs more than the SMTP
+        transaction itself. Refusals and exceptions as in `send`.
+        """
+        if self._smtp is None:
+            raise DeliveryError("the SMTP connection is not open", hint="use it as a context")
+        refused = self._smtp.sendmail(sender, recipients, data)
+        return [Refusal(a, code, _text(reply)) for a, (code, reply) in refused.items()]
+
     def close(self) -> None:
         """QUIT politely; a server that already hung up is not an error here."""
         smtp, self._smtp = self._smtp, None

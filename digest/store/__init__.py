@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from .base import StoreBase
 from .content import CachedFetch, ContentQueries, StoredIssue
+from .outbox import OutboxQueries
 from .people import SubscriberQueries
 from .schema import MIGRATIONS
 
 __all__ = ["MIGRATIONS", "CachedFetch", "Store", "StoreBase", "StoredIssue"]
 
 
-class Store(ContentQueries, SubscriberQueries):
+class Store(ContentQueries, SubscriberQueries, OutboxQueries):
     """A connection to the store file. Use as a context manager, or call close()."""

@@ -76,4 +76,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX outbox_due ON outbox (issue_id, status, next_attempt_at)
     """,
+    # Delivery: the subject as rendered (sent exactly as built), when each outbox row was
+    # created (the retry deadline counts from it) and whether its failure bounced the address.
+    """
+    ALTER TABLE issues ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+    ALTER TABLE outbox ADD COLUMN created_at TEXT;
+    ALTER TABLE outbox ADD COLUMN bounced INTEGER NOT NULL DEFAULT 0
+    """,
 ]

@@ -1,0 +1,265 @@
+"""Delivery: send a stored issue to its frozen audience through the outbox (DESIGN.md §5).
+
+    send_issue(config, store, issue_id, clock, smtp=..., keys=...) -> DeliveryReport
+    report(store, issue_id) -> DeliveryReport
+
+The first run of an issue freezes its audience (one outbox row per confirmed subscriber,
+with its Message-ID) and records its items as sent, in the store, before anything is sent.
+Then, batch after batch: mark N rows 'sending' (commit), send them, write their results
+(commit). A crash therefore re-sends at most one batch per run, with the same Message-IDs;
+a 'sent' row is never sent again, and no row is skipped. The caller holds the run lock.
+
+Replies: 4xx → deferred (exponential back-off with jitter, retried in this run when due
+within `delivery.retry_wait`, else by a later run, until `delivery.retry_hours` after the
+audience was frozen: then failed); 5xx → failed, a 5.1.x mailbox error also marks the
+subscriber `bounced`; 421 or a 4.7.x/5.7.x policy reply pauses the run (DeliveryPaused,
+exit 1) after committing what was done.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .config import Config
+from .errors import DeliveryError
+from .message import MessageTemplate, Recipient, build_template, clean_header, sender_domain
+from .sending import Pool, RateLimiter, Result
+from .smtp import SmtpSettings
+from .store import Store, StoredIssue
+from .store.outbox import OutboxRow, Outcome
+from .tokens import Keys, unsubscribe_url
+
+SENDABLE = ("built", "approved", "sending", "sent")
+MAX_WAITS = 5  # in-run waits for due retries, at most: a run always ends
+
+Clock = Callable[[], datetime]
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """Where an issue's delivery stands: outbox rows by outcome."""
+
+    issue_id: str
+    audience: int
+    sent: int
+    deferred: int
+    failed: int
+    bounced: int  # among `failed`: the address was suppressed (5.1.x)
+    pending: int  # not tried yet, or caught in flight by a crash
+    paused: str | None = None  # why the run paused (421, policy or rate-limit reply)
+
+    @property
+    def done(self) -> bool:
+        """Nothing left to try: every row is sent or failed."""
+        return self.pending == 0 and self.deferred == 0
+
+
+class DeliveryPaused(DeliveryError):
+    """The server asked us to stop (421, policy, rate limit) or went away; `report` says
+    what was done. A later run carries on."""
+
+    def __init__(self, report: DeliveryReport) -> None:
+        super().__init__(
+            f"sending {report.issue_id} paused: {report.paused}",
+            hint=f"{report.sent} sent, {report.pending + report.deferred} left: run "
+            "`digest send` again later (nothing is sent twice)",
+        )
+        self.report = report
+
+
+def report(store: Store, issue_id: str) -> DeliveryReport:
+    counts = store.outbox_counts(issue_id)
+    return DeliveryReport(
+        issue_id=issue_id,
+        audience=sum(counts[s] for s in ("pending", "sending", "sent", "deferred", "failed")),
+        sent=counts["sent"],
+        deferred=counts["deferred"],
+        failed=counts["failed"],
+        bounced=counts["bounced"],
+        pending=counts["pending"] + counts["sending"],
+    )
+
+
+def send_issue(
+    config: Config,
+    store: Store,
+    issue_id: str,
+    clock: Clock,
+    *,
+    smtp: SmtpSettings,
+    keys: Keys,
+    on_progress: Progress | None = None,
+) -> DeliveryReport:
+    """Send (or go on sending) `issue_id`; raises DeliveryPaused when the server pauses it."""
+    stored = sendable_issue(store, issue_id)
+    if stored.status == "sent":
+        return report(store, issue_id)
+    store.durable()
+    start(config, store, stored, _utc(clock))
+    template = build_template(
+        config, issue_id, issue_subject(store, stored, config), stored.html, stored.text,
+        _utc(clock),
+    )  # fmt: skip
+    run = _Run(config, store, issue_id, clock, template, keys, on_progress)
+    paused = run.deliver(smtp)
+    run.expire()
+    store.finish_issue(issue_id)
+    result = replace(report(store, issue_id), paused=paused)
+    if paused:
+        raise DeliveryPaused(result)
+    return result
+
+
+def sendable_issue(store: Store, issue_id: str) -> StoredIssue:
+    stored = store.issue(issue_id)
+    if stored is None:
+        raise DeliveryError(f"no issue {issue_id} in the store", hint="build it first")
+    if stored.status not in SENDABLE:
+        raise DeliveryError(
+            f"issue {issue_id} is {stored.status}: it is not sent",
+            hint="build it again to send it",
+        )
+    return stored
+
+
+def start(config: Config, store: Store, stored: StoredIssue, now: datetime) -> None:
+    """First run: its items count as sent, and the audience is frozen. Later runs: rows a
+    crashed run left in flight go back to pending, with their Message-ID."""
+    if stored.status == "sending":
+        store.release_in_flight(stored.id, now)
+        return
+    store.mark_sent(stored.id, item_keys(stored.data), now)
+    store.freeze_audience(stored.id, sender_domain(config), now)
+
+
+def item_keys(data: str) -> list[str]:
+    """The keys of every item in a stored digest.json: featured, sections, agenda."""
+    issue: dict[str, Any] = json.loads(data)
+    blocks = [issue.get("featured"), *issue.get("sections", []), issue.get("agenda")]
+    return [item["key"] for block in blocks if block for item in block.get("items", [])]
+
+
+def issue_subject(store: Store, stored: StoredIssue, config: Config) -> str:
+    """The subject as rendered; for an issue stored before subjects were, its <title>."""
+    subject = store.issue_subject(stored.id)
+    if not subject:
+        found = re.search(r"<title>(.*?)</title>", stored.html, re.S | re.I)
+        subject = html.unescape(found[1]) if found else ""
+    return clean_header(subject) or clean_header(f"{config.newsletter.title} — {stored.id}")
+
+
+def backoff(attempts: int, base: float, ceiling: float, rng: random.Random) -> float:
+    """Seconds before the next try: base·2^(attempts-1), capped, half of it random."""
+    delay = min(ceiling, base * 2.0 ** min(attempts - 1, 30))
+    return delay / 2 + rng.uniform(0, delay / 2)
+
+
+class _Run:
+    """One run over an issue's outbox."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        issue_id: str,
+        clock: Clock,
+        template: MessageTemplate,
+        keys: Keys,
+        on_progress: Progress | None,
+    ) -> None:
+        self.config, self.store, self.issue_id = config, store, issue_id
+        self.settings = config.delivery
+        self.clock, self.template, self.keys = clock, template, keys
+        self.on_progress = on_progress
+        self.rng = random.Random()
+        self.deadline = timedelta(hours=self.settings.retry_hours)
+
+    def now(self) -> datetime:
+        return _utc(self.clock)
+
+    def deliver(self, smtp: SmtpSettings) -> str | None:
+        """Send every due row, batch by batch; the pause reason, if the server paused us."""
+        s = self.settings
+        self.expire()
+        limiter = RateLimiter(s.rate, s.per_minute, s.per_hour)
+        with Pool(smtp, s.connections, limiter, self.template.sender) as pool:
+            for rows in self._batches():
+                self._record(pool.send(rows, self.render))
+                if pool.paused:
+                    return pool.paused
+        return None
+
+    def _batches(self) -> Iterator[list[OutboxRow]]:
+        waits = 0
+        while True:
+            rows = self.store.claim(self.issue_id, self.now(), self.settings.batch)
+            if rows:
+                yield rows
+                continue
+            wait = self._retry_wait()
+            if wait is None or waits >= MAX_WAITS:
+                return
+            waits += 1
+            time.sleep(wait)
+
+    def _retry_wait(self) -> float | None:
+        """Seconds until the next deferred row is due, if this run should wait for it."""
+        due = self.store.next_retry(self.issue_id)
+        if due is None:
+            return None
+        wait = (due - self.now()).total_seconds()
+        return max(wait, 0.0) if wait <= self.settings.retry_wait else None
+
+    def render(self, row: OutboxRow) -> bytes:
+        url = unsubscribe_url(self.config, row.subscriber_id, self.keys)
+        return self.template.render(Recipient(row.email, row.message_id, url))
+
+    def _record(self, results: list[Result]) -> None:
+        now = self.now()
+        self.store.record(self.issue_id, [self._outcome(r, now) for r in results], now)
+        for result in results:
+            if result.kind == "bounce":
+                self.store.change_status(
+                    result.row.subscriber_id, "bounced", ("confirmed",), now,
+                    event="bounce", source="delivery",
+                )  # fmt: skip
+        if self.on_progress:
+            counts = report(self.store, self.issue_id)
+            self.on_progress(counts.audience - counts.pending - counts.deferred, counts.audience)
+
+    def _outcome(self, result: Result, now: datetime) -> Outcome:
+        row = result.row
+        if result.kind == "untried":
+            return Outcome(row.subscriber_id, "pending", tried=False)
+        if result.kind == "sent":
+            return Outcome(row.subscriber_id, "sent")
+        if result.kind in ("fail", "bounce"):
+            return Outcome(
+                row.subscriber_id, "failed", result.reply, bounced=result.kind == "bounce"
+            )
+        s = self.settings
+        retry = now + timedelta(
+            seconds=backoff(row.attempts + 1, s.retry_base, s.retry_max, self.rng)
+        )
+        if row.created_at is not None and retry > row.created_at + self.deadline:
+            why = f"gave up after {row.attempts + 1} attempts: {result.reply}"
+            return Outcome(row.subscriber_id, "failed", why)
+        return Outcome(row.subscriber_id, "deferred", result.reply, next_attempt_at=retry)
+
+    def expire(self) -> None:
+        now = self.now()
+        self.store.expire_deferred(self.issue_id, now - self.deadline, now)
+
+
+def _utc(clock: Clock) -> datetime:
+    """Outbox times are compared as text: keep them all in UTC."""
+    return clock().astimezone(UTC)

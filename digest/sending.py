@@ -1,0 +1,221 @@
+"""The SMTP side of delivery: a few reused connections in threads, a rate limit, and what
+each reply means.
+
+    Pool(settings, size, limiter).send(jobs, render) -> list[Result]
+
+smtplib blocks, so each connection has its own thread; a batch is shared out between them
+and `send` returns when every job has a result. A reply of 421, or a 4.7.x/5.7.x policy or
+rate-limit reply, sets `paused` and the jobs not yet tried come back as 'untried'. A dropped
+connection is reopened and the message in flight is tried once more, as is (same bytes, same
+Message-ID); if the server cannot be reached again, the pool pauses.
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import re
+import smtplib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+
+from .errors import DeliveryError
+from .smtp import SmtpConnection, SmtpSettings
+from .store.outbox import OutboxRow
+
+_ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the server said about one message. kind: sent, defer, fail, bounce, untried."""
+
+    row: OutboxRow
+    kind: str
+    reply: str = ""
+
+
+def classify(code: int, reply: str) -> str:
+    """pause, defer, fail or bounce (a 5.1.x mailbox error: the address is suppressed).
+
+    Greylisting (a 4.7.x "greylisted" reply from one recipient's domain) is a deferral:
+    pausing the whole run for it would stall every run at the same address.
+    """
+    enhanced = _ENHANCED.match(reply)
+    if code == 421:
+        return "pause"
+    if enhanced and enhanced[2] == "7" and code >= 400 and "greylist" not in reply.lower():
+        return "pause"
+    if 400 <= code < 500:
+        return "defer"
+    if enhanced and enhanced[1] == "5" and enhanced[2] == "1":
+        return "bounce"
+    # Without an enhanced code, these three name the mailbox itself (RFC 5321 §4.2.3).
+    return "bounce" if not enhanced and code in (550, 551, 553) else "fail"
+
+
+class RateLimiter:
+    """At most `rate` messages a second, `per_minute` a minute and `per_hour` an hour (0: any).
+
+    Shared by the pool's threads. The windows slide; they count this run's messages.
+    """
+
+    def __init__(self, rate: float = 0.0, per_minute: int = 0, per_hour: int = 0) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.windows = [(60.0, per_minute), (3600.0, per_hour)]
+        self.windows = [(span, limit) for span, limit in self.windows if limit > 0]
+        self.sent: dict[float, collections.deque[float]] = {
+            s: collections.deque() for s, _ in self.windows
+        }
+        self.next_slot = 0.0
+        self.lock = threading.Lock()
+
+    def acquire(self, clock: Callable[[], float] = time.monotonic) -> None:
+        """Block until one more message is allowed."""
+        if not self.interval and not self.windows:
+            return
+        with self.lock:  # holding it while waiting keeps the order fair across threads
+            at = max(clock(), self.next_slot)
+            for span, limit in self.windows:
+                times = self.sent[span]
+                while times and times[0] <= at - span:
+                    times.popleft()
+                if len(times) >= limit:
+                    at = max(at, times[len(times) - limit] + span)
+            self.next_slot = at + self.interval
+            for span, _ in self.windows:
+                self.sent[span].append(at)
+            delay = at - clock()
+            if delay > 0:
+                time.sleep(delay)
+
+
+Render = Callable[[OutboxRow], bytes]
+
+
+class Pool:
+    """`size` SMTP connections, each in its own thread. Use as a context manager."""
+
+    def __init__(
+        self, settings: SmtpSettings, size: int, limiter: RateLimiter, sender: str
+    ) -> None:
+        self.settings = settings
+        self.size = size
+        self.limiter = limiter
+        self.sender = sender
+        self.paused: str | None = None
+        self.jobs: queue.Queue[tuple[OutboxRow, Render] | None] = queue.Queue()
+        self.results: list[Result] = []
+        self.lock = threading.Lock()
+        self.threads: list[threading.Thread] = []
+
+    def __enter__(self) -> Pool:
+        connections = [self._connect()]  # the server is unreachable: DeliveryError
+        for _ in range(self.size - 1):
+            try:
+                connections.append(self._connect())
+            except DeliveryError:
+                break  # a server that limits connections per client: use what it gave
+        for connection in connections:
+            thread = threading.Thread(target=self._work, args=(connection,), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for _ in self.threads:
+            self.jobs.put(None)
+        for thread in self.threads:
+            thread.join()
+
+    def _connect(self) -> SmtpConnection:
+        """Open one connection; DeliveryError (with the reason) if the server is unreachable."""
+        connection = SmtpConnection(self.settings)
+        connection.open()
+        return connection
+
+    def send(self, rows: list[OutboxRow], render: Render) -> list[Result]:
+        """Send each row's message (rendered in the worker threads); one result per row."""
+        self.results = []
+        for row in rows:
+            self.jobs.put((row, render))
+        self.jobs.join()
+        return self.results
+
+    def _work(self, connection: SmtpConnection | None) -> None:
+        while (job := self.jobs.get()) is not None:
+            row, render = job
+            try:
+                if self.paused is None:
+                    result, connection = self._deliver(connection, row, render(row))
+                else:
+                    result = Result(row, "untried")
+            except Exception as exc:  # never lose a row: report it as not tried
+                self._pause(f"unexpected error while sending: {exc!r}")
+                result = Result(row, "untried")
+            with self.lock:
+                self.results.append(result)
+            self.jobs.task_done()
+        if connection is not None:
+            connection.close()
+        self.jobs.task_done()
+
+    def _deliver(
+        self, connection: SmtpConnection | None, row: OutboxRow, data: bytes
+    ) -> tuple[Result, SmtpConnection | None]:
+        """One message; after a dropped connection, once more on a new one."""
+        for attempt in (1, 2):
+            if connection is None:
+                connection = self._reconnect()
+                if connection is None:
+                    return Result(row, "untried"), None
+            self.limiter.acquire()
+            try:
+                return self._transaction(connection, row, data), connection
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                connection.close()
+                connection = None
+                if attempt == 2:
+                    return Result(row, "defer", f"connection lost twice while sending: {exc}"), None
+        raise AssertionError("unreachable")
+
+    def _transaction(self, connection: SmtpConnection, row: OutboxRow, data: bytes) -> Result:
+        try:
+            refused = connection.send_bytes(self.sender, [row.email], data)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = exc.recipients.get(row.email, next(iter(exc.recipients.values())))
+            return self._refused(row, code, reply)
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            if isinstance(exc, smtplib.SMTPSenderRefused):
+                # The sender itself is refused: every message would be. Stop, fail no one.
+                return self._refused(row, exc.smtp_code, exc.smtp_error, "refused the sender: ")
+            return self._refused(row, exc.smtp_code, exc.smtp_error)
+        if refused:
+            return self._refused(row, refused[0].code, refused[0].reply.encode())
+        return Result(row, "sent")
+
+    def _refused(self, row: OutboxRow, code: int, reply: bytes | str, why: str = "") -> Result:
+        said = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+        said = " ".join(said.split())
+        text = f"{code} {said}"[:500]
+        kind = classify(code, said)
+        if why or kind == "pause":
+            self._pause(f"the mail server {self.settings.host} {why or 'said: '}{text}")
+            return Result(row, "defer", text)  # retried after the pause, never failed
+        return Result(row, kind, text)
+
+    def _reconnect(self) -> SmtpConnection | None:
+        try:
+            return self._connect()
+        except DeliveryError as exc:
+            self._pause(f"lost the connection and could not reconnect: {exc.message}")
+            return None
+
+    def _pause(self, reason: str) -> None:
+        with self.lock:
+            self.paused = self.paused or reason
