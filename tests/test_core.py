@@ -122,3 +122,22 @@ def test_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
         store.db.execute("PRAGMA user_version = 999")
     with pytest.raises(StoreError, match="newer digest"):
         Store(path)
+
+
+def test_control_char_fast_path_matches_the_character_walk() -> None:
+    import unicodedata
+
+    from digest.text import remove_control_chars
+
+    def walk(text: str) -> str:
+        breaks = "\t\n\r\u2028\u2029\x85"
+        dropped = ("Cc", "Cf", "Cs", "Co", "Cn")
+        return "".join(
+            " " if c in breaks else c for c in text if c in breaks
+            or unicodedata.category(c) not in dropped
+        )  # fmt: skip
+
+    points = [*range(0x3100), *range(0xFE00, 0x10000), 0xE0001, 0xF0000, 0x10FFFF]
+    for point in points:
+        text = f"a{chr(point)}b"
+        assert remove_control_chars(text) == walk(text), hex(point)
