@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .cli_delivery import report_command, send_command
 from .cli_run import approve_command, issues_command, run_command
 from .cli_subscribers import serve_command, subscribers_group
 from .config import Config, default_config_path, load_config
@@ -181,6 +182,8 @@ class _Progress:
 
 cli.add_command(subscribers_group)
 cli.add_command(serve_command)
+cli.add_command(send_command)
+cli.add_command(report_command)
 cli.add_command(run_command)
 cli.add_command(approve_command)
 cli.add_command(issues_command)

@@ -63,7 +63,15 @@ class RateLimiter:
     Shared by the pool's threads. The windows slide; they count this run's messages.
     """
 
-    def __init__(self, rate: float = 0.0, per_minute: int = 0, per_hour: int = 0) -> None:
+    def __init__(
+        self,
+        rate: float = 0.0,
+        per_minute: int = 0,
+        per_hour: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.clock, self.sleep = clock, sleep
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self.windows = [(60.0, per_minute), (3600.0, per_hour)]
         self.windows = [(span, limit) for span, limit in self.windows if limit > 0]
@@ -73,12 +81,12 @@ class RateLimiter:
         self.next_slot = 0.0
         self.lock = threading.Lock()
 
-    def acquire(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def acquire(self) -> None:
         """Block until one more message is allowed."""
         if not self.interval and not self.windows:
             return
         with self.lock:  # holding it while waiting keeps the order fair across threads
-            at = max(clock(), self.next_slot)
+            at = max(self.clock(), self.next_slot)
             for span, limit in self.windows:
                 times = self.sent[span]
                 while times and times[0] <= at - span:
@@ -88,9 +96,9 @@ class RateLimiter:
             self.next_slot = at + self.interval
             for span, _ in self.windows:
                 self.sent[span].append(at)
-            delay = at - clock()
+            delay = at - self.clock()
             if delay > 0:
-                time.sleep(delay)
+                self.sleep(delay)
 
 
 Render = Callable[[OutboxRow], bytes]

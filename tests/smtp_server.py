@@ -10,6 +10,7 @@ replies through `smtp_server.script`:
     smtp_server.script.drop_rcpt.add("cut@example.org")          # hang up at that RCPT
     smtp_server.script.drop_data_after = 2                       # hang up at every DATA after 2
     smtp_server.script.drop_data_at = {3}                        # hang up at the 3rd DATA only
+    smtp_server.script.data_delay = 0.01                         # a slow server: wait at DATA
 
 `smtp_server.url` is the DIGEST_SMTP_URL to use; `wait_for(n)` waits for n messages (mail
 sent from a background task arrives after the HTTP response).
@@ -56,6 +57,7 @@ class Script:
     drop_rcpt: set[str] = field(default_factory=set)
     drop_data_after: int | None = None
     drop_data_at: set[int] = field(default_factory=set)
+    data_delay: float = 0.0
 
 
 class Recorder:
@@ -95,6 +97,8 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.script.data_delay:
+            await asyncio.sleep(self.script.data_delay)
         self.data_commands += 1
         limit = self.script.drop_data_after
         dropped = limit is not None and self.data_commands > limit

@@ -1,0 +1,160 @@
+"""`digest send` and `digest report`: thin click wiring over digest.deliver."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import click
+
+from .deliver import (
+    DeliveryPaused,
+    DeliveryReport,
+    default_issue,
+    report,
+    send_issue,
+    send_test,
+)
+from .errors import DigestError
+from .lock import exclusive_run
+from .smtp import settings_from_env
+from .store import Store
+from .tokens import load_keys
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
+    from .cli import _State
+
+pass_state = click.pass_obj  # digest.cli._State, without importing digest.cli
+PREVIEW = 10  # addresses shown by --dry-run
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@click.command("send")
+@click.option("--issue", "issue_id", help="Issue to send (default: the newest approved one).")
+@click.option("--to", "address", help="Send one test copy to ADDRESS only (not recorded).")
+@click.option("--dry-run", is_flag=True, help="Show who would receive it; send nothing.")
+@pass_state
+def send_command(state: _State, issue_id: str | None, address: str | None, dry_run: bool) -> None:
+    """Send the stored issue to every confirmed subscriber (exit 1 if paused, 75 if locked)."""
+    config = state.config
+    if dry_run:
+        with Store(config.store) as store:
+            _preview(store, issue_id or default_issue(store, test=bool(address)), address)
+        return
+    keys, smtp = load_keys(), settings_from_env()  # missing settings fail before anything
+    if address:
+        with Store(config.store) as store:
+            issue = issue_id or default_issue(store, test=True)
+            message_id = send_test(config, store, issue, address, _now, smtp=smtp, keys=keys)
+        click.echo(f"{issue}: test copy sent to {address} ({message_id})")
+        return
+    lock = exclusive_run(config.store, f"send {issue_id or ''}".strip())
+    with lock, Store(config.store) as store, _Bar() as bar:
+        issue = issue_id or default_issue(store)
+        try:
+            result = send_issue(config, store, issue, _now, smtp=smtp, keys=keys, on_progress=bar)
+        except DeliveryPaused as exc:
+            bar.finish()
+            _summary(exc.report)
+            raise
+    _summary(result)
+    if result.failed and not result.sent:
+        raise DigestError(
+            f"the mail server refused every message of {issue}",
+            hint=f"see `digest report {issue}` for the replies",
+        )
+
+
+def _preview(store: Store, issue: str, address: str | None) -> None:
+    if address:
+        click.echo(f"{issue}: would send one test copy to {address}")
+        return
+    count, first = store.recipients_preview(issue, PREVIEW)
+    click.echo(f"{issue}: would send to {count} subscriber{'s' if count != 1 else ''}")
+    for email in first:
+        click.echo(f"  {email}")
+    if count > len(first):
+        click.echo(f"  … and {count - len(first)} more")
+
+
+def _summary(result: DeliveryReport) -> None:
+    click.echo(
+        f"{result.issue_id}: {result.sent} sent, {result.deferred} deferred, "
+        f"{result.failed} failed ({result.bounced} bounced), {result.pending} not tried yet"
+        f" — {result.audience} in all"
+    )
+    if result.deferred and not result.paused:
+        click.echo("deferred addresses are retried by the next `digest send`", err=True)
+
+
+class _Bar:
+    """A progress bar on a terminal; silent otherwise (cron, pipes)."""
+
+    def __init__(self) -> None:
+        self.bar: ProgressBar[int] | None = None
+        self.shown = 0
+
+    def __enter__(self) -> _Bar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.finish()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not sys.stderr.isatty():
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="Sending", file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.render_finish()
+            self.bar = None
+
+
+@click.command("report")
+@click.argument("issue")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv"]),
+    default="table",
+    show_default=True,
+    help="csv: email,status,bounced,attempts,last_error,updated_at",
+)
+@pass_state
+def report_command(state: _State, issue: str, fmt: str) -> None:
+    """Who was sent ISSUE: counts by status, then deferred, failed and bounced addresses."""
+    with Store(state.config.store) as store:
+        if store.issue(issue) is None:
+            raise DigestError(f"no issue {issue} in the store", hint="see `digest issues`")
+        counts = report(store, issue)
+        if fmt == "csv":
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(["email", "status", "bounced", "attempts", "last_error", "updated_at"])
+            for p in store.problems(issue):
+                status = "bounced" if p.bounced else p.status
+                writer.writerow([_cell(p.email), status, int(p.bounced), p.attempts,
+                                 _cell(p.last_error), p.updated_at])  # fmt: skip
+            return
+        _summary(counts)
+        for p in store.problems(issue):
+            status = "bounced" if p.bounced else p.status
+            click.echo(f"  {p.email:<40} {status:<8} {p.last_error}")
+    if counts.audience == 0:
+        click.echo(f"{issue} has not been sent yet", err=True)
+
+
+def _cell(value: str) -> str:
+    """Spreadsheets run cells starting with = + - @ as formulas: quote them with a '."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value

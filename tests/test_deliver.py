@@ -1,0 +1,314 @@
+"""Delivery against a real aiosmtpd server and a real SQLite store: replies, retries, pauses,
+dropped connections, the frozen audience, and the one-click link against the real site.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from digest.config import Config
+from digest.deliver import DeliveryPaused, DeliveryReport, backoff, item_keys, report, send_issue
+from digest.errors import DeliveryError
+from digest.sending import RateLimiter, classify
+from digest.smtp import parse_smtp_url
+from digest.store import Store
+from digest.subscribers import unsubscribe
+from digest.tokens import UNSUBSCRIBE, read_token
+from tests.deliver_support import (
+    ISSUE,
+    NOW,
+    add_subscribers,
+    bodies,
+    make_config,
+    parse,
+    store_issue,
+    unsubscribe_links,
+)
+from tests.smtp_server import SmtpServer
+from tests.web_support import KEYS, Clock, running_site
+
+
+def send(config: Config, store: Store, server: SmtpServer, clock: Clock) -> DeliveryReport:
+    return send_issue(config, store, ISSUE, clock, smtp=parse_smtp_url(server.url), keys=KEYS)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Config, Store, list[str]]:
+    config = make_config(tmp_path)
+    store = Store(config.store)
+    emails = add_subscribers(store, 30)
+    store_issue(store)
+    return config, store, emails
+
+
+def recipients(server: SmtpServer) -> Counter[str]:
+    return Counter(r for m in server.messages for r in m.rcpt_tos)
+
+
+def test_every_subscriber_gets_one_message_with_their_own_links(
+    setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer
+) -> None:
+    config, store, emails = setup
+    result = send(config, store, smtp_server, Clock(NOW))
+    assert result == report(store, ISSUE)
+    assert (result.sent, result.failed, result.deferred, result.pending) == (30, 0, 0, 0)
+    assert recipients(smtp_server) == Counter(emails)
+    issue = store.issue(ISSUE)
+    assert issue is not None and issue.status == "sent"
+    ids = {s.email: s.id for s in store.subscribers()}
+    message_ids = set()
+    for received in smtp_server.messages:
+        message = parse(received.data)
+        (address,) = received.rcpt_tos
+        assert message["To"] == address
+        text, html = bodies(message)
+        links = unsubscribe_links(text) | unsubscribe_links(html)
+        assert len(links) == 1, links
+        token = links.pop().rsplit("/", 1)[1]
+        assert read_token(KEYS, token, UNSUBSCRIBE) == ids[address]
+        assert token in message["List-Unsubscribe"]
+        message_ids.add(message["Message-ID"])
+        assert message["Message-ID"].startswith(f"<{ISSUE}.{ids[address]}.")
+    assert len(message_ids) == 30
+    # The issue's items now count as sent: the next build leaves them out.
+    keys = item_keys(issue.data)
+    assert len(keys) >= 10 and store.sent_keys(keys) == set(keys)
+    # Sending again does nothing: the issue is sent.
+    again = send(config, store, smtp_server, Clock(NOW))
+    assert again.sent == 30 and len(smtp_server.messages) == 30
+
+
+def test_550_fails_and_bounces_the_address(
+    setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer
+) -> None:
+    config, store, emails = setup
+    smtp_server.script.rcpt[emails[3]] = "550 5.1.1 No such user"
+    smtp_server.script.rcpt[emails[4]] = "554 5.6.0 Message rejected"
+    result = send(config, store, smtp_server, Clock(NOW))
+    assert (result.sent, result.failed, result.bounced) == (28, 2, 1)
+    assert result.done
+    gone = store.subscriber_by_email(emails[3])
+    assert gone is not None and gone.status == "bounced"
+    assert store.consent_log(gone.id)[-1].event == "bounce"
+    kept = store.subscriber_by_email(emails[4])
+    assert kept is not None and kept.status == "confirmed"
+    problems = {p.email: p for p in store.problems(ISSUE)}
+    assert problems[emails[3]].bounced and "5.1.1" in problems[emails[3]].last_error
+    assert not problems[emails[4]].bounced and problems[emails[4]].status == "failed"
+
+
+def test_451_is_deferred_then_delivered_by_a_later_run(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config = make_config(tmp_path, "delivery:\n  retry_base: 600\n  retry_wait: 0\n")
+    store = Store(config.store)
+    emails = add_subscribers(store, 10)
+    store_issue(store)
+    smtp_server.script.rcpt[emails[2]] = "451 4.3.0 Try again later"
+    clock = Clock(NOW)
+    first = send(config, store, smtp_server, clock)
+    assert (first.sent, first.deferred, first.failed, first.done) == (9, 1, 0, False)
+    issue = store.issue(ISSUE)
+    assert issue is not None and issue.status == "sending"
+    # Not due yet: a run now sends nothing.
+    assert send(config, store, smtp_server, clock).deferred == 1
+    del smtp_server.script.rcpt[emails[2]]
+    clock.advance(hours=1)
+    last = send(config, store, smtp_server, clock)
+    assert (last.sent, last.deferred, last.done) == (10, 0, True)
+    assert recipients(smtp_server) == Counter(emails)
+    issue = store.issue(ISSUE)
+    assert issue is not None and issue.status == "sent"
+
+
+def test_451_is_retried_within_the_run_when_due_soon(
+    setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer
+) -> None:
+    config, store, emails = setup  # retry_base 0.05 s, retry_wait 5 s
+    smtp_server.script.rcpt[emails[5]] = "452 4.2.2 Mailbox full"
+
+    def clock() -> datetime:
+        if store.next_retry(ISSUE) is not None:  # deferred once: the server recovers
+            smtp_server.script.rcpt.clear()
+        return datetime.now(UTC)
+
+    result = send_issue(
+        config, store, ISSUE, clock, smtp=parse_smtp_url(smtp_server.url), keys=KEYS
+    )
+    assert result.sent == 30 and result.done
+    assert next(store.problems(ISSUE), None) is None
+    assert recipients(smtp_server) == Counter(emails)
+
+
+def test_a_deferral_past_the_deadline_fails(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    config = make_config(
+        tmp_path, "delivery:\n  retry_base: 60\n  retry_wait: 0\n  retry_hours: 1\n"
+    )
+    store = Store(config.store)
+    emails = add_subscribers(store, 3)
+    store_issue(store)
+    smtp_server.script.rcpt[emails[0]] = "450 4.2.0 Mailbox busy"
+    clock = Clock(NOW)
+    assert send(config, store, smtp_server, clock).deferred == 1
+    clock.advance(hours=2)
+    last = send(config, store, smtp_server, clock)
+    assert (last.sent, last.deferred, last.failed, last.bounced) == (2, 0, 1, 0)
+    problem = next(store.problems(ISSUE))
+    assert problem.last_error.startswith("gave up") and "450 4.2.0" in problem.last_error
+    issue = store.issue(ISSUE)
+    assert issue is not None and issue.status == "sent"
+
+
+@pytest.mark.parametrize("reply", ["421 4.7.0 Too many messages", "550 5.7.1 Rate limited"])
+def test_a_policy_reply_pauses_and_a_later_run_finishes(
+    setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer, reply: str
+) -> None:
+    config, store, emails = setup
+    smtp_server.script.rcpt[emails[12]] = reply
+    with pytest.raises(DeliveryPaused) as paused:
+        send(config, store, smtp_server, Clock(NOW))
+    stopped = paused.value.report
+    assert reply.split()[1] in (stopped.paused or "") and paused.value.exit_code == 1
+    assert stopped.failed == 0 and stopped.sent < 30
+    assert stopped.pending + stopped.deferred == 30 - stopped.sent
+    del smtp_server.script.rcpt[emails[12]]
+    last = send(config, store, smtp_server, Clock(NOW.replace(hour=9)))
+    assert (last.sent, last.failed, last.done) == (30, 0, True)
+    assert recipients(smtp_server) == Counter(emails)
+
+
+def test_a_refused_sender_pauses_without_failing_anyone(
+    setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer
+) -> None:
+    config, store, _ = setup
+    smtp_server.script.mail = "553 5.7.1 Sender not allowed"
+    with pytest.raises(DeliveryPaused) as paused:
+        send(config, store, smtp_server, Clock(NOW))
+    assert "refused the sender" in (paused.value.report.paused or "")
+    assert paused.value.report.failed == 0 and paused.value.report.sent == 0
+
+
+def test_dropped_connections_reconnect_and_lose_no_one(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config = make_config(tmp_path, "delivery:\n  retry_wait: 0\n  batch: 20\n")
+    store = Store(config.store)
+    emails = add_subscribers(store, 30)
+    store_issue(store)
+    smtp_server.script.drop_data_at = {4, 11, 17}
+    smtp_server.script.drop_rcpt.add(emails[20])  # hangs up every time: deferred, not lost
+    result = send(config, store, smtp_server, Clock(NOW))
+    assert result.sent == 29 and result.deferred == 1 and result.failed == 0
+    assert recipients(smtp_server) == Counter(e for e in emails if e != emails[20])
+    assert smtp_server.sessions >= 4 + 3  # the pool's connections, then one per drop at least
+    problem = next(store.problems(ISSUE))
+    assert problem.email == emails[20] and "connection lost" in problem.last_error
+
+
+def test_the_audience_is_frozen_when_sending_starts(
+    setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer
+) -> None:
+    config, store, emails = setup
+    smtp_server.script.rcpt[emails[0]] = "421 4.3.2 Shutting down"
+    with pytest.raises(DeliveryPaused):
+        send(config, store, smtp_server, Clock(NOW))
+    smtp_server.script.rcpt.clear()
+    late = add_subscribers(store, 1, start=100)[0]
+    left = store.subscriber_by_email(emails[1])
+    assert left is not None
+    unsubscribe(store, left.id, now=NOW, source="web", ip=None)
+    result = send(config, store, smtp_server, Clock(NOW.replace(hour=9)))
+    assert result.audience == 30 and result.done
+    got = recipients(smtp_server)
+    assert late not in got and got[emails[1]] <= 1
+    assert all(got[e] == 1 for e in emails if e != emails[1])
+
+
+def test_an_unreachable_server_is_a_clear_error(
+    setup: tuple[Config, Store, list[str]],
+) -> None:
+    config, store, _ = setup
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(DeliveryError) as error:
+        send_issue(
+            config, store, ISSUE, Clock(NOW),
+            smtp=parse_smtp_url(f"smtp://127.0.0.1:{port}?tls=none"), keys=KEYS,
+        )  # fmt: skip
+    assert "cannot talk to the mail server" in error.value.message
+    assert report(store, ISSUE).pending == 30
+
+
+def test_the_one_click_header_unsubscribes_on_the_real_site(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    with running_site(tmp_path, smtp_server.url) as site:
+        store = Store(site.config.store)
+        emails = add_subscribers(store, 3)
+        store_issue(store)
+        send_issue(
+            site.config, store, ISSUE, Clock(NOW), smtp=parse_smtp_url(smtp_server.url), keys=KEYS
+        )
+        received = next(m for m in smtp_server.messages if m.rcpt_tos == (emails[1],))
+        header = parse(received.data)["List-Unsubscribe"]
+        url = header.split(",")[0].strip().strip("<>")
+        assert url.startswith(site.url + "/unsubscribe/")
+        answer = httpx.post(url, data={"List-Unsubscribe": "One-Click"})
+        assert answer.status_code == 200
+        statuses = {s.email: s.status for s in store.subscribers()}
+        assert statuses == {
+            emails[0]: "confirmed",
+            emails[1]: "unsubscribed",
+            emails[2]: "confirmed",
+        }
+
+
+@pytest.mark.parametrize(
+    ("code", "reply", "kind"),
+    [
+        (550, "5.1.1 No such user", "bounce"),
+        (550, "Mailbox unavailable", "bounce"),
+        (552, "5.2.2 Mailbox full", "fail"),
+        (554, "5.7.1 Spam rejected", "pause"),
+        (451, "4.7.1 Rate limit exceeded", "pause"),
+        (451, "4.7.1 Greylisted, try again", "defer"),
+        (450, "4.2.0 Busy", "defer"),
+        (421, "Too many connections", "pause"),
+    ],
+)
+def test_replies_are_classified(code: int, reply: str, kind: str) -> None:
+    assert classify(code, reply) == kind
+
+
+def test_backoff_doubles_with_jitter_and_is_capped() -> None:
+    import random
+
+    rng = random.Random(1)
+    first = [backoff(1, 60, 3600, rng) for _ in range(50)]
+    third = [backoff(3, 60, 3600, rng) for _ in range(50)]
+    assert all(30 <= d <= 60 for d in first) and all(120 <= d <= 240 for d in third)
+    assert len(set(first)) == 50  # jitter: retries do not come back in step
+    assert all(1800 <= backoff(20, 60, 3600, rng) <= 3600 for _ in range(20))
+
+
+def test_rate_limiter_spaces_and_caps_messages() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(rate=10, per_minute=25, clock=lambda: now[0], sleep=sleep)
+    for _ in range(30):
+        limiter.acquire()
+    assert slept[:3] == pytest.approx([0.1, 0.1, 0.1])
+    # The 26th message waits for the first of the minute to leave the window.
+    assert now[0] == pytest.approx(60.0 + 4 * 0.1)
