@@ -58,6 +58,10 @@ def _positive(value: Any) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
 
+def _fraction(value: Any) -> str | None:
+    return None if 0 < value <= 1 else "must be a number above 0 and at most 1"
+
+
 def _hour(value: Any) -> str | None:
     return None if 0 <= value <= 23 else "must be an hour from 0 to 23"
 
@@ -100,7 +104,7 @@ FETCH_KEYS: dict[str, Key] = {
 }
 SELECT_KEYS: dict[str, Key] = {
     "title_similarity": Key(
-        (int, float), 0.85, "0-1: titles at least this alike are the same news", _positive
+        (int, float), 0.85, "0-1: titles at least this alike are the same news", _fraction
     ),
     "future_tolerance": Key(
         (int, float), 2.0, "hours a date may be ahead of now before it is not trusted"

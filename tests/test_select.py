@@ -119,6 +119,18 @@ def test_alike_titles_in_one_source_or_too_short_stay_apart() -> None:
     assert dedupe(short, 0.85)[1] == 0
 
 
+def test_titles_with_different_numbers_are_different_news() -> None:
+    a = make("Retour sur la 2e journée régionale du réseau des Territoires", "https://a.org/1")
+    b = make("Retour sur la 3e journée régionale du réseau des Territoires", "https://b.org/1", "B")
+    c = make("Retour sur la deuxième journée régionale du réseau des Territoires", "https://c", "C")
+    merged, count = dedupe([a, b, c], 0.6)
+    assert count == 1
+    assert {frozenset(keys) for _item, keys in merged} == {
+        frozenset({a.key, c.key}),
+        frozenset({b.key}),
+    }
+
+
 def test_different_news_are_not_merged() -> None:
     a = make("Lancement du plan climat de la métropole lilloise", "https://a.org/1")
     b = make("Bilan du plan vélo de la métropole lilloise", "https://b.org/1", source="B")
@@ -188,3 +200,31 @@ def test_dedupe_scales_without_comparing_every_pair() -> None:
     ]
     merged, count = dedupe(items, 0.85)
     assert count == 0 and len(merged) == 3000
+
+
+def test_rare_word_filter_finds_every_pair_brute_force_finds() -> None:
+    import random
+
+    from digest.select import similarity
+
+    rng = random.Random(7)
+    vocabulary = [f"mot{n}" for n in range(40)] + ["2023", "12", "3e"]
+    items = []
+    for n in range(400):
+        words = rng.sample(vocabulary, rng.randint(4, 9))
+        if n % 3 == 0 and items:  # a near-copy of an earlier title, from another source
+            words = items[rng.randrange(len(items))].title.split()
+            words[rng.randrange(len(words))] = rng.choice(vocabulary)
+        items.append(make(" ".join(words), f"https://s{n}.org/{n}", source=f"S{n}"))
+    for threshold in (0.6, 0.85):
+        groups = {frozenset(keys) for _item, keys in dedupe(items, threshold)[0]}
+        tokens = [title_tokens(i.title) for i in items]
+        for a in range(len(items)):
+            for b in range(a + 1, len(items)):
+                same_numbers = {w for w in tokens[a] if w.isdigit()} == {
+                    w for w in tokens[b] if w.isdigit()
+                }
+                alike = similarity(tokens[a], tokens[b]) >= threshold
+                long_enough = min(len(tokens[a]), len(tokens[b])) >= 4
+                if long_enough and same_numbers and alike:
+                    assert any({items[a].key, items[b].key} <= g for g in groups)
