@@ -40,7 +40,9 @@ from .store.outbox import OutboxRow, Outcome
 from .subscribers import normalise_email
 from .tokens import Keys, unsubscribe_url
 
-SENDABLE = ("built", "approved", "sending", "sent")
+# A built or skipped issue is sent only when asked by name: `digest send --issue`, or
+# `digest run --force`; `digest run` itself sends approved ones.
+SENDABLE = ("built", "approved", "skipped", "sending", "sent")
 MAX_WAITS = 5  # in-run waits for due retries, at most: a run always ends
 
 Clock = Callable[[], datetime]

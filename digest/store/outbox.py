@@ -90,7 +90,7 @@ class OutboxQueries(StoreBase):
             status = db.execute("SELECT status FROM issues WHERE id = ?", (issue_id,)).fetchone()
             if status is None:
                 raise StoreError(f"no issue {issue_id} in the store", hint="build it first")
-            if status[0] in ("built", "approved"):
+            if status[0] not in ("sending", "sent"):  # built, approved, or skipped and forced
                 reader = db.execute(
                     "SELECT id FROM subscribers WHERE status = 'confirmed' ORDER BY id"
                 )

@@ -1,0 +1,195 @@
+"""`digest send` and `digest report` as real processes: SIGKILL in the middle of a list,
+two sends at once, test copies, dry runs, missing settings, the report formats.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from digest.store import Store
+from tests.deliver_support import ISSUE, SUBJECT, add_subscribers, make_config, parse, store_issue
+from tests.smtp_server import SmtpServer
+from tests.web_support import KEYS
+
+SECRET = KEYS.signing.decode()
+
+
+def command(config: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "digest", "--config", str(config), *args]
+
+
+def environment(smtp: str | None, secret: bool = True) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    if smtp:
+        env["DIGEST_SMTP_URL"] = smtp
+    if secret:
+        env["DIGEST_SECRET"] = SECRET
+    return env
+
+
+def digest(
+    config: Path, *args: str, smtp: str | None = None, secret: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command(config, *args),
+        capture_output=True,
+        text=True,
+        check=False,
+        env=environment(smtp, secret),
+        timeout=120,
+    )
+
+
+def prepare(tmp_path: Path, count: int, extra: str = "") -> tuple[Path, list[str]]:
+    config = make_config(tmp_path, extra)
+    with Store(config.store) as store:
+        emails = add_subscribers(store, count)
+        store_issue(store)
+    return config.path, emails
+
+
+def by_recipient(server: SmtpServer) -> dict[str, list[str]]:
+    """Each recipient's Message-IDs, in the order they arrived."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for received in list(server.messages):
+        (address,) = received.rcpt_tos
+        found[address].append(str(parse(received.data)["Message-ID"]))
+    return found
+
+
+def test_sigkill_in_the_middle_then_resume(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    config, emails = prepare(tmp_path, 3000, "delivery:\n  batch: 50\n")
+    first = subprocess.Popen(
+        command(config, "send"), env=environment(smtp_server.url),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        smtp_server.wait_for(800, timeout=60)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    assert first.returncode == -signal.SIGKILL
+    before = len(smtp_server.messages)
+    assert 800 <= before < 3000, "the kill must land in the middle of the list"
+    again = digest(config, "send", smtp=smtp_server.url)
+    assert again.returncode == 0, again.stderr
+    assert "3000 sent" in again.stdout
+    received = by_recipient(smtp_server)
+    assert set(received) == set(emails), "nobody is skipped"
+    twice = {a: ids for a, ids in received.items() if len(ids) > 1}
+    assert all(len(ids) == 2 and ids[0] == ids[1] for ids in twice.values()), twice
+    assert len(twice) <= 50, "only the batch in flight may go twice"
+    assert len(smtp_server.messages) == 3000 + len(twice)
+    with Store(tmp_path / "digest.db") as store:
+        issue = store.issue(ISSUE)
+        assert issue is not None and issue.status == "sent"
+
+
+def test_two_sends_at_once_send_once(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    config, emails = prepare(tmp_path, 200, "delivery:\n  connections: 2\n  batch: 10\n")
+    smtp_server.script.data_delay = 0.01
+    first = subprocess.Popen(
+        command(config, "send"), env=environment(smtp_server.url),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    smtp_server.wait_for(1, timeout=30)
+    second = digest(config, "send", smtp=smtp_server.url)
+    _, err = first.communicate(timeout=120)
+    assert second.returncode == 75, second.stderr
+    assert "another digest run holds the lock" in second.stderr
+    assert first.returncode == 0, err
+    received = by_recipient(smtp_server)
+    assert set(received) == set(emails) and all(len(ids) == 1 for ids in received.values())
+
+
+def test_test_copy_goes_to_one_address_and_is_not_recorded(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config, emails = prepare(tmp_path, 5)
+    with Store(tmp_path / "digest.db") as store:
+        store.set_issue_status(ISSUE, "built")  # test-sent before approval
+    run = digest(config, "send", "--to", "Staff@Example.org", smtp=smtp_server.url)
+    assert run.returncode == 0, run.stderr
+    (received,) = smtp_server.messages
+    assert received.rcpt_tos == ("staff@example.org",)
+    message = parse(received.data)
+    assert message["Subject"] == "[TEST] " + SUBJECT
+    assert "/unsubscribe/test" in message["List-Unsubscribe"]
+    with Store(tmp_path / "digest.db") as store:
+        issue = store.issue(ISSUE)
+        assert issue is not None and issue.status == "built"
+        assert store.audience(ISSUE) == 0
+        # A subscriber's own address gets their own links.
+    own = digest(config, "send", "--to", emails[2], smtp=smtp_server.url)
+    assert own.returncode == 0, own.stderr
+    assert "/unsubscribe/u.3." in parse(smtp_server.messages[-1].data)["List-Unsubscribe"]
+
+
+def test_dry_run_shows_who_and_sends_nothing(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    config, emails = prepare(tmp_path, 12)
+    run = digest(config, "send", "--dry-run", smtp=None, secret=False)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == f"{ISSUE}: would send to 12 subscribers"
+    assert [line.strip() for line in lines[1:11]] == emails[:10]
+    assert lines[11].strip() == "… and 2 more"
+    assert smtp_server.messages == []
+    with Store(tmp_path / "digest.db") as store:
+        assert store.audience(ISSUE) == 0
+
+
+@pytest.mark.parametrize(
+    ("smtp", "secret", "expected"),
+    [(None, True, "DIGEST_SMTP_URL is not set"), ("yes", False, "DIGEST_SECRET is not set")],
+)
+def test_missing_settings_are_clear_errors(
+    tmp_path: Path, smtp_server: SmtpServer, smtp: str | None, secret: bool, expected: str
+) -> None:
+    config, _ = prepare(tmp_path, 2)
+    run = digest(config, "send", smtp=smtp and smtp_server.url, secret=secret)
+    assert run.returncode == 1
+    assert expected in run.stderr and "hint:" in run.stderr
+    assert smtp_server.messages == []
+
+
+def test_paused_send_exits_1_then_report_lists_problems(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    extra = "delivery:\n  retry_base: 0.05\n  retry_wait: 0\n  batch: 5\n"
+    config, emails = prepare(tmp_path, 20, extra)
+    smtp_server.script.rcpt[emails[1]] = "550 5.1.1 No such user"
+    smtp_server.script.rcpt[emails[2]] = "451 4.3.0 Try later"
+    smtp_server.script.rcpt[emails[10]] = "421 4.7.0 Slow down"
+    paused = digest(config, "send", smtp=smtp_server.url)
+    assert paused.returncode == 1
+    assert "paused" in paused.stderr and "421 4.7.0 Slow down" in paused.stderr
+    table = digest(config, "report", ISSUE)
+    assert table.returncode == 0, table.stderr
+    assert "0 not tried yet" not in table.stdout
+    rows = {line.split()[0]: line.split()[1] for line in table.stdout.splitlines()[1:]}
+    assert rows[emails[1]] == "bounced" and rows[emails[2]] == "deferred"
+    as_csv = digest(config, "report", ISSUE, "--format", "csv")
+    records = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert records[0].keys() == {
+        "email",
+        "status",
+        "bounced",
+        "attempts",
+        "last_error",
+        "updated_at",
+    }
+    found = {r["email"]: r for r in records}
+    assert found[emails[1]]["status"] == "bounced" and "5.1.1" in found[emails[1]]["last_error"]
+    smtp_server.script.rcpt.pop(emails[10])
+    resumed = digest(config, "send", smtp=smtp_server.url)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "18 sent, 1 deferred, 1 failed (1 bounced)" in resumed.stdout
