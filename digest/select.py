@@ -36,6 +36,8 @@ _ORDINALS = {
 }  # fmt: skip
 _ORDINAL_SUFFIX = re.compile(r"^(\d+)(?:e|eme|er|re|nd|rd|th|st)$")
 _WORD = re.compile(r"[a-z0-9]+")
+# Combining marks left by NFKD: the accents of "réseau", "deuxième".
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 # Short titles ("Agenda", "Lettre d'information") recur across partners for different news.
 _MIN_TITLE_TOKENS = 4
 
@@ -64,8 +66,7 @@ def in_period(item: Item, period: Period) -> bool:
 
 def title_tokens(title: str) -> frozenset[str]:
     """The identity-bearing words of a title: no accents, case, stop words; ordinals as digits."""
-    flat = unicodedata.normalize("NFKD", title.lower())
-    flat = "".join(c for c in flat if not unicodedata.combining(c))
+    flat = _COMBINING.sub("", unicodedata.normalize("NFKD", title.lower()))
     tokens = set()
     for word in _WORD.findall(flat):
         match = _ORDINAL_SUFFIX.match(word)

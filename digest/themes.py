@@ -230,7 +230,13 @@ def arrange(
     items: Sequence[Item], config: Config, period: Period, overrides: Overrides
 ) -> Arrangement:
     """Group `items` (already selected) into the issue's sections."""
-    by_url = {ref: i for i in reversed(items) for ref in item_references(i.url, i.guid)}
+    # Overrides name items by URL or file name; most weeks have none, and 10,000 canonical
+    # URLs cost more than the rest of this stage.
+    named = overrides.pin or overrides.exclude or overrides.move
+    by_url = (
+        {ref: i for i in reversed(items) for ref in item_references(i.url, i.guid)} if named else {}
+    )
+    sources = {source.name: source for source in config.sources}
     warnings = _unmatched(overrides, by_url, period) + _unknown_themes(items, config)
     excluded = {by_url[u].key for u in overrides.exclude if u in by_url}
     pinned = [by_url[u] for u in overrides.pin if u in by_url]
@@ -238,7 +244,7 @@ def arrange(
     buckets: dict[str, list[Placed]] = {}
     for item in items:
         if item.key not in excluded and item.key not in pinned_keys:
-            target, reason = _place(item, config, period, overrides)
+            target, reason = _place(item, config, period, overrides, sources.get(item.source))
             buckets.setdefault(target, []).append((item, reason))
     for target, placed in buckets.items():
         placed.sort(key=_agenda_order if target == AGENDA_ID else _section_order)
@@ -256,16 +262,22 @@ def arrange(
     )
 
 
-def _place(item: Item, config: Config, period: Period, overrides: Overrides) -> tuple[str, str]:
+def _place(
+    item: Item,
+    config: Config,
+    period: Period,
+    overrides: Overrides,
+    source: SourceConfig | None,
+) -> tuple[str, str]:
     """(section id, reason) for an item that is neither pinned nor excluded."""
-    for ref in item_references(item.url, item.guid):
+    for ref in item_references(item.url, item.guid) if overrides.move else ():
         if ref in overrides.move:
             return overrides.move[ref], f"moved by {overrides.label}"
     event = _aware(item.event_date, config)
     if event is not None and event >= period.end:
         day = event.astimezone(config.newsletter.tz).date().isoformat()
         return AGENDA_ID, f"event on {day}, after the issue period"
-    return assign_theme(item, config, _source(config, item.source))
+    return assign_theme(item, config, source)
 
 
 def _aware(moment: datetime | None, config: Config) -> datetime | None:
@@ -282,10 +294,6 @@ def item_references(url: str | None, guid: str | None) -> list[str]:
     if guid and guid.startswith("file:"):
         names.append(RECAP + guid.removeprefix("file:").rsplit("/", 1)[-1].lower())
     return names
-
-
-def _source(config: Config, name: str) -> SourceConfig | None:
-    return next((source for source in config.sources if source.name == name), None)
 
 
 def _published(item: Item) -> datetime:
