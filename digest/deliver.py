@@ -246,9 +246,12 @@ class _Run:
         s = self.settings
         self.expire()
         limiter = RateLimiter(s.rate, s.per_minute, s.per_hour)
+        progress = _Counter(report(self.store, self.issue_id), self.on_progress)
         with Pool(smtp, s.connections, limiter, self.template.sender) as pool:
             for rows in self._batches():
-                self._record(pool.send(rows, self.render))
+                results = pool.send(rows, self.render)
+                self._record(results)
+                progress.add(sum(r.kind != "untried" for r in results))
                 if pool.paused:
                     return pool.paused
         return None
@@ -287,9 +290,6 @@ class _Run:
                     result.row.subscriber_id, "bounced", ("confirmed",), now,
                     event="bounce", source="delivery",
                 )  # fmt: skip
-        if self.on_progress:
-            counts = report(self.store, self.issue_id)
-            self.on_progress(counts.audience - counts.pending - counts.deferred, counts.audience)
 
     def _outcome(self, result: Result, now: datetime) -> Outcome:
         row = result.row
@@ -313,6 +313,19 @@ class _Run:
     def expire(self) -> None:
         now = self.now()
         self.store.expire_deferred(self.issue_id, now - self.deadline, now)
+
+
+class _Counter:
+    """Progress without re-counting the outbox after each batch (that would be quadratic)."""
+
+    def __init__(self, start: DeliveryReport, on_progress: Progress | None) -> None:
+        self.done, self.total = start.sent + start.failed, start.audience
+        self.on_progress = on_progress
+
+    def add(self, tried: int) -> None:
+        self.done = min(self.total, self.done + tried)  # a retried row counts once at most
+        if self.on_progress:
+            self.on_progress(self.done, self.total)
 
 
 def _utc(clock: Clock) -> datetime:

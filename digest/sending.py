@@ -104,6 +104,14 @@ class RateLimiter:
 Render = Callable[[OutboxRow], bytes]
 
 
+def _rendered(row: OutboxRow, render: Render) -> bytes | Result:
+    """The row's message, or a failure if this one address cannot make a safe message."""
+    try:
+        return render(row)
+    except DeliveryError as exc:
+        return Result(row, "fail", f"not sent: {exc.message}")
+
+
 class Pool:
     """`size` SMTP connections, each in its own thread. Use as a context manager."""
 
@@ -159,10 +167,12 @@ class Pool:
         while (job := self.jobs.get()) is not None:
             row, render = job
             try:
-                if self.paused is None:
-                    result, connection = self._deliver(connection, row, render(row))
-                else:
+                if self.paused is not None:
                     result = Result(row, "untried")
+                elif isinstance(data := _rendered(row, render), Result):
+                    result = data
+                else:
+                    result, connection = self._deliver(connection, row, data)
             except Exception as exc:  # never lose a row: report it as not tried
                 self._pause(f"unexpected error while sending: {exc!r}")
                 result = Result(row, "untried")

@@ -312,3 +312,32 @@ def test_rate_limiter_spaces_and_caps_messages() -> None:
     assert slept[:3] == pytest.approx([0.1, 0.1, 0.1])
     # The 26th message waits for the first of the minute to leave the window.
     assert now[0] == pytest.approx(60.0 + 4 * 0.1)
+
+
+def test_an_address_that_cannot_make_a_safe_message_fails_alone(
+    setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer
+) -> None:
+    config, store, emails = setup
+    with store.transaction() as db:  # written behind the library's back, as a bad import might
+        db.execute(
+            "INSERT INTO subscribers (email, status, created_at, updated_at)"
+            " VALUES ('bad address@example.org', 'confirmed', ?, ?)",
+            (NOW.isoformat(), NOW.isoformat()),
+        )
+    store.set_issue_status(ISSUE, "approved")
+    result = send(config, store, smtp_server, Clock(NOW))
+    assert (result.sent, result.failed) == (30, 1)
+    problem = next(store.problems(ISSUE))
+    assert problem.email == "bad address@example.org"
+    assert "unsafe header value" in problem.last_error
+
+
+def test_sends_with_auth_from_the_url(tmp_path: Path, smtp_server_auth: SmtpServer) -> None:
+    config = make_config(tmp_path)
+    store = Store(config.store)
+    emails = add_subscribers(store, 5)
+    store_issue(store)
+    url = f"smtp://lettre:s3cret%20pass@127.0.0.1:{smtp_server_auth.port}?tls=none"
+    result = send_issue(config, store, ISSUE, Clock(NOW), smtp=parse_smtp_url(url), keys=KEYS)
+    assert result.sent == 5 and recipients(smtp_server_auth) == Counter(emails)
+    assert smtp_server_auth.recorder.logins == ["lettre"] * 4  # one login per connection

@@ -134,6 +134,11 @@ class OutboxQueries(StoreBase):
             )
         return int(cursor.rowcount)
 
+    _CLAIM = (
+        "SELECT o.subscriber_id, s.email, o.message_id, o.attempts, o.created_at, s.status"
+        " FROM outbox o JOIN subscribers s ON s.id = o.subscriber_id WHERE o.issue_id = ?"
+    )
+
     def claim(self, issue_id: str, now: datetime, limit: int) -> list[OutboxRow]:
         """Mark up to `limit` due rows 'sending' (one commit) and return them.
 
@@ -142,14 +147,17 @@ class OutboxQueries(StoreBase):
         """
         when = now.isoformat()
         with self.transaction() as db:
+            # Two range scans of the outbox_due index, no sort: a claim costs the same at
+            # the end of a list of 100,000 as at its start.
             rows = db.execute(
-                "SELECT o.subscriber_id, s.email, o.message_id, o.attempts, o.created_at,"
-                " s.status FROM outbox o JOIN subscribers s ON s.id = o.subscriber_id"
-                " WHERE o.issue_id = ? AND (o.status = 'pending'"
-                " OR (o.status = 'deferred' AND o.next_attempt_at <= ?))"
-                " ORDER BY o.subscriber_id LIMIT ?",
-                (issue_id, when, limit),
+                self._CLAIM + " AND o.status = 'pending' LIMIT ?", (issue_id, limit)
             ).fetchall()
+            if len(rows) < limit:
+                rows += db.execute(
+                    self._CLAIM + " AND o.status = 'deferred' AND o.next_attempt_at <= ?"
+                    " ORDER BY o.next_attempt_at LIMIT ?",
+                    (issue_id, when, limit - len(rows)),
+                ).fetchall()
             gone = [(when, issue_id, r[0]) for r in rows if r[5] != "confirmed" or not r[1]]
             db.executemany(
                 "UPDATE outbox SET status = 'failed', updated_at = ?,"
