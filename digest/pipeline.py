@@ -12,12 +12,12 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import Config, SourceConfig
+from .config import Config, FetchConfig, SourceConfig
 from .cron import decide, due_issue
 from .errors import ConfigError, SourceError
 from .issue_data import issue_data
@@ -25,7 +25,7 @@ from .models import Issue, Item, Period, Selection, SourceResult
 from .overrides import load_overrides
 from .render import RenderedIssue, render_issue
 from .select import date_items, needs_first_seen, select
-from .sources.feeds import collect_feeds, items_from_cache, read_feed_file
+from .sources.feeds import USER_AGENT, collect_feeds, items_from_cache, read_feed_file
 from .sources.files import read_recaps
 from .store import Store, StoredIssue
 from .themes import arrange
@@ -59,13 +59,21 @@ def collect(
     remote = [s for s in config.sources if s.name not in done]
     if remote:
         cache = {s.url: c for s in remote if s.url and (c := store.cached_fetch(s.url))}
-        for result, fetched in collect_feeds(remote, cache, config.fetch, now):
+        for result, fetched in collect_feeds(remote, cache, _fetch_config(config), now):
             if fetched is not None:
                 store.remember_fetch(fetched)
             done[result.name] = result
             if on_source:
                 on_source(result)
     return tuple(done[s.name] for s in config.sources)
+
+
+def _fetch_config(config: Config) -> FetchConfig:
+    """The fetch limits, with a User-Agent naming the newsletter that reads the feeds."""
+    if config.fetch.user_agent:
+        return config.fetch
+    agent = f"{USER_AGENT[:-1]}; +{config.newsletter.base_url})"
+    return replace(config.fetch, user_agent=agent)
 
 
 def _read_locally(source: SourceConfig, config: Config, store: Store) -> SourceResult:

@@ -162,7 +162,10 @@ def test_a_second_run_uses_the_cache_on_304(feed_server: FeedServer, tmp_path: P
     first = digest(*args, str(tmp_path / "a"))
     second = digest(*args, str(tmp_path / "b"))
     assert first.returncode == 0 and second.returncode == 0, second.stderr
-    assert feed_server.headers_for("/etag/rss20.xml")[-1].get("if-none-match")
+    headers = feed_server.headers_for("/etag/rss20.xml")[-1]
+    assert headers.get("if-none-match")
+    assert headers["user-agent"].startswith("digest/")
+    assert headers["user-agent"].endswith("(newsletter feed reader; +http://localhost:8000)")
     a = json.loads((tmp_path / "a" / "digest.json").read_text(encoding="utf-8"))
     b = json.loads((tmp_path / "b" / "digest.json").read_text(encoding="utf-8"))
     assert [s["status"] for s in b["sources"]] == ["not_modified", "ok"]

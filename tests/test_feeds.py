@@ -58,7 +58,7 @@ def test_user_agent_names_digest_or_the_configured_one(feed_server: FeedServer) 
     [default] = feed_server.headers_for("/feeds/atom.xml?ua=default")
     [custom] = feed_server.headers_for("/feeds/atom.xml?ua=custom")
     assert default["user-agent"] == feeds.USER_AGENT
-    assert default["user-agent"].startswith("digest/0.1.0 (+https://")
+    assert default["user-agent"].startswith("digest/0.1.0 (newsletter feed reader")
     assert custom["user-agent"] == "Cerdd/1.0"
     assert "if-none-match" not in default
 

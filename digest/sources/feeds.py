@@ -32,9 +32,8 @@ from .feedpool import ParseTimeout, parse_in_worker, parser_pool
 
 __all__ = ["USER_AGENT", "collect_feeds", "items_from_cache", "parse_feed", "read_feed_file"]
 
-USER_AGENT = (
-    f"digest/{__version__} (+https://github.com/cerdd/digest newsletter; contact in feeds.yaml)"
-)
+# The pipeline adds the newsletter's base_url, so a partner's webmaster knows who asks.
+USER_AGENT = f"digest/{__version__} (newsletter feed reader)"
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
