@@ -317,7 +317,7 @@ def test_rate_limiter_spaces_and_caps_messages() -> None:
 def test_an_address_that_cannot_make_a_safe_message_fails_alone(
     setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer
 ) -> None:
-    config, store, emails = setup
+    config, store, _ = setup
     with store.transaction() as db:  # written behind the library's back, as a bad import might
         db.execute(
             "INSERT INTO subscribers (email, status, created_at, updated_at)"
