@@ -203,3 +203,18 @@ def test_check_fetch_prints_a_status_table(feed_server: FeedServer, tmp_path: Pa
     assert lines[1].split() == ["Source", "État", "Articles", "Détail"]
     assert lines[2].startswith("Biodiversité") and " ok " in lines[2]
     assert lines[3].startswith("Disparu") and "ÉCHEC" in lines[3] and "410" in lines[3]
+
+
+def test_open_hands_the_email_to_the_browser(shipped: Path, tmp_path: Path) -> None:
+    # Python's webbrowser runs $BROWSER with %s replaced by the URL: a real command here.
+    opened = tmp_path / "opened.txt"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env["BROWSER"] = f"sh -c 'echo %s > {opened}'"
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(shipped), "build", "--offline",
+         "--week", "2023-W19", "--out", str(out), "--open"],
+        capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert opened.read_text(encoding="utf-8").strip() == (out / "digest.html").as_uri()
