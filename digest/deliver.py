@@ -18,7 +18,9 @@ exit 1) after committing what was done.
 
 from __future__ import annotations
 
+import contextlib
 import html
+import itertools
 import json
 import random
 import re
@@ -247,14 +249,28 @@ class _Run:
         self.expire()
         limiter = RateLimiter(s.rate, s.per_minute, s.per_hour)
         progress = _Counter(report(self.store, self.issue_id), self.on_progress)
-        with Pool(smtp, s.connections, limiter, self.template.sender) as pool:
-            for rows in self._batches():
+        batches = self._batches()
+        first = next(batches, None)
+        if first is None:
+            return None  # nothing due: no need to reach the mail server
+        pool = Pool(smtp, self.settings.connections, limiter, self.template.sender)
+        self._open(pool, first)
+        with contextlib.closing(pool):
+            for rows in itertools.chain([first], batches):
                 results = pool.send(rows, self.render)
                 self._record(results)
                 progress.add(sum(r.kind != "untried" for r in results))
                 if pool.paused:
                     return pool.paused
         return None
+
+    def _open(self, pool: Pool, claimed: list[OutboxRow]) -> None:
+        """Open the connections; if the server cannot be reached, `claimed` is released."""
+        try:
+            pool.open()
+        except DeliveryError:
+            self._record([Result(row, "untried") for row in claimed])
+            raise
 
     def _batches(self) -> Iterator[list[OutboxRow]]:
         waits = 0

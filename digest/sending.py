@@ -129,6 +129,16 @@ class Pool:
         self.threads: list[threading.Thread] = []
 
     def __enter__(self) -> Pool:
+        self.open()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Connect and start the threads; DeliveryError if the server cannot be reached."""
         connections = [self._connect()]  # the server is unreachable: DeliveryError
         for _ in range(self.size - 1):
             try:
@@ -139,11 +149,9 @@ class Pool:
             thread = threading.Thread(target=self._work, args=(connection,), daemon=True)
             thread.start()
             self.threads.append(thread)
-        return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def close(self) -> None:
+        """Let the threads finish their connections (QUIT) and end."""
         for _ in self.threads:
             self.jobs.put(None)
         for thread in self.threads:

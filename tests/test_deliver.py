@@ -244,6 +244,21 @@ def test_an_unreachable_server_is_a_clear_error(
         )  # fmt: skip
     assert "cannot talk to the mail server" in error.value.message
     assert report(store, ISSUE).pending == 30
+    assert store.outbox_counts(ISSUE)["sending"] == 0, "the claimed batch is released"
+
+
+def test_nothing_due_needs_no_mail_server(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    store = Store(config.store)
+    store_issue(store)  # and no subscriber at all
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    nowhere = parse_smtp_url(f"smtp://127.0.0.1:{port}?tls=none")
+    result = send_issue(config, store, ISSUE, Clock(NOW), smtp=nowhere, keys=KEYS)
+    assert (result.audience, result.done) == (0, True)
+    issue = store.issue(ISSUE)
+    assert issue is not None and issue.status == "sent"
 
 
 def test_the_one_click_header_unsubscribes_on_the_real_site(
