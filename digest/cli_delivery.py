@@ -16,6 +16,7 @@ from .deliver import (
     report,
     send_issue,
     send_test,
+    sendable_issue,
 )
 from .errors import DigestError
 from .lock import exclusive_run
@@ -46,18 +47,21 @@ def send_command(state: _State, issue_id: str | None, address: str | None, dry_r
     config = state.config
     if dry_run:
         with Store(config.store) as store:
-            _preview(store, issue_id or default_issue(store, test=bool(address)), address)
+            if issue := _pick(store, issue_id, bool(address)):
+                _preview(store, issue, address)
         return
     keys, smtp = load_keys(), settings_from_env()  # missing settings fail before anything
     if address:
         with Store(config.store) as store:
-            issue = issue_id or default_issue(store, test=True)
+            if not (issue := _pick(store, issue_id, test=True)):
+                raise DigestError("no issue is stored", hint="build one first: `digest build`")
             message_id = send_test(config, store, issue, address, _now, smtp=smtp, keys=keys)
         click.echo(f"{issue}: test copy sent to {address} ({message_id})")
         return
     lock = exclusive_run(config.store, f"send {issue_id or ''}".strip())
     with lock, Store(config.store) as store, _Bar() as bar:
-        issue = issue_id or default_issue(store)
+        if not (issue := _pick(store, issue_id)):
+            return
         try:
             result = send_issue(config, store, issue, _now, smtp=smtp, keys=keys, on_progress=bar)
         except DeliveryPaused as exc:
@@ -70,6 +74,19 @@ def send_command(state: _State, issue_id: str | None, address: str | None, dry_r
             f"the mail server refused every message of {issue}",
             hint=f"see `digest report {issue}` for the replies",
         )
+
+
+def _pick(store: Store, issue_id: str | None, test: bool = False) -> str | None:
+    """The issue named, checked; else the default one; None (said so) if there is none."""
+    if issue_id:
+        return sendable_issue(store, issue_id).id
+    found = default_issue(store, test)
+    if found is None:
+        click.echo(
+            "nothing to send: no issue is approved or being sent"
+            " (approve one with `digest approve ISSUE`, or name it with --issue)"
+        )
+    return found
 
 
 def _preview(store: Store, issue: str, address: str | None) -> None:

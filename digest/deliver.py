@@ -126,18 +126,11 @@ def send_issue(
     return result
 
 
-def default_issue(store: Store, test: bool = False) -> str:
+def default_issue(store: Store, test: bool = False) -> str | None:
     """The issue `digest send` means without --issue: the newest approved or sending one
-    (for a test copy, the newest not yet sent, built ones included)."""
+    (for a test copy, the newest not yet sent, built ones included); None if there is none."""
     statuses = ("built", "approved", "sending") if test else ("approved", "sending")
-    found = store.latest_issue(statuses)
-    if found is None:
-        raise DeliveryError(
-            "no issue is waiting to be sent" if not test else "no issue is stored",
-            hint="build one (`digest build`), approve it (`digest approve ISSUE`) or name it"
-            " with --issue",
-        )
-    return found
+    return store.latest_issue(statuses)
 
 
 def send_test(
@@ -313,6 +306,8 @@ class _Run:
             return Outcome(row.subscriber_id, "pending", tried=False)
         if result.kind == "sent":
             return Outcome(row.subscriber_id, "sent")
+        if result.kind == "paused":  # due again at once: the pause itself is the wait
+            return Outcome(row.subscriber_id, "deferred", result.reply, next_attempt_at=now)
         if result.kind in ("fail", "bounce"):
             return Outcome(
                 row.subscriber_id, "failed", result.reply, bounced=result.kind == "bounce"

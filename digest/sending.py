@@ -31,7 +31,10 @@ _ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
 
 @dataclass(frozen=True)
 class Result:
-    """What the server said about one message. kind: sent, defer, fail, bounce, untried."""
+    """What the server said about one message.
+
+    kind: sent, defer, fail, bounce, paused (the reply that paused the run), untried.
+    """
 
     row: OutboxRow
     kind: str
@@ -232,7 +235,7 @@ class Pool:
         kind = classify(code, said)
         if why or kind == "pause":
             self._pause(f"the mail server {self.settings.host} {why or 'said: '}{text}")
-            return Result(row, "defer", text)  # retried after the pause, never failed
+            return Result(row, "paused", text)  # retried after the pause, never failed
         return Result(row, kind, text)
 
     def _reconnect(self) -> SmtpConnection | None:

@@ -193,3 +193,21 @@ def test_paused_send_exits_1_then_report_lists_problems(
     resumed = digest(config, "send", smtp=smtp_server.url)
     assert resumed.returncode == 0, resumed.stderr
     assert "18 sent, 1 deferred, 1 failed (1 bounced)" in resumed.stdout
+
+
+def test_nothing_to_send_is_exit_0_and_an_unknown_issue_is_an_error(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config, _ = prepare(tmp_path, 3)
+    with Store(tmp_path / "digest.db") as store:
+        store.set_issue_status(ISSUE, "built")  # not approved: `digest send` alone skips it
+    idle = digest(config, "send", smtp=smtp_server.url)
+    assert idle.returncode == 0, idle.stderr
+    assert idle.stdout.startswith("nothing to send")
+    unknown = digest(config, "send", "--issue", "2031-W02", smtp=smtp_server.url)
+    assert unknown.returncode == 1 and "no issue 2031-W02" in unknown.stderr
+    named = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
+    assert named.returncode == 0 and "3 sent" in named.stdout
+    again = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
+    assert again.returncode == 0 and "3 sent" in again.stdout
+    assert len(smtp_server.messages) == 3
