@@ -1,3 +1,3 @@
 """Shared fixtures. Real servers live in their own plugin modules (one per kind of server)."""
 
-pytest_plugins = ["tests.http_server", "tests.smtp_server", "tests.golden_plugin"]
+pytest_plugins = ["tests.http_server", "tests.smtp_server", "tests.golden_plugin", "tests.browser"]

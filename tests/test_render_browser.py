@@ -8,26 +8,17 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from digest.render import RenderedIssue, render_issue
 from tests.golden_plugin import golden_issue, make_config, sized_issue
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SECTION_TITLES = ["Édito", "À la une", "Participation citoyenne", "Climat et énergie", "Agenda"]
 
 # Elements whose right edge passes the viewport, and the page's own scroll width.
@@ -61,16 +52,6 @@ def _png(width: int, height: int) -> bytes:
 
 
 IMAGE = _png(800, 500)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
