@@ -238,9 +238,8 @@ class _Run:
 
     def deliver(self, smtp: SmtpSettings) -> str | None:
         """Send every due row, batch by batch; the pause reason, if the server paused us."""
-        s = self.settings
         self.expire()
-        limiter = RateLimiter(s.rate, s.per_minute, s.per_hour)
+        limiter = self._limiter()
         progress = _Counter(report(self.store, self.issue_id), self.on_progress)
         batches = self._batches()
         first = next(batches, None)
@@ -256,6 +255,16 @@ class _Run:
                 if pool.paused:
                     return pool.paused
         return None
+
+    def _limiter(self) -> RateLimiter:
+        s = self.settings
+        limiter = RateLimiter(s.rate, s.per_minute, s.per_hour)
+        if s.per_hour or s.per_minute:  # a quota is the provider's, not this run's
+            now = self.now()
+            span = 3600 if s.per_hour else 60
+            sent = self.store.sent_since(now - timedelta(seconds=span))
+            limiter.seed([(now - when).total_seconds() for when in sent])
+        return limiter
 
     def _open(self, pool: Pool, claimed: list[OutboxRow]) -> None:
         """Open the connections; if the server cannot be reached, `claimed` is released."""

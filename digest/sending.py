@@ -63,7 +63,7 @@ def classify(code: int, reply: str) -> str:
 class RateLimiter:
     """At most `rate` messages a second, `per_minute` a minute and `per_hour` an hour (0: any).
 
-    Shared by the pool's threads. The windows slide; they count this run's messages.
+    Shared by the pool's threads. The windows slide; `seed` adds what earlier runs sent.
     """
 
     def __init__(
@@ -83,6 +83,12 @@ class RateLimiter:
         }
         self.next_slot = 0.0
         self.lock = threading.Lock()
+
+    def seed(self, ages: list[float]) -> None:
+        """Messages sent `ages` seconds ago (by an earlier run) count in the windows."""
+        now = self.clock()
+        for span, _ in self.windows:
+            self.sent[span].extend(sorted(now - age for age in ages if age < span))
 
     def acquire(self) -> None:
         """Block until one more message is allowed."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import socket
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -356,3 +356,25 @@ def test_sends_with_auth_from_the_url(tmp_path: Path, smtp_server_auth: SmtpServ
     result = send_issue(config, store, ISSUE, Clock(NOW), smtp=parse_smtp_url(url), keys=KEYS)
     assert result.sent == 5 and recipients(smtp_server_auth) == Counter(emails)
     assert smtp_server_auth.recorder.logins == ["lettre"] * 4  # one login per connection
+
+
+def test_a_quota_counts_what_earlier_runs_sent(
+    setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer
+) -> None:
+    config, store, _ = setup
+    send(config, store, smtp_server, Clock(NOW))
+    assert len(store.sent_since(NOW - timedelta(minutes=1))) == 30  # the run's clock
+    assert store.sent_since(NOW + timedelta(seconds=1)) == []
+    now = [1000.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(per_minute=3, clock=lambda: now[0], sleep=sleep)
+    limiter.seed([10.0, 20.0, 3000.0])  # the last one is outside the minute
+    limiter.acquire()
+    assert slept == []
+    limiter.acquire()  # the message sent 20 s ago must leave the window first
+    assert now[0] == pytest.approx(1040.0)

@@ -263,13 +263,15 @@ class OutboxQueries(StoreBase):
         ).fetchall()
         return int(count[0]), [str(r[0]) for r in first]
 
-    def sent_in_last(self, since: datetime) -> int:
-        """Messages marked sent since `since`, every issue: seeds hourly quotas across runs."""
-        row = self.db.execute(
-            "SELECT COUNT(*) FROM outbox WHERE status = 'sent' AND updated_at >= ?",
+    def sent_since(self, since: datetime) -> list[datetime]:
+        """When each message sent since `since` (UTC) was recorded, every issue: so that a
+        quota per hour holds across runs. As many rows as the quota allows, at most."""
+        rows = self.db.execute(
+            "SELECT updated_at FROM outbox WHERE status = 'sent' AND updated_at >= ?"
+            " ORDER BY updated_at",
             (since.isoformat(),),
-        ).fetchone()
-        return int(row[0])
+        )
+        return [datetime.fromisoformat(r[0]) for r in rows]
 
 
 def _message_id(issue_id: str, subscriber_id: int, domain: str) -> str:
