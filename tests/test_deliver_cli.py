@@ -211,3 +211,28 @@ def test_nothing_to_send_is_exit_0_and_an_unknown_issue_is_an_error(
     again = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
     assert again.returncode == 0 and "3 sent" in again.stdout
     assert len(smtp_server.messages) == 3
+
+
+def test_build_then_send_sends_what_was_built(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    config = make_config(tmp_path)
+    for recap in (Path(__file__).parent.parent / "content" / "recaps").glob("2023-*.md"):
+        (tmp_path / "recaps" / recap.name).write_bytes(recap.read_bytes())
+    out = tmp_path / "out"
+    built = digest(config.path, "build", "--week", ISSUE, "--offline", "--out", str(out))
+    assert built.returncode == 0, built.stderr
+    with Store(config.store) as store:
+        emails = add_subscribers(store, 3)
+        assert store.issue_subject(ISSUE) == "Lettre du Cerdd — semaine du 8 au 14 mai 2023"
+    sent = digest(config.path, "send", "--issue", ISSUE, smtp=smtp_server.url)
+    assert sent.returncode == 0, sent.stderr
+    assert sorted(r for m in smtp_server.messages for r in m.rcpt_tos) == emails
+    message = parse(smtp_server.messages[0].data)
+    assert message["Subject"] == "Lettre du Cerdd — semaine du 8 au 14 mai 2023"
+    text = message.get_body(("plain",))
+    assert text is not None
+    stored = (out / "digest.txt").read_text(encoding="utf-8")
+    body = str(text.get_content()).replace("\r\n", "\n")
+    own = message["List-Unsubscribe"].split(",")[0].strip("<> ")
+    expected = stored.replace("%%view_url%%", f"https://lettre.example.org/archives/{ISSUE}/")
+    assert body == expected.replace("%%unsubscribe_url%%", own)
+    assert "Retour sur la deuxième journée régionale" in body
