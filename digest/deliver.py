@@ -110,12 +110,13 @@ def send_issue(
     stored = sendable_issue(store, issue_id)
     if stored.status == "sent":
         return report(store, issue_id)
-    store.durable()
-    start(config, store, stored, _utc(clock))
+    # The message first: a config problem (sender, DKIM key) must not freeze an audience.
     template = build_template(
         config, issue_id, issue_subject(store, stored, config), stored.html, stored.text,
         _utc(clock),
     )  # fmt: skip
+    store.durable()
+    start(config, store, stored, _utc(clock))
     run = _Run(config, store, issue_id, clock, template, keys, on_progress)
     paused = run.deliver(smtp)
     run.expire()
@@ -187,8 +188,9 @@ def start(config: Config, store: Store, stored: StoredIssue, now: datetime) -> N
     if stored.status == "sending":
         store.release_in_flight(stored.id, now)
         return
+    domain = sender_domain(config)
     store.mark_sent(stored.id, item_keys(stored.data), now)
-    store.freeze_audience(stored.id, sender_domain(config), now)
+    store.freeze_audience(stored.id, domain, now)
 
 
 def item_keys(data: str) -> list[str]:
