@@ -109,3 +109,15 @@ def test_dkim_signature_verifies_with_the_public_key(tmp_path: Path) -> None:
     assert dkim.verify(data, dnsfunc=dns)
     tampered = data.replace(b"u.7.x", b"u.9.x")
     assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+def test_accented_names_are_encoded_and_read_back(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    newsletter = replace(
+        config.newsletter, title="Lettre de l'été", sender="Équipe Cerdd <lettre@example.org>"
+    )
+    data = template(replace(config, newsletter=newsletter)).render(ALICE)
+    assert data.isascii()
+    message = parse(data)
+    assert message["From"] == "Équipe Cerdd <lettre@example.org>"
+    assert message["List-Id"] == "Lettre de l'été <lettre.example.org>"
