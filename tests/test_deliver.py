@@ -13,7 +13,15 @@ import httpx
 import pytest
 
 from digest.config import Config
-from digest.deliver import DeliveryPaused, DeliveryReport, backoff, item_keys, report, send_issue
+from digest.deliver import (
+    DeliveryPaused,
+    DeliveryReport,
+    backoff,
+    item_keys,
+    report,
+    send_issue,
+    start,
+)
 from digest.errors import DeliveryError
 from digest.sending import RateLimiter, classify
 from digest.smtp import parse_smtp_url
@@ -380,3 +388,22 @@ def test_a_quota_counts_what_earlier_runs_sent(
     assert slept == []
     limiter.acquire()  # the message sent 20 s ago must leave the window first
     assert now[0] == pytest.approx(1040.0)
+
+
+def test_a_whole_batch_that_left_does_not_end_the_run(
+    setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer
+) -> None:
+    config, store, emails = setup  # batch 20
+    stored = store.issue(ISSUE)
+    assert stored is not None
+    start(config, store, stored, NOW)  # the audience is frozen, then 20 leave
+    for address in emails[:20]:
+        found = store.subscriber_by_email(address)
+        assert found is not None
+        unsubscribe(store, found.id, now=NOW, source="web", ip=None)
+    result = send(config, store, smtp_server, Clock(NOW))
+    assert (result.sent, result.failed, result.bounced, result.done) == (10, 20, 0, True)
+    assert recipients(smtp_server) == Counter(emails[20:])
+    assert {p.last_error for p in store.problems(ISSUE)} == {
+        "not sent: the subscriber left before delivery"
+    }

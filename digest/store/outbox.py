@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ..errors import StoreError
 from .base import StoreBase
@@ -140,38 +141,45 @@ class OutboxQueries(StoreBase):
     )
 
     def claim(self, issue_id: str, now: datetime, limit: int) -> list[OutboxRow]:
-        """Mark up to `limit` due rows 'sending' (one commit) and return them.
-
-        Due: pending, or deferred with next_attempt_at reached. A row whose subscriber left
-        meanwhile (unsubscribed, bounced, erased) is not sent: it becomes 'failed'.
+        """Mark up to `limit` due rows 'sending' (one commit) and return them; [] when none
+        is due. Due: pending, or deferred with next_attempt_at reached. A row whose
+        subscriber left meanwhile (unsubscribed, bounced, erased) is not sent: 'failed'.
         """
         when = now.isoformat()
         with self.transaction() as db:
-            # Two range scans of the outbox_due index, no sort: a claim costs the same at
-            # the end of a list of 100,000 as at its start.
-            rows = db.execute(
-                self._CLAIM + " AND o.status = 'pending' LIMIT ?", (issue_id, limit)
-            ).fetchall()
-            if len(rows) < limit:
-                rows += db.execute(
-                    self._CLAIM + " AND o.status = 'deferred' AND o.next_attempt_at <= ?"
-                    " ORDER BY o.next_attempt_at LIMIT ?",
-                    (issue_id, when, limit - len(rows)),
-                ).fetchall()
-            gone = [(when, issue_id, r[0]) for r in rows if r[5] != "confirmed" or not r[1]]
-            db.executemany(
-                "UPDATE outbox SET status = 'failed', updated_at = ?,"
-                " last_error = 'not sent: the subscriber left before delivery'"
-                " WHERE issue_id = ? AND subscriber_id = ?",
-                gone,
-            )
-            claimed = [r for r in rows if r[5] == "confirmed" and r[1]]
+            while rows := self._due(issue_id, when, limit):
+                gone = [(when, issue_id, r[0]) for r in rows if r[5] != "confirmed" or not r[1]]
+                db.executemany(
+                    "UPDATE outbox SET status = 'failed', updated_at = ?,"
+                    " last_error = 'not sent: the subscriber left before delivery'"
+                    " WHERE issue_id = ? AND subscriber_id = ?",
+                    gone,
+                )
+                claimed = [r for r in rows if r[5] == "confirmed" and r[1]]
+                if claimed:  # else a whole batch had left: look further
+                    break
+            else:
+                return []
             db.executemany(
                 "UPDATE outbox SET status = 'sending', updated_at = ?"
                 " WHERE issue_id = ? AND subscriber_id = ?",
                 [(when, issue_id, r[0]) for r in claimed],
             )
         return [OutboxRow(r[0], r[1], r[2], r[3], _optional(r[4])) for r in claimed]
+
+    def _due(self, issue_id: str, when: str, limit: int) -> list[tuple[Any, ...]]:
+        """Two range scans of the outbox_due index, no sort: a claim costs the same at the
+        end of a list of 100,000 as at its start."""
+        rows: list[tuple[Any, ...]] = self.db.execute(
+            self._CLAIM + " AND o.status = 'pending' LIMIT ?", (issue_id, limit)
+        ).fetchall()
+        if len(rows) < limit:
+            rows += self.db.execute(
+                self._CLAIM + " AND o.status = 'deferred' AND o.next_attempt_at <= ?"
+                " ORDER BY o.next_attempt_at LIMIT ?",
+                (issue_id, when, limit - len(rows)),
+            ).fetchall()
+        return rows
 
     def record(self, issue_id: str, outcomes: Iterable[Outcome], now: datetime) -> None:
         """Write the results of a batch in one commit."""
