@@ -15,11 +15,11 @@ from .deliver import (
     default_issue,
     report,
     send_issue,
-    send_test,
     sendable_issue,
 )
 from .errors import DigestError
 from .lock import exclusive_run
+from .proof import send_proof
 from .smtp import settings_from_env
 from .store import Store
 from .tokens import load_keys
@@ -38,8 +38,12 @@ def _now() -> datetime:
 
 
 @click.command("send")
-@click.option("--issue", "issue_id", help="Issue to send (default: the newest approved one).")
-@click.option("--to", "address", help="Send one test copy to ADDRESS only (not recorded).")
+@click.option(
+    "--issue", "issue_id", metavar="ISSUE", help="Issue to send (default: the newest approved one)."
+)
+@click.option(
+    "--to", "address", metavar="ADDRESS", help="Send one test copy to ADDRESS only (not recorded)."
+)
 @click.option("--dry-run", is_flag=True, help="Show who would receive it; send nothing.")
 @pass_state
 def send_command(state: _State, issue_id: str | None, address: str | None, dry_run: bool) -> None:
@@ -55,7 +59,7 @@ def send_command(state: _State, issue_id: str | None, address: str | None, dry_r
         with Store(config.store) as store:
             if not (issue := _pick(store, issue_id, test=True)):
                 raise DigestError("no issue is stored", hint="build one first: `digest build`")
-            message_id = send_test(config, store, issue, address, _now, smtp=smtp, keys=keys)
+            message_id = send_proof(config, store, issue, address, _now, smtp=smtp, keys=keys)
         click.echo(f"{issue}: test copy sent to {address} ({message_id})")
         return
     lock = exclusive_run(config.store, f"send {issue_id or ''}".strip())

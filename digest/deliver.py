@@ -24,8 +24,6 @@ import itertools
 import json
 import random
 import re
-import secrets
-import smtplib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -36,10 +34,9 @@ from .config import Config
 from .errors import DeliveryError
 from .message import MessageTemplate, Recipient, build_template, clean_header, sender_domain
 from .sending import Pool, RateLimiter, Result
-from .smtp import SmtpConnection, SmtpSettings
+from .smtp import SmtpSettings
 from .store import Store, StoredIssue
 from .store.outbox import OutboxRow, Outcome
-from .subscribers import normalise_email
 from .tokens import Keys, unsubscribe_url
 
 # A built or skipped issue is sent only when asked by name: `digest send --issue`, or
@@ -132,42 +129,6 @@ def default_issue(store: Store, test: bool = False) -> str | None:
     (for a test copy, the newest not yet sent, built ones included); None if there is none."""
     statuses = ("built", "approved", "sending") if test else ("approved", "sending")
     return store.latest_issue(statuses)
-
-
-def send_test(
-    config: Config,
-    store: Store,
-    issue_id: str,
-    address: str,
-    clock: Clock,
-    *,
-    smtp: SmtpSettings,
-    keys: Keys,
-) -> str:
-    """One copy of the issue to `address`, subject "[TEST] ", recorded nowhere. Its links
-    are the subscriber's own when `address` subscribes, else a harmless invalid token."""
-    stored = sendable_issue(store, issue_id)
-    address = normalise_email(address)
-    subject = issue_subject(store, stored, config)
-    template = build_template(
-        config, issue_id, subject, stored.html, stored.text, _utc(clock), test=True
-    )
-    known = store.subscriber_by_email(address)
-    base = config.newsletter.base_url.rstrip("/")
-    url = unsubscribe_url(config, known.id, keys) if known else f"{base}/unsubscribe/test"
-    message_id = f"<{issue_id}.test.{secrets.token_hex(6)}@{sender_domain(config)}>"
-    data = template.render(Recipient(address, message_id, url))
-    with SmtpConnection(smtp) as connection:
-        try:
-            refused = connection.send_bytes(template.sender, [address], data)
-        except smtplib.SMTPException as exc:
-            raise DeliveryError(
-                f"the mail server did not take the test copy: {exc}",
-                hint="see the mail server's log",
-            ) from exc
-    if refused:
-        raise DeliveryError(f"the mail server refused {address}: {refused[0].reply}")
-    return message_id
 
 
 def sendable_issue(store: Store, issue_id: str) -> StoredIssue:
