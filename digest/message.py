@@ -133,7 +133,7 @@ def build_template(
     parts += _body_part(boundary, "text/plain", text_body, _text_link)
     parts += _body_part(boundary, "text/html", html_body, _html_link)
     parts.append(f"--{boundary}--\r\n".encode())
-    envelope = clean_header(config.delivery.return_path) or address
+    envelope = parseaddr(clean_header(config.delivery.return_path))[1] or address
     return MessageTemplate(tuple(_merge(parts)), envelope, _signer(config, address))
 
 

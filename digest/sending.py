@@ -132,6 +132,7 @@ class Pool:
         self.limiter = limiter
         self.sender = sender
         self.paused: str | None = None
+        self.stopping = False
         self.jobs: queue.Queue[tuple[OutboxRow, Render] | None] = queue.Queue()
         self.results: list[Result] = []
         self.lock = threading.Lock()
@@ -160,7 +161,9 @@ class Pool:
             self.threads.append(thread)
 
     def close(self) -> None:
-        """Let the threads finish their connections (QUIT) and end."""
+        """Let the threads finish their connections (QUIT) and end. Jobs still queued (an
+        interrupted run: Ctrl-C) come back untried instead of being sent unrecorded."""
+        self.stopping = True
         for _ in self.threads:
             self.jobs.put(None)
         for thread in self.threads:
@@ -184,7 +187,7 @@ class Pool:
         while (job := self.jobs.get()) is not None:
             row, render = job
             try:
-                if self.paused is not None:
+                if self.paused is not None or self.stopping:
                     result = Result(row, "untried")
                 elif isinstance(data := _rendered(row, render), Result):
                     result = data

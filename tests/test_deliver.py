@@ -407,3 +407,14 @@ def test_a_whole_batch_that_left_does_not_end_the_run(
     assert {p.last_error for p in store.problems(ISSUE)} == {
         "not sent: the subscriber left before delivery"
     }
+
+
+def test_the_envelope_sender_is_the_return_path(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    extra = 'delivery:\n  return_path: "Rebonds <bounces@example.org>"\n'
+    config = make_config(tmp_path, extra)
+    store = Store(config.store)
+    add_subscribers(store, 2)
+    store_issue(store)
+    send(config, store, smtp_server, Clock(NOW))
+    assert {m.mail_from for m in smtp_server.messages} == {"bounces@example.org"}
+    assert parse(smtp_server.messages[0].data)["From"] == "Lettre du Cerdd <lettre@example.org>"
