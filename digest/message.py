@@ -118,7 +118,7 @@ def build_template(
     headers = {
         "From": formataddr((name, address)),
         "Subject": ("[TEST] " if test else "") + clean_header(subject),
-        "Date": format_datetime(now),
+        "Date": format_datetime(now.astimezone(config.newsletter.tz)),
         "List-Id": list_id(config),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "MIME-Version": "1.0",

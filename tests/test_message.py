@@ -32,7 +32,7 @@ def test_headers_and_structure(tmp_path: Path) -> None:
     assert message["From"] == "Lettre du Cerdd <lettre@example.org>"
     assert message["To"] == "alice@example.org"
     assert message["Message-ID"] == ALICE.message_id
-    assert message["Date"] == "Mon, 15 May 2023 07:00:00 +0000"
+    assert message["Date"] == "Mon, 15 May 2023 09:00:00 +0200"  # the newsletter's timezone
     assert message["Subject"] == SUBJECT
     assert message["List-Id"] == "Lettre du Cerdd <lettre.example.org>"
     assert message["List-Unsubscribe"] == (
