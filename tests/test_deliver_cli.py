@@ -243,3 +243,11 @@ def test_build_then_send_sends_what_was_built(tmp_path: Path, smtp_server: SmtpS
     expected = stored.replace("%%view_url%%", f"https://lettre.example.org/archives/{ISSUE}/")
     assert body == expected.replace("%%unsubscribe_url%%", own)
     assert "Retour sur la deuxième journée régionale" in body
+
+
+def test_dry_run_while_sending_shows_who_is_left(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    config, emails = prepare(tmp_path, 6, "delivery:\n  retry_wait: 0\n")
+    smtp_server.script.rcpt[emails[4]] = "451 4.3.0 Try later"
+    assert digest(config, "send", smtp=smtp_server.url).returncode == 0
+    run = digest(config, "send", "--dry-run", secret=False)
+    assert run.stdout.splitlines() == [f"{ISSUE}: would send to 1 subscriber", f"  {emails[4]}"]

@@ -8,8 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import dkim
+import pytest
 
 from digest.config import Config
+from digest.errors import ConfigError
 from digest.message import MessageTemplate, Recipient, build_template, view_url
 from digest.render import MAX_HTML_BYTES, PLACEHOLDERS
 from tests.deliver_support import GOLDEN, ISSUE, NOW, SUBJECT, bodies, make_config, parse
@@ -121,3 +123,13 @@ def test_accented_names_are_encoded_and_read_back(tmp_path: Path) -> None:
     message = parse(data)
     assert message["From"] == "Équipe Cerdd <lettre@example.org>"
     assert message["List-Id"] == "Lettre de l'été <lettre.example.org>"
+
+
+def test_dkim_settings_are_checked_with_the_config(tmp_path: Path) -> None:
+    (tmp_path / "recaps").mkdir()
+    with pytest.raises(ConfigError) as error:
+        make_config(tmp_path, "delivery:\n  dkim_key: missing.pem\n  connections: 0\n")
+    problems = "\n".join(error.value.problems)
+    assert "delivery: give both `dkim_key:` and `dkim_selector:`, or neither" in problems
+    assert "delivery.dkim_key:" in problems and "missing.pem does not exist" in problems
+    assert "delivery.connections: must be greater than 0" in problems
