@@ -103,13 +103,14 @@ def test_killed_in_the_middle_then_resumed(
 
 def test_two_sends_at_once_send_once(tmp_path: Path, smtp_server: SmtpServer) -> None:
     config, emails = prepare(tmp_path, 200, "delivery:\n  connections: 2\n  batch: 10\n")
-    smtp_server.script.data_delay = 0.01
+    smtp_server.script.data_delay = 0.3  # slow while the second one tries, whatever the load
     first = subprocess.Popen(
         command(config, "send"), env=environment(smtp_server.url),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     smtp_server.wait_for(1, timeout=30)
     second = digest(config, "send", smtp=smtp_server.url)
+    smtp_server.script.data_delay = 0
     _, err = first.communicate(timeout=120)
     assert second.returncode == 75, second.stderr
     assert "another digest run holds the lock" in second.stderr
