@@ -51,13 +51,14 @@ def _sender(
 @click.command("run")
 @click.option("--force", is_flag=True, help="Send even if thin, late, or not approved.")
 @click.option("--as-of", "as_of", help="Run as if it were this date/time (ISO).")
+@click.option("--offline", is_flag=True, help="Build without the network (feeds from cache).")
 @pass_state
-def run_command(state: _State, force: bool, as_of: str | None) -> None:
+def run_command(state: _State, force: bool, as_of: str | None, offline: bool) -> None:
     """The cron entry: build the due issue, send it when allowed; safe to repeat."""
     config = state.config
     clock = _clock(config, as_of)
     with exclusive_run(config.store, "run"), Store(config.store) as store:
-        outcome = run_due(config, store, clock, _sender(config, store, clock), force)
+        outcome = run_due(config, store, clock, _sender(config, store, clock), force, offline)
     for message in outcome.messages:
         click.echo(message, err="NOT SENT" in message)
     if outcome.report is not None:

@@ -219,7 +219,12 @@ SendFn = Callable[[str], "DeliveryReport"]
 
 
 def run_due(
-    config: Config, store: Store, clock: Callable[[], datetime], send: SendFn, force: bool
+    config: Config,
+    store: Store,
+    clock: Callable[[], datetime],
+    send: SendFn,
+    force: bool,
+    offline: bool = False,
 ) -> RunOutcome:
     """Build the due issue if needed, then send it when the schedule and staff allow."""
     now = clock()
@@ -227,7 +232,7 @@ def run_due(
     decision = decide(due, store.issue(due.issue_id), config.schedule, now, force)
     messages = [decision.message]
     if decision.action == "build":
-        built = build_issue(config, due.period, now, store)
+        built = build_issue(config, due.period, now, store, offline=offline)
         store_issue(built, store)
         messages += built.warnings
         decision = decide(due, store.issue(due.issue_id), config.schedule, now, force)

@@ -1,0 +1,109 @@
+"""`digest run` as cron runs it: real processes, the shipped content, a real SMTP server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from digest.store import Store
+from tests.smtp_server import SmtpServer
+
+ROOT = Path(__file__).parent.parent
+DUE = "2023-05-15T09:30:00+02:00"  # Monday after 2023-W19, past the 9:00 slot
+READERS = ["lea@example.org", "marc@example.org", "nadia@example.org"]
+
+
+def setup_site(tmp_path: Path, schedule: str = "") -> Path:
+    shutil.copy(ROOT / "feeds.yaml", tmp_path / "feeds.yaml")
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    if schedule:
+        with (tmp_path / "feeds.yaml").open("a", encoding="utf-8") as config:
+            config.write(f"\nschedule:\n{schedule}")
+    return tmp_path / "feeds.yaml"
+
+
+def digest(config: Path, smtp: SmtpServer, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env["DIGEST_SMTP_URL"] = smtp.url
+    env["DIGEST_SECRET"] = "test-secret-0123456789abcdef0123456789"
+    return subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+
+
+def run_at(config: Path, smtp: SmtpServer, when: str = DUE, *extra: str) -> str:
+    done = digest(config, smtp, "run", "--offline", "--as-of", when, *extra)
+    assert done.returncode == 0, done.stderr
+    return done.stdout + done.stderr
+
+
+def subscribe(config: Path, smtp: SmtpServer) -> None:
+    for address in READERS:
+        assert digest(config, smtp, "subscribers", "add", address).returncode == 0
+
+
+def test_the_weekly_cycle_with_approval(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    config = setup_site(tmp_path)
+    subscribe(config, smtp_server)
+    first = run_at(config, smtp_server)
+    assert "2023-W19: building the issue of the past week" in first
+    assert "waiting for approval: digest approve 2023-W19" in first
+    assert "waiting for approval" in run_at(config, smtp_server)
+    assert smtp_server.messages == []
+    approved = digest(config, smtp_server, "approve", "2023-W19")
+    assert approved.returncode == 0 and "approved" in approved.stdout
+    sent = run_at(config, smtp_server)
+    assert "2023-W19: sending" in sent and "3 sent" in sent
+    received = smtp_server.wait_for(3)
+    assert sorted(r for m in received for r in m.rcpt_tos) == READERS
+    assert "already sent, nothing to do" in run_at(config, smtp_server)
+    assert len(smtp_server.messages) == 3
+    with Store(tmp_path / "digest.db") as store:
+        stored = store.issue("2023-W19")
+    assert stored is not None and stored.status == "sent"
+
+
+def test_automatic_approval_sends_at_once(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    config = setup_site(tmp_path, "  approval: auto\n")
+    subscribe(config, smtp_server)
+    output = run_at(config, smtp_server)
+    assert "building" in output and "3 sent" in output
+    subjects = {m.message["Subject"] for m in smtp_server.wait_for(3)}
+    assert len(subjects) == 1 and "8 au 14 mai 2023" in subjects.pop()
+
+
+def test_a_thin_issue_is_not_sent_and_says_so(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    config = setup_site(tmp_path, "  approval: auto\n  min_items: 50\n")
+    subscribe(config, smtp_server)
+    done = digest(config, smtp_server, "run", "--offline", "--as-of", DUE)
+    assert done.returncode == 0
+    assert "NOT SENT: only 17 item(s), fewer than 50" in done.stderr
+    assert "skipped earlier, nothing to do" in run_at(config, smtp_server)
+    assert smtp_server.messages == []
+    forced = run_at(config, smtp_server, DUE, "--force")
+    assert "3 sent" in forced
+
+
+def test_a_late_machine_does_not_send_an_old_issue(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    config = setup_site(tmp_path, "  approval: auto\n")
+    subscribe(config, smtp_server)
+    # Thursday of the next week: the slot was Monday 9:00, the deadline 48 hours later.
+    late = digest(config, smtp_server, "run", "--offline", "--as-of", "2023-05-18T10:00")
+    assert late.returncode == 0
+    assert "NOT SENT: its deadline (2023-05-17 09:00) has passed" in late.stderr
+    assert smtp_server.messages == []
+
+
+def test_approving_an_unknown_or_sent_issue_is_refused(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config = setup_site(tmp_path)
+    unknown = digest(config, smtp_server, "approve", "2023-W30")
+    assert unknown.returncode == 2 and "no issue 2023-W30" in unknown.stderr
