@@ -59,9 +59,9 @@ def collect(
     remote = [s for s in config.sources if s.name not in done]
     if remote:
         cache = {s.url: c for s in remote if s.url and (c := store.cached_fetch(s.url))}
-        for result, fetched in collect_feeds(remote, cache, _fetch_config(config), now):
-            if fetched is not None:
-                store.remember_fetch(fetched)
+        fetched = collect_feeds(remote, cache, _fetch_config(config), now)
+        store.remember_fetches(entry for _result, entry in fetched if entry is not None)
+        for result, _entry in fetched:
             done[result.name] = result
             if on_source:
                 on_source(result)

@@ -50,19 +50,19 @@ class ContentQueries(StoreBase):
         return CachedFetch(row[0], row[1], row[2], bytes(row[3] or b""), _when(row[4]))
 
     def remember_fetch(self, fetch: CachedFetch) -> None:
+        self.remember_fetches([fetch])
+
+    def remember_fetches(self, fetches: Iterable[CachedFetch]) -> None:
+        """Replace the cached copies of these feeds, all in one transaction."""
         with self.transaction() as db:
-            db.execute("DELETE FROM fetch_cache WHERE url = ?", (fetch.url,))
-            db.execute(
-                "INSERT INTO fetch_cache (url, etag, last_modified, body, fetched_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (
-                    fetch.url,
-                    fetch.etag,
-                    fetch.last_modified,
-                    fetch.body,
-                    fetch.fetched_at.isoformat(),
-                ),
-            )
+            for fetch in fetches:
+                db.execute("DELETE FROM fetch_cache WHERE url = ?", (fetch.url,))
+                db.execute(
+                    "INSERT INTO fetch_cache (url, etag, last_modified, body, fetched_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (fetch.url, fetch.etag, fetch.last_modified, fetch.body,
+                     fetch.fetched_at.isoformat()),
+                )  # fmt: skip
 
     # -- items -------------------------------------------------------------------------
 
