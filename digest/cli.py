@@ -21,6 +21,7 @@ from .config import Config, default_config_path, load_config
 from .errors import EXIT_FAILED, ConfigError, DigestError
 from .models import Period, SourceResult
 from .period import parse_moment, range_period, week_of, week_period
+from .progress import TerminalProgress
 from .summary import build_summary, status_table
 
 
@@ -133,8 +134,14 @@ def build(
     now = parse_moment(as_of, tz) if as_of else datetime.now(tz)
     period = _period(config, week, since, until, now)
     out = out_dir or config.folder / "out" / period.name
-    with Store(config.store) as store, _Progress(len(config.sources)) as progress:
-        result = build_issue(config, period, now, store, offline=offline, on_source=progress)
+    total, done = len(config.sources), []
+    with Store(config.store) as store, TerminalProgress("Sources") as progress:
+
+        def on_source(source_result: SourceResult) -> None:
+            done.append(source_result)
+            progress(len(done), total)
+
+        result = build_issue(config, period, now, store, offline=offline, on_source=on_source)
         stored = store_issue(result, store)
     paths = write_issue(result, out)
     stats = result.issue.stats
@@ -156,28 +163,6 @@ def build(
         )
     if open_browser:
         webbrowser.open(paths[0].resolve().as_uri())
-
-
-class _Progress:
-    """A progress bar over sources on a terminal; silent when output is not a terminal."""
-
-    def __init__(self, total: int) -> None:
-        self.bar = None
-        if sys.stderr.isatty() and total > 1:
-            self.bar = click.progressbar(length=total, label="Sources", file=sys.stderr)
-
-    def __enter__(self) -> _Progress:
-        if self.bar is not None:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-
-    def __call__(self, result: SourceResult) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
 
 
 cli.add_command(subscribers_group)

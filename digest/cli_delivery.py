@@ -19,14 +19,13 @@ from .deliver import (
 )
 from .errors import DigestError
 from .lock import exclusive_run
+from .progress import TerminalProgress
 from .proof import send_proof
 from .smtp import settings_from_env
 from .store import Store
 from .tokens import load_keys
 
 if TYPE_CHECKING:
-    from click._termui_impl import ProgressBar
-
     from .cli import _State
 
 pass_state = click.pass_obj  # digest.cli._State, without importing digest.cli
@@ -63,7 +62,7 @@ def send_command(state: _State, issue_id: str | None, address: str | None, dry_r
         click.echo(f"{issue}: test copy sent to {address} ({message_id})")
         return
     lock = exclusive_run(config.store, f"send {issue_id or ''}".strip())
-    with lock, Store(config.store) as store, _Bar() as bar:
+    with lock, Store(config.store) as store, TerminalProgress("Envoi") as bar:
         if not (issue := _pick(store, issue_id)):
             return
         try:
@@ -113,34 +112,6 @@ def _summary(result: DeliveryReport) -> None:
     )
     if result.deferred and not result.paused:
         click.echo("deferred addresses are retried by the next `digest send`", err=True)
-
-
-class _Bar:
-    """A progress bar on a terminal; silent otherwise (cron, pipes)."""
-
-    def __init__(self) -> None:
-        self.bar: ProgressBar[int] | None = None
-        self.shown = 0
-
-    def __enter__(self) -> _Bar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.finish()
-
-    def __call__(self, done: int, total: int) -> None:
-        if not sys.stderr.isatty():
-            return
-        if self.bar is None:
-            self.bar = click.progressbar(length=total, label="Sending", file=sys.stderr)
-            self.bar.__enter__()
-        self.bar.update(done - self.shown)
-        self.shown = done
-
-    def finish(self) -> None:
-        if self.bar is not None:
-            self.bar.render_finish()
-            self.bar = None
 
 
 @click.command("report")
