@@ -177,6 +177,10 @@ def _alike(
 
 def merge(group: Sequence[Item]) -> Item:
     """One item for a group of duplicates: the richest, completed from the others."""
+    if len(group) == 1:  # most items: only the tracking parameters go
+        item = group[0]
+        url = strip_tracking(item.url) if item.url else None
+        return item if url == item.url else replace(item, url=url)
     best = max(group, key=richness)
     others = [item for item in group if item is not best]
     dates = [i.published for i in group if i.published is not None and i.date_origin == "source"]
