@@ -36,8 +36,7 @@ LABELS = {
     "en": {"fallback": "Other news", "featured": "Featured", "agenda": "Agenda"},
 }
 
-_APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "‘": "'", "`": "'", "´": "'"})
-_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae"})
+_APOSTROPHE_RE = re.compile("[’ʼ‘`´]")
 # French elided words ("l'", "d'", "qu'", "jusqu'"...) are dropped so "l'alimentation" is
 # "alimentation". The \b keeps "aujourd'hui" whole: its "d" is not at a word start.
 _ELISION = re.compile(r"\b(?:jusqu|lorsqu|puisqu|quoiqu|presqu|qu|[cdjlmnst])'")
@@ -56,8 +55,10 @@ RECAP_FILE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[-_.]|$)")
 
 def fold(text: str) -> str:
     """Lower-cased, accents and ligatures removed, elisions dropped."""
-    text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES)).casefold()
-    text = _COMBINING.sub("", text).translate(_LIGATURES)
+    # str.translate with a table walks every character in Python-level lookups; a regex
+    # and two replaces do the same in C, which matters at 10,000 items a build.
+    text = unicodedata.normalize("NFKD", _APOSTROPHE_RE.sub("'", text)).casefold()
+    text = _COMBINING.sub("", text).replace("œ", "oe").replace("æ", "ae")
     return _ELISION.sub(" ", text)
 
 
