@@ -53,6 +53,8 @@ def canonical_url(url: str) -> str:
 
 def strip_tracking(url: str) -> str:
     """`url` without tracking parameters; everything else (fragment included) kept."""
+    if "?" not in url:
+        return url
     parts = urlsplit(url)
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     kept = [(k, v) for k, v in pairs if not _is_tracking(k)]
