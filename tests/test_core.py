@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +14,15 @@ from digest.errors import ConfigError, StoreError
 from digest.identity import canonical_url, item_key
 from digest.period import parse_moment, range_period, week_of, week_period
 from digest.store import MIGRATIONS, CachedFetch, Store
-from digest.text import clean_title, html_to_text, http_url, sanitize_html, summarize
+from digest.text import (
+    clean_title,
+    html_to_text,
+    http_url,
+    join_url,
+    sanitize_html,
+    sanitized_to_text,
+    summarize,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -141,3 +151,107 @@ def test_control_char_fast_path_matches_the_character_walk() -> None:
     for point in points:
         text = f"a{chr(point)}b"
         assert remove_control_chars(text) == walk(text), hex(point)
+
+
+# -- the shortcuts of digest.text, checked against the slow, exact originals ------------
+
+URL_BASES = (
+    "https://b.org/c/d",
+    "http://B.org:8080/x/",
+    "HTTPS://b.org",
+    "https://u:p@b.org/a?q#f",
+    "ftp://b.org/x",
+    "file:///tmp/x",
+    "mailto:x@y.org",
+    "b.org/relative",
+)
+URL_VALUES = (
+    "/a",
+    "/a/b?c=d#e",
+    "/a//b",
+    "//evil.org/x",
+    "/a/./b",
+    "/a/../b",
+    "/..",
+    "/a?",
+    "/a#",
+    "/a;",
+    "/a;p?q",
+    "/a?#f",
+    "/a;#f",
+    "https://x.org",
+    "https://x.org?a",
+    "https://x.org/a/../b",
+    "https://x.org/a;?q",
+    "HTTPS://x.org/",
+    "http://x.org:80/p",
+    "http://user@x.org/",
+    "http://[::1]/",
+    "https://x.org\\@evil.org/",
+    "javascript:alert(1)",
+    "data:text/html,x",
+    "a/b",
+    "../a",
+    "?q",
+    "#f",
+    "",
+    "/é/à?é=1",
+    "https://x.org/é",
+    "/a b",
+    "/a\\b",
+    "mailto:a@b.org",
+    "http:/x",
+    "http:x",
+)
+
+
+@pytest.mark.parametrize("base", URL_BASES)
+def test_join_url_is_urljoin(base: str) -> None:
+    for value in URL_VALUES:
+        assert join_url(base, value) == urljoin(base, value), value
+
+
+def test_join_url_is_urljoin_on_random_paths() -> None:
+    alphabet = "/.?#;:@ab-\\ é%"
+    rng = random.Random(19)
+    for _ in range(5000):
+        tail = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+        for value in ("/" + tail, "https://x.org" + tail, tail):
+            assert join_url("https://b.org/c/d?e#f", value) == urljoin(
+                "https://b.org/c/d?e#f", value
+            ), value
+            assert join_url(None, value) == value
+
+
+SANITIZED_CASES = (
+    "<p>Court résumé.</p><p>Deuxième paragraphe</p>",
+    '<p title="a > b">Titre <a href="https://x.org/?a=1&amp;b=2">lien</a> suite</p>',
+    "<ul><li>un</li><li>deux</li></ul><ol><li>trois</li></ol>",
+    "Texte&nbsp;insécable &amp;lt;pas une balise&amp;gt; &lt;b&gt; a &lt; b et c &gt; d",
+    "<script>alert(1)</script><style>p{}</style>Visible<!-- commentaire -->",
+    "é<b>co</b>nomie <i>circu</i>laire<br>fin<br/>vraie fin",
+    "<H2>Titre</H2><BLOCKQUOTE>cité</BLOCKQUOTE><div>bloc</div><table><tr><td>x</td></tr>",
+    "<p>Ligne\r\nsuivante\u2028et\u202eRLO\x00</p>",
+    "<![CDATA[x]]> <3 amour & humour",
+    "<figure><img src='/i.jpg' alt='a>b'><figcaption>Légende</figcaption></figure>",
+)
+
+
+@pytest.mark.parametrize("fragment", SANITIZED_CASES)
+def test_sanitized_to_text_is_html_to_text_on_sanitized_html(fragment: str) -> None:
+    clean = sanitize_html(fragment, "https://b.org/")
+    assert sanitized_to_text(clean) == html_to_text(clean)
+
+
+def test_sanitized_to_text_on_the_shipped_snapshots() -> None:
+    import feedparser
+
+    bodies = 0
+    for path in sorted(Path("content").rglob("*.xml")):
+        with path.open("rb") as stream:
+            parsed = feedparser.parse(stream, sanitize_html=False)
+        for entry in parsed.entries:
+            clean = sanitize_html(entry.get("summary") or "", "https://b.org/")
+            assert sanitized_to_text(clean) == html_to_text(clean)
+            bodies += 1
+    assert bodies > 20

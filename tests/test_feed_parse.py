@@ -13,8 +13,7 @@ from digest.config import SourceConfig
 from digest.errors import ParseError
 from digest.identity import item_key
 from digest.models import Item
-from digest.sources.feedparse import parse_feed, plain_summary, strip_doctype
-from digest.text import html_to_text, summarize
+from digest.sources.feedparse import parse_feed, strip_doctype
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 SOURCE = SourceConfig(name="Partenaire", url="https://partenaire.example.org/flux.xml")
@@ -251,19 +250,6 @@ def test_entities_declared_out_of_place_are_refused() -> None:
     )
     with pytest.raises(ParseError, match="declares XML entities"):
         parse_feed(hostile, SOURCE, None)
-
-
-@pytest.mark.parametrize(
-    "fragment",
-    [
-        "<p>Court résumé.</p>",
-        "<p>" + " ".join(f"mot{n}" for n in range(200)) + ".</p>",
-        "<p>" + "".join(f"é<b>co</b>{n} " for n in range(100)) + "</p>",  # inline tags split words
-        "<p>" + "Une phrase complète ici. " * 30 + "</p>",
-    ],
-)
-def test_plain_summary_equals_the_summary_of_the_whole_text(fragment: str) -> None:
-    assert plain_summary(fragment) == summarize(html_to_text(fragment))
 
 
 def test_untitled_entry_takes_its_first_words() -> None:
