@@ -8,6 +8,8 @@ sources and feed rewrites: the canonical URL, then the feed's GUID, then a conte
 from __future__ import annotations
 
 import hashlib
+import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Query parameters that say how a reader arrived, not what the page is.
@@ -36,12 +38,29 @@ def _is_tracking(name: str) -> bool:
     return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
 
 
+# An http(s) URL with a lower-case plain host and no port, query or fragment: canonical
+# already, but for the "/" of an empty path. Most feed links are like this.
+_CANONICAL = re.compile(r"https?://[a-z0-9.\-]+(/[^\s?#]*)?\Z")
+
+
+@lru_cache(maxsize=1 << 16)  # select asks again for the URLs the sources keyed items by
 def canonical_url(url: str) -> str:
     """Scheme and host lower-cased, default port, tracking parameters and fragment dropped."""
-    parts = urlsplit(url.strip())
+    url = url.strip()
+    plain = _CANONICAL.match(url)
+    if plain:
+        return url if plain[1] else url + "/"
+    return _canonical(url)
+
+
+def _canonical(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # "http://[x/", "host:abc": nothing to normalise, and no crash
+        return url
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
-    port = parts.port
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"
     query = [

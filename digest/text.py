@@ -88,24 +88,29 @@ def clean_title(raw: str) -> str:
 
 
 def http_url(value: str | None, base: str | None = None) -> str | None:
-    """`value` made absolute against `base`, or None unless it is an http(s) URL with a host."""
+    """`value` made absolute against `base`, or None unless it is an http(s) URL with a host
+    (and a numeric port, if any)."""
     if not value:
         return None
     value = remove_control_chars(value).strip()
-    absolute = join_url(base, value)
-    if _PLAIN_ABSOLUTE.match(absolute):
-        return absolute  # what the check below would accept, without parsing it
-    parts = urlsplit(absolute)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    try:
+        absolute = join_url(base, value)
+        if _PLAIN_ABSOLUTE.match(absolute):
+            return absolute  # what the checks below would accept, without parsing it
+        parts = urlsplit(absolute)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return None
+        parts.port  # noqa: B018  # raises ValueError for "host:abc" or a port > 65535
+    except ValueError:  # "http://[x/": urllib refuses it, so do we
         return None
     return absolute
 
 
-# URLs that urljoin would return unchanged (an http(s) scheme, a plain host, an optional
-# port, no spaces or backslashes), and paths from the root it would only prefix with the
+# URLs that urljoin would return unchanged (an http(s) scheme, a plain host, no port, no
+# spaces or backslashes), and paths from the root it would only prefix with the
 # base's scheme and host. Dot segments, empty ';', '?' or '#' parts (urljoin drops them)
 # and '//' in a path (it folds them) take urljoin's own, exact path.
-_PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?:[/?#][^\s\\]*)?\Z")
+_PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.\-]+(?:[/?#][^\s\\]*)?\Z")
 _PLAIN_ROOTED = re.compile(r"/(?![/\\])[^\s\\]*\Z")
 _NEEDS_URLJOIN = re.compile(r"/\.|[;?#](?=[;?#]|\Z)")
 
@@ -143,10 +148,13 @@ def _url_filter(base: str | None):  # type: ignore[no-untyped-def]
         if attribute not in ("href", "src"):
             return value
         cleaned = remove_control_chars(value).strip()
-        absolute = join_url(base, cleaned)
-        if _PLAIN_ABSOLUTE.match(absolute):
-            return absolute  # http(s): allowed for links and images alike
-        scheme = urlsplit(absolute).scheme.lower()
+        try:
+            absolute = join_url(base, cleaned)
+            if _PLAIN_ABSOLUTE.match(absolute):
+                return absolute  # http(s): allowed for links and images alike
+            scheme = urlsplit(absolute).scheme.lower()
+        except ValueError:  # "http://[x/" (here or in the base): no link rather than a crash
+            return None
         allowed = IMAGE_SCHEMES if element == "img" else LINK_SCHEMES
         return absolute if scheme in allowed else None
 

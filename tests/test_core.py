@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest.errors import ConfigError, StoreError
-from digest.identity import canonical_url, item_key
+from digest.identity import _canonical, canonical_url, item_key
 from digest.period import parse_moment, range_period, week_of, week_period
 from digest.store import MIGRATIONS, CachedFetch, Store
 from digest.text import (
@@ -255,3 +255,16 @@ def test_sanitized_to_text_on_the_shipped_snapshots() -> None:
             assert sanitized_to_text(clean) == html_to_text(clean)
             bodies += 1
     assert bodies > 20
+
+
+def test_canonical_url_shortcut_is_the_full_rule_on_random_urls() -> None:
+    alphabet = "aZ0./?#&=:;%-_ é"
+    rng = random.Random(23)
+    for _ in range(5000):
+        tail = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 10)))
+        for url in (
+            "https://x.org" + tail,
+            "http://a-b.example.org/" + tail,
+            "HTTP://X.org/" + tail,
+        ):
+            assert canonical_url(url) == _canonical(url.strip()), url
