@@ -108,6 +108,22 @@ def test_javascript_link_falls_back_to_an_http_guid_or_to_no_url() -> None:
     assert piege.key == item_key(None, "piege-1", "Partenaire", piege.title, piege.summary_text)
 
 
+def test_urls_urllib_refuses_cost_the_link_not_the_feed(capfd: pytest.CaptureFixture[str]) -> None:
+    body = (
+        b'<rss version="2.0"><channel><title>T</title><link>http://[base/</link>'
+        b"<item><title>Port</title><link>https://ex.org:abc/a</link><guid>p1</guid></item>"
+        b"<item><title>IPv6</title><link>http://[x/</link><guid>p2</guid>"
+        b'<description>&lt;a href="http://[y/"&gt;lien&lt;/a&gt; &lt;img src="/i.jpg"&gt;'
+        b"</description></item>"
+        b"<item><title>Bon</title><link>https://ex.org:8443/ok</link></item></channel></rss>"
+    )
+    port, ipv6, good = parse_feed(body, SOURCE, None)
+    assert (port.url, ipv6.url, good.url) == (None, None, "https://ex.org:8443/ok")
+    assert "href" not in ipv6.summary_html and "src" not in ipv6.summary_html
+    assert "lien" in ipv6.summary_html
+    assert capfd.readouterr().err == ""  # nothing reported by nh3's filter callback
+
+
 def test_billion_laughs_is_not_expanded() -> None:
     items = parse("billion-laughs.xml")
     assert len(items) == 1 and items[0].url == "https://rires.example.org/sdd"
@@ -263,3 +279,30 @@ def test_untitled_entry_takes_its_first_words() -> None:
     assert item.title == (
         "Les jardins partagés du quartier accueillent les habitants chaque samedi matin pour…"
     )
+
+
+def test_feedparser_reads_with_the_buffered_driver_and_sees_the_same_feeds() -> None:
+    """The buffered expat driver is the one feedparser uses, and it changes no result."""
+    import xml.sax
+
+    import feedparser.api
+
+    from digest.sources import feedparse
+
+    assert isinstance(
+        xml.sax.make_parser(feedparser.api.PREFERRED_XML_PARSERS),
+        feedparse.BufferedExpatParser,
+    )
+    paths = sorted(FEEDS.glob("*")) + sorted(Path("content/feeds").glob("*.xml"))
+    assert len(paths) > 10
+    for path in paths:
+        body = path.read_bytes()
+        buffered = feedparse._run_feedparser(body, {})
+        feedparser.api.PREFERRED_XML_PARSERS.remove(feedparse.__name__)
+        try:
+            plain = feedparse._run_feedparser(body, {})
+        finally:
+            feedparser.api.PREFERRED_XML_PARSERS.insert(0, feedparse.__name__)
+        assert buffered.entries == plain.entries, path.name
+        assert buffered.feed == plain.feed, path.name
+        assert buffered.get("bozo") == plain.get("bozo"), path.name

@@ -15,8 +15,10 @@ import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from xml.sax.expatreader import ExpatParser
 
 import feedparser
+import feedparser.api
 from feedparser.encodings import convert_to_utf8
 
 from ..config import SourceConfig
@@ -132,6 +134,33 @@ def _run_feedparser(body: bytes, headers: dict[str, str]) -> Any:
         sanitize_html=False,
         resolve_relative_uris=False,
     )
+
+
+class BufferedExpatParser(ExpatParser):
+    """The standard library's expat SAX driver, with expat's text buffering on.
+
+    Why: without it expat reports text in pieces cut at every entity reference and line
+    break, and an escaped-HTML description (`&lt;p&gt;...`) reached feedparser's Python
+    handlers some 80 times per item: buffering took a fifth off feedparser's time. SAX
+    allows any cutting of text, so handlers see the same text (checked by the tests).
+    """
+
+    def reset(self) -> None:
+        super().reset()
+        expat = self._parser  # type: ignore[attr-defined]  # set by reset(), untyped
+        expat.buffer_text = True
+        expat.buffer_size = 1 << 16
+
+
+def create_parser() -> BufferedExpatParser:
+    """The SAX driver entry point: this module is named in feedparser's parser list."""
+    return BufferedExpatParser()
+
+
+# feedparser asks xml.sax.make_parser for the first driver of this list that imports.
+_DRIVERS = getattr(feedparser.api, "PREFERRED_XML_PARSERS", None)
+if isinstance(_DRIVERS, list) and __name__ not in _DRIVERS:
+    _DRIVERS.insert(0, __name__)
 
 
 def _check(result: Any, content_type: str) -> None:
