@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from .identity import canonical_url, strip_tracking
 from .models import Item, Period, Selection
@@ -64,6 +65,15 @@ def in_period(item: Item, period: Period) -> bool:
     return item.published is not None and item.published in period
 
 
+def prepare(items: Iterable[Item]) -> None:
+    """Read the items' titles and URLs ahead of `select` (see pipeline: while feeds arrive)."""
+    for item in items:
+        title_tokens(item.title)
+        if item.url:
+            canonical_url(item.url)
+
+
+@lru_cache(maxsize=1 << 16)
 def title_tokens(title: str) -> frozenset[str]:
     """The identity-bearing words of a title: no accents, case, stop words; ordinals as digits."""
     flat = _COMBINING.sub("", unicodedata.normalize("NFKD", title.lower()))

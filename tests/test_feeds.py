@@ -289,3 +289,20 @@ def test_a_feed_costly_beyond_its_size_is_stopped(feed_server: FeedServer) -> No
     result, entry = fetch_one(url)
     assert (result.status, entry) == ("error", None)
     assert result.error == f"took more than {limit:.1f} s of CPU to parse: refused"
+
+
+def test_each_result_is_reported_as_soon_as_it_is_ready(feed_server: FeedServer) -> None:
+    """The progress bar (and the early reading of items) follows the feeds as they land."""
+    held = feed_server.url("/hold/rss10.rdf")  # answered after 0.3 s
+    sources = [
+        SourceConfig(name="Held", url=held),
+        SourceConfig(name="Quick", url=feed_server.url("/feeds/rss20.xml")),
+        SourceConfig(name="Disk", path=FEEDS / "atom.xml"),
+    ]
+    reported: list[tuple[str, int]] = []
+    results = collect_feeds(
+        sources, {}, QUICK, NOW, on_result=lambda r: reported.append((r.name, len(r.items)))
+    )
+    assert [r.name for r, _ in results] == ["Held", "Quick", "Disk"]  # the config's order
+    assert sorted(reported) == [("Disk", 2), ("Held", 2), ("Quick", 3)]
+    assert reported[-1] == ("Held", 2)  # in the order they were ready

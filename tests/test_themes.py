@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import random
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,7 +18,7 @@ from digest.identity import item_key
 from digest.models import Item, Section
 from digest.overrides import Overrides, load_overrides
 from digest.period import week_period
-from digest.themes import Arrangement, arrange, assign_theme, occurrences, words
+from digest.themes import Arrangement, arrange, assign_theme, fold, occurrences, stem, words
 
 PARIS = ZoneInfo("Europe/Paris")
 W19 = week_period("2023-W19", PARIS)
@@ -512,3 +514,15 @@ def test_the_shipped_overrides_pin_an_item_of_the_shipped_snapshot() -> None:
         "Retour sur la 2e journée régionale du réseau des Territoires Participatifs"
     ]
     assert result.warnings == ()
+
+
+def test_words_match_the_two_step_reading_on_random_text() -> None:
+    """One regex drops elisions and finds words; it reads like removing the elisions first."""
+    elision = re.compile(r"\b(?:jusqu|lorsqu|puisqu|quoiqu|presqu|qu|[cdjlmnst])'")
+    token = re.compile(r"[a-z0-9]+")
+    rng = random.Random(7)
+    for alphabet in ("lqudjcst'’ aé ßøx1-", "jusqulorsprei'’´ 9_Éœ"):
+        for _ in range(20000):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+            expected = tuple(stem(t) for t in token.findall(elision.sub(" ", fold(text))))
+            assert words(text) == expected, text

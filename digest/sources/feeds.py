@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import time
 import zlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -42,6 +43,7 @@ ACCEPT = (
 MAX_CONNECTIONS = 20
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 Result = tuple[SourceResult, CachedFetch | None]
+OnResult = Callable[[SourceResult], None]
 
 
 @dataclass(frozen=True)
@@ -59,11 +61,16 @@ def collect_feeds(
     cache: Mapping[str, CachedFetch],
     fetch: FetchConfig,
     now: datetime,
+    on_result: OnResult | None = None,
 ) -> list[Result]:
-    """One (SourceResult, new cache entry or None) per source, in input order."""
+    """One (SourceResult, new cache entry or None) per source, in input order.
+
+    `on_result` is called with each result as soon as it is ready (in completion order, on
+    the event loop's thread): a progress bar, or work that need not wait for the others.
+    """
     feeds = sum(1 for source in sources if source.url and source.enabled)
     with parser_pool(feeds) as pool:
-        return asyncio.run(_collect(sources, cache, fetch, now, pool))
+        return asyncio.run(_collect(sources, cache, fetch, now, pool, on_result))
 
 
 def items_from_cache(source: SourceConfig, cached: CachedFetch) -> SourceResult:
@@ -109,12 +116,26 @@ async def _collect(
     fetch: FetchConfig,
     now: datetime,
     pool: Executor | None,
+    on_result: OnResult | None,
 ) -> list[Result]:
     width = max(1, min(fetch.concurrency, MAX_CONNECTIONS))
     gate = asyncio.Semaphore(width)
     async with _client(fetch, width) as client:
         jobs = [_one(client, gate, pool, s, cache, fetch, now) for s in sources]
-        return list(await asyncio.gather(*jobs))
+        if on_result is None:
+            return list(await asyncio.gather(*jobs))
+        return await _reporting(jobs, on_result)
+
+
+async def _reporting(jobs: list[Coroutine[Any, Any, Result]], on_result: OnResult) -> list[Result]:
+    """gather(), calling `on_result` as each job ends; the results keep the jobs' order."""
+
+    async def reported(job: Coroutine[Any, Any, Result]) -> Result:
+        result = await job
+        on_result(result[0])
+        return result
+
+    return list(await asyncio.gather(*(reported(job) for job in jobs)))
 
 
 async def _one(
