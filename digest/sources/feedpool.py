@@ -20,7 +20,7 @@ from ..errors import ParseError
 from ..models import Item
 from .feedparse import parse_feed
 
-# CPU a parse may take: a normal feed needs about 0.4 s per MB. Beyond this allowance the
+# CPU a parse may take: a normal feed needs about 0.2 s per MB. Beyond this allowance the
 # feed is hostile or broken (many thousands of attributes, or of nested or empty elements,
 # cost feedparser far more than their size), and it is stopped.
 PARSE_CPU_BASE_S = 1.0
