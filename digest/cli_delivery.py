@@ -110,6 +110,8 @@ def _summary(result: DeliveryReport) -> None:
         f"{result.failed} failed ({result.bounced} bounced), {result.pending} not tried yet"
         f" — {result.audience} in all"
     )
+    if result.later:
+        click.echo(f"{result.pending} left for later: {result.later}", err=True)
     if result.deferred and not result.paused:
         click.echo("deferred addresses are retried by the next `digest send`", err=True)
 

@@ -67,6 +67,8 @@ def run_command(state: _State, force: bool, as_of: str | None, offline: bool) ->
             f"{r.issue_id}: {r.sent} sent, {r.deferred} deferred, {r.failed} failed,"
             f" {r.bounced} bounced, {r.pending} pending (audience {r.audience})"
         )
+        if r.later:
+            click.echo(f"{r.issue_id}: {r.pending} left for later: {r.later}")
 
 
 @click.command("approve")

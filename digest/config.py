@@ -162,7 +162,10 @@ DELIVERY_KEYS: dict[str, Key] = {
         (int, float), 72.0, "hours after sending starts when deferred addresses fail", _positive
     ),
     "retry_wait": Key(
-        (int, float), 60.0, "seconds a run waits for retries before leaving them", _not_negative
+        (int, float),
+        60.0,
+        "seconds a run waits for retries or a quota before leaving them",
+        _not_negative,
     ),
     "dkim_key": Key(str, "", "PEM private key to DKIM-sign with, relative to feeds.yaml"),
     "dkim_selector": Key(str, "", "DKIM selector: the key is at <selector>._domainkey.<domain>"),

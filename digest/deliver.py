@@ -13,7 +13,8 @@ Replies: 4xx → deferred (exponential back-off with jitter, retried in this run
 within `delivery.retry_wait`, else by a later run, until `delivery.retry_hours` after the
 audience was frozen: then failed); 5xx → failed, a 5.1.x mailbox error also marks the
 subscriber `bounced`; 421 or a 4.7.x/5.7.x policy reply pauses the run (DeliveryPaused,
-exit 1) after committing what was done.
+exit 1) after committing what was done. A quota (`per_minute`, `per_hour`) that would keep
+the run waiting more than `retry_wait` ends it quietly: the rest stays pending (`later`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class DeliveryReport:
     bounced: int  # among `failed`: the address was suppressed (5.1.x)
     pending: int  # not tried yet, or caught in flight by a crash
     paused: str | None = None  # why the run paused (421, policy or rate-limit reply)
+    # Why this run left pending rows to a later one without any error: a quota used up.
+    later: str | None = None
 
     @property
     def done(self) -> bool:
@@ -118,7 +121,7 @@ def send_issue(
     paused = run.deliver(smtp)
     run.expire()
     store.finish_issue(issue_id)
-    result = replace(report(store, issue_id), paused=paused)
+    result = replace(report(store, issue_id), paused=paused, later=run.later)
     if paused:
         raise DeliveryPaused(result)
     return result
@@ -195,6 +198,7 @@ class _Run:
         self.on_progress = on_progress
         self.rng = random.Random()
         self.deadline = timedelta(hours=self.settings.retry_hours)
+        self.later: str | None = None
 
     def now(self) -> datetime:
         return _utc(self.clock)
@@ -217,11 +221,22 @@ class _Run:
                 progress.add(sum(r.kind != "untried" for r in results))
                 if pool.paused:
                     return pool.paused
+                if pool.quota_reached:
+                    self.later = self._quota_note()
+                    return None
         return None
+
+    def _quota_note(self) -> str:
+        s = self.settings
+        quota = f"{s.per_hour} an hour" if s.per_hour else f"{s.per_minute} a minute"
+        return (
+            f"the delivery quota ({quota}) is used up for more than {s.retry_wait:g} s:"
+            " the next run goes on"
+        )
 
     def _limiter(self) -> RateLimiter:
         s = self.settings
-        limiter = RateLimiter(s.rate, s.per_minute, s.per_hour)
+        limiter = RateLimiter(s.rate, s.per_minute, s.per_hour, max_wait=s.retry_wait)
         if s.per_hour or s.per_minute:  # a quota is the provider's, not this run's
             now = self.now()
             span = 3600 if s.per_hour else 60

@@ -13,6 +13,7 @@ Message-ID); if the server cannot be reached again, the pool pauses.
 from __future__ import annotations
 
 import collections
+import math
 import queue
 import re
 import smtplib
@@ -64,6 +65,8 @@ class RateLimiter:
     """At most `rate` messages a second, `per_minute` a minute and `per_hour` an hour (0: any).
 
     Shared by the pool's threads. The windows slide; `seed` adds what earlier runs sent.
+    A run waits for a slot at most `max_wait` seconds: a quota that needs longer (an hourly
+    one, used up) is left to a later run rather than held, lock and all, for up to an hour.
     """
 
     def __init__(
@@ -73,8 +76,10 @@ class RateLimiter:
         per_hour: int = 0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        max_wait: float = math.inf,
     ) -> None:
         self.clock, self.sleep = clock, sleep
+        self.max_wait = max_wait
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self.windows = [(60.0, per_minute), (3600.0, per_hour)]
         self.windows = [(span, limit) for span, limit in self.windows if limit > 0]
@@ -90,24 +95,29 @@ class RateLimiter:
         for span, _ in self.windows:
             self.sent[span].extend(sorted(now - age for age in ages if age < span))
 
-    def acquire(self) -> None:
-        """Block until one more message is allowed."""
+    def acquire(self) -> bool:
+        """Wait until one more message is allowed, and count it; False (nothing counted, no
+        wait) when that would mean waiting more than `max_wait` seconds."""
         if not self.interval and not self.windows:
-            return
+            return True
         with self.lock:  # holding it while waiting keeps the order fair across threads
-            at = max(self.clock(), self.next_slot)
+            now = self.clock()
+            at = max(now, self.next_slot)
             for span, limit in self.windows:
                 times = self.sent[span]
                 while times and times[0] <= at - span:
                     times.popleft()
                 if len(times) >= limit:
                     at = max(at, times[len(times) - limit] + span)
+            if at - now > self.max_wait:
+                return False
             self.next_slot = at + self.interval
             for span, _ in self.windows:
                 self.sent[span].append(at)
             delay = at - self.clock()
             if delay > 0:
                 self.sleep(delay)
+        return True
 
 
 Render = Callable[[OutboxRow], bytes]
@@ -132,6 +142,7 @@ class Pool:
         self.limiter = limiter
         self.sender = sender
         self.paused: str | None = None
+        self.quota_reached = False  # the limiter's quota needs a later run: stop, fail no one
         self.stopping = False
         self.jobs: queue.Queue[tuple[OutboxRow, Render] | None] = queue.Queue()
         self.results: list[Result] = []
@@ -187,7 +198,7 @@ class Pool:
         while (job := self.jobs.get()) is not None:
             row, render = job
             try:
-                if self.paused is not None or self.stopping:
+                if self.paused is not None or self.stopping or self.quota_reached:
                     result = Result(row, "untried")
                 elif isinstance(data := _rendered(row, render), Result):
                     result = data
@@ -212,7 +223,9 @@ class Pool:
                 connection = self._reconnect()
                 if connection is None:
                     return Result(row, "untried"), None
-            self.limiter.acquire()
+            if not self.limiter.acquire():
+                self.quota_reached = True
+                return Result(row, "untried"), connection
             try:
                 return self._transaction(connection, row, data), connection
             except (smtplib.SMTPServerDisconnected, OSError) as exc:

@@ -390,6 +390,41 @@ def test_a_quota_counts_what_earlier_runs_sent(
     assert now[0] == pytest.approx(1040.0)
 
 
+def test_a_used_up_hourly_quota_is_left_to_later_runs(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """A run does not sit for an hour on the lock: it sends what the quota allows, leaves the
+    rest pending for the next run (no error), and no one gets two messages."""
+    config = make_config(tmp_path, "delivery:\n  per_hour: 12\n  retry_wait: 5\n  batch: 5\n")
+    store = Store(config.store)
+    emails = add_subscribers(store, 30)
+    store_issue(store)
+    clock = Clock(NOW)
+    first = send(config, store, smtp_server, clock)
+    assert (first.sent, first.pending, first.deferred, first.failed) == (12, 18, 0, 0)
+    assert first.later is not None and "12 an hour" in first.later
+    assert first.paused is None
+    issue = store.issue(ISSUE)
+    assert issue is not None and issue.status == "sending"
+    clock.advance(minutes=30)  # the 12 are still in the hour's window
+    assert send(config, store, smtp_server, clock).sent == 12
+    clock.advance(minutes=31)
+    assert send(config, store, smtp_server, clock).sent == 24
+    clock.advance(minutes=61)
+    last = send(config, store, smtp_server, clock)
+    assert (last.sent, last.pending, last.later, last.done) == (30, 0, None, True)
+    assert recipients(smtp_server) == Counter(emails)  # each address exactly once
+
+
+def test_the_rate_limiter_refuses_a_wait_longer_than_allowed() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_hour=2, clock=lambda: now[0], sleep=lambda s: None, max_wait=60)
+    assert limiter.acquire() and limiter.acquire()
+    assert not limiter.acquire()  # the next slot is an hour away
+    now[0] = 3600.0
+    assert limiter.acquire()  # nothing was counted for the refused one
+
+
 def test_a_whole_batch_that_left_does_not_end_the_run(
     setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer
 ) -> None:

@@ -203,6 +203,21 @@ def test_paused_send_exits_1_then_report_lists_problems(
     assert "18 sent, 1 deferred, 1 failed (1 bounced)" in resumed.stdout
 
 
+def test_a_used_up_quota_is_exit_0_and_says_what_is_left(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config, emails = prepare(tmp_path, 20, "delivery:\n  per_hour: 8\n  batch: 5\n")
+    first = digest(config, "send", smtp=smtp_server.url)
+    assert first.returncode == 0, first.stderr
+    assert "8 sent" in first.stdout and "12 not tried yet" in first.stdout
+    assert "12 left for later: the delivery quota (8 an hour)" in first.stderr
+    again = digest(config, "send", smtp=smtp_server.url)  # within the hour: nothing more
+    assert again.returncode == 0 and "8 sent" in again.stdout
+    got = by_recipient(smtp_server)
+    assert len(got) == 8 and set(got) <= set(emails)
+    assert all(len(messages) == 1 for messages in got.values())
+
+
 def test_nothing_to_send_is_exit_0_and_an_unknown_issue_is_an_error(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
