@@ -35,6 +35,25 @@ LABELS = {
     "fr": {"fallback": "Autres actualités", "featured": "À la une", "agenda": "Agenda"},
     "en": {"fallback": "Other news", "featured": "Featured", "agenda": "Agenda"},
 }
+# What staff read after a build, in the newsletter's language like the build summary.
+WARNINGS = {
+    "fr": {
+        "trimmed": "{count} article{s} laissé{s} de côté par les plafonds ({caps})",
+        "unmatched": "{label} : {kind} {url} ne correspond à aucun article de {issue}",
+        "unknown_theme": (
+            "« {title} » ({source}) : le thème « {theme} » de l'en-tête n'est pas un thème"
+            " configuré ; l'article est classé par les autres règles"
+        ),
+    },
+    "en": {
+        "trimmed": "{count} item{s} left out by the caps ({caps})",
+        "unmatched": "{label}: {kind} {url} matches no item of {issue}",
+        "unknown_theme": (
+            "'{title}' ({source}): front matter theme '{theme}' is not a configured theme;"
+            " the item was placed by the other rules"
+        ),
+    },
+}
 
 _APOSTROPHE_RE = re.compile("[’ʼ‘`´]")
 # A word, after the French elided words before it ("l'", "d'", "qu'", "jusqu'"...), which
@@ -251,7 +270,7 @@ def arrange(
         {ref: i for i in reversed(items) for ref in item_references(i.url, i.guid)} if named else {}
     )
     sources = {source.name: source for source in config.sources}
-    warnings = _unmatched(overrides, by_url, period) + _unknown_themes(items, config)
+    warnings = _unmatched(overrides, by_url, period, config) + _unknown_themes(items, config)
     excluded = {by_url[u].key for u in overrides.exclude if u in by_url}
     pinned = [by_url[u] for u in overrides.pin if u in by_url]
     pinned_keys = {item.key for item in pinned}
@@ -395,17 +414,24 @@ def _featured(pinned: list[Item], config: Config, overrides: Overrides) -> Secti
     return _section(FEATURED_ID, _title(config, FEATURED_ID), placed)
 
 
+def _warning(config: Config, which: str, **fields: object) -> str:
+    texts = WARNINGS.get(config.newsletter.language, WARNINGS["en"])
+    return texts[which].format(**fields)
+
+
 def _trimmed_note(count: int, config: Config) -> str:
     caps = f"issue.max_per_section {config.issue.max_per_section}"
     caps += f", issue.max_items {config.issue.max_items}"
-    return f"{count} item{'s' if count > 1 else ''} left out by the caps ({caps})"
+    return _warning(config, "trimmed", count=count, s="s" if count > 1 else "", caps=caps)
 
 
-def _unmatched(overrides: Overrides, by_url: dict[str, Item], period: Period) -> list[str]:
+def _unmatched(
+    overrides: Overrides, by_url: dict[str, Item], period: Period, config: Config
+) -> list[str]:
     wanted = [("pin", u) for u in overrides.pin] + [("exclude", u) for u in overrides.exclude]
     wanted += [("move", u) for u in overrides.move]
     return [
-        f"{overrides.label}: {kind} {url} matches no item of {period.name}"
+        _warning(config, "unmatched", label=overrides.label, kind=kind, url=url, issue=period.name)
         for kind, url in wanted
         if url not in by_url
     ]
@@ -413,8 +439,7 @@ def _unmatched(overrides: Overrides, by_url: dict[str, Item], period: Period) ->
 
 def _unknown_themes(items: Sequence[Item], config: Config) -> list[str]:
     return [
-        f"'{item.title}' ({item.source}): front matter theme '{item.theme}' is not a configured"
-        " theme; the item was placed by the other rules"
+        _warning(config, "unknown_theme", title=item.title, source=item.source, theme=item.theme)
         for item in items
         if item.theme and _front_matter(item, config) is None
     ]

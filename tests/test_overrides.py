@@ -266,6 +266,8 @@ def test_build_pins_a_recap_and_warns_about_what_matches_nothing(tmp_path: Path)
     done = run_build(tmp_path, "---\npin: [atelier.md, https://a.example/gone]\n---\nBonjour\n")
     assert done.returncode == 0, done.stderr
     output = done.stdout + done.stderr
-    assert "2023-W19.md: pin https://a.example/gone matches no item of 2023-W19" in output
+    assert "2023-W19.md : pin https://a.example/gone ne correspond à aucun article de 2023-W19" in (
+        output
+    )
     data = json.loads((tmp_path / "out" / "digest.json").read_text(encoding="utf-8"))
     assert [i["title"] for i in data["featured"]["items"]] == ["Atelier participation"]

@@ -359,7 +359,7 @@ def test_section_cap_drops_oldest_feed_items_never_recaps_first(tmp_path: Path) 
     assert result.trimmed == 3
     assert set(result.trimmed_keys) == {items[0].key, items[1].key, items[2].key}
     assert result.warnings == (
-        "3 items left out by the caps (issue.max_per_section 3, issue.max_items 40)",
+        "3 articles laissés de côté par les plafonds (issue.max_per_section 3, issue.max_items 40)",
     )
 
 
@@ -444,7 +444,9 @@ def test_override_urls_match_whatever_the_tracking_and_warn_when_unmatched(
     )
     result = arranged(config, [item], overrides)
     assert titles(result.featured) == ["Vélo"] and result.sections == ()
-    assert result.warnings == (f"2023-W19.md: exclude {stray} matches no item of 2023-W19",)
+    assert result.warnings == (
+        f"2023-W19.md : exclude {stray} ne correspond à aucun article de 2023-W19",
+    )
 
 
 def test_recaps_are_pinned_and_moved_by_file_name(tmp_path: Path) -> None:
@@ -463,8 +465,16 @@ def test_recaps_are_pinned_and_moved_by_file_name(tmp_path: Path) -> None:
 def test_unknown_front_matter_theme_is_a_warning(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     result = arranged(config, [make_item("Atelier", theme="ateliers", source="Récits")])
-    assert len(result.warnings) == 1
-    assert "front matter theme 'ateliers' is not a configured theme" in result.warnings[0]
+    assert result.warnings == (
+        "« Atelier » (Récits) : le thème « ateliers » de l'en-tête n'est pas un thème configuré ;"
+        " l'article est classé par les autres règles",
+    )
+    english = make_config(tmp_path, lang="en")
+    result = arranged(english, [make_item("Atelier", theme="ateliers", source="Récits")])
+    assert result.warnings == (
+        "'Atelier' (Récits): front matter theme 'ateliers' is not a configured theme;"
+        " the item was placed by the other rules",
+    )
 
 
 def test_a_configured_autres_theme_takes_the_fallback_items(tmp_path: Path) -> None:
