@@ -147,9 +147,12 @@ class BufferedExpatParser(ExpatParser):
 
     def reset(self) -> None:
         super().reset()
-        expat = self._parser  # type: ignore[attr-defined]  # set by reset(), untyped
-        expat.buffer_text = True
-        expat.buffer_size = 1 << 16
+        # A private attribute of the standard driver: should a Python rename it, parsing
+        # goes on unbuffered (slower, same result) rather than failing every feed.
+        expat = getattr(self, "_parser", None)
+        if expat is not None:
+            expat.buffer_text = True
+            expat.buffer_size = 1 << 16
 
 
 def create_parser() -> BufferedExpatParser:
