@@ -24,6 +24,7 @@ from .proof import send_proof
 from .smtp import settings_from_env
 from .store import Store
 from .tokens import load_keys
+from .wording import say
 
 if TYPE_CHECKING:
     from .cli import _State
@@ -48,30 +49,31 @@ def _now() -> datetime:
 def send_command(state: _State, issue_id: str | None, address: str | None, dry_run: bool) -> None:
     """Send the stored issue to every confirmed subscriber (exit 1 if paused, 75 if locked)."""
     config = state.config
+    language = config.newsletter.language
     if dry_run:
         with Store(config.store) as store:
-            if issue := _pick(store, issue_id, bool(address)):
-                _preview(store, issue, address)
+            if issue := _pick(store, issue_id, language, bool(address)):
+                _preview(store, issue, address, language)
         return
     keys, smtp = load_keys(), settings_from_env()  # missing settings fail before anything
     if address:
         with Store(config.store) as store:
-            if not (issue := _pick(store, issue_id, test=True)):
+            if not (issue := _pick(store, issue_id, language, test=True)):
                 raise DigestError("no issue is stored", hint="build one first: `digest build`")
             message_id = send_proof(config, store, issue, address, _now, smtp=smtp, keys=keys)
-        click.echo(f"{issue}: test copy sent to {address} ({message_id})")
+        click.echo(say(language, "test_copy", issue=issue, address=address, message_id=message_id))
         return
     lock = exclusive_run(config.store, f"send {issue_id or ''}".strip())
     with lock, Store(config.store) as store, TerminalProgress("Envoi") as bar:
-        if not (issue := _pick(store, issue_id)):
+        if not (issue := _pick(store, issue_id, language)):
             return
         try:
             result = send_issue(config, store, issue, _now, smtp=smtp, keys=keys, on_progress=bar)
         except DeliveryPaused as exc:
             bar.finish()
-            _summary(exc.report)
+            echo_delivery(exc.report, language)
             raise
-    _summary(result)
+    echo_delivery(result, language)
     if result.failed and not result.sent:
         raise DigestError(
             f"the mail server refused every message of {issue}",
@@ -79,41 +81,38 @@ def send_command(state: _State, issue_id: str | None, address: str | None, dry_r
         )
 
 
-def _pick(store: Store, issue_id: str | None, test: bool = False) -> str | None:
+def _pick(store: Store, issue_id: str | None, language: str, test: bool = False) -> str | None:
     """The issue named, checked; else the default one; None (said so) if there is none."""
     if issue_id:
         return sendable_issue(store, issue_id).id
     found = default_issue(store, test)
     if found is None:
-        click.echo(
-            "nothing to send: no issue is approved or being sent"
-            " (approve one with `digest approve ISSUE`, or name it with --issue)"
-        )
+        click.echo(say(language, "nothing_to_send"))
     return found
 
 
-def _preview(store: Store, issue: str, address: str | None) -> None:
+def _preview(store: Store, issue: str, address: str | None, language: str) -> None:
     if address:
-        click.echo(f"{issue}: would send one test copy to {address}")
+        click.echo(say(language, "would_test", issue=issue, address=address))
         return
     count, first = store.recipients_preview(issue, PREVIEW)
-    click.echo(f"{issue}: would send to {count} subscriber{'s' if count != 1 else ''}")
+    click.echo(say(language, "would_send", issue=issue, count=count))
     for email in first:
         click.echo(f"  {email}")
     if count > len(first):
-        click.echo(f"  … and {count - len(first)} more")
+        click.echo(say(language, "and_more", count=count - len(first)))
 
 
-def _summary(result: DeliveryReport) -> None:
-    click.echo(
-        f"{result.issue_id}: {result.sent} sent, {result.deferred} deferred, "
-        f"{result.failed} failed ({result.bounced} bounced), {result.pending} not tried yet"
-        f" — {result.audience} in all"
-    )
+def echo_delivery(result: DeliveryReport, language: str) -> None:
+    """Where the delivery stands (`digest send`, `digest run`, `digest report`)."""
+    counts = {k: getattr(result, k) for k in ("sent", "deferred", "failed", "bounced")}
+    counts |= {"pending": result.pending, "audience": result.audience}
+    click.echo(say(language, "delivery", issue=result.issue_id, **counts))
     if result.later:
-        click.echo(f"{result.pending} left for later: {result.later}", err=True)
+        why = result.later
+        click.echo(say(language, "later", issue=result.issue_id, pending=result.pending, why=why))
     if result.deferred and not result.paused:
-        click.echo("deferred addresses are retried by the next `digest send`", err=True)
+        click.echo(say(language, "deferred_next"), err=True)
 
 
 @click.command("report")
@@ -141,12 +140,12 @@ def report_command(state: _State, issue: str, fmt: str) -> None:
                 writer.writerow([_cell(p.email), status, int(p.bounced), p.attempts,
                                  _cell(p.last_error), p.updated_at])  # fmt: skip
             return
-        _summary(counts)
+        echo_delivery(counts, state.config.newsletter.language)
         for p in store.problems(issue):
             status = "bounced" if p.bounced else p.status
             click.echo(f"  {p.email:<40} {status:<8} {p.last_error}")
     if counts.audience == 0:
-        click.echo(f"{issue} has not been sent yet", err=True)
+        click.echo(say(state.config.newsletter.language, "not_sent_yet", issue=issue), err=True)
 
 
 def _cell(value: str) -> str:

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING
 
 import click
 
+from .cli_delivery import echo_delivery
 from .cron import item_count
 from .lock import exclusive_run
 from .period import parse_moment
 from .pipeline import approve_issue, run_due
 from .store import Store
+from .wording import say
 
 if TYPE_CHECKING:
     from .cli import _State
@@ -60,15 +62,9 @@ def run_command(state: _State, force: bool, as_of: str | None, offline: bool) ->
     with exclusive_run(config.store, "run"), Store(config.store) as store:
         outcome = run_due(config, store, clock, _sender(config, store, clock), force, offline)
     for message in outcome.messages:
-        click.echo(message, err="NOT SENT" in message)
+        click.echo(message, err=message in outcome.alerts)
     if outcome.report is not None:
-        r = outcome.report
-        click.echo(
-            f"{r.issue_id}: {r.sent} sent, {r.deferred} deferred, {r.failed} failed,"
-            f" {r.bounced} bounced, {r.pending} pending (audience {r.audience})"
-        )
-        if r.later:
-            click.echo(f"{r.issue_id}: {r.pending} left for later: {r.later}")
+        echo_delivery(outcome.report, config.newsletter.language)
 
 
 @click.command("approve")
@@ -77,7 +73,7 @@ def run_command(state: _State, force: bool, as_of: str | None, offline: bool) ->
 def approve_command(state: _State, issue: str) -> None:
     """Mark a reviewed (and test-sent) issue as ready for `digest run` to send."""
     with Store(state.config.store) as store:
-        click.echo(approve_issue(store, issue))
+        click.echo(approve_issue(store, issue, state.config.newsletter.language))
 
 
 @click.command("issues")
@@ -87,6 +83,8 @@ def issues_command(state: _State, limit: int) -> None:
     """List the stored issues: status (built, approved, sending, sent, skipped) and size."""
     with Store(state.config.store) as store:
         stored = store.issues(limit)
+    language, tz = state.config.newsletter.language, state.config.newsletter.tz
     for issue in stored:
-        built = issue.built_at.astimezone(state.config.newsletter.tz).strftime("%Y-%m-%d %H:%M")
-        click.echo(f"{issue.id}  {issue.status:<9} {item_count(issue):>3} items  built {built}")
+        built = issue.built_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        fields = {"status": issue.status, "count": item_count(issue), "built": built}
+        click.echo(say(language, "issue_line", issue=issue.id, **fields))

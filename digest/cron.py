@@ -18,6 +18,7 @@ from .config import ScheduleConfig
 from .models import Period
 from .period import week_of
 from .store import StoredIssue
+from .wording import say
 
 Action = Literal["build", "wait", "send", "skip", "nothing"]
 
@@ -37,8 +38,20 @@ class Due:
 
 @dataclass(frozen=True)
 class Decision:
+    """What to do, and how to say it: a wording phrase and its fields (language-free)."""
+
     action: Action
-    message: str
+    phrase: str
+    issue: str
+    fields: tuple[tuple[str, object], ...] = ()
+
+    def message(self, language: str) -> str:
+        return say(language, self.phrase, issue=self.issue, **dict(self.fields))
+
+    @property
+    def loud(self) -> bool:
+        """Staff must notice: the issue is deliberately not sent (stderr, cron's mail)."""
+        return self.action == "skip"
 
 
 def latest_slot(schedule: ScheduleConfig, tz: ZoneInfo, now: datetime) -> datetime:
@@ -69,13 +82,13 @@ def decide(
     """What to do with the due issue. Building is decided first; sending after a build."""
     name = due.issue_id
     if stored is None or _stale(stored, due):
-        return Decision("build", f"{name}: building the issue of the past week")
+        return Decision("build", "build", name)
     if stored.status == "sent":
-        return Decision("nothing", f"{name}: already sent, nothing to do")
+        return Decision("nothing", "already_sent", name)
     if stored.status == "sending":
-        return Decision("send", f"{name}: resuming the delivery that was under way")
+        return Decision("send", "resume", name)
     if stored.status == "skipped" and not force:
-        return Decision("nothing", f"{name}: skipped earlier, nothing to do (--force sends it)")
+        return Decision("nothing", "skipped_earlier", name)
     return _sendable(due, stored, schedule, now, force)
 
 
@@ -91,14 +104,12 @@ def _sendable(
     name = due.issue_id
     if schedule.approval == "required" and stored.status != "approved" and not force:
         if now > due.deadline:
-            return Decision("skip", f"{name}: NOT SENT: not approved before the deadline")
-        return Decision("wait", f"{name}: waiting for approval: digest approve {name}")
+            return Decision("skip", "not_approved", name)
+        return Decision("wait", "waiting", name)
     count = item_count(stored)
     if count < schedule.min_items and not force:
-        return Decision(
-            "skip", f"{name}: NOT SENT: only {count} item(s), fewer than {schedule.min_items}"
-        )
+        return Decision("skip", "thin", name, (("count", count), ("minimum", schedule.min_items)))
     if now > due.deadline and not force:
         late = due.deadline.strftime("%Y-%m-%d %H:%M")
-        return Decision("skip", f"{name}: NOT SENT: its deadline ({late}) has passed")
-    return Decision("send", f"{name}: sending")
+        return Decision("skip", "late", name, (("deadline", late),))
+    return Decision("send", "send", name)

@@ -39,6 +39,7 @@ from .smtp import SmtpSettings
 from .store import Store, StoredIssue
 from .store.outbox import OutboxRow, Outcome
 from .tokens import Keys, unsubscribe_url
+from .wording import say
 
 # A built or skipped issue is sent only when asked by name: `digest send --issue`, or
 # `digest run --force`; `digest run` itself sends approved ones.
@@ -227,12 +228,10 @@ class _Run:
         return None
 
     def _quota_note(self) -> str:
-        s = self.settings
-        quota = f"{s.per_hour} an hour" if s.per_hour else f"{s.per_minute} a minute"
-        return (
-            f"the delivery quota ({quota}) is used up for more than {s.retry_wait:g} s:"
-            " the next run goes on"
-        )
+        s, language = self.settings, self.config.newsletter.language
+        which, count = ("per_hour", s.per_hour) if s.per_hour else ("per_minute", s.per_minute)
+        quota = say(language, which, count=count)
+        return say(language, "quota", quota=quota, wait=f"{s.retry_wait:g}")
 
     def _limiter(self) -> RateLimiter:
         s = self.settings

@@ -31,6 +31,7 @@ from .sources.files import read_recaps
 from .store import Store, StoredIssue
 from .themes import arrange
 from .themes import prepare as themes_prepare
+from .wording import say
 
 if TYPE_CHECKING:
     from .deliver import DeliveryReport
@@ -225,11 +226,13 @@ def store_issue(build: Build, store: Store) -> bool:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What `digest run` did: messages for the log, and the delivery report if it sent."""
+    """What `digest run` did: messages for the log (`alerts` among them go to stderr), and
+    the delivery report if it sent."""
 
     messages: tuple[str, ...]
     report: DeliveryReport | None = None
     skipped: bool = False
+    alerts: tuple[str, ...] = ()
 
 
 SendFn = Callable[[str], "DeliveryReport"]
@@ -244,20 +247,21 @@ def run_due(
     offline: bool = False,
 ) -> RunOutcome:
     """Build the due issue if needed, then send it when the schedule and staff allow."""
-    now = clock()
+    now, language = clock(), config.newsletter.language
     due = due_issue(config.schedule, config.newsletter.tz, now)
     decision = decide(due, store.issue(due.issue_id), config.schedule, now, force)
-    messages = [decision.message]
+    messages = [decision.message(language)]
     if decision.action == "build":
         built = build_issue(config, due.period, now, store, offline=offline)
         store_issue(built, store)
         messages += built.warnings
         decision = decide(due, store.issue(due.issue_id), config.schedule, now, force)
-        messages.append(decision.message)
+        messages.append(decision.message(language))
     if decision.action == "skip":
         store.set_issue_status(due.issue_id, "skipped")
     if decision.action != "send":
-        return RunOutcome(tuple(messages), skipped=decision.action == "skip")
+        alerts = (messages[-1],) if decision.loud else ()
+        return RunOutcome(tuple(messages), skipped=decision.action == "skip", alerts=alerts)
     stored = store.issue(due.issue_id)
     if stored is not None and stored.status in ("built", "skipped"):
         # Automatic approval (or --force) is recorded like a person's, for the report.
@@ -265,7 +269,7 @@ def run_due(
     return RunOutcome(tuple(messages), send(due.issue_id))
 
 
-def approve_issue(store: Store, issue_id: str) -> str:
+def approve_issue(store: Store, issue_id: str, language: str = "en") -> str:
     """Mark a reviewed issue ready for `digest run`; refuse one that went out already."""
     stored = store.issue(issue_id)
     if stored is None:
@@ -275,6 +279,6 @@ def approve_issue(store: Store, issue_id: str) -> str:
     if stored.status in ("sending", "sent"):
         raise ConfigError([f"issue {issue_id} is already {stored.status}"])
     if stored.status == "approved":
-        return f"{issue_id}: already approved"
+        return say(language, "approved_already", issue=issue_id)
     store.set_issue_status(issue_id, "approved")
-    return f"{issue_id}: approved; the next `digest run` sends it"
+    return say(language, "approved", issue=issue_id)

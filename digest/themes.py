@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from .config import Config, SourceConfig, ThemeConfig
 from .identity import canonical_url
 from .models import Item, Period, Section
+from .wording import say
 
 if TYPE_CHECKING:
     from .overrides import Overrides
@@ -34,25 +35,6 @@ SUMMARY_WEIGHT = 1
 LABELS = {
     "fr": {"fallback": "Autres actualités", "featured": "À la une", "agenda": "Agenda"},
     "en": {"fallback": "Other news", "featured": "Featured", "agenda": "Agenda"},
-}
-# What staff read after a build, in the newsletter's language like the build summary.
-WARNINGS = {
-    "fr": {
-        "trimmed": "{count} article{s} laissé{s} de côté par les plafonds ({caps})",
-        "unmatched": "{label} : {kind} {url} ne correspond à aucun article de {issue}",
-        "unknown_theme": (
-            "« {title} » ({source}) : le thème « {theme} » de l'en-tête n'est pas un thème"
-            " configuré ; l'article est classé par les autres règles"
-        ),
-    },
-    "en": {
-        "trimmed": "{count} item{s} left out by the caps ({caps})",
-        "unmatched": "{label}: {kind} {url} matches no item of {issue}",
-        "unknown_theme": (
-            "'{title}' ({source}): front matter theme '{theme}' is not a configured theme;"
-            " the item was placed by the other rules"
-        ),
-    },
 }
 
 _APOSTROPHE_RE = re.compile("[’ʼ‘`´]")
@@ -415,14 +397,13 @@ def _featured(pinned: list[Item], config: Config, overrides: Overrides) -> Secti
 
 
 def _warning(config: Config, which: str, **fields: object) -> str:
-    texts = WARNINGS.get(config.newsletter.language, WARNINGS["en"])
-    return texts[which].format(**fields)
+    return say(config.newsletter.language, which, **fields)
 
 
 def _trimmed_note(count: int, config: Config) -> str:
     caps = f"issue.max_per_section {config.issue.max_per_section}"
     caps += f", issue.max_items {config.issue.max_items}"
-    return _warning(config, "trimmed", count=count, s="s" if count > 1 else "", caps=caps)
+    return _warning(config, "trimmed", count=count, caps=caps)
 
 
 def _unmatched(

@@ -73,14 +73,21 @@ def test_decisions(
 ) -> None:
     due = due_issue(schedule, PARIS, now)
     decision = decide(due, issue, schedule, now, force)
-    assert decision.action == action, decision.message
-    assert decision.message.startswith(due.issue_id)
+    assert decision.action == action, decision.message("en")
+    assert decision.message("fr").startswith(due.issue_id)
+    assert decision.message("en").startswith(due.issue_id)
 
 
 def test_a_skip_says_why_loudly() -> None:
     now = at(15, 10)
     thin = decide(due_issue(MONDAY_9, PARIS, now), stored("approved", 1), MONDAY_9, now, False)
-    assert "NOT SENT" in thin.message and "only 1 item(s), fewer than 3" in thin.message
+    assert thin.loud
+    assert thin.message("en") == "2023-W19: NOT SENT: only 1 item, fewer than 3"
+    assert thin.message("fr") == "2023-W19 : NON ENVOYÉE : seulement 1 article, moins que 3"
     late_at = at(18, 10)
     late = decide(due_issue(MONDAY_9, PARIS, late_at), stored("approved"), MONDAY_9, late_at, False)
-    assert "NOT SENT" in late.message and "deadline (2023-05-17 09:00)" in late.message
+    assert late.loud
+    assert late.message("en") == "2023-W19: NOT SENT: its deadline (2023-05-17 09:00) has passed"
+    assert late.message("fr") == (
+        "2023-W19 : NON ENVOYÉE : sa date limite (2023-05-17 09:00) est passée"
+    )

@@ -402,7 +402,7 @@ def test_a_used_up_hourly_quota_is_left_to_later_runs(
     clock = Clock(NOW)
     first = send(config, store, smtp_server, clock)
     assert (first.sent, first.pending, first.deferred, first.failed) == (12, 18, 0, 0)
-    assert first.later is not None and "12 an hour" in first.later
+    assert first.later is not None and "12 par heure" in first.later
     assert first.paused is None
     issue = store.issue(ISSUE)
     assert issue is not None and issue.status == "sending"

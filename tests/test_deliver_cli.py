@@ -89,7 +89,7 @@ def test_killed_in_the_middle_then_resumed(
     assert 800 <= before < 3000, "the kill must land in the middle of the list"
     again = digest(config, "send", smtp=smtp_server.url)
     assert again.returncode == 0, again.stderr
-    assert "3000 sent" in again.stdout
+    assert "3000 envoyés" in again.stdout
     received = by_recipient(smtp_server)
     assert set(received) == set(emails), "nobody is skipped"
     twice = {a: ids for a, ids in received.items() if len(ids) > 1}
@@ -127,6 +127,7 @@ def test_test_copy_goes_to_one_address_and_is_not_recorded(
         store.set_issue_status(ISSUE, "built")  # test-sent before approval
     run = digest(config, "send", "--to", "Staff@Example.org", smtp=smtp_server.url)
     assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(f"{ISSUE} : copie de test envoyée à Staff@Example.org (<")
     (received,) = smtp_server.messages
     assert received.rcpt_tos == ("staff@example.org",)
     message = parse(received.data)
@@ -147,9 +148,9 @@ def test_dry_run_shows_who_and_sends_nothing(tmp_path: Path, smtp_server: SmtpSe
     run = digest(config, "send", "--dry-run", smtp=None, secret=False)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
-    assert lines[0] == f"{ISSUE}: would send to 12 subscribers"
+    assert lines[0] == f"{ISSUE} : enverrait à 12 abonnés"
     assert [line.strip() for line in lines[1:11]] == emails[:10]
-    assert lines[11].strip() == "… and 2 more"
+    assert lines[11].strip() == "… et 2 autres"
     assert smtp_server.messages == []
     with Store(tmp_path / "digest.db") as store:
         assert store.audience(ISSUE) == 0
@@ -182,7 +183,7 @@ def test_paused_send_exits_1_then_report_lists_problems(
     assert "paused" in paused.stderr and "421 4.7.0 Slow down" in paused.stderr
     table = digest(config, "report", ISSUE)
     assert table.returncode == 0, table.stderr
-    assert "0 not tried yet" not in table.stdout
+    assert "0 pas encore tenté" not in table.stdout
     rows = {line.split()[0]: line.split()[1] for line in table.stdout.splitlines()[1:]}
     assert rows[emails[1]] == "bounced" and rows[emails[2]] == "deferred"
     as_csv = digest(config, "report", ISSUE, "--format", "csv")
@@ -200,7 +201,7 @@ def test_paused_send_exits_1_then_report_lists_problems(
     smtp_server.script.rcpt.pop(emails[10])
     resumed = digest(config, "send", smtp=smtp_server.url)
     assert resumed.returncode == 0, resumed.stderr
-    assert "18 sent, 1 deferred, 1 failed (1 bounced)" in resumed.stdout
+    assert "18 envoyés, 1 différé, 1 en échec (dont 1 rejeté)" in resumed.stdout
 
 
 def test_a_used_up_quota_is_exit_0_and_says_what_is_left(
@@ -209,10 +210,10 @@ def test_a_used_up_quota_is_exit_0_and_says_what_is_left(
     config, emails = prepare(tmp_path, 20, "delivery:\n  per_hour: 8\n  batch: 5\n")
     first = digest(config, "send", smtp=smtp_server.url)
     assert first.returncode == 0, first.stderr
-    assert "8 sent" in first.stdout and "12 not tried yet" in first.stdout
-    assert "12 left for later: the delivery quota (8 an hour)" in first.stderr
+    assert "8 envoyés" in first.stdout and "12 pas encore tentés" in first.stdout
+    assert "12 laissés pour plus tard : le quota d'envoi (8 par heure)" in first.stdout
     again = digest(config, "send", smtp=smtp_server.url)  # within the hour: nothing more
-    assert again.returncode == 0 and "8 sent" in again.stdout
+    assert again.returncode == 0 and "8 envoyés" in again.stdout
     got = by_recipient(smtp_server)
     assert len(got) == 8 and set(got) <= set(emails)
     assert all(len(messages) == 1 for messages in got.values())
@@ -226,13 +227,13 @@ def test_nothing_to_send_is_exit_0_and_an_unknown_issue_is_an_error(
         store.set_issue_status(ISSUE, "built")  # not approved: `digest send` alone skips it
     idle = digest(config, "send", smtp=smtp_server.url)
     assert idle.returncode == 0, idle.stderr
-    assert idle.stdout.startswith("nothing to send")
+    assert idle.stdout.startswith("rien à envoyer : aucune lettre approuvée")
     unknown = digest(config, "send", "--issue", "2031-W02", smtp=smtp_server.url)
     assert unknown.returncode == 1 and "no issue 2031-W02" in unknown.stderr
     named = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
-    assert named.returncode == 0 and "3 sent" in named.stdout
+    assert named.returncode == 0 and "3 envoyés" in named.stdout
     again = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
-    assert again.returncode == 0 and "3 sent" in again.stdout
+    assert again.returncode == 0 and "3 envoyés" in again.stdout
     assert len(smtp_server.messages) == 3
 
 
@@ -266,4 +267,4 @@ def test_dry_run_while_sending_shows_who_is_left(tmp_path: Path, smtp_server: Sm
     smtp_server.script.rcpt[emails[4]] = "451 4.3.0 Try later"
     assert digest(config, "send", smtp=smtp_server.url).returncode == 0
     run = digest(config, "send", "--dry-run", secret=False)
-    assert run.stdout.splitlines() == [f"{ISSUE}: would send to 1 subscriber", f"  {emails[4]}"]
+    assert run.stdout.splitlines() == [f"{ISSUE} : enverrait à 1 abonné", f"  {emails[4]}"]

@@ -53,18 +53,21 @@ def test_the_weekly_cycle_with_approval(tmp_path: Path, smtp_server: SmtpServer)
     config = setup_site(tmp_path)
     subscribe(config, smtp_server)
     first = run_at(config, smtp_server)
-    assert "2023-W19: building the issue of the past week" in first
-    assert "waiting for approval: digest approve 2023-W19" in first
-    assert "waiting for approval" in run_at(config, smtp_server)
+    assert "2023-W19 : construction de la lettre de la semaine écoulée" in first
+    assert "en attente d'approbation : digest approve 2023-W19" in first
+    assert "en attente d'approbation" in run_at(config, smtp_server)
     assert smtp_server.messages == []
     approved = digest(config, smtp_server, "approve", "2023-W19")
-    assert approved.returncode == 0 and "approved" in approved.stdout
+    assert approved.returncode == 0
+    assert approved.stdout == "2023-W19 : approuvée ; le prochain `digest run` l'envoie\n"
     sent = run_at(config, smtp_server)
-    assert "2023-W19: sending" in sent and "3 sent" in sent
+    assert "2023-W19 : envoi\n" in sent and "2023-W19 : 3 envoyés, 0 différé" in sent
     received = smtp_server.wait_for(3)
     assert sorted(r for m in received for r in m.rcpt_tos) == READERS
-    assert "already sent, nothing to do" in run_at(config, smtp_server)
+    assert "déjà envoyée, rien à faire" in run_at(config, smtp_server)
     assert len(smtp_server.messages) == 3
+    listed = digest(config, smtp_server, "issues")
+    assert listed.stdout == "2023-W19  sent       17 articles  construite le 2023-05-15 09:30\n"
     with Store(tmp_path / "digest.db") as store:
         stored = store.issue("2023-W19")
     assert stored is not None and stored.status == "sent"
@@ -74,7 +77,7 @@ def test_automatic_approval_sends_at_once(tmp_path: Path, smtp_server: SmtpServe
     config = setup_site(tmp_path, "  approval: auto\n")
     subscribe(config, smtp_server)
     output = run_at(config, smtp_server)
-    assert "building" in output and "3 sent" in output
+    assert "construction" in output and "3 envoyés" in output
     subjects = {m.message["Subject"] for m in smtp_server.wait_for(3)}
     assert len(subjects) == 1 and "8 au 14 mai 2023" in subjects.pop()
 
@@ -84,11 +87,11 @@ def test_a_thin_issue_is_not_sent_and_says_so(tmp_path: Path, smtp_server: SmtpS
     subscribe(config, smtp_server)
     done = digest(config, smtp_server, "run", "--offline", "--as-of", DUE)
     assert done.returncode == 0
-    assert "NOT SENT: only 17 item(s), fewer than 50" in done.stderr
-    assert "skipped earlier, nothing to do" in run_at(config, smtp_server)
+    assert "NON ENVOYÉE : seulement 17 articles, moins que 50" in done.stderr
+    assert "écartée plus tôt, rien à faire" in run_at(config, smtp_server)
     assert smtp_server.messages == []
     forced = run_at(config, smtp_server, DUE, "--force")
-    assert "3 sent" in forced
+    assert "3 envoyés" in forced
 
 
 def test_a_late_machine_does_not_send_an_old_issue(tmp_path: Path, smtp_server: SmtpServer) -> None:
@@ -97,7 +100,7 @@ def test_a_late_machine_does_not_send_an_old_issue(tmp_path: Path, smtp_server: 
     # Thursday of the next week: the slot was Monday 9:00, the deadline 48 hours later.
     late = digest(config, smtp_server, "run", "--offline", "--as-of", "2023-05-18T10:00")
     assert late.returncode == 0
-    assert "NOT SENT: its deadline (2023-05-17 09:00) has passed" in late.stderr
+    assert "NON ENVOYÉE : sa date limite (2023-05-17 09:00) est passée" in late.stderr
     assert smtp_server.messages == []
 
 
