@@ -23,6 +23,7 @@ from .models import Period, SourceResult
 from .period import parse_moment, range_period, week_of, week_period
 from .progress import TerminalProgress
 from .summary import build_summary, status_table
+from .wording import say
 
 
 class _State:
@@ -65,7 +66,8 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
 def check(state: _State, fetch: bool) -> None:
     """Validate feeds.yaml and report every problem at once (exit 2 if any)."""
     config = state.config
-    click.echo(f"{config.path}: ok ({len(config.sources)} sources, {len(config.themes)} themes)")
+    counts = {"sources": len(config.sources), "themes": len(config.themes)}
+    click.echo(say(config.newsletter.language, "check_ok", path=config.path, **counts))
     if fetch:
         from .pipeline import collect
         from .store import Store
@@ -158,9 +160,7 @@ def build(
     for line in [*lines[1:], *result.warnings]:
         click.echo(line, err=True)
     if not stored:
-        click.echo(
-            f"note: {period.name} was already sent; the store keeps the sent version", err=True
-        )
+        click.echo(say(config.newsletter.language, "kept_sent", issue=period.name), err=True)
     if open_browser:
         webbrowser.open(paths[0].resolve().as_uri())
 

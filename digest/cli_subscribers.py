@@ -14,6 +14,7 @@ import click
 from . import subscribers as subs
 from .store import Store
 from .subscribers import STATUSES, Subscriber, to_csv
+from .wording import say
 
 if TYPE_CHECKING:
     from .cli import _State
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
 # The group's state object (digest.cli._State); taken from the context so that this module
 # does not import digest.cli, which imports it.
 pass_state = click.pass_obj
+
+
+def _language(state: _State) -> str:
+    return state.config.newsletter.language
 
 
 @contextmanager
@@ -53,7 +58,8 @@ def add_command(state: _State, email: str, name: str) -> None:
             now=_now(),
             source="cli",
         )
-    click.echo(f"{found.email}: {'added' if new else 'now'} {found.status}")
+    phrase = "sub_added" if new else "sub_now"
+    click.echo(say(_language(state), phrase, email=found.email, status=found.status))
 
 
 @subscribers_group.command("remove")
@@ -63,7 +69,9 @@ def remove_command(state: _State, email: str) -> None:
     """Unsubscribe EMAIL (its record stays; `erase` deletes the personal data)."""
     with _store(state) as store:
         changed = subs.remove(store, email, now=_now(), source="cli")
-    click.echo(f"{email}: {'unsubscribed' if changed else 'was not subscribed'}")
+    click.echo(
+        say(_language(state), "sub_removed" if changed else "sub_not_subscribed", email=email)
+    )
 
 
 @subscribers_group.command("list")
@@ -103,10 +111,9 @@ def import_command(state: _State, csv_file: Path) -> None:
         )
     for line in (*report.problems, *report.skipped):
         click.echo(line, err=True)
-    click.echo(
-        f"{report.added} added, {report.confirmed} confirmed, {report.unchanged} unchanged,"
-        f" {len(report.skipped)} left as they are, {len(report.problems)} bad lines"
-    )
+    counts = {"added": report.added, "confirmed": report.confirmed}
+    counts |= {"unchanged": report.unchanged, "left": len(report.skipped)}
+    click.echo(say(_language(state), "sub_imported", bad=len(report.problems), **counts))
 
 
 @subscribers_group.command("show")
@@ -126,10 +133,10 @@ def show_command(state: _State, email: str) -> None:
 def erase_command(state: _State, email: str, yes: bool) -> None:
     """Delete EMAIL's personal data (GDPR), keeping an anonymised consent record."""
     if not yes:
-        click.confirm(f"Erase every personal data of {email}? This cannot be undone", abort=True)
+        click.confirm(say(_language(state), "sub_erase_confirm", email=email), abort=True)
     with _store(state) as store:
         kept = subs.erase(store, email, now=_now(), source="cli")
-    click.echo(f"{email}: erased (the consent log keeps only sha256 {kept[:16]}…)")
+    click.echo(say(_language(state), "sub_erased", email=email, digest=kept[:16]))
 
 
 @click.command("serve")

@@ -48,6 +48,26 @@ PHRASES: dict[str, dict[str, str]] = {
         "would_send": "{issue} : enverrait à {count} abonné{count_s}",
         "and_more": "  … et {count} autre{count_s}",
         "not_sent_yet": "{issue} n'a pas encore été envoyée",
+        # check and build
+        "check_ok": "{path} : ok ({sources} source{sources_s}, {themes} thème{themes_s})",
+        "kept_sent": "note : {issue} a déjà été envoyée ; le stockage garde la version envoyée",
+        # subscribers (staff's commands)
+        "sub_added": "{email} : ajoutée ({status})",
+        "sub_now": "{email} : déjà présente, désormais {status}",
+        "sub_removed": "{email} : désinscrite",
+        "sub_not_subscribed": "{email} : n'était pas inscrite",
+        "sub_imported": (
+            "{added} ajoutée{added_s}, {confirmed} confirmée{confirmed_s}, {unchanged}"
+            " inchangée{unchanged_s}, {left} laissée{left_s} en l'état, {bad} ligne{bad_s}"
+            " invalide{bad_s}"
+        ),
+        "sub_erase_confirm": (
+            "Effacer toutes les données personnelles de {email} ? C'est irréversible"
+        ),
+        "sub_erased": (
+            "{email} : effacée (le journal des consentements ne garde que l'empreinte"
+            " sha256 {digest}…)"
+        ),
         # build warnings (themes)
         "trimmed": "{count} article{count_s} laissé{count_s} de côté par les plafonds ({caps})",
         "unmatched": "{label} : {kind} {url} ne correspond à aucun article de {issue}",
@@ -88,6 +108,18 @@ PHRASES: dict[str, dict[str, str]] = {
         "would_send": "{issue}: would send to {count} subscriber{count_s}",
         "and_more": "  … and {count} more",
         "not_sent_yet": "{issue} has not been sent yet",
+        "check_ok": "{path}: ok ({sources} source{sources_s}, {themes} theme{themes_s})",
+        "kept_sent": "note: {issue} was already sent; the store keeps the sent version",
+        "sub_added": "{email}: added {status}",
+        "sub_now": "{email}: now {status}",
+        "sub_removed": "{email}: unsubscribed",
+        "sub_not_subscribed": "{email}: was not subscribed",
+        "sub_imported": (
+            "{added} added, {confirmed} confirmed, {unchanged} unchanged, {left} left as they"
+            " are, {bad} bad line{bad_s}"
+        ),
+        "sub_erase_confirm": "Erase every personal data of {email}? This cannot be undone",
+        "sub_erased": "{email}: erased (the consent log keeps only sha256 {digest}…)",
         "trimmed": "{count} item{count_s} left out by the caps ({caps})",
         "unmatched": "{label}: {kind} {url} matches no item of {issue}",
         "unknown_theme": (
