@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import smtplib
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -12,12 +14,13 @@ import pytest
 from digest.config import load_config
 from digest.errors import DeliveryError
 from digest.smtp import SmtpConnection, SmtpSettings, parse_smtp_url, send_one, settings_from_env
+from digest.store import Store
 from digest.templating import make_env
 from digest.web.mail import confirmation_message
-from digest.web.mailer import Mailer
+from digest.web.mailer import Mailer, retry_delay
 from digest.web.site import load_messages
 from tests.smtp_server import SmtpServer
-from tests.web_support import write_config
+from tests.web_support import Clock, write_config
 
 
 def message(to: str) -> EmailMessage:
@@ -140,27 +143,100 @@ def test_confirmation_message(tmp_path: Path) -> None:
     assert built.get_content_type() == "text/plain"
 
 
-def test_mailer_reuses_one_session_and_recovers_from_a_drop(smtp_server: SmtpServer) -> None:
-    mailer = Mailer(parse_smtp_url(smtp_server.url))
+NOW = datetime(2026, 5, 11, 9, tzinfo=UTC)
+
+
+def build(subscriber_id: int, address: str, now: datetime) -> EmailMessage:
+    return message(address)
+
+
+def owe(path: Path, addresses: list[str], now: datetime) -> None:
+    """Pending subscribers, each owed a confirmation email (what the subscribe page does)."""
+    with Store(path) as store:
+        for address in addresses:
+            found = store.create_subscriber(
+                address, "", "pending", "fr", now, event="subscribe", source="test"
+            )
+            assert found is not None
+            store.owe_confirmation(found, now)
+
+
+def owed_state(path: Path) -> list[tuple[str, str | None, int]]:
+    with Store(path) as store:
+        return store.db.execute(
+            "SELECT email, confirm_due_at, confirm_attempts FROM subscribers ORDER BY id"
+        ).fetchall()
+
+
+def eventually(check: Callable[[], bool], what: str) -> None:
+    """Wait (10 s at most) for the mailer thread to get there: a bound, not a measurement."""
+    deadline = time.monotonic() + 10
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.01)
+
+
+def test_mailer_reuses_one_session_and_recovers_from_a_drop(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    path, clock = tmp_path / "digest.db", Clock(NOW)
+    owe(path, [f"r{n}@example.org" for n in range(3)], clock())
+    mailer = Mailer(parse_smtp_url(smtp_server.url), path, build, clock)
     mailer.start()
     try:
-        for n in range(3):
-            assert mailer.submit(message(f"r{n}@example.org"))
         smtp_server.wait_for(3)
         assert smtp_server.sessions == 1
         smtp_server.script.drop_data_at = {4}  # the session dies at the next DATA
-        mailer.submit(message("r3@example.org"))
+        owe(path, ["r3@example.org"], clock())
+        mailer.wake()
         received = smtp_server.wait_for(4)
     finally:
         mailer.stop()
     assert [m.rcpt_tos[0] for m in received] == [f"r{n}@example.org" for n in range(4)]
     assert smtp_server.sessions == 2  # a fresh session took over
+    assert [due for _, due, _ in owed_state(path)] == [None] * 4  # nothing owed any more
 
 
-def test_mailer_drops_when_its_queue_is_full(smtp_server: SmtpServer) -> None:
-    mailer = Mailer(parse_smtp_url(smtp_server.url), size=2)  # not started: nothing drains
-    assert mailer.submit(message("a@example.org")) and mailer.submit(message("b@example.org"))
-    assert not mailer.submit(message("c@example.org"))
+def test_an_owed_confirmation_survives_an_outage_and_a_restart(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    path, clock = tmp_path / "digest.db", Clock(NOW)
+    owe(path, ["lea@example.org"], clock())
+    smtp_server.script.rcpt["lea@example.org"] = "451 4.3.0 Try again later"
+    mailer = Mailer(parse_smtp_url(smtp_server.url), path, build, clock)
     mailer.start()
-    mailer.stop()  # sends what was queued before stopping
-    assert [m.rcpt_tos[0] for m in smtp_server.wait_for(2)] == ["a@example.org", "b@example.org"]
+    eventually(lambda: owed_state(path)[0][2] == 1, "a first failed try recorded")
+    mailer.stop()  # the site restarts while the email is still owed
+    [(_, due, _)] = owed_state(path)
+    assert due is not None and datetime.fromisoformat(due) == NOW + timedelta(minutes=1)
+    assert smtp_server.messages == []
+    del smtp_server.script.rcpt["lea@example.org"]  # the mail server is back
+    clock.advance(minutes=2)
+    restarted = Mailer(parse_smtp_url(smtp_server.url), path, build, clock)
+    restarted.start()  # looks at the store at once
+    try:
+        [received] = smtp_server.wait_for(1)
+    finally:
+        restarted.stop()
+    assert received.rcpt_tos == ("lea@example.org",)
+    assert owed_state(path) == [("lea@example.org", None, 1)]
+
+
+def test_a_refused_address_is_given_up_at_once(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    path, clock = tmp_path / "digest.db", Clock(NOW)
+    owe(path, ["gone@example.org", "lea@example.org"], clock())
+    smtp_server.script.rcpt["gone@example.org"] = "550 5.1.1 No such user"
+    mailer = Mailer(parse_smtp_url(smtp_server.url), path, build, clock)
+    mailer.start()
+    try:
+        [received] = smtp_server.wait_for(1)
+        eventually(lambda: owed_state(path)[0][1] is None, "the refused one given up")
+    finally:
+        mailer.stop()
+    assert received.rcpt_tos == ("lea@example.org",)
+    assert [due for _, due, _ in owed_state(path)] == [None, None]
+
+
+def test_retry_delays_double_up_to_an_hour() -> None:
+    assert [retry_delay(n) for n in (1, 2, 3, 7, 30)] == [60, 120, 240, 3600, 3600]

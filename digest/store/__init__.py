@@ -2,22 +2,30 @@
 
 It holds what must survive between runs: the fetch cache (ETag, Last-Modified and the last
 body, so a 304 still yields the feed's items), when each item was first seen, which items
-went out in which issue, the issues as built, subscribers and their consent log, and the
-delivery outbox. Migrations run on open; the SQL stays portable (no SQLite-only syntax
-beyond the pragmas) so PostgreSQL can take over later. One module per group of tables;
-`Store` is all of them on one connection.
+went out in which issue, the issues as built, subscribers and their consent log, the
+confirmation emails double opt-in owes, and the delivery outbox. Migrations run on open;
+the SQL stays portable (no SQLite-only syntax beyond the pragmas) so PostgreSQL can take
+over later. One module per group of tables; `Store` is all of them on one connection.
 """
 
 from __future__ import annotations
 
 from .base import StoreBase
+from .confirmations import ConfirmationQueries, DueConfirmation
 from .content import CachedFetch, ContentQueries, StoredIssue
 from .outbox import OutboxQueries
 from .people import SubscriberQueries
 from .schema import MIGRATIONS
 
-__all__ = ["MIGRATIONS", "CachedFetch", "Store", "StoreBase", "StoredIssue"]
+__all__ = [
+    "MIGRATIONS",
+    "CachedFetch",
+    "DueConfirmation",
+    "Store",
+    "StoreBase",
+    "StoredIssue",
+]
 
 
-class Store(ContentQueries, SubscriberQueries, OutboxQueries):
+class Store(ContentQueries, SubscriberQueries, OutboxQueries, ConfirmationQueries):
     """A connection to the store file. Use as a context manager, or call close()."""

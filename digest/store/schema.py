@@ -83,4 +83,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox ADD COLUMN created_at TEXT;
     ALTER TABLE outbox ADD COLUMN bounced INTEGER NOT NULL DEFAULT 0
     """,
+    # Double opt-in: the confirmation email a pending subscriber is owed, kept until it is
+    # sent (store/confirmations.py), so a mail server outage or a restart loses none.
+    """
+    ALTER TABLE subscribers ADD COLUMN confirm_due_at TEXT;
+    ALTER TABLE subscribers ADD COLUMN confirm_attempts INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX subscribers_confirm_due ON subscribers (confirm_due_at)
+    """,
 ]

@@ -1,96 +1,142 @@
-"""The confirmation mailer: one thread that drains a bounded queue over one SMTP session.
+"""The confirmation mailer: one thread that sends the confirmation emails the store says
+are owed (store/confirmations.py), over one reused SMTP session.
 
-The page answers at once; the email follows within moments. Reusing the session spares a
-TCP and TLS handshake per message, and the bounded queue keeps a flood from eating memory
-(the rate limits stop floods earlier; a full queue drops and logs). A failed send is retried
-once on a fresh connection, then logged: the visitor can ask again.
+The page answers at once and marks the email as owed; `wake` makes the thread look now. It
+also looks at start (a restarted site sends what the last one could not) and whenever a
+retry falls due. Reusing the session spares a TCP and TLS handshake per message. A failed
+send is tried again later (1 min, 2, 4... at most an hour apart), for about a day; an
+address the server refuses for good is given up at once. Nothing waits in memory, so a
+flood of requests costs rows in the store (which the rate limits bound), not a queue that
+must drop some.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import smtplib
 import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
 from ..errors import DigestError
 from ..smtp import SmtpConnection, SmtpSettings
+from ..store import DueConfirmation, Store
 
 log = logging.getLogger("digest.web")
 IDLE_SECONDS = 5.0  # close the session when nothing came for this long
+RETRY_FIRST_S = 60.0
+RETRY_MAX_S = 3600.0
+MAX_ATTEMPTS = 30  # with the delays above: about a day of tries
+
+# Builds the email for (subscriber id, address, now); its link is signed at sending time.
+Build = Callable[[int, str, datetime], EmailMessage]
 
 
-# A message, or a function that builds it: building an EmailMessage costs about a
-# millisecond of header parsing, better spent in this thread than in the event loop.
-Outgoing = EmailMessage | Callable[[], EmailMessage]
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try, after `attempts` failed ones (1, 2, 3...)."""
+    return min(RETRY_FIRST_S * 2.0 ** max(attempts - 1, 0), RETRY_MAX_S)
 
 
 class Mailer:
-    """`submit` from any thread; `start` and `stop` from the app's lifespan."""
+    """`wake` from any thread; `start` and `stop` from the app's lifespan."""
 
     def __init__(
         self,
         settings: SmtpSettings,
-        size: int = 1000,
+        store_path: Path,
+        build: Build,
+        clock: Callable[[], datetime],
         connect: Callable[[SmtpSettings], SmtpConnection] = SmtpConnection,
     ) -> None:
-        self.settings = settings
-        self.connect = connect
-        self.queue: queue.Queue[Outgoing | None] = queue.Queue(size)
+        self.settings, self.store_path, self.build = settings, store_path, build
+        self.clock, self.connect = clock, connect
+        self.wakeup = threading.Event()
+        self.stopping = False
         self.thread: threading.Thread | None = None
         self.connection: SmtpConnection | None = None
 
     def start(self) -> None:
+        self.stopping = False
         self.thread = threading.Thread(target=self._run, name="digest-mailer", daemon=True)
         self.thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Send what is queued (within `timeout`), then close the session."""
+        """Send what is due now (within `timeout`), then close the session."""
         if self.thread is not None:
-            self.queue.put(None)  # the stop sign
+            self.stopping = True
+            self.wakeup.set()
             self.thread.join(timeout)
             self.thread = None
 
-    def submit(self, message: Outgoing) -> bool:
-        try:
-            self.queue.put_nowait(message)
-        except queue.Full:
-            log.error("confirmation queue full: an email was dropped")
-            return False
-        return True
+    def wake(self) -> None:
+        """Something is owed now: look at the store."""
+        self.wakeup.set()
 
     def _run(self) -> None:
-        while True:
-            try:
-                message = self.queue.get(timeout=IDLE_SECONDS)
-            except queue.Empty:
-                self._close()
-                continue
-            if message is None:
-                self._close()
-                return
-            self._send(message if isinstance(message, EmailMessage) else message())
+        # SQLite connections belong to their thread: this one is the mailer's own.
+        with Store(self.store_path) as store:
+            while True:
+                self.wakeup.clear()
+                self._send_due(store)
+                if self.stopping:
+                    break
+                if not self.wakeup.wait(self._sleep(store)):
+                    self._close()  # idle: let the server have its connection back
+        self._close()
 
-    def _send(self, message: EmailMessage) -> None:
+    def _sleep(self, store: Store) -> float:
+        """Until the next retry falls due, but look again every IDLE_SECONDS at most."""
+        due = store.next_confirmation_at()
+        if due is None:
+            return IDLE_SECONDS
+        return max(0.0, min(IDLE_SECONDS, (due - self.clock()).total_seconds()))
+
+    def _send_due(self, store: Store) -> None:
+        while due := store.claim_confirmations(self.clock()):
+            for owed in due:
+                store.confirmation_done(owed.subscriber_id, self._send_one(owed))
+
+    def _send_one(self, owed: DueConfirmation) -> datetime | None:
+        """None when sent or given up; else when to try again."""
+        now = self.clock()
+        failure = self._send(self.build(owed.subscriber_id, owed.email, now))
+        if failure is None:
+            return None
+        attempts = owed.attempts + 1
+        if failure.startswith("refused") or attempts >= MAX_ATTEMPTS:
+            log.error("confirmation email to %s not sent, given up: %s", owed.email, failure)
+            return None
+        log.warning("confirmation email to %s not sent (try %d): %s", owed.email, attempts, failure)
+        return now + timedelta(seconds=retry_delay(attempts))
+
+    def _send(self, message: EmailMessage) -> str | None:
+        """None if the server took it, else why not ("refused: ..." when for good)."""
         for attempt in (1, 2):
             try:
                 if self.connection is None:
                     self.connection = self.connect(self.settings)
                     self.connection.open()
                 refused = self.connection.send(message)
+            except smtplib.SMTPRecipientsRefused as exc:
+                return _refusal(exc.recipients)
             except (DigestError, OSError, smtplib.SMTPException) as exc:
                 self._close()
-                if attempt == 2 or isinstance(exc, smtplib.SMTPRecipientsRefused):
-                    log.error("confirmation email to %s not sent: %s", message["To"], exc)
-                    return
-                continue
-            if refused:
-                log.error("confirmation email to %s refused: %s", message["To"], refused[0])
-            return
+                if attempt == 2:
+                    return f"{type(exc).__name__}: {exc}"
+                continue  # a session the server dropped: once more on a fresh one
+            return f"refused: {refused[0]}" if refused else None
+        raise AssertionError("unreachable")
 
     def _close(self) -> None:
         connection, self.connection = self.connection, None
         if connection is not None:
             connection.close()
+
+
+def _refusal(recipients: dict[str, tuple[int, bytes]]) -> str:
+    """'refused: ...' for a permanent (5xx) reply, a plain reason for a temporary one."""
+    code, reply = next(iter(recipients.values()))
+    said = f"{code} {reply.decode('utf-8', 'replace')}"
+    return f"refused: {said}" if code >= 500 else said

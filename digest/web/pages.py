@@ -65,7 +65,7 @@ class Pages:
             site.db, address, language=site.lang, now=site.clock(), source="web", ip=ip
         )
         if subscriber_id is not None:
-            site.send_confirmation(subscriber_id, address)
+            site.send_confirmation(subscriber_id)
         return site.message(request, "check")
 
     async def confirm(self, request: Request) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import partial
+from email.message import EmailMessage
 from typing import Any
 
 import yaml
@@ -43,7 +43,7 @@ class Site:
                 hint='set newsletter.sender in feeds.yaml, e.g. "Lettre <lettre@example.org>"',
             )
         self.config, self.keys, self.smtp, self.clock = config, keys, smtp, clock
-        self.mailer = Mailer(smtp)
+        self.mailer = Mailer(smtp, config.store, self.confirmation, clock)
         self.env = make_env(config)
         self.text_env = make_env(config, autoescape=False)
         self.lang = config.newsletter.language
@@ -88,13 +88,18 @@ class Site:
         last = issue.period_end.date() - timedelta(days=1)
         return f"{issue.id} · {start} – {format_date(last, 'd MMMM y', locale=self.lang)}"
 
-    def send_confirmation(self, subscriber_id: int, address: str) -> None:
-        """Queue the confirmation email; the mailer thread sends it (failures are logged)."""
-        now = self.clock()
+    def send_confirmation(self, subscriber_id: int) -> None:
+        """Record that a confirmation email is owed, and wake the mailer thread to send it.
+
+        Why through the store: the page answers at once, and an email the mail server could
+        not take yet (or a restart) is sent later rather than lost."""
+        self.db.owe_confirmation(subscriber_id, self.clock())
+        self.mailer.wake()
+
+    def confirmation(self, subscriber_id: int, address: str, now: datetime) -> EmailMessage:
+        """The confirmation email, its link signed now (the mailer thread calls this)."""
         url = confirm_url(self.config, subscriber_id, now, self.keys)
-        self.mailer.submit(
-            partial(confirmation_message, self.config, self.text_env, self.t, address, url, now)
-        )
+        return confirmation_message(self.config, self.text_env, self.t, address, url, now)
 
 
 def load_messages(env: Any, lang: str) -> dict[str, str]:
