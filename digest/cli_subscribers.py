@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -137,6 +138,36 @@ def erase_command(state: _State, email: str, yes: bool) -> None:
     with _store(state) as store:
         kept = subs.erase(store, email, now=_now(), source="cli")
     click.echo(say(_language(state), "sub_erased", email=email, digest=kept[:16]))
+
+
+@subscribers_group.command("unsubscribe-mail")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@pass_state
+def unsubscribe_mail_command(state: _State, files: tuple[Path, ...]) -> None:
+    """Act on emails sent to the List-Unsubscribe mailto: FILE(s) (.eml), or one on stdin."""
+    from .mailbox import MAX_MESSAGE_BYTES, unsubscribe_by_mail
+    from .tokens import BadToken, load_keys
+
+    keys, language = load_keys(), _language(state)
+    raws = [(str(f), f.read_bytes()) for f in files] or [("stdin", _stdin(MAX_MESSAGE_BYTES))]
+    failed = 0
+    with _store(state) as store:
+        for name, raw in raws:
+            try:
+                done = unsubscribe_by_mail(store, raw, keys, now=_now())
+            except BadToken as exc:
+                failed += 1
+                click.echo(f"{name}: {exc.message}", err=True)
+                continue
+            email = done.email or f"#{done.subscriber_id}"
+            phrase = "sub_removed" if done.changed else "sub_not_subscribed"
+            click.echo(say(language, phrase, email=email))
+    if failed:
+        raise BadToken(f"{failed} of {len(raws)} email(s) named no subscriber")
+
+
+def _stdin(limit: int) -> bytes:
+    return sys.stdin.buffer.read(limit)
 
 
 @click.command("serve")

@@ -171,6 +171,7 @@ DELIVERY_KEYS: dict[str, Key] = {
     "dkim_selector": Key(str, "", "DKIM selector: the key is at <selector>._domainkey.<domain>"),
     "dkim_domain": Key(str, "", "DKIM d= domain (default: the sender's domain)"),
     "return_path": Key(str, "", "envelope sender that receives bounces (default: the sender)"),
+    "unsubscribe_to": Key(str, "", "address of the List-Unsubscribe mailto (default: the sender)"),
 }
 TOP_KEYS: dict[str, Key] = {
     "newsletter": Key(dict, doc="the newsletter's identity"),
@@ -287,6 +288,7 @@ class DeliveryConfig:
     dkim_selector: str = ""
     dkim_domain: str = ""
     return_path: str = ""
+    unsubscribe_to: str = ""
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ def build_template(
         "MIME-Version": "1.0",
         "Content-Type": f'multipart/alternative; boundary="{boundary}"',
     }
-    mailto = f"mailto:{address}?subject=unsubscribe"
+    mailto = parseaddr(clean_header(config.delivery.unsubscribe_to))[1] or address
     view = view_url(config, issue_id)
     parts: list[bytes | Slot] = [b"".join(_fold(k, v) for k, v in headers.items())]
     parts += [_to_header, _message_id_header, _unsubscribe_header(mailto), b"\r\n"]
@@ -151,11 +151,16 @@ def _message_id_header(recipient: Recipient) -> bytes:
     return b"Message-ID: " + _header_safe(recipient.message_id) + b"\r\n"
 
 
-def _unsubscribe_header(mailto: str) -> Slot:
-    tail = f">,\r\n <{safe_url(mailto)}>\r\n".encode()
+def _unsubscribe_header(mailto_address: str) -> Slot:
+    """The https link (one click) and a mailto whose subject carries the same signed token,
+    so that `digest subscribers unsubscribe-mail` can act on the email without trusting
+    its From: (which anyone can write)."""
+    mailto = f"mailto:{mailto_address}?subject=unsubscribe%20"
 
     def header(recipient: Recipient) -> bytes:
-        return b"List-Unsubscribe: <" + safe_url(recipient.unsubscribe_url).encode() + tail
+        url = safe_url(recipient.unsubscribe_url)
+        token = url.rsplit("/", 1)[-1]
+        return f"List-Unsubscribe: <{url}>,\r\n <{safe_url(mailto + token)}>\r\n".encode()
 
     return header
 

@@ -38,13 +38,21 @@ def test_headers_and_structure(tmp_path: Path) -> None:
     assert message["Subject"] == SUBJECT
     assert message["List-Id"] == "Lettre du Cerdd <lettre.example.org>"
     assert message["List-Unsubscribe"] == (
-        f"<{ALICE.unsubscribe_url}>, <mailto:lettre@example.org?subject=unsubscribe>"
+        f"<{ALICE.unsubscribe_url}>, <mailto:lettre@example.org?subject=unsubscribe%20u.7.x>"
     )
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert data.isascii(), "headers are RFC 2047 and bodies quoted-printable"
     assert b"Subject: La lettre du Cerdd =?utf-8?" in data
     assert max(len(line) for line in data.split(b"\r\n")) <= 78
     assert b"\n" not in data.replace(b"\r\n", b"")
+
+
+def test_the_unsubscribe_mailto_may_go_to_its_own_address(tmp_path: Path) -> None:
+    config = make_config(tmp_path, "delivery:\n  unsubscribe_to: desinscription@example.org\n")
+    message = parse(template(config).render(BOB))
+    assert message["List-Unsubscribe"] == (
+        f"<{BOB.unsubscribe_url}>, <mailto:desinscription@example.org?subject=unsubscribe%20u.8.y>"
+    )
 
 
 def test_bodies_are_the_stored_ones_with_the_subscribers_links(tmp_path: Path) -> None:
