@@ -166,6 +166,28 @@ def unsubscribe_mail_command(state: _State, files: tuple[Path, ...]) -> None:
         raise BadToken(f"{failed} of {len(raws)} email(s) named no subscriber")
 
 
+@subscribers_group.command("bounce-mail")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@pass_state
+def bounce_mail_command(state: _State, files: tuple[Path, ...]) -> None:
+    """Act on bounce reports (DSN) sent to the return path: FILE(s), or one on stdin."""
+    from .bounces import MAX_MESSAGE_BYTES, bounces_in, record
+
+    language = _language(state)
+    raws = [(str(f), f.read_bytes()) for f in files] or [("stdin", _stdin(MAX_MESSAGE_BYTES))]
+    with _store(state) as store:
+        for name, raw in raws:
+            found = bounces_in(store, raw)
+            if not found:  # an auto-reply, a forged report...: said, never bounced back
+                click.echo(say(language, "bounce_ignored", name=name), err=True)
+            for bounce in found:
+                record(store, bounce, _now())
+                subscriber = store.subscriber(bounce.subscriber_id)
+                email = subscriber.email if subscriber else f"#{bounce.subscriber_id}"
+                phrase = "bounce_marked" if bounce.mailbox_error else "bounce_failed"
+                click.echo(say(language, phrase, email=email, status=bounce.status))
+
+
 def _stdin(limit: int) -> bytes:
     return sys.stdin.buffer.read(limit)
 

@@ -68,6 +68,11 @@ PHRASES: dict[str, dict[str, str]] = {
             "{email} : effacée (le journal des consentements ne garde que l'empreinte"
             " sha256 {digest}…)"
         ),
+        "bounce_marked": "{email} : adresse en échec ({status}), ne recevra plus la lettre",
+        "bounce_failed": "{email} : échec de remise signalé ({status}), adresse gardée",
+        "bounce_ignored": (
+            "{name} : pas un rapport d'échec sur un message de la lettre : rien n'est fait"
+        ),
         # build warnings (themes)
         "trimmed": "{count} article{count_s} laissé{count_s} de côté par les plafonds ({caps})",
         "unmatched": "{label} : {kind} {url} ne correspond à aucun article de {issue}",
@@ -120,6 +125,9 @@ PHRASES: dict[str, dict[str, str]] = {
         ),
         "sub_erase_confirm": "Erase every personal data of {email}? This cannot be undone",
         "sub_erased": "{email}: erased (the consent log keeps only sha256 {digest}…)",
+        "bounce_marked": "{email}: bounced ({status}), gets nothing more",
+        "bounce_failed": "{email}: delivery failure reported ({status}), address kept",
+        "bounce_ignored": "{name}: not a failure report about one of our messages: nothing done",
         "trimmed": "{count} item{count_s} left out by the caps ({caps})",
         "unmatched": "{label}: {kind} {url} matches no item of {issue}",
         "unknown_theme": (

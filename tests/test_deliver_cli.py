@@ -10,9 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-import urllib.parse
 from collections import defaultdict
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -270,63 +268,3 @@ def test_dry_run_while_sending_shows_who_is_left(tmp_path: Path, smtp_server: Sm
     assert digest(config, "send", smtp=smtp_server.url).returncode == 0
     run = digest(config, "send", "--dry-run", secret=False)
     assert run.stdout.splitlines() == [f"{ISSUE} : enverrait à 1 abonné", f"  {emails[4]}"]
-
-
-def unsubscribe_mail(config: Path, raw: bytes) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command(config, "subscribers", "unsubscribe-mail"),
-        input=raw.decode(),
-        capture_output=True,
-        text=True,
-        check=False,
-        env=environment(None),
-        timeout=60,
-    )
-
-
-def test_the_unsubscribe_mailto_unsubscribes_whoever_its_token_names(
-    tmp_path: Path, smtp_server: SmtpServer
-) -> None:
-    """A mail client writes to the List-Unsubscribe mailto with the subject it gives: that
-    email, piped into `digest subscribers unsubscribe-mail`, unsubscribes its reader only."""
-    config, emails = prepare(tmp_path, 2)
-    assert digest(config, "send", smtp=smtp_server.url).returncode == 0
-    received = {m.rcpt_tos[0]: parse(m.data) for m in smtp_server.wait_for(2)}
-    mailto = received[emails[1]]["List-Unsubscribe"].split(",")[1].strip(" <>")
-    address, _, query = mailto.removeprefix("mailto:").partition("?")
-    subject = urllib.parse.parse_qs(query)["subject"][0]
-    assert address == "lettre@example.org" and subject.startswith("unsubscribe u.")
-    request = EmailMessage()  # what the reader's mail client sends
-    request["From"] = emails[0]  # a lie: the token decides, not this line
-    request["To"] = address
-    request["Subject"] = "Re: " + subject
-    request.set_content("Merci de me désinscrire.")
-    done = unsubscribe_mail(config, request.as_bytes())
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == f"{emails[1]} : désinscrite\n"
-    with Store(tmp_path / "digest.db") as store:
-        statuses = {e: store.subscriber_by_email(e).status for e in emails}  # type: ignore[union-attr]
-        sid = store.subscriber_by_email(emails[1]).id  # type: ignore[union-attr]
-        assert store.consent_log(sid)[-1].source == "mail"
-    assert statuses == {emails[0]: "confirmed", emails[1]: "unsubscribed"}
-    again = unsubscribe_mail(config, request.as_bytes())
-    assert again.returncode == 0 and again.stdout == f"{emails[1]} : n'était pas inscrite\n"
-
-
-@pytest.mark.parametrize(
-    "subject", ["unsubscribe", "unsubscribe u.1.0000abcd.AAAAAAAAAAAAAAAAAAAAAA", "bonjour"]
-)
-def test_an_unsubscribe_email_without_a_genuine_token_changes_nothing(
-    tmp_path: Path, subject: str
-) -> None:
-    config, emails = prepare(tmp_path, 1)
-    forged = EmailMessage()
-    forged["From"] = emails[0]
-    forged["To"] = "lettre@example.org"
-    forged["Subject"] = subject
-    forged.set_content("x")
-    done = unsubscribe_mail(config, forged.as_bytes())
-    assert done.returncode == 2
-    assert "stdin:" in done.stderr and "named no subscriber" in done.stderr
-    with Store(tmp_path / "digest.db") as store:
-        assert store.subscriber_by_email(emails[0]).status == "confirmed"  # type: ignore[union-attr]

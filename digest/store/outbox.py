@@ -281,6 +281,26 @@ class OutboxQueries(StoreBase):
         )
         return [datetime.fromisoformat(r[0]) for r in rows]
 
+    def outbox_message_id(self, issue_id: str, subscriber_id: int) -> str | None:
+        """The Message-ID of what was sent to that subscriber for that issue, if anything."""
+        row = self.db.execute(
+            "SELECT message_id FROM outbox WHERE issue_id = ? AND subscriber_id = ?"
+            " AND status IN ('sent', 'failed')",
+            (issue_id, subscriber_id),
+        ).fetchone()
+        return str(row[0]) if row and row[0] else None
+
+    def record_late_failure(
+        self, issue_id: str, subscriber_id: int, error: str, bounced: bool, now: datetime
+    ) -> None:
+        """A message the server had accepted was not delivered after all (a DSN said so)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET status = 'failed', last_error = ?, bounced = ?, updated_at = ?"
+                " WHERE issue_id = ? AND subscriber_id = ? AND status IN ('sent', 'failed')",
+                (error[:500], int(bounced), now.isoformat(), issue_id, subscriber_id),
+            )
+
 
 def _message_id(issue_id: str, subscriber_id: int, domain: str) -> str:
     """`<issue.subscriber.random@domain>`: fixed at row creation, reused by every retry."""

@@ -1,0 +1,173 @@
+"""Mail that arrives about subscribers, piped into `digest subscribers ...` as a mail server
+would: unsubscribe requests to the List-Unsubscribe mailto, and bounce reports (DSN) to the
+return path. The messages they answer are real ones, sent to the aiosmtpd fixture.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import urllib.parse
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from digest.store import Store
+from tests.deliver_support import ISSUE, parse
+from tests.smtp_server import SmtpServer
+from tests.test_deliver_cli import command, digest, environment, prepare
+
+
+def pipe(config: Path, subcommand: str, raw: bytes) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command(config, "subscribers", subcommand),
+        input=raw.decode(),
+        capture_output=True,
+        text=True,
+        check=False,
+        env=environment(None),
+        timeout=60,
+    )
+
+
+def unsubscribe_mail(config: Path, raw: bytes) -> subprocess.CompletedProcess[str]:
+    return pipe(config, "unsubscribe-mail", raw)
+
+
+def test_the_unsubscribe_mailto_unsubscribes_whoever_its_token_names(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """A mail client writes to the List-Unsubscribe mailto with the subject it gives: that
+    email, piped into `digest subscribers unsubscribe-mail`, unsubscribes its reader only."""
+    config, emails = prepare(tmp_path, 2)
+    assert digest(config, "send", smtp=smtp_server.url).returncode == 0
+    received = {m.rcpt_tos[0]: parse(m.data) for m in smtp_server.wait_for(2)}
+    mailto = received[emails[1]]["List-Unsubscribe"].split(",")[1].strip(" <>")
+    address, _, query = mailto.removeprefix("mailto:").partition("?")
+    subject = urllib.parse.parse_qs(query)["subject"][0]
+    assert address == "lettre@example.org" and subject.startswith("unsubscribe u.")
+    request = EmailMessage()  # what the reader's mail client sends
+    request["From"] = emails[0]  # a lie: the token decides, not this line
+    request["To"] = address
+    request["Subject"] = "Re: " + subject
+    request.set_content("Merci de me désinscrire.")
+    done = unsubscribe_mail(config, request.as_bytes())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{emails[1]} : désinscrite\n"
+    with Store(tmp_path / "digest.db") as store:
+        statuses = {e: store.subscriber_by_email(e).status for e in emails}  # type: ignore[union-attr]
+        sid = store.subscriber_by_email(emails[1]).id  # type: ignore[union-attr]
+        assert store.consent_log(sid)[-1].source == "mail"
+    assert statuses == {emails[0]: "confirmed", emails[1]: "unsubscribed"}
+    again = unsubscribe_mail(config, request.as_bytes())
+    assert again.returncode == 0 and again.stdout == f"{emails[1]} : n'était pas inscrite\n"
+
+
+@pytest.mark.parametrize(
+    "subject", ["unsubscribe", "unsubscribe u.1.0000abcd.AAAAAAAAAAAAAAAAAAAAAA", "bonjour"]
+)
+def test_an_unsubscribe_email_without_a_genuine_token_changes_nothing(
+    tmp_path: Path, subject: str
+) -> None:
+    config, emails = prepare(tmp_path, 1)
+    forged = EmailMessage()
+    forged["From"] = emails[0]
+    forged["To"] = "lettre@example.org"
+    forged["Subject"] = subject
+    forged.set_content("x")
+    done = unsubscribe_mail(config, forged.as_bytes())
+    assert done.returncode == 2
+    assert "stdin:" in done.stderr and "named no subscriber" in done.stderr
+    with Store(tmp_path / "digest.db") as store:
+        assert store.subscriber_by_email(emails[0]).status == "confirmed"  # type: ignore[union-attr]
+
+
+def report(original: bytes, status: str, action: str = "failed", whole: bool = False) -> bytes:
+    """A DSN as Postfix writes one: the explanation, the status, the original's headers
+    (or the whole original message)."""
+    quoted = original if whole else original.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    kind = b"message/rfc822" if whole else b"text/rfc822-headers"
+    return b"\r\n".join(
+        [
+            b"From: MAILER-DAEMON@mx.example.net (Mail Delivery System)",
+            b"To: lettre@example.org",
+            b"Subject: Undelivered Mail Returned to Sender",
+            b"MIME-Version: 1.0",
+            b'Content-Type: multipart/report; report-type=delivery-status; boundary="B0"',
+            b"",
+            b"--B0",
+            b"Content-Type: text/plain; charset=us-ascii",
+            b"",
+            b"I'm sorry to have to inform you that your message could not be delivered.",
+            b"",
+            b"--B0",
+            b"Content-Type: message/delivery-status",
+            b"",
+            b"Reporting-MTA: dns; mx.example.net",
+            b"",
+            b"Final-Recipient: rfc822; someone@example.org",
+            b"Action: " + action.encode(),
+            b"Status: " + status.encode(),
+            b"Diagnostic-Code: smtp; 550 " + status.encode() + b" Recipient address rejected",
+            b"",
+            b"--B0",
+            b"Content-Type: " + kind,
+            b"",
+            quoted,
+            b"--B0--",
+            b"",
+        ]
+    )
+
+
+def sent_to(smtp_server: SmtpServer, count: int) -> dict[str, bytes]:
+    return {m.rcpt_tos[0]: m.data for m in smtp_server.wait_for(count)}
+
+
+def statuses(path: Path, emails: list[str]) -> list[str]:
+    with Store(path) as store:
+        return [store.subscriber_by_email(e).status for e in emails]  # type: ignore[union-attr]
+
+
+def test_a_mailbox_error_reported_later_marks_the_address_bounced(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config, emails = prepare(tmp_path, 3)
+    assert digest(config, "send", smtp=smtp_server.url).returncode == 0
+    sent = sent_to(smtp_server, 3)
+    gone = pipe(config, "bounce-mail", report(sent[emails[1]], "5.1.1"))
+    assert gone.returncode == 0, gone.stderr
+    assert gone.stdout == f"{emails[1]} : adresse en échec (5.1.1), ne recevra plus la lettre\n"
+    refused = pipe(config, "bounce-mail", report(sent[emails[2]], "5.7.1", whole=True))
+    assert refused.stdout == f"{emails[2]} : échec de remise signalé (5.7.1), adresse gardée\n"
+    assert statuses(tmp_path / "digest.db", emails) == ["confirmed", "bounced", "confirmed"]
+    with Store(tmp_path / "digest.db") as store:
+        sid = store.subscriber_by_email(emails[1]).id  # type: ignore[union-attr]
+        assert store.consent_log(sid)[-1].source == "dsn"
+    table = digest(config, "report", ISSUE)
+    assert "1 envoyé, 0 différé, 2 en échec (dont 1 rejeté)" in table.stdout
+    assert "5.1.1 (reported later)" in table.stdout
+
+
+@pytest.mark.parametrize("case", ["delayed", "forged", "auto-reply", "other list"])
+def test_what_is_not_a_failure_of_our_message_changes_nothing(
+    tmp_path: Path, smtp_server: SmtpServer, case: str
+) -> None:
+    config, emails = prepare(tmp_path, 1)
+    assert digest(config, "send", smtp=smtp_server.url).returncode == 0
+    original = sent_to(smtp_server, 1)[emails[0]]
+    message_id = parse(original)["Message-ID"]
+    random_part = message_id.split(".")[2].split("@")[0]  # <ISSUE.SUBSCRIBER.RANDOM@domain>
+    other = "0" * len(random_part) if random_part != "0" * len(random_part) else "1" * 12
+    raw = {
+        "delayed": report(original, "4.4.1", action="delayed"),
+        # the right shape and subscriber, not the random part digest gave that message
+        "forged": report(original.replace(random_part.encode(), other.encode()), "5.1.1"),
+        "auto-reply": b"From: x@example.org\r\nSubject: Absent\r\n\r\nJe suis absent.\r\n",
+        "other list": report(b"Message-ID: <42@elsewhere.example>\r\n\r\nx", "5.1.1"),
+    }[case]
+    done = pipe(config, "bounce-mail", raw)
+    assert done.returncode == 0  # never bounce a bounce
+    assert done.stdout == ""
+    assert "pas un rapport d'échec sur un message de la lettre" in done.stderr
+    assert statuses(tmp_path / "digest.db", emails) == ["confirmed"]
