@@ -177,7 +177,11 @@ def bounce_mail_command(state: _State, files: tuple[Path, ...]) -> None:
     raws = [(str(f), f.read_bytes()) for f in files] or [("stdin", _stdin(MAX_MESSAGE_BYTES))]
     with _store(state) as store:
         for name, raw in raws:
-            found = bounces_in(store, raw)
+            try:
+                found = bounces_in(store, raw)
+            except Exception as exc:  # a mangled report must not bounce back to a server
+                click.echo(f"{name}: unreadable ({type(exc).__name__}: {exc})", err=True)
+                continue
             if not found:  # an auto-reply, a forged report...: said, never bounced back
                 click.echo(say(language, "bounce_ignored", name=name), err=True)
             for bounce in found:

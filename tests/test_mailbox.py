@@ -5,6 +5,7 @@ return path. The messages they answer are real ones, sent to the aiosmtpd fixtur
 
 from __future__ import annotations
 
+import random
 import subprocess
 import urllib.parse
 from email.message import EmailMessage
@@ -170,4 +171,22 @@ def test_what_is_not_a_failure_of_our_message_changes_nothing(
     assert done.returncode == 0  # never bounce a bounce
     assert done.stdout == ""
     assert "pas un rapport d'échec sur un message de la lettre" in done.stderr
+    assert statuses(tmp_path / "digest.db", emails) == ["confirmed"]
+
+
+def test_mangled_reports_are_ignored_without_failing(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config, emails = prepare(tmp_path, 1)
+    assert digest(config, "send", smtp=smtp_server.url).returncode == 0
+    whole = report(sent_to(smtp_server, 1)[emails[0]], "5.1.1")
+    rng = random.Random(5)
+    cases = [whole[: len(whole) // 2], b"", b"\xff\xfe\x00garbage"]
+    cases += [bytes(rng.randrange(256) for _ in range(400)) for _ in range(3)]
+    files = []
+    for n, raw in enumerate(cases):
+        files.append(tmp_path / f"{n}.eml")
+        files[-1].write_bytes(raw)
+    done = digest(config, "subscribers", "bounce-mail", *map(str, files))
+    assert done.returncode == 0, done.stderr
     assert statuses(tmp_path / "digest.db", emails) == ["confirmed"]
