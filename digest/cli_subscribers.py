@@ -149,7 +149,7 @@ def unsubscribe_mail_command(state: _State, files: tuple[Path, ...]) -> None:
     from .tokens import BadToken, load_keys
 
     keys, language = load_keys(), _language(state)
-    raws = [(str(f), f.read_bytes()) for f in files] or [("stdin", _stdin(MAX_MESSAGE_BYTES))]
+    raws = _messages(files, MAX_MESSAGE_BYTES)
     failed = 0
     with _store(state) as store:
         for name, raw in raws:
@@ -174,7 +174,7 @@ def bounce_mail_command(state: _State, files: tuple[Path, ...]) -> None:
     from .bounces import MAX_MESSAGE_BYTES, bounces_in, record
 
     language = _language(state)
-    raws = [(str(f), f.read_bytes()) for f in files] or [("stdin", _stdin(MAX_MESSAGE_BYTES))]
+    raws = _messages(files, MAX_MESSAGE_BYTES)
     with _store(state) as store:
         for name, raw in raws:
             try:
@@ -192,8 +192,11 @@ def bounce_mail_command(state: _State, files: tuple[Path, ...]) -> None:
                 click.echo(say(language, phrase, email=email, status=bounce.status))
 
 
-def _stdin(limit: int) -> bytes:
-    return sys.stdin.buffer.read(limit)
+def _messages(files: tuple[Path, ...], limit: int) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each FILE, or of the one message a mail server pipes on stdin."""
+    if not files:
+        return [("stdin", sys.stdin.buffer.read(limit))]
+    return [(str(f), f.read_bytes()[:limit]) for f in files]
 
 
 @click.command("serve")
