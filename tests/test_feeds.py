@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import socket
+import sys
 import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
@@ -259,9 +261,15 @@ def test_disabled_and_file_sources_in_collect(feed_server: FeedServer) -> None:
 
 
 def test_a_parse_that_runs_too_long_is_stopped() -> None:
-    # The CPU timer the worker processes install, tried here in the test process.
+    # The CPU timer the worker processes install, tried here in the test process. Earlier
+    # tests' garbage is collected first and the collector held off while the timer is armed:
+    # a timer firing inside a finalizer would be reported by pytest as an unraisable error
+    # (the worker drops those reports; here the test process's hook is pytest's).
     previous = signal.getsignal(signal.SIGVTALRM)
+    previous_hook = sys.unraisablehook
     feedpool.worker_init()
+    gc.collect()
+    gc.disable()
     entries = "".join(
         f"<item><title>Article {n}</title><link>https://ex.org/{n}</link></item>"
         for n in range(3000)
@@ -275,7 +283,34 @@ def test_a_parse_that_runs_too_long_is_stopped() -> None:
                 feedpool.parse_in_worker(body, SourceConfig(name="X"), None, {})
         assert len(feedpool.parse_in_worker(body, SourceConfig(name="X"), None, {})) == 3000
     finally:
+        gc.enable()
         signal.signal(signal.SIGVTALRM, previous)
+        sys.unraisablehook = previous_hook
+
+
+def test_the_worker_hook_drops_only_timeouts_fired_inside_finalizers() -> None:
+    seen: list[type[BaseException]] = []
+
+    def record(args: object) -> None:
+        seen.append(type(args.exc_value))
+
+    hook = feedpool._quiet_timeouts(record)
+
+    class Finalized:
+        def __init__(self, error: BaseException) -> None:
+            self.error = error
+
+        def __del__(self) -> None:
+            raise self.error
+
+    previous = sys.unraisablehook
+    sys.unraisablehook = hook
+    try:
+        Finalized(feedpool.ParseTimeout())
+        Finalized(ValueError("kept"))
+    finally:
+        sys.unraisablehook = previous
+    assert seen == [ValueError]
 
 
 def test_a_feed_costly_beyond_its_size_is_stopped(feed_server: FeedServer) -> None:

@@ -10,15 +10,20 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from ..config import SourceConfig
 from ..errors import ParseError
 from ..models import Item
 from .feedparse import parse_feed
+
+if TYPE_CHECKING:
+    from sys import UnraisableHookArgs
 
 # CPU a parse may take: a normal feed needs about 0.2 s per MB. Beyond this allowance the
 # feed is hostile or broken (many thousands of attributes, or of nested or empty elements,
@@ -56,6 +61,22 @@ class ParseTimeout(BaseException):
 
 def worker_init() -> None:
     signal.signal(signal.SIGVTALRM, _parse_timeout)
+    sys.unraisablehook = _quiet_timeouts(sys.unraisablehook)
+
+
+def _quiet_timeouts(
+    hook: Callable[[UnraisableHookArgs], object],
+) -> Callable[[UnraisableHookArgs], object]:
+    """An unraisable hook that drops ParseTimeout. Why: when the timer fires inside a
+    finalizer (the garbage collector may run one mid-parse), Python swallows the exception
+    and prints "Exception ignored"; the timer's 0.1 s re-arm stops the parse right after."""
+
+    def hook_without_timeouts(args: UnraisableHookArgs) -> object:
+        if isinstance(args.exc_value, ParseTimeout):
+            return None
+        return hook(args)
+
+    return hook_without_timeouts
 
 
 def _parse_timeout(signum: int, frame: FrameType | None) -> None:
