@@ -150,7 +150,7 @@ def build(
     lines = build_summary(
         period.name,
         result.issue.sources,
-        len(stats.items),
+        result.issue.shown,
         stats.duplicates_merged,
         stats.already_sent,
         f"{out}/",

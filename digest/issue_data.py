@@ -71,6 +71,7 @@ def issue_data(issue: Issue, language: str) -> dict[str, Any]:
         "sources": [source_data(r) for r in issue.sources],
         "stats": {
             "items": len(stats.items),
+            "shown": issue.shown,
             "out_of_period": stats.out_of_period,
             "duplicates_merged": stats.duplicates_merged,
             "already_sent": stats.already_sent,

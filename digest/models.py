@@ -117,3 +117,9 @@ class Issue:
     edito_text: str = ""
     # Items the caps (issue.max_per_section / max_items) left out of this issue.
     trimmed: int = 0
+
+    @property
+    def shown(self) -> int:
+        """How many items the issue shows: featured, sections and agenda."""
+        blocks = (self.featured, *self.sections, self.agenda)
+        return sum(len(block.items) for block in blocks if block is not None)

@@ -111,6 +111,17 @@ def _preparing(on_source: OnSource | None) -> OnSource:
     return prepared
 
 
+def _nothing_read(results: tuple[SourceResult, ...]) -> SourceError:
+    """The error of a build no source could feed, naming each source and why."""
+    skipped = all(r.status == "skipped" for r in results)
+    head = "no source could be read" if skipped else "every source failed"
+    lines = "".join(f"\n  {r.name}: {r.status}, {r.error or '?'}" for r in results)
+    hint = "`digest check --fetch` tries each source and shows its status"
+    if skipped:
+        hint = "build once without --offline to fetch the feeds (and enable any disabled source)"
+    return SourceError(f"{head}: no issue was built{lines}", hint=hint)
+
+
 def choose(
     results: tuple[SourceResult, ...], config: Config, period: Period, now: datetime, store: Store
 ) -> Selection:
@@ -136,10 +147,7 @@ def build_issue(
     """Collect, select, arrange and render the issue of `period` (nothing is written)."""
     results = collect(config, store, now, offline, _preparing(on_source))
     if results and not any(r.ok for r in results):
-        raise SourceError(
-            "every source failed: no issue was built",
-            hint="see each source's error above; `digest check --fetch` tries them one by one",
-        )
+        raise _nothing_read(results)
     selection = choose(results, config, period, now, store)
     overrides = load_overrides(config, period.name)
     arranged = arrange(selection.items, config, period, overrides)

@@ -13,22 +13,24 @@ WORDS = {
     "fr": {
         "summary": (
             "{issue} : {ok} source{ok_s} sur {total} lue{ok_s}, {failed} en échec ; "
-            "{items} article{items_s} retenu{items_s}, {dupes} doublon{dupes_s} fusionné{dupes_s}, "
+            "{items} article{items_s} dans la lettre, {dupes} doublon{dupes_s} fusionné{dupes_s}, "
             "{sent} déjà envoyé{sent_s} → {out}"
         ),
         "failed": "  ✗ {name} : {error}",
         "skipped": "  – {name} : ignorée ({error})",
+        "partial": "  ⚠ {name} : lue en partie ({error})",
         "header": ("Source", "État", "Articles", "Détail"),
         "status": {"ok": "ok", "not_modified": "inchangée", "error": "ÉCHEC", "skipped": "ignorée"},
     },
     "en": {
         "summary": (
             "{issue}: {ok} of {total} source{total_s} read, {failed} failed; "
-            "{items} item{items_s} kept, {dupes} duplicate{dupes_s} merged, "
+            "{items} item{items_s} in the issue, {dupes} duplicate{dupes_s} merged, "
             "{sent} already sent → {out}"
         ),
         "failed": "  ✗ {name}: {error}",
         "skipped": "  – {name}: skipped ({error})",
+        "partial": "  ⚠ {name}: partly read ({error})",
         "header": ("Source", "Status", "Items", "Detail"),
         "status": {
             "ok": "ok",
@@ -49,26 +51,32 @@ def _plural(count: int, language: str) -> str:
 def build_summary(
     issue: str,
     results: Sequence[SourceResult],
-    kept: int,
+    shown: int,
     duplicates: int,
     already_sent: int,
     out: str,
     language: str,
 ) -> list[str]:
-    """The build's summary line, then a line per source that failed or was skipped."""
+    """The build's summary line (`shown`: the items in the issue), then a line per source
+    that failed, was skipped or was read only in part."""
     words = WORDS.get(language, WORDS["fr"])
     ok = sum(1 for r in results if r.ok)
     failed = sum(1 for r in results if r.status == "error")
-    counts = {"ok": ok, "total": len(results), "items": kept, "dupes": duplicates}
+    counts = {"ok": ok, "total": len(results), "items": shown, "dupes": duplicates}
     counts["sent"] = already_sent
     plurals = {f"{k}_s": _plural(v, language) for k, v in counts.items()}
     line = str(words["summary"]).format(issue=issue, failed=failed, out=out, **counts, **plurals)
     lines = [line]
     for result in results:
-        if result.status in ("error", "skipped"):
-            template = str(words["failed" if result.status == "error" else "skipped"])
-            lines.append(template.format(name=result.name, error=result.error or "?"))
+        if result.error:
+            template = str(words[_KIND.get(result.status, "partial")])
+            lines.append(template.format(name=result.name, error=result.error))
     return lines
+
+
+# A source that was read but says what it could not read (a recap folder with a bad file)
+# gets a line too: staff must not lose a recap without being told.
+_KIND = {"error": "failed", "skipped": "skipped"}
 
 
 def status_table(results: Sequence[SourceResult], language: str) -> list[str]:

@@ -183,7 +183,29 @@ def test_every_source_failing_is_exit_1(feed_server: FeedServer, tmp_path: Path)
     run = digest("--config", str(config), "build", "--out", str(tmp_path / "out"))
     assert run.returncode == 1
     assert "every source failed" in run.stderr and "Traceback" not in run.stderr
+    assert "\n  A: error, HTTP 404" in run.stderr and "\n  B: error, " in run.stderr
     assert not (tmp_path / "out").exists()
+    offline = digest("--config", str(config), "build", "--offline", "--out", str(tmp_path / "o"))
+    assert offline.returncode == 1
+    assert "no source could be read" in offline.stderr and "A: skipped, " in offline.stderr
+    assert "without --offline" in offline.stderr
+
+
+def test_a_recap_folder_read_in_part_is_named_in_the_summary(tmp_path: Path) -> None:
+    (tmp_path / "recaps").mkdir()
+    (tmp_path / "recaps" / "2023-05-10-bon.md").write_text(
+        "---\ntitle: Bon récit\ndate: 2023-05-10\n---\nTexte.\n", "utf-8"
+    )
+    (tmp_path / "recaps" / "2023-05-11-casse.md").write_text(
+        "---\ntitle: [pas, un, titre]\ndate: 2023-05-11\n---\nTexte.\n", "utf-8"
+    )
+    config = tmp_path / "feeds.yaml"
+    config.write_text("newsletter: {title: T}\nsources:\n  - {name: Récits, path: recaps}\n")
+    run = digest("--config", str(config), "build", "--week", "2023-W19", "--offline")
+    assert run.returncode == 0, run.stderr
+    assert "1 article dans la lettre" in run.stdout
+    assert "⚠ Récits : lue en partie (1 of 2 recaps not read: " in run.stderr
+    assert "2023-05-11-casse.md" in run.stderr
 
 
 def test_bad_usage_is_exit_2(shipped: Path) -> None:

@@ -289,9 +289,9 @@ def test_a_parse_that_runs_too_long_is_stopped() -> None:
 
 
 def test_the_worker_hook_drops_only_timeouts_fired_inside_finalizers() -> None:
-    seen: list[type[BaseException]] = []
+    seen: list[type[BaseException] | type[None]] = []
 
-    def record(args: object) -> None:
+    def record(args: sys.UnraisableHookArgs) -> None:
         seen.append(type(args.exc_value))
 
     hook = feedpool._quiet_timeouts(record)

@@ -238,7 +238,7 @@ def test_the_readme_example_is_valid(tmp_path: Path) -> None:
 
 
 def run_build(tmp_path: Path, overrides: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "recaps").mkdir()
+    (tmp_path / "recaps").mkdir(exist_ok=True)
     (tmp_path / "recaps" / "2023-05-10-atelier.md").write_text(
         "---\ntitle: Atelier participation\ndate: 2023-05-10\n---\nUn atelier.\n", "utf-8"
     )
@@ -271,3 +271,25 @@ def test_build_pins_a_recap_and_warns_about_what_matches_nothing(tmp_path: Path)
     )
     data = json.loads((tmp_path / "out" / "digest.json").read_text(encoding="utf-8"))
     assert [i["title"] for i in data["featured"]["items"]] == ["Atelier participation"]
+
+
+def test_the_summary_counts_what_the_issue_shows_and_agenda_moves_keep_their_date(
+    tmp_path: Path,
+) -> None:
+    # One of two recaps excluded, the other moved to the agenda without an event date.
+    (tmp_path / "recaps").mkdir()
+    (tmp_path / "recaps" / "2023-05-11-jardin.md").write_text(
+        "---\ntitle: Jardin partagé\ndate: 2023-05-11\n---\nUn jardin.\n", "utf-8"
+    )
+    overrides = "---\nexclude: [jardin.md]\nmove:\n  atelier.md: agenda\n---\n"
+    done = run_build(tmp_path, overrides)
+    assert done.returncode == 0, done.stderr
+    assert "1 article dans la lettre" in done.stdout
+    data = json.loads((tmp_path / "out" / "digest.json").read_text(encoding="utf-8"))
+    assert (data["stats"]["items"], data["stats"]["shown"]) == (2, 1)
+    assert [i["title"] for i in data["agenda"]["items"]] == ["Atelier participation"]
+    text = (tmp_path / "out" / "digest.txt").read_text(encoding="utf-8")
+    block = text[text.index("* Atelier participation") :].splitlines()[:3]
+    assert block[1] == "  Le Cerdd · mercredi 10 mai", block
+    html = (tmp_path / "out" / "web.html").read_text(encoding="utf-8")
+    assert '<p class="event"></p>' not in html and "Le Cerdd · mercredi 10 mai" in html
