@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -28,6 +29,8 @@ from tests.web_support import (
     running_site,
     write_config,
 )
+
+PARIS = ZoneInfo("Europe/Paris")
 
 
 @pytest.fixture
@@ -298,12 +301,15 @@ def _issue(issue_id: str, start: datetime, end: datetime, web: str) -> StoredIss
 
 
 def test_archives_show_only_sent_issues(site: RunningSite, client: httpx.Client) -> None:
+    empty = ET.fromstring(client.get("/archives/feed.xml").content)
+    updated = empty.findtext("{http://www.w3.org/2005/Atom}updated") or ""
+    assert updated == site.clock().isoformat()  # an empty feed is as new as the site
     with Store(site.config.store) as store:
         store.save_issue(
             _issue(
                 "2023-W19",
-                datetime(2023, 5, 8, tzinfo=UTC),
-                datetime(2023, 5, 15, tzinfo=UTC),
+                datetime(2023, 5, 8, tzinfo=PARIS),
+                datetime(2023, 5, 15, tzinfo=PARIS),
                 "<html><body><h1>Semaine 19 en ligne</h1></body></html>",
             )
         )
@@ -317,7 +323,7 @@ def test_archives_show_only_sent_issues(site: RunningSite, client: httpx.Client)
         )
         store.set_issue_status("2023-W19", "sent")
     index = client.get("/archives/")
-    assert "2023-W19 · 8 mai 2023 – 14 mai 2023" in index.text and "2023-W20" not in index.text
+    assert "Semaine du 8 au 14 mai 2023" in index.text and "2023-W20" not in index.text
     page = client.get("/archives/2023-W19/")
     assert page.status_code == 200 and "Semaine 19 en ligne" in page.text
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]

@@ -45,7 +45,8 @@ class Archive:
         entries = [
             {"id": i.id, "label": site.label(i), "updated": i.built_at.isoformat()} for i in issues
         ]
-        updated = entries[0]["updated"] if entries else "1970-01-01T00:00:00+00:00"
+        # An empty feed is as new as the site: Atom requires a date, and 1970 looks broken.
+        updated = entries[0]["updated"] if entries else site.clock().isoformat()
         xml = site.env.get_template("site/feed.xml").render(
             lang=site.lang,
             newsletter=site.config.newsletter,

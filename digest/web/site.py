@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
 import yaml
-from babel.dates import format_date
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..config import Config
 from ..errors import DigestError
+from ..models import Period
+from ..render.dates import period_label
+from ..render.words import words_for
 from ..smtp import SmtpSettings
 from ..store import Store, StoredIssue
 from ..templating import make_env
@@ -83,10 +85,9 @@ class Site:
         )
 
     def label(self, issue: StoredIssue) -> str:
-        """'2023-W19 · 8 mai 2023 – 14 mai 2023' (the period's last day is the day before end)."""
-        start = format_date(issue.period_start.date(), "d MMMM y", locale=self.lang)
-        last = issue.period_end.date() - timedelta(days=1)
-        return f"{issue.id} · {start} – {format_date(last, 'd MMMM y', locale=self.lang)}"
+        """'Semaine du 8 au 14 mai 2023': what the issue itself says, not the week's id."""
+        period = Period(issue.id, issue.period_start, issue.period_end)
+        return period_label(period, self.config.newsletter.tz, words_for(self.lang))
 
     def send_confirmation(self, subscriber_id: int) -> None:
         """Record that a confirmation email is owed, and wake the mailer thread to send it.
