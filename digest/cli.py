@@ -161,8 +161,8 @@ def build(
         click.echo(line, err=True)
     if not stored:
         click.echo(say(config.newsletter.language, "kept_sent", issue=period.name), err=True)
-    if open_browser:
-        webbrowser.open(paths[0].resolve().as_uri())
+    if open_browser and not webbrowser.open(paths[0].resolve().as_uri()):
+        click.echo(say(config.newsletter.language, "no_browser", path=paths[0]), err=True)
 
 
 cli.add_command(subscribers_group)

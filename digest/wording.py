@@ -50,6 +50,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "not_sent_yet": "{issue} n'a pas encore été envoyée",
         # check and build
         "check_ok": "{path} : ok ({sources} source{sources_s}, {themes} thème{themes_s})",
+        "no_browser": "aucun navigateur trouvé : ouvrez {path}",
         "kept_sent": "note : {issue} a déjà été envoyée ; le stockage garde la version envoyée",
         # subscribers (staff's commands)
         "sub_added": "{email} : ajoutée ({status})",
@@ -114,6 +115,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "and_more": "  … and {count} more",
         "not_sent_yet": "{issue} has not been sent yet",
         "check_ok": "{path}: ok ({sources} source{sources_s}, {themes} theme{themes_s})",
+        "no_browser": "no browser found: open {path}",
         "kept_sent": "note: {issue} was already sent; the store keeps the sent version",
         "sub_added": "{email}: added {status}",
         "sub_now": "{email}: now {status}",
