@@ -7,6 +7,7 @@ The tables `NEWSLETTER_KEYS`, `SOURCE_KEYS`, ... drive defaults, validation and 
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import os
 import re
@@ -343,13 +344,25 @@ def parse_config(text: str, path: Path) -> Config:
     return checker.build(data if data is not None else {})
 
 
+# How alike a mistyped name must be to be suggested: "climate" → "climat" (0.92) and
+# "titel" → "title" (0.8) are; "nature" → "autres" (0.67) only misleads.
+SUGGEST_CUTOFF = 0.75
+
+
+def did_you_mean(word: str, known: list[str]) -> str:
+    """", did you mean 'x'?" for a close name, else the list of the known ones."""
+    close = difflib.get_close_matches(word, known, n=1, cutoff=SUGGEST_CUTOFF)
+    return f", did you mean '{close[0]}'?" if close else f" (known: {', '.join(known)})"
+
+
 class _Checker:
     """Walks the parsed YAML, records problems with their line, and builds the Config."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lines: dict[tuple[str | int, ...], int] = {}
-        self.problems: list[str] = []
+        self.problems: list[str] = []  # in the order of their lines in the file
+        self._problem_lines: list[int] = []
 
     def index(self, node: yaml.Node, at: tuple[str | int, ...]) -> None:
         """Remember the line of every key, and report duplicated keys."""
@@ -371,7 +384,10 @@ class _Checker:
     def problem(self, at: tuple[str | int, ...], message: str) -> None:
         line = self._line(at)
         where = f"{self.path.name}:{line}: " if line else f"{self.path.name}: "
-        self.problems.append(f"{where}{_dotted(at) or '(top)'}: {message}")
+        # Kept in file order (the checks run key by key), so a person fixes top to bottom.
+        index = bisect.bisect_right(self._problem_lines, line or 0)
+        self._problem_lines.insert(index, line or 0)
+        self.problems.insert(index, f"{where}{_dotted(at) or '(top)'}: {message}")
 
     def _line(self, at: tuple[str | int, ...]) -> int | None:
         while at and at not in self.lines:
@@ -384,8 +400,7 @@ class _Checker:
             self.problem(at, f"expected a mapping, got {_kind(data)}")
             data = {}
         for unknown in sorted(set(map(str, data)) - set(keys)):
-            close = difflib.get_close_matches(unknown, list(keys), n=1)
-            hint = f", did you mean '{close[0]}'?" if close else f" (known: {', '.join(keys)})"
+            hint = did_you_mean(unknown, list(keys))
             self.problem((*at, unknown), f"unknown key '{unknown}'{hint}")
         return {name: self.value(data, name, key, (*at, name)) for name, key in keys.items()}
 
@@ -488,8 +503,7 @@ class _Checker:
 
     def theme_ref(self, theme: Any, at: tuple[str | int, ...], theme_ids: set[str]) -> None:
         if theme is not None and theme not in theme_ids:
-            close = difflib.get_close_matches(str(theme), sorted(theme_ids), n=1)
-            hint = f", did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(str(theme), sorted(theme_ids))
             self.problem(at, f"unknown theme '{theme}'{hint}")
 
     def strings(self, values: Any, at: tuple[str | int, ...]) -> None:

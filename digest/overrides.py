@@ -8,7 +8,6 @@ canonicalised, so tracking parameters and fragments never stop a match.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .config import Config, Key, _Checker
+from .config import Config, Key, _Checker, did_you_mean
 from .errors import ConfigError
 from .identity import canonical_url
 from .text import html_to_text, markdown_to_html
@@ -211,9 +210,7 @@ def _moves(
         if ref is None:
             checker.problem(at, f"{url!r} {NOT_A_REFERENCE}")
         elif target not in targets:
-            known = sorted(targets)
-            close = difflib.get_close_matches(str(target), known, n=1)
-            hint = f", did you mean '{close[0]}'?" if close else f" (known: {', '.join(known)})"
+            hint = did_you_mean(str(target), sorted(targets))
             checker.problem(at, f"unknown theme '{target}'{hint}")
         else:
             moves[ref] = (target, at)

@@ -58,22 +58,31 @@ fetch:
   concurrency: "ten"
 """
     problems = problems_of(text, tmp_path)
-    expected = [
-        "feeds.yaml:2: newsletter.titel: unknown key 'titel', did you mean 'title'?",
+    expected = [  # in the order of the file
         "feeds.yaml:1: newsletter.title: missing (required)",
+        "feeds.yaml:2: newsletter.titel: unknown key 'titel', did you mean 'title'?",
         "feeds.yaml:3: newsletter.language: must be one of fr, en",
         "feeds.yaml:4: newsletter.timezone: unknown timezone 'Europe/Lile'",
-        "feeds.yaml:15: themes[0].keyword: unknown key 'keyword', did you mean 'keywords'?",
         "feeds.yaml:7: sources[0].url: not an http(s) URL",
+        "feeds.yaml:8: sources[1].name: 'A' is used twice",
         "feeds.yaml:9: sources[1].path:",
         "feeds.yaml:10: sources[1].theme: unknown theme 'climt', did you mean 'climat'?",
         "feeds.yaml:11: sources[2]: give exactly one of `url:` (a feed) or `path:`",
-        "feeds.yaml:8: sources[1].name: 'A' is used twice",
+        "feeds.yaml:15: themes[0].keyword: unknown key 'keyword', did you mean 'keywords'?",
         "feeds.yaml:17: fetch.concurrency: expected a whole number, got text",
     ]
     assert len(problems) == len(expected)
     for problem, start in zip(problems, expected, strict=True):
         assert problem.startswith(start), problem
+
+
+def test_a_far_name_is_not_suggested_the_known_ones_are_listed(tmp_path: Path) -> None:
+    text = MINIMAL + "themes:\n  - {id: climat, title: Climat}\n  - {id: eau, title: Eau}\n"
+    text = text.replace('"\nthemes:', '"\n    theme: nature\nthemes:', 1)
+    problems = problems_of(text, tmp_path)
+    assert len(problems) == 1 and problems[0].endswith(
+        "sources[0].theme: unknown theme 'nature' (known: climat, eau)"
+    ), problems
 
 
 def test_duplicate_yaml_keys_are_reported(tmp_path: Path) -> None:
