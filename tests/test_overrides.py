@@ -127,17 +127,17 @@ def test_every_problem_is_listed_with_its_line(tmp_path: Path) -> None:
         "---\n"
         "L'edito.\n"
     )
-    assert problems(tmp_path, "2023-W19.md", text) == [
+    assert problems(tmp_path, "2023-W19.md", text) == [  # in the order of the file
         "2023-W19.md:2: pins: unknown key 'pins', did you mean 'pin'?",
-        "2023-W19.md:13: subject: expected text, got a list",
         f"2023-W19.md:6: pin[1]: 'www.cerdd.example.org/c' {NOT_A_REFERENCE}",
         f"2023-W19.md:8: exclude[0]: 'ftp://cerdd.example.org/d' {NOT_A_REFERENCE}",
+        "2023-W19.md:9: exclude[1]: https://cerdd.example.org/b is also in `pin`:"
+        " keep one of the two",
         "2023-W19.md:11: move.https://cerdd.example.org/e: unknown theme 'climate',"
         " did you mean 'climat'?",
         "2023-W19.md:12: move.https://cerdd.example.org/f: unknown theme 'sport'"
         " (known: agenda, autres, climat, participation)",
-        "2023-W19.md:9: exclude[1]: https://cerdd.example.org/b is also in `pin`:"
-        " keep one of the two",
+        "2023-W19.md:13: subject: expected text, got a list",
     ]
 
 
