@@ -350,7 +350,7 @@ SUGGEST_CUTOFF = 0.75
 
 
 def did_you_mean(word: str, known: list[str]) -> str:
-    """", did you mean 'x'?" for a close name, else the list of the known ones."""
+    """ ", did you mean 'x'?" for a close name, else the list of the known ones."""
     close = difflib.get_close_matches(word, known, n=1, cutoff=SUGGEST_CUTOFF)
     return f", did you mean '{close[0]}'?" if close else f" (known: {', '.join(known)})"
 

@@ -138,7 +138,8 @@ def test_confirmation_message(tmp_path: Path) -> None:
     body = built.get_content()
     assert built["To"] == "lea@example.org"
     assert built["Message-ID"].endswith("@example.org>")
-    assert url in body and "7 jours" in body and "« Lettre du Cerdd »" in body
+    assert url in body and "7 jours" in body and "«\u00a0Lettre du Cerdd\u00a0»" in body
+    assert "ignorez ce message\u00a0: vous" in body  # the newsletter's French spacing
     assert "&" not in body  # plain text: nothing HTML-escaped
     assert built.get_content_type() == "text/plain"
 

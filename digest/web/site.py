@@ -16,6 +16,7 @@ from ..config import Config
 from ..errors import DigestError
 from ..models import Period
 from ..render.dates import period_label
+from ..render.typography import typo_text
 from ..render.words import words_for
 from ..smtp import SmtpSettings
 from ..store import Store, StoredIssue
@@ -111,7 +112,10 @@ def load_messages(env: Any, lang: str) -> dict[str, str]:
             f"site/messages.yaml has no '{lang}' wording",
             hint="copy the shipped templates/site/messages.yaml and edit it",
         )
-    return {str(k): str(v) for k, v in data[lang].items()}
+    # French spaces as the newsletter has them (no-break before : ; ! ? and inside « »),
+    # applied here so that staff editing messages.yaml type ordinary spaces.
+    polish = typo_text if lang == "fr" else str
+    return {str(k): polish(str(v)) for k, v in data[lang].items()}
 
 
 def _source(env: Any, name: str) -> str:
