@@ -11,8 +11,9 @@ import pytest
 from markupsafe import escape
 
 from digest.errors import RenderError
+from digest.message import _qp_text
 from digest.render import PLACEHOLDERS, RenderedIssue, render_issue
-from digest.render.limits import MAX_HTML_BYTES
+from digest.render.limits import MAX_HTML_BYTES, carried_size
 from digest.render.view import tag_url
 from tests.golden_plugin import GOLDEN, golden_issue, make_config, sized_issue
 
@@ -157,7 +158,9 @@ def test_tag_url_replaces_existing_utm() -> None:
 
 def test_500_items_fit_under_the_limit_with_the_footer(tmp_path: Path) -> None:
     result = render_issue(sized_issue(500), make_config(tmp_path))
-    assert result.html_bytes <= MAX_HTML_BYTES
+    # The limit holds for the HTML as the message carries it (quoted-printable).
+    assert len(_qp_text(result.html)) <= MAX_HTML_BYTES
+    assert result.html_bytes < len(_qp_text(result.html))
     assert result.html.count(PLACEHOLDERS["unsubscribe_url"]) == 1
     kept = result.html.count("<h3")
     assert 20 < kept < 500
@@ -212,3 +215,30 @@ def test_an_empty_issue_still_renders(tmp_path: Path) -> None:
     assert "<h2" not in result.html and "<h3" not in result.html
     assert result.html.count(PLACEHOLDERS["unsubscribe_url"]) == 1
     assert "\n* " not in result.text
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>Été à l'école : « économie » circulaire, déjà réussie !</p>\n" * 400,
+        '<a href="https://x.org/?a=1&amp;b=2" style="color:#1a1a1a;">lien</a>' * 600,
+        "x" * 20_000 + "\n" + "é" * 9_000,
+        "",
+    ],
+)
+def test_carried_size_is_a_close_upper_bound_of_quoted_printable(html: str) -> None:
+    real = len(_qp_text(html))
+    assert real <= carried_size(html) <= real * 1.03 + 3
+
+
+def test_an_accented_issue_is_trimmed_by_its_encoded_size(tmp_path: Path) -> None:
+    # Accents weigh 6 bytes in quoted-printable: untrimmed, this email is 97 KB in UTF-8
+    # (under the limit, it would go out whole) but 155 KB in the message.
+    issue = sized_issue(40)
+    accented = tuple(
+        replace(s, items=tuple(replace(i, summary_text="é" * 300) for i in s.items))
+        for s in issue.sections
+    )
+    result = render_issue(replace(issue, sections=accented), make_config(tmp_path))
+    assert len(_qp_text(result.html)) <= MAX_HTML_BYTES
+    assert "autres articles sont à lire dans la version en ligne" in result.html
