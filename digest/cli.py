@@ -143,8 +143,11 @@ def build(
             done.append(source_result)
             progress(len(done), total)
 
+        before = store.issue(period.name)
         result = build_issue(config, period, now, store, offline=offline, on_source=on_source)
         stored = store_issue(result, store)
+    # What was approved is what is sent: a rebuild withdraws the approval, say so.
+    withdrawn = stored and before is not None and before.status == "approved"
     paths = write_issue(result, out)
     stats = result.issue.stats
     lines = build_summary(
@@ -161,6 +164,8 @@ def build(
         click.echo(line, err=True)
     if not stored:
         click.echo(say(config.newsletter.language, "kept_sent", issue=period.name), err=True)
+    if withdrawn:
+        click.echo(say(config.newsletter.language, "unapproved", issue=period.name), err=True)
     if open_browser and not webbrowser.open(paths[0].resolve().as_uri()):
         click.echo(say(config.newsletter.language, "no_browser", path=paths[0]), err=True)
 

@@ -51,6 +51,10 @@ PHRASES: dict[str, dict[str, str]] = {
         # check and build
         "check_ok": "{path} : ok ({sources} source{sources_s}, {themes} thème{themes_s})",
         "no_browser": "aucun navigateur trouvé : ouvrez {path}",
+        "unapproved": (
+            "note : {issue} reconstruite, son approbation est retirée : relisez-la,"
+            " puis digest approve {issue}"
+        ),
         "kept_sent": "note : {issue} a déjà été envoyée ; le stockage garde la version envoyée",
         # subscribers (staff's commands)
         "sub_added": "{email} : ajoutée ({status})",
@@ -116,6 +120,10 @@ PHRASES: dict[str, dict[str, str]] = {
         "not_sent_yet": "{issue} has not been sent yet",
         "check_ok": "{path}: ok ({sources} source{sources_s}, {themes} theme{themes_s})",
         "no_browser": "no browser found: open {path}",
+        "unapproved": (
+            "note: {issue} rebuilt, its approval is withdrawn: review it,"
+            " then digest approve {issue}"
+        ),
         "kept_sent": "note: {issue} was already sent; the store keeps the sent version",
         "sub_added": "{email}: added {status}",
         "sub_now": "{email}: now {status}",

@@ -249,3 +249,18 @@ def test_open_hands_the_email_to_the_browser(shipped: Path, tmp_path: Path) -> N
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert f"aucun navigateur trouvé : ouvrez {out / 'digest.html'}" in run.stderr
+
+
+def test_rebuilding_an_approved_issue_says_the_approval_is_withdrawn(
+    shipped: Path, tmp_path: Path
+) -> None:
+    assert build_shipped(shipped, tmp_path / "a").returncode == 0
+    assert digest("--config", str(shipped), "approve", "2023-W19").returncode == 0
+    again = build_shipped(shipped, tmp_path / "b")
+    assert again.returncode == 0, again.stderr
+    note = "note : 2023-W19 reconstruite, son approbation est retirée : relisez-la, puis"
+    assert f"{note} digest approve 2023-W19" in again.stderr
+    issues = digest("--config", str(shipped), "issues")
+    assert issues.stdout.startswith("2023-W19  built ")
+    third = build_shipped(shipped, tmp_path / "c")  # nothing approved: nothing to say
+    assert "approbation" not in third.stderr
