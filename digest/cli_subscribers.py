@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 import click
 
 from . import subscribers as subs
+from .errors import EXIT_USAGE
 from .store import Store
-from .subscribers import STATUSES, Subscriber, to_csv
-from .wording import say
+from .subscribers import STATUSES, Leaving, Subscriber, to_csv
+from .wording import say, status_label
 
 if TYPE_CHECKING:
     from .cli import _State
@@ -51,7 +52,7 @@ def subscribers_group() -> None:
 def add_command(state: _State, email: str, name: str) -> None:
     """Add EMAIL as confirmed (staff hold the consent; source 'cli')."""
     with _store(state) as store:
-        found, new = subs.add(
+        found, before = subs.add(
             store,
             email,
             name=name,
@@ -59,8 +60,15 @@ def add_command(state: _State, email: str, name: str) -> None:
             now=_now(),
             source="cli",
         )
-    phrase = "sub_added" if new else "sub_now"
-    click.echo(say(_language(state), phrase, email=found.email, status=found.status))
+    language = _language(state)
+    status = status_label(language, found.status)
+    if before is None:
+        click.echo(say(language, "sub_added", email=found.email, status=status))
+    elif before == found.status:
+        click.echo(say(language, "sub_already", email=found.email, status=status))
+    else:
+        was = status_label(language, before)
+        click.echo(say(language, "sub_now", email=found.email, was=was, status=status))
 
 
 @subscribers_group.command("remove")
@@ -69,10 +77,8 @@ def add_command(state: _State, email: str, name: str) -> None:
 def remove_command(state: _State, email: str) -> None:
     """Unsubscribe EMAIL (its record stays; `erase` deletes the personal data)."""
     with _store(state) as store:
-        changed = subs.remove(store, email, now=_now(), source="cli")
-    click.echo(
-        say(_language(state), "sub_removed" if changed else "sub_not_subscribed", email=email)
-    )
+        done = subs.remove(store, email, now=_now(), source="cli")
+    click.echo(left_line(_language(state), done))
 
 
 @subscribers_group.command("list")
@@ -90,15 +96,29 @@ def list_command(state: _State, fmt: str, status: str | None) -> None:
     """List subscribers (all but erased ones), by address."""
     with _store(state) as store:
         found = subs.listing(store, status)
-    click.echo(to_csv(found) if fmt == "csv" else _table(found), nl=fmt != "csv")
+    if fmt == "csv":
+        click.echo(to_csv(found), nl=False)
+    else:
+        click.echo(table(_language(state), found))
 
 
 @subscribers_group.command("export")
+@click.option(
+    "--excel",
+    is_flag=True,
+    help="For Excel: ';'-separated, with a UTF-8 BOM so that accents read right.",
+)
 @pass_state
-def export_command(state: _State) -> None:
+def export_command(state: _State, excel: bool) -> None:
     """Print every subscriber as CSV (header row: email,status,name,...)."""
     with _store(state) as store:
-        click.echo(to_csv(subs.listing(store)), nl=False)
+        found = subs.listing(store)
+    if excel:
+        # Bytes, so that the BOM and UTF-8 go out whatever the terminal's locale says.
+        sys.stdout.buffer.write(to_csv(found, excel=True).encode("utf-8-sig"))
+        sys.stdout.buffer.flush()
+    else:
+        click.echo(to_csv(found), nl=False)
 
 
 @subscribers_group.command("import")
@@ -133,11 +153,13 @@ def show_command(state: _State, email: str) -> None:
 @pass_state
 def erase_command(state: _State, email: str, yes: bool) -> None:
     """Delete EMAIL's personal data (GDPR), keeping an anonymised consent record."""
-    if not yes:
-        click.confirm(say(_language(state), "sub_erase_confirm", email=email), abort=True)
+    language = _language(state)
+    if not yes and not agrees(language, say(language, "sub_erase_confirm", email=email)):
+        click.echo(say(language, "sub_erase_declined", email=email))
+        return  # a "no" is an answer, not a failure: exit 0
     with _store(state) as store:
         kept = subs.erase(store, email, now=_now(), source="cli")
-    click.echo(say(_language(state), "sub_erased", email=email, digest=kept[:16]))
+    click.echo(say(language, "sub_erased", email=email, digest=kept[:16]))
 
 
 @subscribers_group.command("unsubscribe-mail")
@@ -145,7 +167,7 @@ def erase_command(state: _State, email: str, yes: bool) -> None:
 @pass_state
 def unsubscribe_mail_command(state: _State, files: tuple[Path, ...]) -> None:
     """Act on emails sent to the List-Unsubscribe mailto: FILE(s) (.eml), or one on stdin."""
-    from .mailbox import MAX_MESSAGE_BYTES, unsubscribe_by_mail
+    from .mailbox import MAX_MESSAGE_BYTES, NoToken, unsubscribe_by_mail
     from .tokens import BadToken, load_keys
 
     keys, language = load_keys(), _language(state)
@@ -157,13 +179,15 @@ def unsubscribe_mail_command(state: _State, files: tuple[Path, ...]) -> None:
                 done = unsubscribe_by_mail(store, raw, keys, now=_now())
             except BadToken as exc:
                 failed += 1
-                click.echo(f"{name}: {exc.message}", err=True)
+                phrase = "unsub_no_token" if isinstance(exc, NoToken) else "unsub_bad_token"
+                click.echo(say(language, phrase, name=name), err=True)
                 continue
-            email = done.email or f"#{done.subscriber_id}"
-            phrase = "sub_removed" if done.changed else "sub_not_subscribed"
-            click.echo(say(language, phrase, email=email))
+            click.echo(left_line(language, done))
     if failed:
-        raise BadToken(f"{failed} of {len(raws)} email(s) named no subscriber")
+        # Piped from the mail server, this exit status bounces the email back to its sender,
+        # stderr included: said in the newsletter's language, like the rest of the report.
+        click.echo(say(language, "unsub_failed", failed=failed, total=len(raws)), err=True)
+        sys.exit(EXIT_USAGE)
 
 
 @subscribers_group.command("bounce-mail")
@@ -180,14 +204,21 @@ def bounce_mail_command(state: _State, files: tuple[Path, ...]) -> None:
             try:
                 found = bounces_in(store, raw)
             except Exception as exc:  # a mangled report must not bounce back to a server
-                click.echo(f"{name}: unreadable ({type(exc).__name__}: {exc})", err=True)
+                error = f"{type(exc).__name__}: {exc}"
+                click.echo(say(language, "bounce_unreadable", name=name, error=error), err=True)
                 continue
             if not found:  # an auto-reply, a forged report...: said, never bounced back
                 click.echo(say(language, "bounce_ignored", name=name), err=True)
             for bounce in found:
-                record(store, bounce, _now())
                 subscriber = store.subscriber(bounce.subscriber_id)
                 email = subscriber.email if subscriber else f"#{bounce.subscriber_id}"
+                if bounce.delayed:  # ours, but only "still trying": ignored, and said so
+                    click.echo(
+                        say(language, "bounce_delayed", email=email, status=bounce.status),
+                        err=True,
+                    )
+                    continue
+                record(store, bounce, _now())
                 phrase = "bounce_marked" if bounce.mailbox_error else "bounce_failed"
                 click.echo(say(language, phrase, email=email, status=bounce.status))
 
@@ -235,12 +266,49 @@ def serve_command(
     )
 
 
-def _table(found: list[Subscriber]) -> str:
+def table(language: str, found: list[Subscriber]) -> str:
+    """The human listing: address, status (in the newsletter's language), since when."""
     if not found:
-        return "no subscriber"
-    width = max(len(s.email) for s in found)
-    lines = [f"{'EMAIL':<{width}}  {'STATUS':<12}  SINCE"]
-    for s in found:
-        lines.append(f"{s.email:<{width}}  {s.status:<12}  {s.updated_at:%Y-%m-%d}")
-    lines.append(f"{len(found)} subscriber{'s' if len(found) != 1 else ''}")
+        return say(language, "sub_none")
+    heads = tuple(say(language, f"sub_head_{k}") for k in ("email", "status", "since"))
+    rows = [heads]
+    rows += [(s.email, status_label(language, s.status), f"{s.updated_at:%Y-%m-%d}") for s in found]
+    email_width = max(len(row[0]) for row in rows)
+    status_width = max(len(row[1]) for row in rows)
+    lines = [f"{a:<{email_width}}  {b:<{status_width}}  {c}" for a, b, c in rows]
+    lines.append(say(language, "sub_count", count=len(found)))
     return "\n".join(lines)
+
+
+def left_line(language: str, done: Leaving) -> str:
+    """What `remove` and `unsubscribe-mail` say about one address: done, or already so."""
+    email = done.email or f"#{done.subscriber_id}"
+    status = status_label(language, done.before)
+    if not done.changed:
+        return say(language, "sub_already", email=email, status=status)
+    if done.before == "confirmed":
+        return say(language, "sub_removed", email=email)
+    return say(language, "sub_removed_was", email=email, status=status)
+
+
+# The answers the erase prompt takes. French staff type o/oui, or y/yes out of habit.
+_YES = {"fr": ("o", "oui", "y", "yes"), "en": ("y", "yes")}
+_NO = {"fr": ("n", "non", "no"), "en": ("n", "no")}
+
+
+def agrees(language: str, question: str) -> bool:
+    """Ask until the answer is yes or no; Enter alone, or no input left (EOF), is no."""
+    yes, no = _YES.get(language, _YES["en"]), _NO.get(language, _NO["en"])
+    while True:
+        click.echo(question, nl=False)
+        line = sys.stdin.readline()
+        if not line or not sys.stdin.isatty():
+            click.echo()  # a terminal echoes the answer and its Enter; a pipe does not
+        if not line:  # no input left: no answer is a no
+            return False
+        answer = line.strip().lower()
+        if answer in yes:
+            return True
+        if not answer or answer in no:
+            return False
+        click.echo(say(language, "sub_answer_yes_no"), err=True)

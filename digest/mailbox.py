@@ -9,13 +9,12 @@ subject the header gave them: "unsubscribe <signed token>". The token, not the F
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.parser import BytesParser
 from typing import TYPE_CHECKING
 
-from .subscribers import unsubscribe
+from .subscribers import Leaving, leave
 from .tokens import UNSUBSCRIBE, BadToken, Keys, read_token
 
 if TYPE_CHECKING:
@@ -25,11 +24,8 @@ MAX_MESSAGE_BYTES = 1_000_000  # an unsubscribe request is a few KB; read no mor
 _TOKEN = re.compile(r"(?<![\w.-])u\.[1-9][0-9]{0,17}\.[0-9a-f]{8}\.[A-Za-z0-9_-]{22}(?![\w-])")
 
 
-@dataclass(frozen=True)
-class MailUnsubscribe:
-    subscriber_id: int
-    email: str | None  # None once the address was erased
-    changed: bool  # False: was not subscribed any more
+class NoToken(BadToken):
+    """The subject holds no unsubscribe token at all (a BadToken: it names no one either)."""
 
 
 def token_in(raw: bytes) -> str | None:
@@ -39,15 +35,13 @@ def token_in(raw: bytes) -> str | None:
     return match[0] if match else None
 
 
-def unsubscribe_by_mail(store: Store, raw: bytes, keys: Keys, *, now: datetime) -> MailUnsubscribe:
+def unsubscribe_by_mail(store: Store, raw: bytes, keys: Keys, *, now: datetime) -> Leaving:
     """Unsubscribe whoever the token in the message names; BadToken if it names no one."""
     token = token_in(raw[:MAX_MESSAGE_BYTES])
     if token is None:
-        raise BadToken(
+        raise NoToken(
             "no unsubscribe token in the subject of this email: nothing done",
             hint="the sender can use the unsubscribe link at the bottom of any issue",
         )
     subscriber_id = read_token(keys, token, UNSUBSCRIBE)
-    changed = unsubscribe(store, subscriber_id, now=now, source="mail", ip=None)
-    found = store.subscriber(subscriber_id)
-    return MailUnsubscribe(subscriber_id, found.email if found else None, changed)
+    return leave(store, subscriber_id, now=now, source="mail", ip=None)

@@ -60,6 +60,16 @@ class ConsentRecord:
 
 
 @dataclass(frozen=True)
+class Leaving:
+    """What an unsubscribe did, for the staff's report."""
+
+    subscriber_id: int
+    email: str | None  # None once erased
+    before: str  # changed: the status it left; unchanged: `unsubscribed` or `erased`
+    changed: bool
+
+
+@dataclass(frozen=True)
 class ImportReport:
     added: int
     confirmed: int
@@ -162,8 +172,9 @@ def unsubscribe(
 
 def add(
     store: Store, address: str, *, name: str = "", language: str, now: datetime, source: str
-) -> tuple[Subscriber, bool]:
-    """Staff add a confirmed subscriber (they hold the consent). Returns it and whether new."""
+) -> tuple[Subscriber, str | None]:
+    """Staff add a confirmed subscriber (they hold the consent). Returns it and the status it
+    had before (None: new)."""
     email = normalise_email(address)
     current = store.subscriber_by_email(email)
     if current is None:
@@ -182,15 +193,30 @@ def add(
         )
     found = store.subscriber_by_email(email)
     assert found is not None
-    return found, current is None
+    return found, current.status if current else None
 
 
-def remove(store: Store, address: str, *, now: datetime, source: str) -> bool:
+def remove(store: Store, address: str, *, now: datetime, source: str) -> Leaving:
     """Unsubscribe an address (the record and its consent log stay; `erase` deletes)."""
     current = store.subscriber_by_email(normalise_email(address))
     if current is None:
         raise DigestError(f"no subscriber {address}", hint="see `digest subscribers list`")
-    return unsubscribe(store, current.id, now=now, source=source, ip=None)
+    return leave(store, current.id, now=now, source=source, ip=None)
+
+
+def leave(
+    store: Store, subscriber_id: int, *, now: datetime, source: str, ip: str | None
+) -> Leaving:
+    """`unsubscribe`, saying what it did: from which status, or why nothing changed."""
+    before = store.subscriber(subscriber_id)
+    changed = unsubscribe(store, subscriber_id, now=now, source=source, ip=ip)
+    after = store.subscriber(subscriber_id)
+    email = after.email if after else None
+    if changed and before is not None:
+        return Leaving(subscriber_id, email, before.status, changed=True)
+    # unsubscribe moves every other status, so a row it left alone was already unsubscribed,
+    # or is erased (which store.subscriber no longer finds): exact even if `before` is stale
+    return Leaving(subscriber_id, email, "unsubscribed" if after else "erased", changed)
 
 
 def parse_csv(text: str) -> tuple[list[tuple[int, str, str]], list[str]]:
@@ -256,10 +282,15 @@ def listing(store: Store, status: str | None = None) -> list[Subscriber]:
     return store.subscribers(status)
 
 
-def to_csv(subscribers: list[Subscriber]) -> str:
-    """CSV with a header row: email,status,name,language,created_at,confirmed_at,..."""
+def to_csv(subscribers: list[Subscriber], *, excel: bool = False) -> str:
+    """CSV with a header row: email,status,name,language,created_at,confirmed_at,...
+
+    `excel`: `;`-separated with CRLF line ends, which French Excel splits into columns (the
+    caller writes it with a UTF-8 BOM, without which Excel reads it in the ANSI code page).
+    """
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    delimiter, line_end = (";", "\r\n") if excel else (",", "\n")
+    writer = csv.writer(out, delimiter=delimiter, lineterminator=line_end)
     fields = [
         "email",
         "status",

@@ -58,26 +58,54 @@ PHRASES: dict[str, dict[str, str]] = {
         "kept_sent": "note : {issue} a déjà été envoyée ; le stockage garde la version envoyée",
         # subscribers (staff's commands)
         "sub_added": "{email} : ajoutée ({status})",
-        "sub_now": "{email} : déjà présente, désormais {status}",
+        "sub_now": "{email} : était {was}, désormais {status}",
+        "sub_already": "{email} : déjà {status}",
         "sub_removed": "{email} : désinscrite",
-        "sub_not_subscribed": "{email} : n'était pas inscrite",
+        "sub_removed_was": "{email} : désinscrite (était {status})",
+        # the statuses as staff read them (the CSV keeps the raw values): see status_label
+        "sub_status_pending": "en attente",
+        "sub_status_confirmed": "confirmée",
+        "sub_status_unsubscribed": "désinscrite",
+        "sub_status_bounced": "en échec",
+        "sub_status_erased": "effacée",
+        "sub_head_email": "ADRESSE",
+        "sub_head_status": "STATUT",
+        "sub_head_since": "DEPUIS",
+        "sub_count": "{count} adresse{count_s}",
+        "sub_none": "aucune adresse",
         "sub_imported": (
             "{added} ajoutée{added_s}, {confirmed} confirmée{confirmed_s}, {unchanged}"
             " inchangée{unchanged_s}, {left} laissée{left_s} en l'état, {bad} ligne{bad_s}"
             " invalide{bad_s}"
         ),
         "sub_erase_confirm": (
-            "Effacer toutes les données personnelles de {email} ? C'est irréversible"
+            "Effacer toutes les données personnelles de {email} ? C'est irréversible. [o/N] "
         ),
+        "sub_answer_yes_no": "répondez o (oui) ou n (non)",
+        "sub_erase_declined": "{email} : rien n'est effacé",
         "sub_erased": (
             "{email} : effacée (le journal des consentements ne garde que l'empreinte"
             " sha256 {digest}…)"
         ),
+        "unsub_no_token": (
+            "{name} : aucun jeton de désinscription dans l'objet de ce message : rien n'est fait"
+        ),
+        "unsub_bad_token": (
+            "{name} : le jeton de désinscription de l'objet n'est pas valide : rien n'est fait"
+        ),
+        "unsub_failed": (
+            "{failed} message{failed_s} sur {total} sans jeton de désinscription valide ; le lien"
+            " de désinscription en bas de chaque lettre fonctionne aussi"
+        ),
         "bounce_marked": "{email} : adresse en échec ({status}), ne recevra plus la lettre",
         "bounce_failed": "{email} : échec de remise signalé ({status}), adresse gardée",
+        "bounce_delayed": (
+            "{email} : simple avis de retard ({status}), le serveur réessaie : rien n'est fait"
+        ),
         "bounce_ignored": (
             "{name} : pas un rapport d'échec sur un message de la lettre : rien n'est fait"
         ),
+        "bounce_unreadable": "{name} : rapport illisible, rien n'est fait ({error})",
         # build warnings (themes)
         "trimmed": "{count} article{count_s} laissé{count_s} de côté par les plafonds ({caps})",
         "unmatched": "{label} : {kind} {url} ne correspond à aucun article de {issue}",
@@ -125,19 +153,44 @@ PHRASES: dict[str, dict[str, str]] = {
             " then digest approve {issue}"
         ),
         "kept_sent": "note: {issue} was already sent; the store keeps the sent version",
-        "sub_added": "{email}: added {status}",
-        "sub_now": "{email}: now {status}",
+        "sub_added": "{email}: added ({status})",
+        "sub_now": "{email}: was {was}, now {status}",
+        "sub_already": "{email}: already {status}",
         "sub_removed": "{email}: unsubscribed",
-        "sub_not_subscribed": "{email}: was not subscribed",
+        "sub_removed_was": "{email}: unsubscribed (was {status})",
+        "sub_status_pending": "pending",
+        "sub_status_confirmed": "confirmed",
+        "sub_status_unsubscribed": "unsubscribed",
+        "sub_status_bounced": "bounced",
+        "sub_status_erased": "erased",
+        "sub_head_email": "EMAIL",
+        "sub_head_status": "STATUS",
+        "sub_head_since": "SINCE",
+        "sub_count": "{count} subscriber{count_s}",
+        "sub_none": "no subscribers",
         "sub_imported": (
             "{added} added, {confirmed} confirmed, {unchanged} unchanged, {left} left as they"
             " are, {bad} bad line{bad_s}"
         ),
-        "sub_erase_confirm": "Erase every personal data of {email}? This cannot be undone",
+        "sub_erase_confirm": "Erase all personal data of {email}? This cannot be undone. [y/N] ",
+        "sub_answer_yes_no": "answer y (yes) or n (no)",
+        "sub_erase_declined": "{email}: nothing erased",
         "sub_erased": "{email}: erased (the consent log keeps only sha256 {digest}…)",
+        "unsub_no_token": "{name}: no unsubscribe token in the subject of this email: nothing done",
+        "unsub_bad_token": (
+            "{name}: the unsubscribe token in the subject is not valid: nothing done"
+        ),
+        "unsub_failed": (
+            "{failed} of {total} email{total_s} without a valid unsubscribe token; the"
+            " unsubscribe link at the bottom of every issue works too"
+        ),
         "bounce_marked": "{email}: bounced ({status}), gets nothing more",
         "bounce_failed": "{email}: delivery failure reported ({status}), address kept",
+        "bounce_delayed": (
+            "{email}: only a delay notice ({status}), the server keeps trying: nothing done"
+        ),
         "bounce_ignored": "{name}: not a failure report about one of our messages: nothing done",
+        "bounce_unreadable": "{name}: unreadable report, nothing done ({error})",
         "trimmed": "{count} item{count_s} left out by the caps ({caps})",
         "unmatched": "{label}: {kind} {url} matches no item of {issue}",
         "unknown_theme": (
@@ -157,3 +210,12 @@ def say(language: str, key: str, **fields: object) -> str:
         if isinstance(value, int) and not isinstance(value, bool)
     }
     return PHRASES.get(language, PHRASES["en"])[key].format(**fields, **plurals)
+
+
+def status_label(language: str, status: str) -> str:
+    """A subscriber status (`confirmed`...) as staff read it; the raw value if it has none.
+
+    Only what people read goes through here: CSV and JSON keep the raw values (a contract).
+    """
+    key = f"sub_status_{status}"
+    return say(language, key) if key in PHRASES["en"] else status

@@ -35,6 +35,13 @@ def unsubscribe_mail(config: Path, raw: bytes) -> subprocess.CompletedProcess[st
     return pipe(config, "unsubscribe-mail", raw)
 
 
+def in_english(config: Path) -> None:
+    """Switch the prepared config to `newsletter.language: en`."""
+    text = config.read_text(encoding="utf-8")
+    assert "  language: fr\n" in text
+    config.write_text(text.replace("  language: fr\n", "  language: en\n"), encoding="utf-8")
+
+
 def test_the_unsubscribe_mailto_unsubscribes_whoever_its_token_names(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
@@ -61,16 +68,54 @@ def test_the_unsubscribe_mailto_unsubscribes_whoever_its_token_names(
         assert store.consent_log(sid)[-1].source == "mail"
     assert statuses == {emails[0]: "confirmed", emails[1]: "unsubscribed"}
     again = unsubscribe_mail(config, request.as_bytes())
-    assert again.returncode == 0 and again.stdout == f"{emails[1]} : n'était pas inscrite\n"
+    assert again.returncode == 0 and again.stdout == f"{emails[1]} : déjà désinscrite\n"
+    assert digest(config, "subscribers", "erase", emails[1], "--yes").returncode == 0
+    erased = unsubscribe_mail(config, request.as_bytes())
+    assert erased.returncode == 0 and erased.stdout == f"#{sid} : déjà effacée\n"
+    in_english(config)
+    again = unsubscribe_mail(config, request.as_bytes())
+    assert again.returncode == 0 and again.stdout == f"#{sid}: already erased\n"
+
+
+def test_an_unsubscribe_email_says_what_the_address_was(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """A pending or bounced address leaves too; the report says what it was."""
+    config, emails = prepare(tmp_path, 1)
+    assert digest(config, "send", smtp=smtp_server.url).returncode == 0
+    (received,) = smtp_server.wait_for(1)
+    subject = parse(received.data)["List-Unsubscribe"].split("subject=")[1].split(">")[0]
+    request = EmailMessage()
+    request["Subject"] = urllib.parse.unquote(subject)
+    with Store(tmp_path / "digest.db") as store:
+        sid = store.subscriber_by_email(emails[0]).id  # type: ignore[union-attr]
+        store.db.execute("UPDATE subscribers SET status = 'bounced' WHERE id = ?", (sid,))
+        store.db.commit()
+    done = unsubscribe_mail(config, request.as_bytes())
+    assert done.returncode == 0 and done.stdout == f"{emails[0]} : désinscrite (était en échec)\n"
+
+
+FORGED = "unsubscribe u.1.0000abcd.AAAAAAAAAAAAAAAAAAAAAA"
 
 
 @pytest.mark.parametrize(
-    "subject", ["unsubscribe", "unsubscribe u.1.0000abcd.AAAAAAAAAAAAAAAAAAAAAA", "bonjour"]
+    ("subject", "language", "said"),
+    [
+        ("unsubscribe", "fr", "stdin : aucun jeton de désinscription dans l'objet de ce message"),
+        (FORGED, "fr", "stdin : le jeton de désinscription de l'objet n'est pas valide"),
+        ("bonjour", "fr", "stdin : aucun jeton de désinscription dans l'objet de ce message"),
+        ("bonjour", "en", "stdin: no unsubscribe token in the subject of this email"),
+        (FORGED, "en", "stdin: the unsubscribe token in the subject is not valid"),
+    ],
 )
 def test_an_unsubscribe_email_without_a_genuine_token_changes_nothing(
-    tmp_path: Path, subject: str
+    tmp_path: Path, subject: str, language: str, said: str
 ) -> None:
+    """Exit 2 (the mail server bounces it to its sender, stderr included), said in the
+    newsletter's language like bounce-mail's report."""
     config, emails = prepare(tmp_path, 1)
+    if language == "en":
+        in_english(config)
     forged = EmailMessage()
     forged["From"] = emails[0]
     forged["To"] = "lettre@example.org"
@@ -78,9 +123,28 @@ def test_an_unsubscribe_email_without_a_genuine_token_changes_nothing(
     forged.set_content("x")
     done = unsubscribe_mail(config, forged.as_bytes())
     assert done.returncode == 2
-    assert "stdin:" in done.stderr and "named no subscriber" in done.stderr
+    summary = {
+        "fr": "1 message sur 1 sans jeton de désinscription valide ; le lien de désinscription",
+        "en": "1 of 1 email without a valid unsubscribe token; the unsubscribe link",
+    }[language]
+    first, second = done.stderr.splitlines()
+    assert first == said + {"fr": " : rien n'est fait", "en": ": nothing done"}[language]
+    assert second.startswith(summary) and "error" not in done.stderr
     with Store(tmp_path / "digest.db") as store:
         assert store.subscriber_by_email(emails[0]).status == "confirmed"  # type: ignore[union-attr]
+
+
+def test_the_summary_counts_the_emails_that_named_no_one(tmp_path: Path) -> None:
+    config, _ = prepare(tmp_path, 1)
+    files = []
+    for n, subject in enumerate(["bonjour", FORGED, "hello"]):
+        message = EmailMessage()
+        message["Subject"] = subject
+        files.append(tmp_path / f"{n}.eml")
+        files[-1].write_bytes(message.as_bytes())
+    done = digest(config, "subscribers", "unsubscribe-mail", *map(str, files))
+    assert done.returncode == 2
+    assert "3 messages sur 3 sans jeton" in done.stderr
 
 
 def report(original: bytes, status: str, action: str = "failed", whole: bool = False) -> bytes:
@@ -147,10 +211,31 @@ def test_a_mailbox_error_reported_later_marks_the_address_bounced(
         assert store.consent_log(sid)[-1].source == "dsn"
     table = digest(config, "report", ISSUE)
     assert "1 envoyé, 0 différé, 2 en échec (dont 1 rejeté)" in table.stdout
-    assert "5.1.1 (reported later)" in table.stdout
+    assert "5.1.1 (DSN) smtp; 550 5.1.1" in table.stdout
 
 
-@pytest.mark.parametrize("case", ["delayed", "forged", "auto-reply", "other list"])
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_a_delay_notice_changes_nothing_and_says_it_is_one(
+    tmp_path: Path, smtp_server: SmtpServer, language: str
+) -> None:
+    config, emails = prepare(tmp_path, 1)
+    if language == "en":
+        in_english(config)
+    assert digest(config, "send", smtp=smtp_server.url).returncode == 0
+    original = sent_to(smtp_server, 1)[emails[0]]
+    done = pipe(config, "bounce-mail", report(original, "4.4.1", action="delayed"))
+    assert done.returncode == 0 and done.stdout == ""
+    said = {
+        "fr": " : simple avis de retard (4.4.1), le serveur réessaie : rien n'est fait\n",
+        "en": ": only a delay notice (4.4.1), the server keeps trying: nothing done\n",
+    }
+    assert done.stderr == emails[0] + said[language]
+    assert statuses(tmp_path / "digest.db", emails) == ["confirmed"]
+    table = digest(config, "report", ISSUE, "--format", "csv")
+    assert f"{emails[0]}," not in table.stdout  # the row is still `sent`, not a problem
+
+
+@pytest.mark.parametrize("case", ["delayed elsewhere", "forged", "auto-reply", "other list"])
 def test_what_is_not_a_failure_of_our_message_changes_nothing(
     tmp_path: Path, smtp_server: SmtpServer, case: str
 ) -> None:
@@ -161,7 +246,10 @@ def test_what_is_not_a_failure_of_our_message_changes_nothing(
     random_part = message_id.split(".")[2].split("@")[0]  # <ISSUE.SUBSCRIBER.RANDOM@domain>
     other = "0" * len(random_part) if random_part != "0" * len(random_part) else "1" * 12
     raw = {
-        "delayed": report(original, "4.4.1", action="delayed"),
+        # a genuine delay notice, but about a message digest never sent
+        "delayed elsewhere": report(
+            b"Message-ID: <42@elsewhere.example>\r\n\r\nx", "4.4.1", "delayed"
+        ),
         # the right shape and subscriber, not the random part digest gave that message
         "forged": report(original.replace(random_part.encode(), other.encode()), "5.1.1"),
         "auto-reply": b"From: x@example.org\r\nSubject: Absent\r\n\r\nJe suis absent.\r\n",
@@ -170,8 +258,14 @@ def test_what_is_not_a_failure_of_our_message_changes_nothing(
     done = pipe(config, "bounce-mail", raw)
     assert done.returncode == 0  # never bounce a bounce
     assert done.stdout == ""
-    assert "pas un rapport d'échec sur un message de la lettre" in done.stderr
+    assert (
+        done.stderr
+        == "stdin : pas un rapport d'échec sur un message de la lettre : rien n'est fait\n"
+    )
     assert statuses(tmp_path / "digest.db", emails) == ["confirmed"]
+    in_english(config)
+    english = pipe(config, "bounce-mail", raw)
+    assert english.stderr == "stdin: not a failure report about one of our messages: nothing done\n"
 
 
 def test_mangled_reports_are_ignored_without_failing(
@@ -183,6 +277,8 @@ def test_mangled_reports_are_ignored_without_failing(
     rng = random.Random(5)
     cases = [whole[: len(whole) // 2], b"", b"\xff\xfe\x00garbage"]
     cases += [bytes(rng.randrange(256) for _ in range(400)) for _ in range(3)]
+    # Python's header parser (3.11 at least) raises IndexError on this quoted Message-ID
+    cases.append(report(b"Message-ID: <a@\r\n\r\nx", "5.1.1", whole=True))
     files = []
     for n, raw in enumerate(cases):
         files.append(tmp_path / f"{n}.eml")
@@ -190,3 +286,7 @@ def test_mangled_reports_are_ignored_without_failing(
     done = digest(config, "subscribers", "bounce-mail", *map(str, files))
     assert done.returncode == 0, done.stderr
     assert statuses(tmp_path / "digest.db", emails) == ["confirmed"]
+    lines = done.stderr.splitlines()
+    assert [line.split(" : ")[0] for line in lines] == list(map(str, files)), done.stderr
+    assert "pas un rapport d'échec" in lines[0]
+    assert " : rapport illisible, rien n'est fait (IndexError: " in lines[-1]

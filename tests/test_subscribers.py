@@ -15,7 +15,8 @@ from click.testing import CliRunner, Result
 
 from digest.cli import cli
 from digest.store import Store
-from digest.subscribers import BadAddress, email_hash, normalise_email, parse_csv
+from digest.subscribers import STATUSES, BadAddress, email_hash, normalise_email, parse_csv
+from digest.wording import PHRASES, status_label
 from tests.web_support import write_config
 
 NOW = datetime(2026, 5, 11, 9, 0, tzinfo=UTC)
@@ -28,6 +29,25 @@ def config_path(tmp_path: Path) -> Path:
 
 def run(config_path: Path, *args: str) -> Result:
     return CliRunner().invoke(cli, ["--config", str(config_path), "subscribers", *args])
+
+
+def process(
+    config_path: Path, *args: str, given: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`digest subscribers ...` as a real process, `given` on its stdin (None: no stdin)."""
+    return subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(config_path), "subscribers", *args],
+        input=given,
+        stdin=subprocess.DEVNULL if given is None else None,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def set_status(config_path: Path, email: str, status: str) -> None:
+    with Store(config_path.parent / "digest.db") as store, store.transaction() as db:
+        db.execute("UPDATE subscribers SET status = ? WHERE email = ?", (status, email))
 
 
 def statuses(config_path: Path) -> dict[str, str]:
@@ -256,3 +276,186 @@ def test_serve_without_secret_says_how_to_make_one(config_path: Path) -> None:
     assert done.returncode == 1
     assert "DIGEST_SECRET is not set" in done.stderr
     assert "secrets.token_urlsafe(32)" in done.stderr
+
+
+def test_every_status_has_a_label_in_both_languages() -> None:
+    assert PHRASES["fr"].keys() == PHRASES["en"].keys()
+    for status in (*STATUSES, "erased"):
+        assert status_label("en", status) == status  # English reads the store's words
+        assert status_label("fr", status) != status
+    assert status_label("fr", "something new") == "something new"
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "fr",
+            [
+                "ADRESSE                 STATUT       DEPUIS",
+                "bounced@example.org     en échec     2026-05-11",
+                "lea@example.org         confirmée    2026-05-11",
+                "left@example.org        désinscrite  2026-05-11",
+                "pending@example.org     en attente   2026-05-11",
+                "quite.long@example.org  confirmée    2026-05-11",
+                "5 adresses",
+            ],
+        ),
+        (
+            "en",
+            [
+                "EMAIL                   STATUS        SINCE",
+                "bounced@example.org     bounced       2026-05-11",
+                "lea@example.org         confirmed     2026-05-11",
+                "left@example.org        unsubscribed  2026-05-11",
+                "pending@example.org     pending       2026-05-11",
+                "quite.long@example.org  confirmed     2026-05-11",
+                "5 subscribers",
+            ],
+        ),
+    ],
+)
+def test_the_list_table_speaks_the_newsletters_language_and_csv_keeps_raw_values(
+    tmp_path: Path, language: str, expected: list[str]
+) -> None:
+    config_path = write_config(tmp_path, "https://lettre.example.org", language=language)
+    empty = run(config_path, "list").output
+    assert empty == {"fr": "aucune adresse\n", "en": "no subscribers\n"}[language]
+    with Store(tmp_path / "digest.db") as store:
+        for email, status in [
+            ("lea@example.org", "confirmed"),
+            ("quite.long@example.org", "confirmed"),
+            ("pending@example.org", "pending"),
+            ("left@example.org", "unsubscribed"),
+            ("bounced@example.org", "bounced"),
+        ]:
+            store.create_subscriber(email, "", status, "fr", NOW, event="x", source="t")
+    table = run(config_path, "list")
+    assert table.exit_code == 0 and table.output.splitlines() == expected
+    one = run(config_path, "list", "--status", "pending").output.splitlines()
+    assert one[-1] == {"fr": "1 adresse", "en": "1 subscriber"}[language]
+    rows = list(csv.DictReader(io.StringIO(run(config_path, "list", "--format", "csv").output)))
+    assert {r["status"] for r in rows} == set(STATUSES)
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        (
+            "fr",
+            [
+                "lea@example.org : ajoutée (confirmée)",
+                "lea@example.org : déjà confirmée",
+                "lea@example.org : désinscrite",
+                "lea@example.org : déjà désinscrite",
+                "lea@example.org : était désinscrite, désormais confirmée",
+                "lea@example.org : désinscrite (était en échec)",
+                "lea@example.org : désinscrite (était en attente)",
+            ],
+        ),
+        (
+            "en",
+            [
+                "lea@example.org: added (confirmed)",
+                "lea@example.org: already confirmed",
+                "lea@example.org: unsubscribed",
+                "lea@example.org: already unsubscribed",
+                "lea@example.org: was unsubscribed, now confirmed",
+                "lea@example.org: unsubscribed (was bounced)",
+                "lea@example.org: unsubscribed (was pending)",
+            ],
+        ),
+    ],
+)
+def test_add_and_remove_say_what_the_address_was_and_is(
+    tmp_path: Path, language: str, said: list[str]
+) -> None:
+    """No store word in a French line, and no "was not subscribed" for one who left."""
+    config_path = write_config(tmp_path, "https://lettre.example.org", language=language)
+    lines = [run(config_path, "add", "lea@example.org").output]
+    lines.append(run(config_path, "add", "lea@example.org").output)
+    lines.append(run(config_path, "remove", "lea@example.org").output)
+    lines.append(run(config_path, "remove", "lea@example.org").output)
+    lines.append(run(config_path, "add", "lea@example.org").output)
+    for status in ("bounced", "pending"):
+        set_status(config_path, "lea@example.org", status)
+        lines.append(run(config_path, "remove", "lea@example.org").output)
+    assert lines == [line + "\n" for line in said]
+    assert statuses(config_path) == {"lea@example.org": "unsubscribed"}
+
+
+@pytest.mark.parametrize(
+    ("language", "given", "erased", "asked_again"),
+    [
+        ("fr", "o\n", True, False),
+        ("fr", "oui\n", True, False),
+        ("fr", " Oui \n", True, False),
+        ("fr", "y\n", True, False),
+        ("fr", "yes\n", True, False),
+        ("fr", "n\n", False, False),
+        ("fr", "non\n", False, False),
+        ("fr", "\n", False, False),  # Enter: the default, no
+        ("fr", "peut-être\no\n", True, True),
+        ("fr", None, False, False),  # no input at all
+        ("en", "y\n", True, False),
+        ("en", "YES\n", True, False),
+        ("en", "no\n", False, False),
+        ("en", "o\n", False, True),  # not an English yes: asked again, then no input left
+    ],
+)
+def test_erase_asks_in_the_newsletters_language(
+    tmp_path: Path, language: str, given: str | None, erased: bool, asked_again: bool
+) -> None:
+    """A real process, as staff run it: a no erases nothing and is no failure (exit 0)."""
+    config_path = write_config(tmp_path, "https://lettre.example.org", language=language)
+    run(config_path, "add", "lea@example.org")
+    done = process(config_path, "erase", "lea@example.org", given=given)
+    assert done.returncode == 0, done.stderr
+    prompt = {
+        "fr": "Effacer toutes les données personnelles de lea@example.org ? C'est irréversible."
+        " [o/N] ",
+        "en": "Erase all personal data of lea@example.org? This cannot be undone. [y/N] ",
+    }[language]
+    assert done.stdout.startswith(prompt + "\n")
+    assert done.stdout.count(prompt) == (2 if asked_again else 1)
+    again = {"fr": "répondez o (oui) ou n (non)\n", "en": "answer y (yes) or n (no)\n"}
+    assert done.stderr == (again[language] if asked_again else "")
+    last = done.stdout.splitlines()[-1]
+    if erased:
+        assert last.startswith(
+            {"fr": "lea@example.org : effacée (", "en": "lea@example.org: erased ("}[language]
+        )
+        assert statuses(config_path) == {}
+    else:
+        no = {"fr": "lea@example.org : rien n'est effacé", "en": "lea@example.org: nothing erased"}
+        assert last == no[language]
+        assert statuses(config_path) == {"lea@example.org": "confirmed"}
+
+
+def test_export_for_excel_keeps_accents_and_columns(config_path: Path) -> None:
+    """French Excel reads a BOM-less CSV as Windows-1252 (Lefèvre becomes LefÃ¨vre) and splits
+    on ';'. The default export stays what scripts read: UTF-8, no BOM, commas."""
+    run(config_path, "add", "lea@example.org", "--name", "Léa Lefèvre; DRH")
+    run(config_path, "add", "x@example.org", "--name", "=SUM(A1)")
+    plain = subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(config_path), "subscribers", "export"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert plain.startswith(b"email,status,name,") and b"\r\n" not in plain
+    assert "Léa Lefèvre; DRH".encode() in plain
+    excel = subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(config_path), "subscribers", "export",
+         "--excel"],
+        capture_output=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "latin-1"},  # still UTF-8 out
+    ).stdout  # fmt: skip
+    assert excel.startswith(b"\xef\xbb\xbfemail;status;name;language;")
+    text = excel.decode("utf-8-sig")
+    assert text.count("\r\n") == 3 and "\n" not in text.replace("\r\n", "")
+    rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=";"))
+    assert [(r["email"], r["status"], r["name"]) for r in rows] == [
+        ("lea@example.org", "confirmed", "Léa Lefèvre; DRH"),
+        ("x@example.org", "confirmed", "'=SUM(A1)"),
+    ]
