@@ -230,16 +230,33 @@ def parse_csv(text: str) -> tuple[list[tuple[int, str, str]], list[str]]:
     rows: list[tuple[int, str, str]] = []
     problems: list[str] = []
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    name_at: int | None = 1
     for record, cells in enumerate(reader):
         number = reader.line_num  # the line in the file, even after a quoted line break
         cells = [c.strip() for c in cells]
-        if not any(cells) or (record == 0 and "@" not in cells[0]):
-            continue  # blank line, or a header row ("email;nom", "Adresse e-mail", ...)
+        if record == 0 and cells and "@" not in cells[0]:
+            name_at = _name_column(cells)  # a header row ("email;nom", "Adresse e-mail", ...)
+            continue
+        if not any(cells):
+            continue
         try:
-            rows.append((number, normalise_email(cells[0]), clean_name(_cell(cells, 1))))
+            name = clean_name(_cell(cells, name_at)) if name_at is not None else ""
+            rows.append((number, normalise_email(cells[0]), name))
         except BadAddress as exc:
             problems.append(f"line {number}: {cells[0][:80]!r}: {exc.message}")
     return rows, problems
+
+
+_NAME_HEADERS = {"name", "nom", "full name", "nom complet", "prénom nom", "nom prénom"}
+
+
+def _name_column(header: list[str]) -> int | None:
+    """Where the names are, by the header: the column called name/nom (as in our own
+    `export`, where it is the third), else the second of a two-column file, else none."""
+    for position, title in enumerate(header):
+        if position and title.lower() in _NAME_HEADERS:
+            return position
+    return 1 if len(header) == 2 else None
 
 
 def import_csv(store: Store, path: Path, *, language: str, now: datetime) -> ImportReport:

@@ -186,6 +186,23 @@ def test_parse_csv_with_commas_and_no_header() -> None:
                         "An email address must have an @-sign."]  # fmt: skip
 
 
+def test_the_name_column_is_found_by_its_header() -> None:
+    exported = "email,status,name,language\na@example.org,confirmed,Léa Dubois,fr\n"
+    assert parse_csv(exported)[0] == [(2, "a@example.org", "Léa Dubois")]
+    assert parse_csv("Adresse;Nom\nb@example.org;Jean\n")[0] == [(2, "b@example.org", "Jean")]
+    assert parse_csv("email,status,lang\nc@example.org,ok,fr\n")[0] == [(2, "c@example.org", "")]
+
+
+def test_an_export_imports_back_with_its_names(config_path: Path, tmp_path: Path) -> None:
+    run(config_path, "add", "lea@example.org", "--name", "Léa Dubois")
+    exported = tmp_path / "export.csv"
+    exported.write_text(run(config_path, "export").output, encoding="utf-8")
+    run(config_path, "erase", "lea@example.org", "--yes")
+    run(config_path, "import", str(exported))
+    rows = list(csv.DictReader(io.StringIO(run(config_path, "export").output)))
+    assert [(r["email"], r["name"]) for r in rows] == [("lea@example.org", "Léa Dubois")]
+
+
 def test_export_escapes_spreadsheet_formulas(config_path: Path) -> None:
     run(config_path, "add", "x@example.org", "--name", '=HYPERLINK("http://evil")')
     exported = run(config_path, "export").output
