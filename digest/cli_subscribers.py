@@ -154,10 +154,11 @@ def show_command(state: _State, email: str) -> None:
 def erase_command(state: _State, email: str, yes: bool) -> None:
     """Delete EMAIL's personal data (GDPR), keeping an anonymised consent record."""
     language = _language(state)
-    if not yes and not agrees(language, say(language, "sub_erase_confirm", email=email)):
-        click.echo(say(language, "sub_erase_declined", email=email))
-        return  # a "no" is an answer, not a failure: exit 0
     with _store(state) as store:
+        subs.find(store, email)  # an unknown address is said before asking anything
+        if not yes and not agrees(language, say(language, "sub_erase_confirm", email=email)):
+            click.echo(say(language, "sub_erase_declined", email=email))
+            return  # a "no" is an answer, not a failure: exit 0
         kept = subs.erase(store, email, now=_now(), source="cli")
     click.echo(say(language, "sub_erased", email=email, digest=kept[:16]))
 

@@ -326,7 +326,7 @@ def to_csv(subscribers: list[Subscriber], *, excel: bool = False) -> str:
 
 def show(store: Store, address: str) -> dict[str, Any]:
     """Everything stored about one subscriber (GDPR access request), as JSON-ready data."""
-    current = _find(store, address)
+    current = find(store, address)
     record = {k: _plain(v) for k, v in asdict(current).items()}
     record["consent_log"] = [
         {k: _plain(v) for k, v in asdict(r).items() if k not in ("subscriber_id", "email_hash")}
@@ -337,13 +337,13 @@ def show(store: Store, address: str) -> dict[str, Any]:
 
 def erase(store: Store, address: str, *, now: datetime, source: str) -> str:
     """Delete the personal data of one subscriber; returns the hash kept in the consent log."""
-    current = _find(store, address)
+    current = find(store, address)
     digest = email_hash(current.email)
     store.erase_subscriber(current.id, digest, now, source=source)
     return digest
 
 
-def _find(store: Store, address: str) -> Subscriber:
+def find(store: Store, address: str) -> Subscriber:
     current = store.subscriber_by_email(normalise_email(address))
     if current is None:
         raise DigestError(f"no subscriber {address}", hint="see `digest subscribers list`")

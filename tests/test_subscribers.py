@@ -476,3 +476,11 @@ def test_export_for_excel_keeps_accents_and_columns(config_path: Path) -> None:
         ("lea@example.org", "confirmed", "Léa Lefèvre; DRH"),
         ("x@example.org", "confirmed", "'=SUM(A1)"),
     ]
+
+
+def test_erase_of_an_unknown_address_says_so_before_asking(tmp_path: Path) -> None:
+    config_path = write_config(tmp_path, "https://lettre.example.org")
+    done = process(config_path, "erase", "personne@example.org", given="o\n")
+    assert done.returncode == 1
+    assert "no subscriber personne@example.org" in done.stderr
+    assert "Effacer" not in done.stdout
