@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, quoted, shortened
+from .staffyaml import TooLarge, load_yaml
 
 REQUIRED = object()
 Check = Callable[[Any], str | None]
@@ -44,7 +45,7 @@ def _timezone(value: Any) -> str | None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        return f"unknown timezone {value!r} (e.g. Europe/Paris)"
+        return f"unknown timezone {quoted(value)} (e.g. Europe/Paris)"
     return None
 
 
@@ -333,8 +334,9 @@ def parse_config(text: str, path: Path) -> Config:
     """Check the YAML `text` (read from `path`) and build the Config."""
     checker = _Checker(path)
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node, data = load_yaml(text)
+    except TooLarge as exc:
+        raise ConfigError([f"{path.name}: refused: {exc}"], path=str(path)) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
@@ -401,7 +403,7 @@ class _Checker:
             data = {}
         for unknown in sorted(set(map(str, data)) - set(keys)):
             hint = did_you_mean(unknown, list(keys))
-            self.problem((*at, unknown), f"unknown key '{unknown}'{hint}")
+            self.problem((*at, unknown), f"unknown key {quoted(unknown)}{hint}")
         return {name: self.value(data, name, key, (*at, name)) for name, key in keys.items()}
 
     def value(self, data: dict[str, Any], name: str, key: Key, at: tuple[str | int, ...]) -> Any:
@@ -502,9 +504,13 @@ class _Checker:
         )
 
     def theme_ref(self, theme: Any, at: tuple[str | int, ...], theme_ids: set[str]) -> None:
-        if theme is not None and theme not in theme_ids:
-            hint = did_you_mean(str(theme), sorted(theme_ids))
-            self.problem(at, f"unknown theme '{theme}'{hint}")
+        if theme is None or (isinstance(theme, str) and theme in theme_ids):
+            return
+        if not isinstance(theme, str):  # a list or mapping: not hashable, not worth quoting
+            self.problem(at, f"expected a theme id, got {_kind(theme)}")
+            return
+        hint = did_you_mean(theme, sorted(theme_ids))
+        self.problem(at, f"unknown theme {quoted(theme)}{hint}")
 
     def strings(self, values: Any, at: tuple[str | int, ...]) -> None:
         for position, value in enumerate(values or ()):
@@ -515,7 +521,7 @@ class _Checker:
         seen: set[str] = set()
         for position, value in enumerate(values):
             if value and value in seen:
-                self.problem((list_name, position, key), f"'{value}' is used twice")
+                self.problem((list_name, position, key), f"{quoted(value)} is used twice")
             seen.add(value)
 
     def resolve(self, value: str) -> Path:
@@ -525,9 +531,11 @@ class _Checker:
 
 
 def _dotted(at: tuple[str | int, ...]) -> str:
+    """`sources[3].url`; a key that long (a mistake) is cut, as quoted values are."""
     text = ""
     for part in at:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+        name = f"[{part}]" if isinstance(part, int) else shortened(part)
+        text += name if isinstance(part, int) or not text else f".{name}"
     return text
 
 

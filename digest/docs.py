@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 from . import config
+from .errors import QUOTED_MAX_CHARS
+from .staffyaml import MAX_VALUES
 
 # Key tables whose keys sit in a list of mappings rather than a mapping.
 _LIST_TABLES = {"SOURCE": "sources[].", "THEME": "themes[]."}
@@ -52,7 +54,10 @@ def section() -> str:
         "Generated from the key tables in `digest/config.py` (`python -m digest.docs`). "
         "`digest check` reports every problem at once with its line; relative paths resolve "
         "against the folder of `feeds.yaml`. Secrets never go in this file: they come from "
-        "the environment (`DIGEST_SMTP_URL`, `DIGEST_SECRET`).\n\n"
+        "the environment (`DIGEST_SMTP_URL`, `DIGEST_SECRET`). YAML anchors and aliases "
+        f"(`&cats` … `*cats`) may share values, but a file standing for more than {MAX_VALUES:,} "
+        "values once they are written out is refused, and messages quote at most "
+        f"{QUOTED_MAX_CHARS} characters of a value.\n\n"
     )
     return f"{_MARKERS[0]}\n{intro}{reference()}\n{_MARKERS[1]}"
 

@@ -11,15 +11,41 @@
     └── AlreadyRunning     another run holds the lock, exit 75
 
 The CLI catches DigestError in one place and prints the message and the hint; a traceback
-is shown only with --debug.
+is shown only with --debug. A message quotes what a file said through `quoted`/`shortened`,
+never whole.
 """
 
 from __future__ import annotations
+
+import reprlib
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 75
+
+
+QUOTED_MAX_CHARS = 80
+
+_REPR = reprlib.Repr()
+# Few levels and items: a value built of YAML aliases may stand for billions of strings, and
+# reprlib only ever looks at the part it prints.
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 2, 4, 4
+_REPR.maxstring = _REPR.maxother = QUOTED_MAX_CHARS
+
+
+def quoted(value: object) -> str:
+    """`value` as an error message shows it: its repr, cut to about 80 characters.
+
+    Why: messages end up in digest.json, the store and the terminal; a value a file
+    provides (a 1 MiB line, a nested list) must not come out whole.
+    """
+    return shortened(_REPR.repr(value))
+
+
+def shortened(text: str) -> str:
+    """`text` cut to about 80 characters, for a message that quotes what a file said."""
+    return text if len(text) <= QUOTED_MAX_CHARS else text[: QUOTED_MAX_CHARS - 1] + "…"
 
 
 class DigestError(Exception):

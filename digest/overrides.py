@@ -16,9 +16,10 @@ from typing import Any
 
 import yaml
 
-from .config import Config, Key, _Checker, did_you_mean
-from .errors import ConfigError
+from .config import Config, Key, _Checker, _kind, did_you_mean
+from .errors import ConfigError, quoted
 from .identity import canonical_url
+from .staffyaml import TooLarge, load_yaml
 from .text import html_to_text, markdown_to_html
 from .themes import AGENDA_ID, FALLBACK_ID, RECAP, RECAP_FILE_DATE
 
@@ -118,9 +119,8 @@ def parse_overrides(text: str, path: Path, targets: Collection[str]) -> Override
         front, offset, body = text, 0, ""
     # Padding with blank lines keeps YAML's line numbers those of the whole file.
     padded = "\n" * offset + front
-    data = _load_yaml(padded, path)
+    node, data = _load_yaml(padded, path)
     checker = _Checker(path)
-    node = yaml.compose(padded) if data is not None else None
     if node is not None:
         checker.index(node, ())
     values = checker.section(_accept_single_urls(data), OVERRIDE_KEYS, ())
@@ -159,9 +159,13 @@ def _split_front_matter(text: str, path: Path) -> tuple[str, int, str]:
     )
 
 
-def _load_yaml(text: str, path: Path) -> Any:
+def _load_yaml(text: str, path: Path) -> tuple[yaml.Node | None, Any]:
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
+    except TooLarge as exc:
+        raise ConfigError(
+            [f"{path.name}: refused: {exc}"], hint=f"fix this in {path}", path=str(path)
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
@@ -193,7 +197,7 @@ def _urls(checker: _Checker, values: list[Any], name: str) -> dict[str, Where]:
     for position, value in enumerate(values or ()):
         ref = reference(value)
         if ref is None:
-            checker.problem((name, position), f"{value!r} {NOT_A_REFERENCE}")
+            checker.problem((name, position), f"{quoted(value)} {NOT_A_REFERENCE}")
         else:
             urls.setdefault(ref, (name, position))
     return urls
@@ -208,10 +212,12 @@ def _moves(
         at = ("move", str(url))
         ref = reference(url)
         if ref is None:
-            checker.problem(at, f"{url!r} {NOT_A_REFERENCE}")
+            checker.problem(at, f"{quoted(url)} {NOT_A_REFERENCE}")
+        elif not isinstance(target, str):
+            checker.problem(at, f"expected a theme id, got {_kind(target)}")
         elif target not in targets:
-            hint = did_you_mean(str(target), sorted(targets))
-            checker.problem(at, f"unknown theme '{target}'{hint}")
+            hint = did_you_mean(target, sorted(targets))
+            checker.problem(at, f"unknown theme {quoted(target)}{hint}")
         else:
             moves[ref] = (target, at)
     return moves

@@ -118,6 +118,36 @@ def test_rebuild_is_identical_and_the_store_keeps_the_issue(shipped: Path, tmp_p
     assert stored.html == (first / "digest.html").read_text(encoding="utf-8")
 
 
+def test_an_alias_bomb_recap_is_reported_and_the_issue_built(shipped: Path, tmp_path: Path) -> None:
+    # 350 bytes whose `date:` once stood for 43 million strings, quoted whole in the error.
+    lines = ["a: &a [" + ", ".join(['"lol"'] * 9) + "]"]
+    lines += [
+        f"{n}: &{n} [" + ", ".join([f"*{p}"] * 9) + "]"
+        for p, n in zip("abcdefg", "bcdefgh", strict=True)
+    ]
+    bomb = "---\n" + "\n".join(lines) + "\ndate: *h\n---\n# Bombe\n"
+    assert len(bomb) < 400
+    (shipped.parent / "content" / "recaps" / "2023-05-10-bombe.md").write_text(bomb)
+    out = tmp_path / "out"
+    run = build_shipped(shipped, out)
+    assert run.returncode == 0, run.stderr[:2000]
+    produced = (out / "digest.json").read_text(encoding="utf-8")
+    assert len(produced) < len(GOLDEN_JSON.read_text(encoding="utf-8")) + 1000
+    data = json.loads(produced)
+    (recaps,) = [s for s in data["sources"] if s["name"] == "Le Cerdd"]
+    assert recaps["status"] == "ok" and recaps["items"] >= 3
+    assert recaps["error"].startswith(
+        "1 of 6 recaps not read: 2023-05-10-bombe.md:2: anchors and aliases (&, *) are not"
+    )
+    assert len(recaps["error"]) < 300
+    titles = [item["title"] for item in all_items(data)]
+    assert (
+        "Retour sur la deuxième journée régionale du réseau des Territoires Participatifs" in titles
+    )
+    assert len(run.stdout) + len(run.stderr) < 5000
+    assert (tmp_path / "digest.db").stat().st_size < 2_000_000
+
+
 def online_config(folder: Path, server: FeedServer, *feeds: tuple[str, str]) -> Path:
     recaps = folder / "recaps"
     recaps.mkdir()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -94,6 +96,56 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     problems = problems_of("newsletter: [unclosed\nsources: []\n", tmp_path)
     assert problems[0].startswith("feeds.yaml:")
     assert "not valid YAML" in problems[0]
+
+
+def alias_bomb(levels: int) -> str:
+    """A few hundred bytes of YAML whose `h` stands for 9**levels strings."""
+    names = "abcdefgh"
+    lines = ["a: &a [" + ", ".join(['"lol"'] * 9) + "]"]
+    for previous, name in itertools.pairwise(names[:levels]):
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_shared_values_are_fine_but_an_alias_bomb_is_refused(tmp_path: Path) -> None:
+    shared = (
+        "newsletter: {title: La lettre}\nthemes: [{id: climat, title: Climat}]\nsources:\n"
+        "  - {name: A, url: https://a.example/f, categories: &cats {Climat: climat, Air: climat}}\n"
+        "  - {name: B, url: https://b.example/f, categories: *cats}\n"
+    )
+    config = parse_config(shared, tmp_path / "feeds.yaml")
+    assert config.sources[1].categories == {"Climat": "climat", "Air": "climat"}
+    bomb = alias_bomb(6) + shared.replace("categories: *cats", "categories: {Climat: *f}")
+    assert problems_of(bomb, tmp_path) == [
+        "feeds.yaml: refused: it stands for more than 100,000 values once its aliases (*)"
+        " are expanded: write the values out, or share smaller ones"
+    ]
+
+
+def test_a_cycle_or_a_deep_nesting_is_refused_not_a_traceback(tmp_path: Path) -> None:
+    cycle = problems_of("newsletter: &n {title: x, again: [*n]}\n", tmp_path)
+    assert len(cycle) == 1 and cycle[0].startswith("feeds.yaml: refused: it stands for more")
+    deep = problems_of("x: " + "[" * 3000 + "]" * 3000 + "\n", tmp_path)
+    assert deep == ["feeds.yaml: refused: it is nested too deeply"]
+
+
+def test_messages_quote_at_most_80_characters_of_a_value(tmp_path: Path) -> None:
+    text = (
+        MINIMAL.replace('"La lettre"', '"La lettre"\n  timezone: ' + "Europe/" + "x" * 3000)
+        + f"    categories: {{Climat: {'y' * 3000}}}\n"
+        + f"themes:\n  - id: climat\n    title: Climat\n    {'z' * 1000}: 1\n"
+    )
+    found = problems_of(text, tmp_path)
+    assert len(found) == 3, found
+    for problem in found:
+        assert max(len(run) for run in re.findall(r"x+|y+|z+", problem)) <= 80, problem
+
+
+def test_a_list_where_a_theme_id_goes_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    text = MINIMAL + "    categories: {Climat: [climat, air]}\n"
+    assert problems_of(text, tmp_path) == [
+        "feeds.yaml:6: sources[0].categories.Climat: expected a theme id, got a list"
+    ]
 
 
 def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import datetime
 from pathlib import Path
@@ -288,6 +289,56 @@ def test_yaml_tags_are_refused_not_executed(tmp_path: Path) -> None:
         read_recap(write(tmp_path, "evil.md", text), source(tmp_path), PARIS)
     assert not marker.exists()
     assert info.value.hint and "!!tags" in info.value.hint
+
+
+def alias_bomb(levels: int = 8) -> str:
+    """About 350 bytes of front matter whose `date:` stands for 9**levels strings."""
+    names = "abcdefghij"
+    lines = ["a: &a [" + ", ".join(['"lol"'] * 9) + "]"]
+    for previous, name in itertools.pairwise(names[:levels]):
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+    return "---\n" + "\n".join(lines) + f"\ndate: *{names[levels - 1]}\n---\n# Bombe\n"
+
+
+def test_an_alias_bomb_is_refused_and_the_other_recaps_read(tmp_path: Path) -> None:
+    bomb = alias_bomb()
+    assert len(bomb.encode()) < 400
+    write(tmp_path, "2023-05-10-bombe.md", bomb)
+    write(tmp_path, "2023-05-11-bon.md", "---\ntitle: Bon\ndate: 2023-05-11\n---\nTexte.\n")
+    result = read_recaps(source(tmp_path), PARIS)
+    assert (result.status, [item.title for item in result.items]) == ("ok", ["Bon"])
+    assert result.error == (
+        "1 of 2 recaps not read: 2023-05-10-bombe.md:2: anchors and aliases (&, *) are not"
+        " allowed in front matter (write each value in full; put text that starts with & or *"
+        " in quotes)"
+    )
+
+
+def test_any_anchor_or_alias_is_refused_at_its_line(tmp_path: Path) -> None:
+    for name, front, line in (
+        ("anchor.md", "title: T\nplace: &lieu Lille\n", 3),
+        ("alias.md", "title: T\nauthor: Anne\nplace: *lieu\n", 4),
+        ("merge.md", "title: T\nbase: &b {place: Lille}\n<<: *b\n", 3),
+    ):
+        path = write(tmp_path, name, f"---\n{front}---\nTexte.\n")
+        with pytest.raises(ParseError, match=rf"{name}:{line}: anchors and aliases"):
+            read_recap(path, source(tmp_path), PARIS)
+    quoted = write(tmp_path, "quoted.md", '---\ntitle: "*Nouveau* : &co"\n---\nTexte.\n')
+    assert read_recap(quoted, source(tmp_path), PARIS).title == "*Nouveau* : &co"
+
+
+def test_error_messages_quote_at_most_80_characters_of_a_value(tmp_path: Path) -> None:
+    long_url = "javascript:" + "x" * 5000
+    long_date = "le " + "1" * 5000
+    for name, front, key in (
+        ("u.md", f"title: T\nurl: {long_url}\n", "url"),
+        ("d.md", f"title: T\ndate: {long_date}\n", "date"),
+    ):
+        path = write(tmp_path, name, f"---\n{front}---\nTexte.\n")
+        with pytest.raises(ParseError, match=rf"{name}:3: {key}: 'javascript:x|'le 1") as info:
+            read_recap(path, source(tmp_path), PARIS)
+        assert len(info.value.message) < 140, info.value.message
+        assert "…" in info.value.message or "..." in info.value.message
 
 
 def test_invalid_yaml_and_unclosed_front_matter(tmp_path: Path) -> None:

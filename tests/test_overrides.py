@@ -160,6 +160,29 @@ def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
     assert len(found) == 1 and found[0].startswith("2023-W19.md:4: not valid YAML")
 
 
+def test_an_alias_bomb_is_refused_and_long_values_are_cut(tmp_path: Path) -> None:
+    lines = ["a: &a [" + ", ".join(['"https://a.example/"'] * 9) + "]"]
+    lines += [
+        f"{n}: &{n} [" + ", ".join([f"*{p}"] * 9) + "]"
+        for p, n in zip("abcde", "bcdef", strict=True)
+    ]
+    bomb = "---\n" + "\n".join(lines) + "\nexclude: *f\n---\nEdito.\n"
+    assert problems(tmp_path, "2023-W19.md", bomb) == [
+        "2023-W19.md: refused: it stands for more than 100,000 values once its aliases (*)"
+        " are expanded: write the values out, or share smaller ones"
+    ]
+    long_value = "pin:\n  - [" + ", ".join(["www.cerdd.example.org/x"] * 500) + "]\n"
+    long_value += f"move:\n  https://cerdd.example.org/a: {'t' * 3000}\n"
+    long_value += "  https://cerdd.example.org/b: [climat]\n"
+    found = problems(tmp_path, "2023-W20.yaml", long_value)
+    assert len(found) == 3, found
+    assert found[2].endswith(
+        ":5: move.https://cerdd.example.org/b: expected a theme id, got a list"
+    )
+    for problem in found:
+        assert len(problem) < 250, problem
+
+
 def test_front_matter_must_be_a_mapping_and_closed(tmp_path: Path) -> None:
     assert problems(tmp_path, "2023-W19.md", "---\n- a\n- b\n---\nTexte\n") == [
         "2023-W19.md:2: (top): expected a mapping, got a list"

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from ..config import SourceConfig
-from ..errors import ParseError
+from ..errors import ParseError, quoted, shortened
 from ..identity import item_key
 from ..models import Item, SourceResult, SourceStatus
 from ..text import clean_title, html_to_text, http_url, summarize
@@ -37,8 +37,26 @@ _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _FILE_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[-_.]|$)")
 
 
+class _Refused(yaml.MarkedYAMLError):
+    """Valid YAML that front matter does not accept; `problem` says what, `note` the fix."""
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as text, so that a bad one is reported here with its line."""
+    """SafeLoader that leaves dates as text and refuses anchors and aliases.
+
+    Why no aliases: front matter is a flat list of values staff type, and a few nested
+    aliases (`b: [*a, *a, ...]`) stand for billions of strings as soon as a value is used.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _Refused(
+                problem="anchors and aliases (&, *) are not allowed in front matter",
+                problem_mark=event.start_mark,
+                note="write each value in full; put text that starts with & or * in quotes",
+            )
+        return super().compose_node(parent, index)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -175,22 +193,39 @@ def _parse_front_matter(front: str, name: str) -> tuple[dict[str, Any], dict[str
     """The front matter's keys and values, and the file line of each key (safe YAML only)."""
     hint = "front matter is YAML `key: value` lines between two '---' lines (no !!tags)"
     try:
-        node = yaml.compose(front, Loader=_Loader)
-        data = yaml.load(front, Loader=_Loader)  # _Loader is a SafeLoader
+        node, data = _load(front)
+    except _Refused as exc:
+        raise ParseError(f"{name}:{_line(exc)}: {exc.problem}", exc.note) from exc
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = 2 + (mark.line if mark else 0)
         raise ParseError(
-            f"{name}:{line}: front matter is not valid YAML: {exc.problem}", hint
+            f"{name}:{_line(exc)}: front matter is not valid YAML: {exc.problem}", hint
         ) from exc
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
-        raise ParseError(f"{name}:2: front matter is not valid YAML: {exc}", hint) from exc
+        raise ParseError(
+            f"{name}:2: front matter is not valid YAML: {shortened(str(exc))}", hint
+        ) from exc
     if data is None:
         return {}, {}
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise ParseError(f"{name}:2: front matter is not a list of `key: value` lines", hint)
     lines = {str(key.value): 2 + key.start_mark.line for key, _ in node.value}
     return {str(key): value for key, value in data.items()}, lines
+
+
+def _load(front: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree (it has the lines) and the values, from one parse with `_Loader`."""
+    loader = _Loader(front)
+    try:
+        node = loader.get_single_node()
+        return node, loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+
+
+def _line(exc: yaml.MarkedYAMLError) -> int:
+    """The file line of a YAML error: front matter starts on the file's line 2."""
+    mark = exc.problem_mark or exc.context_mark
+    return 2 + (mark.line if mark else 0)
 
 
 class _Recap:
@@ -215,7 +250,9 @@ class _Recap:
         raw = self.text("url")
         url = http_url(raw)
         if raw and url is None:
-            raise self.fail("url", f"{raw!r} is not an http(s) URL", "give the page's full address")
+            raise self.fail(
+                "url", f"{quoted(raw)} is not an http(s) URL", "give the page's full address"
+            )
         return url
 
     def date(self, key: str) -> datetime | None:
@@ -225,7 +262,7 @@ class _Recap:
         parsed = parse_date(str(value), self.tz) if isinstance(value, str | int) else None
         if parsed is None:
             raise self.fail(
-                key, f"{value!r} is not a date", f"write {key}: 2023-05-11 or 11 mai 2023"
+                key, f"{quoted(value)} is not a date", f"write {key}: 2023-05-11 or 11 mai 2023"
             )
         return parsed
 

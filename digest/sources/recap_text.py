@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from ..errors import ParseError
+from ..errors import ParseError, quoted
 from ..text import html_to_text, sanitize_html
 
 HEAD_LINES = 5  # the date line is looked for among the first non-blank lines only
@@ -138,7 +138,7 @@ def _line_date(line: str, name: str, tz: ZoneInfo, number: int) -> datetime:
     parsed = parse_date(line, tz)
     if parsed is None:
         raise ParseError(
-            f"{name}:{number}: {line.strip()!r} is not a real date",
+            f"{name}:{number}: {quoted(line.strip())} is not a real date",
             hint="write the date as in 'Mis à jour le 11 mai 2023'",
         )
     return parsed
