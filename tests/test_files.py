@@ -285,10 +285,57 @@ def test_crlf_line_ends_and_escaped_newlines_in_titles(tmp_path: Path) -> None:
 def test_yaml_tags_are_refused_not_executed(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     text = f"---\ntitle: T\nx: !!python/object/apply:os.makedirs ['{marker}']\n---\n"
-    with pytest.raises(ParseError, match=r"evil\.md:3: front matter is not valid YAML") as info:
+    with pytest.raises(ParseError, match=r"evil\.md:3: YAML tags \(!!python/object/apply:") as info:
         read_recap(write(tmp_path, "evil.md", text), source(tmp_path), PARIS)
     assert not marker.exists()
-    assert info.value.hint and "!!tags" in info.value.hint
+    assert info.value.hint and "plain text" in info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("front", "field", "typed"),
+    [
+        ("title: yes", "title", "yes"),
+        ("title: T\nplace: On", "place", "On"),
+        ("title: T\nauthor: NO", "author", "NO"),
+        ("title: 12:30", "title", "12:30"),  # YAML 1.1 sexagesimal: 750
+        ("title: 0x1F", "title", "0x1F"),
+        ("title: 010", "title", "010"),  # octal: 8
+        ("title: 1_000", "title", "1_000"),
+        ("title: .inf", "title", ".inf"),
+        ("title: 2023-05-11", "title", "2023-05-11"),
+        ("title: !!str off", "title", "off"),
+        ("title: T\nid: 007", "guid", "file:007"),
+    ],
+)
+def test_front_matter_values_are_the_text_typed(
+    tmp_path: Path, front: str, field: str, typed: str
+) -> None:
+    path = write(tmp_path, "v.md", f"---\n{front}\n---\nTexte.\n")
+    assert getattr(read_recap(path, source(tmp_path), PARIS), field) == typed
+
+
+def test_front_matter_lists_empty_values_and_dates(tmp_path: Path) -> None:
+    front = "title: T\ntags: [2023, off, Yes]\nplace:\nimage: ~\nauthor: null\ndate: 2023-05-11"
+    item = read_recap(write(tmp_path, "l.md", f"---\n{front}\n---\nx\n"), source(tmp_path), PARIS)
+    assert item.categories == ("2023", "off", "Yes")
+    assert (item.place, item.image, item.author) == (None, None, None)
+    assert item.published == datetime(2023, 5, 11, tzinfo=PARIS)
+
+
+@pytest.mark.parametrize(
+    ("front", "shown"),
+    [
+        ("title: !!binary aGVsbG8=", "!!binary"),
+        ("title: T\nplace: !!bool yes", "!!bool"),
+        ("title: T\ntags: !!set {a, b}", "!!set"),
+        ("title: T\nplace: !Lille", "!Lille"),
+    ],
+)
+def test_tagged_values_are_refused_at_their_line(tmp_path: Path, front: str, shown: str) -> None:
+    path = write(tmp_path, "tag.md", f"---\n{front}\n---\nTexte.\n")
+    line = 1 + front.count("\n") + 1
+    with pytest.raises(ParseError, match=rf"tag\.md:{line}: YAML tags \({shown}\) are not"):
+        read_recap(path, source(tmp_path), PARIS)
 
 
 def alias_bomb(levels: int = 8) -> str:

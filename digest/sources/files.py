@@ -17,7 +17,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,11 +29,11 @@ from ..errors import ParseError, quoted, shortened
 from ..identity import item_key
 from ..models import Item, SourceResult, SourceStatus
 from ..text import clean_title, html_to_text, http_url, summarize
-from .recap_text import aware, parse_date, strip_head, summary
+from .recap_text import parse_date, strip_head, summary
 
 MAX_BYTES = 1_048_576  # a recap is a page of text; past 1 MiB it is a mistake (an embedded image)
 
-_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_STR_TAG = "tag:yaml.org,2002:str"
 _FILE_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[-_.]|$)")
 
 
@@ -42,10 +42,13 @@ class _Refused(yaml.MarkedYAMLError):
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as text and refuses anchors and aliases.
+    """SafeLoader for front matter: every value is the text typed, and no anchors or tags.
 
-    Why no aliases: front matter is a flat list of values staff type, and a few nested
-    aliases (`b: [*a, *a, ...]`) stand for billions of strings as soon as a value is used.
+    Why text: YAML 1.1 reads `yes`, `On` and `NO` as booleans, `12:30` as 750 and dates as
+    dates, so a title or a place came out "True"; no key of a recap needs a number or a
+    boolean, and dates are parsed here, where a bad one is reported with its line. Why no
+    aliases: front matter is a short list of values typed in full, and a few nested aliases
+    (`b: [*a, *a, ...]`) stand for billions of strings as soon as a value is used.
     """
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
@@ -56,13 +59,22 @@ class _Loader(yaml.SafeLoader):
                 problem_mark=event.start_mark,
                 note="write each value in full; put text that starts with & or * in quotes",
             )
+        tag = getattr(event, "tag", None)
+        if tag not in (None, "!", _STR_TAG):  # `!!str` and `!` only say "text"
+            shown = shortened(tag.replace("tag:yaml.org,2002:", "!!"))
+            raise _Refused(
+                problem=f"YAML tags ({shown}) are not allowed in front matter",
+                problem_mark=event.start_mark,
+                note="write the value as plain text; put text that starts with ! in quotes",
+            )
         return super().compose_node(parent, index)
 
 
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP_TAG]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+# Only an empty value, `~` and `null` mean "no value"; anything else is text.
+_Loader.yaml_implicit_resolvers = {}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
+)
 
 
 def read_recaps(source: SourceConfig, tz: ZoneInfo) -> SourceResult:
@@ -257,9 +269,9 @@ class _Recap:
 
     def date(self, key: str) -> datetime | None:
         value = self.meta.get(key)
-        if value is None or isinstance(value, datetime | date):
-            return aware(value, self.tz) if value is not None else None
-        parsed = parse_date(str(value), self.tz) if isinstance(value, str | int) else None
+        if value is None:
+            return None
+        parsed = parse_date(value, self.tz) if isinstance(value, str) else None
         if parsed is None:
             raise self.fail(
                 key, f"{quoted(value)} is not a date", f"write {key}: 2023-05-11 or 11 mai 2023"
