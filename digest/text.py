@@ -79,8 +79,13 @@ _DROPPED = frozenset(("Cc", "Cf", "Cs", "Co", "Cn"))
 
 
 def clean_title(raw: str) -> str:
-    """A one-line plain-text title: tags stripped, entities decoded, controls removed."""
-    text = html_to_text(raw) if "<" in raw or "&" in raw else raw
+    """A one-line plain-text title from HTML: tags stripped, entities decoded, controls removed."""
+    return plain_title(html_to_text(raw) if "<" in raw or "&" in raw else raw)
+
+
+def plain_title(text: str) -> str:
+    """A one-line title from plain text, kept as written ("a < b", "<script>" included):
+    controls removed, spaces folded, cut to TITLE_MAX_CHARS. Templates escape it."""
     text = _SPACES.sub(" ", remove_control_chars(text)).strip()
     if len(text) > TITLE_MAX_CHARS:
         text = text[: TITLE_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"

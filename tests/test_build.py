@@ -186,6 +186,24 @@ def test_a_broken_feed_is_reported_and_the_issue_built(
     assert "Atlas de la biodiversité communale : 12 nouvelles communes engagées" in titles
 
 
+def test_a_literal_tag_in_a_text_title_is_shown_escaped(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    config = online_config(tmp_path, feed_server, ("Numérique", "/feeds/titles-atom.xml"))
+    out = tmp_path / "out"
+    run = digest("--config", str(config), "build", "--week", "2023-W19", "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    titles = [item["title"] for item in all_items(json.loads((out / "digest.json").read_text()))]
+    assert "Comment utiliser <script> sans risque : guide 2023" in titles
+    for name in ("digest.html", "web.html"):
+        page = (out / name).read_text(encoding="utf-8")
+        assert "Comment utiliser &lt;script&gt; sans risque" in page, name
+        assert "Les balises &lt;b&gt; et &lt;i&gt; en HTML" in page, name
+        assert "<script" not in page.lower(), name
+    text = (out / "digest.txt").read_text(encoding="utf-8")
+    assert "Comment utiliser <script> sans risque" in text
+
+
 def test_a_second_run_uses_the_cache_on_304(feed_server: FeedServer, tmp_path: Path) -> None:
     config = online_config(tmp_path, feed_server, ("Biodiversité", "/etag/rss20.xml"))
     args = ("--config", str(config), "build", "--week", "2023-W19", "--out")

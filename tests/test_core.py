@@ -19,6 +19,7 @@ from digest.text import (
     html_to_text,
     http_url,
     join_url,
+    plain_title,
     sanitize_html,
     sanitized_to_text,
     summarize,
@@ -75,6 +76,14 @@ def test_titles_lose_crlf_tags_and_controls() -> None:
     assert clean_title("Bonjour\r\nBcc: victim@example.org") == "Bonjour Bcc: victim@example.org"
     assert clean_title("A &amp; <b>B</b>\x00\u202e") == "A & B"
     assert len(clean_title("mot " * 200)) <= 300
+
+
+def test_plain_titles_keep_what_looks_like_markup() -> None:
+    assert plain_title(" a < b\r\net <script>x</script> &amp;\x00\u202e ") == (
+        "a < b et <script>x</script> &amp;"
+    )
+    assert plain_title("<b>" + "mot " * 200).endswith("…")
+    assert len(plain_title("<b>" + "mot " * 200)) <= 300
 
 
 def test_sanitizer_keeps_content_and_drops_active_parts() -> None:

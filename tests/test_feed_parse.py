@@ -86,6 +86,28 @@ def test_atom_1_0_with_xml_base() -> None:
     assert 'href="https://participation.example.org/blog/jardins-partages"' in first.summary_html
 
 
+def test_atom_titles_follow_their_type() -> None:
+    # type="text" (and no type) is literal text; only html and xhtml titles hold markup.
+    assert [item.title for item in parse("titles-atom.xml")] == [
+        "Comment utiliser <script> sans risque : guide 2023",
+        "Les balises <b> et <i> en HTML",
+        "Sobriété numérique & collectivités",
+        "Réemploi du matériel <enfin>",
+        "Tabulations et retours à la ligne repliés",  # controls out, spaces folded
+    ]
+
+
+def test_rss_titles_are_html_only_when_feedparser_sees_markup() -> None:
+    assert [item.title for item in parse("titles-rss.xml")] == [
+        "Appel à projets numérique responsable",  # escaped markup: a closing tag
+        "Tiers-lieux : la carte 2023",  # CDATA with tags
+        "Quand a < b et c > d : comparer les consommations",
+        "Les balises <b> et <i> en HTML",  # no closing tag, no entity: text
+        "Cafés réparation & ateliers",  # entities: HTML
+        "Utiliser <canvas> pour les cartes : retour d'expérience",  # from the summary's text
+    ]
+
+
 def test_hostile_markup_never_comes_out() -> None:
     items = parse("hostile.xml")
     text = everything(items).lower()

@@ -28,6 +28,7 @@ from ..models import Item
 from ..text import (
     clean_title,
     http_url,
+    plain_title,
     remove_control_chars,
     sanitize_html,
     sanitized_to_text,
@@ -201,7 +202,7 @@ def entry_to_item(entry: Any, source: SourceConfig, base: str | None) -> Item | 
     html_base = url or base
     summary_html = sanitize_html(_body(entry), html_base)
     summary_text = summarize(sanitized_to_text(summary_html))
-    title = clean_title(entry.get("title") or "") or _title_from(summary_text)
+    title = _title(entry) or _title_from(summary_text)
     if not title and not url:
         return None
     return Item(
@@ -233,10 +234,22 @@ def _body(entry: Any) -> str:
     return str(entry.get("summary") or "")
 
 
+def _title(entry: Any) -> str:
+    """The entry's title as one line of plain text.
+
+    Atom says whether a title is text, html or xhtml; for RSS, feedparser guesses text/html
+    when the title has a closing tag or an HTML entity, and only known tags. A text/plain
+    title is literal: "Utiliser <script> sans risque" or "a < b" must keep its '<'.
+    """
+    raw = str(entry.get("title") or "")
+    kind = (entry.get("title_detail") or {}).get("type")
+    return plain_title(raw) if kind == "text/plain" else clean_title(raw)
+
+
 def _title_from(text: str) -> str:
-    """A title for an untitled entry: its first words."""
+    """A title for an untitled entry: its first words (`text` is plain text already)."""
     words = text.split()
-    return clean_title(" ".join(words[:12]) + ("…" if len(words) > 12 else ""))
+    return plain_title(" ".join(words[:12]) + ("…" if len(words) > 12 else ""))
 
 
 def _published(entry: Any) -> datetime | None:
