@@ -118,6 +118,40 @@ def test_summaries_are_cut_at_a_word_boundary() -> None:
     assert summarize("Court texte.") == "Court texte."
 
 
+def test_a_cut_at_a_separator_or_colon_leaves_no_space_before_the_ellipsis() -> None:
+    for last in ("–", ":"):
+        words = [f"mot{n}" for n in range(49)] + [last] + [f"suite{n}" for n in range(30)]
+        assert summarize(" ".join(words)).endswith(" mot48…")
+
+
+LIST_SUMMARY = (
+    "<p>Appel à projets 2023</p><ul><li>Dépôt des dossiers : jusqu'au 30 juin 2023</li>"
+    "<li>Webinaire d'information : le 24 mai à 11 h</li></ul>"
+)
+
+
+def test_blocks_that_run_together_get_a_separator() -> None:
+    assert html_to_text(LIST_SUMMARY) == (
+        "Appel à projets 2023 – Dépôt des dossiers : jusqu'au 30 juin 2023"
+        " – Webinaire d'information : le 24 mai à 11 h"
+    )
+    assert html_to_text("Date : 24 mai<br>Lieu : Lille<br/>") == "Date : 24 mai – Lieu : Lille"
+    assert html_to_text("<h3>Contexte</h3><p>La Région finance.</p>") == (
+        "Contexte – La Région finance."
+    )
+
+
+def test_blocks_ending_with_punctuation_get_a_space() -> None:
+    assert html_to_text("<ul><li>le vélo ;</li><li>la marche ;</li><li>le bus.</li></ul>") == (
+        "le vélo ; la marche ; le bus."
+    )
+    assert html_to_text(
+        "<p>« C'est fait. »</p><p>(Fin.)</p><p>Au programme :</p><ul><li>a</li>"
+    ) == ("« C'est fait. » (Fin.) Au programme : a")
+    assert html_to_text("<p>  </p><div><p>Seul</p></div><br>") == "Seul"
+    assert html_to_text("é<b>co</b>nomie <i>circu</i>laire") == "économie circulaire"
+
+
 def test_store_migrates_and_remembers(tmp_path: Path) -> None:
     path = tmp_path / "digest.db"
     now = datetime(2023, 5, 12, 9, tzinfo=PARIS)
@@ -243,6 +277,8 @@ SANITIZED_CASES = (
     "<p>Ligne\r\nsuivante\u2028et\u202eRLO\x00</p>",
     "<![CDATA[x]]> <3 amour & humour",
     "<figure><img src='/i.jpg' alt='a>b'><figcaption>Légende</figcaption></figure>",
+    LIST_SUMMARY,
+    "<p>« Fin. »</p><p>(voir p. 3)</p>Date : 24 mai<br>Lieu<br><br>Lille<ul><li>un ;</li></ul>",
 )
 
 
