@@ -12,6 +12,8 @@ import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from .urls import browser_url
+
 # Query parameters that say how a reader arrived, not what the page is.
 TRACKING_PARAMS = {
     "fbclid",
@@ -54,6 +56,9 @@ def canonical_url(url: str) -> str:
 
 
 def _canonical(url: str) -> str:
+    # The host as digest.text.http_url writes it (punycode for lookalikes), so that the
+    # URL an overrides file names and the item's own URL give the same key.
+    url = browser_url(url) or url
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -15,6 +15,8 @@ from functools import lru_cache
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
+from .urls import browser_url
+
 ALLOWED_TAGS = {
     "a",
     "abbr",
@@ -95,7 +97,8 @@ def plain_title(text: str) -> str:
 
 def http_url(value: str | None, base: str | None = None) -> str | None:
     """`value` made absolute against `base`, or None unless it is an http(s) URL with a host
-    (and a numeric port, if any)."""
+    (and a numeric port, if any). A host in another script, or mixing scripts, comes out in
+    punycode (see digest.urls), so a lookalike of a partner's address cannot pass for it."""
     if not value:
         return None
     value = remove_control_chars(value).strip()
@@ -109,7 +112,7 @@ def http_url(value: str | None, base: str | None = None) -> str | None:
         parts.port  # noqa: B018  # raises ValueError for "host:abc" or a port > 65535
     except ValueError:  # "http://[x/": urllib refuses it, so do we
         return None
-    return absolute
+    return browser_url(absolute)
 
 
 # URLs that urljoin would return unchanged (an http(s) scheme, a plain host, no port, no
@@ -162,7 +165,9 @@ def _url_filter(base: str | None):  # type: ignore[no-untyped-def]
         except ValueError:  # "http://[x/" (here or in the base): no link rather than a crash
             return None
         allowed = IMAGE_SCHEMES if element == "img" else LINK_SCHEMES
-        return absolute if scheme in allowed else None
+        if scheme not in allowed:
+            return None
+        return browser_url(absolute) if scheme in IMAGE_SCHEMES else absolute
 
     return keep
 

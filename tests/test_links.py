@@ -1,0 +1,91 @@
+"""Links that reach readers: what they show is where they lead (lookalike hosts, credentials,
+obfuscated schemes), the same URL gives the same key, and MRML leaves them as they are."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from digest.config import SourceConfig
+from digest.identity import canonical_url, item_key
+from digest.models import Item
+from digest.select import dedupe
+from digest.sources.feedparse import parse_feed
+from digest.text import http_url, sanitize_html
+
+SOURCE = SourceConfig(name="Partenaire", url="https://partner.example.org/flux.xml")
+LOOKALIKE = "https://www.cerdd.οrg/connexion"  # a Greek omicron in "org"
+PUNYCODE = "https://www.cerdd.xn--rg-ibc/connexion"
+
+
+def feed(*links: str, title: str = "Article") -> bytes:
+    """An RSS 2.0 feed with one item per link (written as is inside <link>)."""
+    items = "".join(
+        f"<item><title>{title} {n}</title><link>{link}</link><guid>g{n}</guid>"
+        "<pubDate>Wed, 10 May 2023 08:00:00 GMT</pubDate></item>"
+        for n, link in enumerate(links)
+    )
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>'
+        f"<link>https://partner.example.org/</link>{items}</channel></rss>"
+    ).encode()
+
+
+# -- 1. lookalike hosts -------------------------------------------------------------------
+
+
+def test_a_host_in_another_script_or_mixing_scripts_is_punycode() -> None:
+    assert http_url(LOOKALIKE) == PUNYCODE
+    assert http_url("https://аpple.example/a") == "https://xn--pple-43d.example/a"  # Cyrillic а
+    assert http_url("https://партнер.рф/") == "https://xn--80akxggcl.xn--p1ai/"
+    assert http_url("https://ıle.example/") == "https://xn--le-gpa.example/"  # dotless ı
+    assert http_url("HTTPS://Www.Cerdd.Οrg:8443/a") == "HTTPS://Www.Cerdd.xn--rg-ibc:8443/a"
+    # Browsers split host names on the ideographic full stop too.
+    assert http_url("https://www.cerdd。org/a") == "https://www.cerdd.org/a"
+
+
+def test_accented_latin_labels_stay_readable() -> None:
+    assert http_url("https://Énergie.example.fr/a") == "https://énergie.example.fr/a"
+    assert http_url("https://e\u0301nergie.example.fr/") == "https://énergie.example.fr/"
+    assert http_url("https://straße.example.de/") == "https://straße.example.de/"
+
+
+def test_a_host_that_cannot_be_encoded_costs_the_link() -> None:
+    too_long = "https://" + "é" * 70 + ".example/"
+    assert http_url(too_long) is None
+    clean = sanitize_html(f'<a href="{too_long}">un</a> <a href="{LOOKALIKE}">deux</a>')
+    rel = 'rel="noopener noreferrer"'
+    assert clean == f'<a {rel}>un</a> <a href="{PUNYCODE}" {rel}>deux</a>'
+
+
+def test_an_image_on_a_lookalike_host_is_shown_in_punycode() -> None:
+    clean = sanitize_html('<img src="//img.cerdd.οrg/a.jpg">', "https://p.example.org/")
+    assert clean == '<img src="https://img.cerdd.xn--rg-ibc/a.jpg">'
+
+
+def test_identity_sees_the_host_as_http_url_writes_it() -> None:
+    for raw in (LOOKALIKE, "https://Énergie.example.fr/a?utm_source=x", "https://ıle.example"):
+        written = http_url(raw)
+        assert written is not None
+        assert canonical_url(raw) == canonical_url(written)
+        assert item_key(raw, None, "A", "", "") == item_key(written, None, "B", "", "")
+
+
+def test_a_recap_never_borrows_a_lookalike_link_in_disguise() -> None:
+    title = "Retour sur la deuxième journée régionale des Territoires Participatifs"
+    (relay,) = parse_feed(feed(LOOKALIKE, title=title), SOURCE, None)
+    assert relay.url == PUNYCODE
+    recap = Item(
+        key=item_key(None, "file:journee", "Le Cerdd", title, ""),
+        title=f"{title} 0",
+        url=None,
+        published=datetime(2023, 5, 11, 9, tzinfo=UTC),
+        source="Le Cerdd",
+        origin="file",
+    )
+    ((merged, _keys),) = dedupe([relay, recap], 0.85)[0]
+    assert merged.source == "Le Cerdd" and merged.url == PUNYCODE
+
+
+def test_feed_links_on_lookalike_hosts_are_punycode() -> None:
+    (item,) = parse_feed(feed("https://www.cerdd.&#x3BF;rg/connexion"), SOURCE, None)
+    assert item.url == PUNYCODE
