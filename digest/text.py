@@ -106,13 +106,23 @@ def http_url(value: str | None, base: str | None = None) -> str | None:
         absolute = join_url(base, value)
         if _PLAIN_ABSOLUTE.match(absolute):
             return absolute  # what the checks below would accept, without parsing it
-        parts = urlsplit(absolute)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            return None
-        parts.port  # noqa: B018  # raises ValueError for "host:abc" or a port > 65535
+        return _web_url(absolute)
     except ValueError:  # "http://[x/": urllib refuses it, so do we
         return None
-    return browser_url(absolute)
+
+
+def _web_url(absolute: str) -> str | None:
+    """`absolute` as it may reach a reader, or None unless it is http(s) with a host, a
+    numeric port and no user or password; ValueError when urllib cannot split it.
+
+    Why no credentials: `https://www.cerdd.org:443@evil.example/` shows the Cerdd's address
+    and leads to evil.example; no partner link needs a password in it.
+    """
+    parts = urlsplit(absolute)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    parts.port  # noqa: B018  # raises ValueError for "host:abc" or a port > 65535
+    return None if "@" in parts.netloc else browser_url(absolute)
 
 
 # URLs that urljoin would return unchanged (an http(s) scheme, a plain host, no port, no
@@ -162,12 +172,11 @@ def _url_filter(base: str | None):  # type: ignore[no-untyped-def]
             if _PLAIN_ABSOLUTE.match(absolute):
                 return absolute  # http(s): allowed for links and images alike
             scheme = urlsplit(absolute).scheme.lower()
+            if scheme in IMAGE_SCHEMES:  # http(s), for links and images alike
+                return _web_url(absolute)
         except ValueError:  # "http://[x/" (here or in the base): no link rather than a crash
             return None
-        allowed = IMAGE_SCHEMES if element == "img" else LINK_SCHEMES
-        if scheme not in allowed:
-            return None
-        return browser_url(absolute) if scheme in IMAGE_SCHEMES else absolute
+        return absolute if element != "img" and scheme in LINK_SCHEMES else None
 
     return keep
 

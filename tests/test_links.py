@@ -4,12 +4,18 @@ obfuscated schemes), the same URL gives the same key, and MRML leaves them as th
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from digest.config import SourceConfig
+from digest.errors import ParseError
 from digest.identity import canonical_url, item_key
 from digest.models import Item
 from digest.select import dedupe
 from digest.sources.feedparse import parse_feed
+from digest.sources.files import read_recap
 from digest.text import http_url, sanitize_html
 
 SOURCE = SourceConfig(name="Partenaire", url="https://partner.example.org/flux.xml")
@@ -89,3 +95,44 @@ def test_a_recap_never_borrows_a_lookalike_link_in_disguise() -> None:
 def test_feed_links_on_lookalike_hosts_are_punycode() -> None:
     (item,) = parse_feed(feed("https://www.cerdd.&#x3BF;rg/connexion"), SOURCE, None)
     assert item.url == PUNYCODE
+
+
+# -- 2. credentials in URLs -----------------------------------------------------------------
+
+# Shows the Cerdd's address, leads to evil.example: everything before '@' is a user name.
+CREDENTIALS = "https://www.cerdd.org:443@evil.example:8443/phish"
+
+
+def test_urls_with_a_user_or_password_are_dropped() -> None:
+    for url in (CREDENTIALS, "https://lettre@evil.example/", "http://:@evil.example/a"):
+        assert http_url(url) is None, url
+    assert http_url("/@evil.example/a", "https://p.example.org/") == (
+        "https://p.example.org/@evil.example/a"  # an '@' in the path is no user name
+    )
+
+
+def test_summary_links_and_images_with_credentials_lose_their_url() -> None:
+    clean = sanitize_html(
+        f'<p><a href="{CREDENTIALS}">lien</a> <img src="https://u:p@img.example/a.jpg" alt="i">'
+        ' <a href="mailto:contact@cerdd.org">écrire</a></p>'
+    )
+    assert clean == (
+        '<p><a rel="noopener noreferrer">lien</a> <img alt="i">'
+        ' <a href="mailto:contact@cerdd.org" rel="noopener noreferrer">écrire</a></p>'
+    )
+
+
+def test_an_item_link_with_credentials_falls_back_to_its_guid() -> None:
+    body = feed(CREDENTIALS).replace(b"<guid>g0</guid>", b"<guid>https://p.example.org/a</guid>")
+    (item,) = parse_feed(body, SOURCE, None)
+    assert item.url == "https://p.example.org/a"
+    assert b"evil" not in repr(item).encode()
+
+
+def test_a_recap_url_with_credentials_is_refused_with_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "r.md"
+    path.write_text(f"---\ntitle: T\nurl: {CREDENTIALS}\n---\nTexte.\n", encoding="utf-8")
+    source = SourceConfig(name="Récits", path=tmp_path)
+    with pytest.raises(ParseError, match=r"r\.md:3: url: .* not an http\(s\) URL") as caught:
+        read_recap(path, source, ZoneInfo("Europe/Paris"))
+    assert caught.value.hint == "give the page's full address, without user:password@"

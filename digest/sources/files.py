@@ -262,9 +262,8 @@ class _Recap:
         raw = self.text("url")
         url = http_url(raw)
         if raw and url is None:
-            raise self.fail(
-                "url", f"{quoted(raw)} is not an http(s) URL", "give the page's full address"
-            )
+            hint = "give the page's full address, without user:password@"
+            raise self.fail("url", f"{quoted(raw)} is not an http(s) URL", hint)
         return url
 
     def date(self, key: str) -> datetime | None:
