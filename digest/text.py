@@ -101,7 +101,7 @@ def http_url(value: str | None, base: str | None = None) -> str | None:
     punycode (see digest.urls), so a lookalike of a partner's address cannot pass for it."""
     if not value:
         return None
-    value = remove_control_chars(value).strip()
+    value = href_text(value)
     try:
         absolute = join_url(base, value)
         if _PLAIN_ABSOLUTE.match(absolute):
@@ -109,6 +109,16 @@ def http_url(value: str | None, base: str | None = None) -> str | None:
         return _web_url(absolute)
     except ValueError:  # "http://[x/": urllib refuses it, so do we
         return None
+
+
+def href_text(value: str) -> str:
+    """A link as a browser reads it (WHATWG URL parsing): ASCII tabs and newlines vanish
+    rather than become spaces, so `JAVA&#x09;SCRIPT:` is `javascript:` and refused as such,
+    not a relative path; other control characters go too, spaces around it as well."""
+    return remove_control_chars(_TAB_NEWLINE.sub("", value)).strip()
+
+
+_TAB_NEWLINE = re.compile("[\t\n\r]")
 
 
 def _web_url(absolute: str) -> str | None:
@@ -166,9 +176,8 @@ def _url_filter(base: str | None):  # type: ignore[no-untyped-def]
     def keep(element: str, attribute: str, value: str) -> str | None:
         if attribute not in ("href", "src"):
             return value
-        cleaned = remove_control_chars(value).strip()
         try:
-            absolute = join_url(base, cleaned)
+            absolute = join_url(base, href_text(value))
             if _PLAIN_ABSOLUTE.match(absolute):
                 return absolute  # http(s): allowed for links and images alike
             scheme = urlsplit(absolute).scheme.lower()

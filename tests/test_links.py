@@ -136,3 +136,32 @@ def test_a_recap_url_with_credentials_is_refused_with_a_hint(tmp_path: Path) -> 
     with pytest.raises(ParseError, match=r"r\.md:3: url: .* not an http\(s\) URL") as caught:
         read_recap(path, source, ZoneInfo("Europe/Paris"))
     assert caught.value.hint == "give the page's full address, without user:password@"
+
+
+# -- 3. obfuscated schemes --------------------------------------------------------------------
+
+
+def test_tabs_and_newlines_vanish_from_links_as_in_browsers() -> None:
+    base = "https://partner.example.org/"
+    for obfuscated in ("  JAVA\tSCRIPT:alert(21)", "java\nscript:alert(2)", "\rjavascript:x"):
+        assert http_url(obfuscated, base) is None, obfuscated
+    assert http_url("https://p.example.org/a\tb\r\n", base) == "https://p.example.org/ab"
+
+
+def test_an_obfuscated_javascript_item_link_is_dropped_not_made_relative() -> None:
+    items = parse_feed(
+        feed("  JAVA&#x09;SCRIPT:alert(21)", "java&#x0A;script:alert(22)"), SOURCE, None
+    )
+    assert [item.url for item in items] == [None, None]
+    assert "alert" not in repr(items) and "partner.example.org/JAVA" not in repr(items)
+
+
+def test_summary_links_lose_tabs_and_newlines_too() -> None:
+    clean = sanitize_html(
+        '<a href="JAVA&#x09;SCRIPT:alert(1)">x</a> <a href="/a&#9;b">y</a>',
+        "https://p.example.org/",
+    )
+    assert clean == (
+        '<a rel="noopener noreferrer">x</a> '
+        '<a href="https://p.example.org/ab" rel="noopener noreferrer">y</a>'
+    )
