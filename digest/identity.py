@@ -12,7 +12,8 @@ import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .urls import browser_url
+from .text import href_text
+from .urls import browser_url, is_plain
 
 # Query parameters that say how a reader arrived, not what the page is.
 TRACKING_PARAMS = {
@@ -40,9 +41,10 @@ def _is_tracking(name: str) -> bool:
     return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
 
 
-# An http(s) URL with a lower-case plain host and no port, query or fragment: canonical
-# already, but for the "/" of an empty path. Most feed links are like this.
-_CANONICAL = re.compile(r"https?://[a-z0-9.\-]+(/[^\s?#]*)?\Z")
+# An http(s) URL with a lower-case plain host and no port, query or fragment, in plain
+# ASCII (nothing browser_url would encode): canonical already, but for the "/" of an empty
+# path. Most feed links are like this.
+_CANONICAL = re.compile(r"https?://[a-z0-9.\-]+(/[!$-&(-;=@-\[\]-_a-z|~]*)?\Z")
 
 
 @lru_cache(maxsize=1 << 16)  # select asks again for the URLs the sources keyed items by
@@ -56,9 +58,11 @@ def canonical_url(url: str) -> str:
 
 
 def _canonical(url: str) -> str:
-    # The host as digest.text.http_url writes it (punycode for lookalikes), so that the
-    # URL an overrides file names and the item's own URL give the same key.
-    url = browser_url(url) or url
+    # The URL as digest.text.http_url writes it (punycode for lookalikes, ASCII, no
+    # backslash), so that the URL an overrides file names and the item's own URL give the
+    # same key.
+    if not is_plain(url):
+        url = browser_url(href_text(url)) or url
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -4,6 +4,12 @@ Shared by digest.text (every link and image that reaches a subscriber) and diges
 (dedupe keys), so that both see the same URL. Callers let plain ASCII URLs through with a
 cheap check first; only the rare others come here.
 
+Paths, queries and fragments are written in ASCII as a browser sends them (WHATWG URL):
+`\\` is `/` before the query, non-ASCII and unsafe characters are percent-encoded, an
+existing `%XX` is kept. Why: MRML, the email's compiler, rewrites a backslash or an
+ideographic space in an attribute Rust-style (`\\\\`, `\\u{3000}`), and a mail client's
+plain-text linkifier stops at a space or a quote.
+
 Hosts: a label in another script, or mixing scripts (`cerdd.οrg` with a Greek omicron), is
 written in punycode (`cerdd.xn--rg-ibc`), as browsers do, so it cannot pass for the name it
 imitates. A label whose only non-ASCII characters are accented Latin letters (`énergie`)
@@ -15,6 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from encodings.idna import ToASCII  # the standard library's IDNA 2003: no new dependency
+from urllib.parse import quote
 
 # The full stops that IDNA (and browsers) split host names on: `cerdd。org` is `cerdd.org`.
 _DOTS = re.compile("[.\u3002\uff0e\uff61]")
@@ -47,17 +54,55 @@ def _label(label: str) -> str:
 
 
 def browser_url(url: str) -> str | None:
-    """The absolute `url` with a host a reader can trust (`readable_host`); None when its
-    host cannot be encoded, as a browser would refuse it."""
-    scheme, separator, rest = url.partition("://")
-    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
-    netloc = rest[:end]
-    if not separator or netloc.isascii():
+    """The absolute `url` as a browser writes it: the host as `readable_host` does, the
+    rest percent-encoded where not plain ASCII (see the module's docstring); None when the
+    host cannot be encoded, as a browser would refuse it. Writing it twice changes nothing."""
+    if is_plain(url):
+        return url  # most URLs: two C-level scans instead of three quote() calls
+    rest, hash_, fragment = url.partition("#")
+    rest, mark, query = rest.partition("?")
+    scheme, separator, rest = rest.partition("://")
+    if not separator:
         return url
+    netloc, slash, path = rest.partition("/")
+    try:
+        head = f"{scheme}://{_netloc(netloc)}{slash}{quote(path, _PATH_SAFE)}"
+        return f"{head}{mark}{quote(query, _QUERY_SAFE)}{hash_}{quote(fragment, _FRAGMENT_SAFE)}"
+    except UnicodeError:  # a label IDNA refuses; a lone surrogate quote() cannot encode
+        return None
+
+
+# What each part keeps as is, besides letters, digits and "_.-~": WHATWG's percent-encode
+# sets for http(s), plus the backslash, which only MRML minds but MRML does mind.
+_PATH_SAFE = "!$%&'()*+,/:;=@[]^|"
+_QUERY_SAFE = "!$%&()*+,/:;=?@[]^`{|}"
+_FRAGMENT_SAFE = "!#$%&'()*+,/:;=?@[]^{|}"
+# A character that one of the three sets may encode: controls, space " ' < > \ ` { }.
+_TO_WRITE = re.compile(r"[^!#-&(-;=?-\[\]-_a-z|~]")
+
+
+def is_plain(url: str) -> bool:
+    """True when neither a browser nor `browser_url` would change a character of `url`:
+    printable ASCII only, and none that one of the three parts may percent-encode."""
+    return url.isascii() and not _TO_WRITE.search(url)
+
+
+def _netloc(netloc: str) -> str:
+    if netloc.isascii():
+        return netloc
     userinfo, at, host_port = netloc.rpartition("@")
     host, colon, port = host_port.partition(":")  # a non-ASCII host is never an [IPv6]
-    try:
-        host = readable_host(host)
-    except UnicodeError:
-        return None
-    return f"{scheme}://{userinfo}{at}{host}{colon}{port}{rest[end:]}"
+    return f"{userinfo}{at}{readable_host(host)}{colon}{port}"
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def backslashes_as_slashes(reference: str) -> str:
+    """`reference` with `\\` read as `/` before its query, as browsers read an http(s) URL
+    or a reference relative to one: `https://x.org\\@evil.org/` is on x.org, not evil.org."""
+    scheme = _SCHEME.match(reference)
+    if scheme and scheme[0][:-1].lower() not in ("http", "https"):
+        return reference  # mailto:, javascript:...: not a URL a browser reads that way
+    end = min((i for i in map(reference.find, "?#") if i >= 0), default=len(reference))
+    return reference[:end].replace("\\", "/") + reference[end:]

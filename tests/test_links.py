@@ -3,8 +3,11 @@ obfuscated schemes), the same URL gives the same key, and MRML leaves them as th
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,11 +15,14 @@ import pytest
 from digest.config import SourceConfig
 from digest.errors import ParseError
 from digest.identity import canonical_url, item_key
-from digest.models import Item
+from digest.models import Item, Section
+from digest.render import RenderedIssue, render_issue
 from digest.select import dedupe
 from digest.sources.feedparse import parse_feed
 from digest.sources.files import read_recap
-from digest.text import http_url, sanitize_html
+from digest.text import _PLAIN_ABSOLUTE, http_url, sanitize_html
+from digest.urls import browser_url
+from tests.golden_plugin import golden_issue, make_config
 
 SOURCE = SourceConfig(name="Partenaire", url="https://partner.example.org/flux.xml")
 LOOKALIKE = "https://www.cerdd.οrg/connexion"  # a Greek omicron in "org"
@@ -165,3 +171,88 @@ def test_summary_links_lose_tabs_and_newlines_too() -> None:
         '<a rel="noopener noreferrer">x</a> '
         '<a href="https://p.example.org/ab" rel="noopener noreferrer">y</a>'
     )
+
+
+# -- 4. URLs in ASCII, as a browser writes them (MRML doubles a backslash) -----------------
+
+
+def test_backslashes_are_slashes_before_the_query() -> None:
+    base = "https://p.example.org/"
+    assert (
+        http_url("https://p.example.org/docs\\guide.pdf") == "https://p.example.org/docs/guide.pdf"
+    )
+    assert (
+        http_url("docs\\a.pdf?p=C:\\x#\\y", base)
+        == "https://p.example.org/docs/a.pdf?p=C:%5Cx#%5Cy"
+    )
+    assert (
+        http_url("https://p.example.org\\@evil.example/") == "https://p.example.org/@evil.example/"
+    )
+    assert http_url("\\\\cdn.example.org/i.jpg", base) == "https://cdn.example.org/i.jpg"
+    assert http_url("mailto:a\\b@c.org") is None  # never an http(s) URL, backslash or not
+
+
+def test_a_host_a_browser_would_refuse_costs_the_link() -> None:
+    for host in ('p.example.org"', "p.example.org>", "p.ex^ample.org", "%63erdd.org", "é|.fr"):
+        assert http_url(f"https://{host}/a") is None, host
+    assert http_url("http://[::1]:8080/a") == "http://[::1]:8080/a"
+
+
+def test_non_ascii_and_unsafe_characters_are_percent_encoded_once() -> None:
+    assert http_url("https://p.example.org/a\u3000b c") == "https://p.example.org/a%E3%80%80b%20c"
+    assert http_url("https://p.example.org/\"<l'eau>`{}") == (
+        "https://p.example.org/%22%3Cl'eau%3E%60%7B%7D"
+    )
+    assert http_url("https://p.example.org/actualités?q=été&r=l'eau#à") == (
+        "https://p.example.org/actualit%C3%A9s?q=%C3%A9t%C3%A9&r=l%27eau#%C3%A0"
+    )
+    kept = "https://p.example.org/a%20b%C3%A9%zz?q=%25#%E2%80%93"
+    assert http_url(kept) == kept  # no %25 for an existing %XX, nor for a lone '%'
+
+
+def test_browser_url_changes_nothing_twice_nor_what_the_fast_path_lets_through() -> None:
+    alphabet = "aZ09-./\\?#%&=:;@'\" <>`{}|^[]~é\u3000ο"
+    rng = random.Random(41)
+    for _ in range(3000):
+        tail = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        for url in ("https://p.example.org/" + tail, "http://énergie.ο.example" + tail):
+            once = browser_url(url)
+            assert once is not None and browser_url(once) == once, url
+            if _PLAIN_ABSOLUTE.match(url):
+                assert once == url, url
+
+
+def test_a_url_and_its_written_form_have_the_same_key() -> None:
+    alphabet = "aZ0./\\?#&=:;%-_ é\t\u3000\"'<>ο"
+    rng = random.Random(43)
+    checked = 0
+    for _ in range(3000):
+        tail = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        for raw in ("https://p.example.org" + tail, "HTTP://P.example.οrg/" + tail):
+            written = http_url(raw)
+            if written is not None:
+                after_host = urlsplit(written)._replace(scheme="", netloc="").geturl()
+                assert after_host.isascii(), raw
+                assert canonical_url(raw) == canonical_url(written), raw
+                checked += 1
+    assert checked > 4000  # most of them: the test is not vacuous
+
+
+def render_items(tmp_path: Path, *items: Item) -> RenderedIssue:
+    """The golden issue with `items` as its first section, rendered for real."""
+    issue = golden_issue()
+    section = Section(theme="climat", title="Climat et énergie", items=items)
+    return render_issue(replace(issue, sections=(section,)), make_config(tmp_path))
+
+
+def test_the_email_links_to_what_the_feed_linked(tmp_path: Path) -> None:
+    links = ("https://p.example.org/docs\\guide.pdf", "https://p.example.org/a\u3000b")
+    parsed = parse_feed(feed(*links), SOURCE, None)
+    # One item built by hand, as a stage that skipped http_url would: the view checks again.
+    raw = replace(parsed[0], key="k-raw", title="Sans contrôle", url="https://p.example.org/x\\y")
+    rendered = render_items(tmp_path, *parsed, raw)
+    for url in ("docs/guide.pdf", "a%E3%80%80b", "x/y"):
+        assert f'href="https://p.example.org/{url}"' in rendered.html, url
+        assert f"→ https://p.example.org/{url}\n" in rendered.text, url
+        assert f'href="https://p.example.org/{url}"' in rendered.web, url
+    assert "\\" not in rendered.html and "\\u{" not in rendered.html

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from ..config import Config
 from ..models import Issue, Item, Section
-from ..text import remove_control_chars, sanitize_html
+from ..text import http_url, remove_control_chars, sanitize_html
 from .dates import day_label, event_label, period_label
 from .placeholders import neutral_text, neutral_url
 from .typography import typo_html, typo_text
@@ -103,11 +103,12 @@ def _attribute(text: str) -> str:
 
 
 def _link(url: str | None) -> str | None:
-    """An http(s) URL made placeholder-proof, or None. Sources already checked the scheme;
-    checking again here keeps a `javascript:` link out even if a stage upstream slips."""
-    if not url or not url[:8].lower().startswith(("http://", "https://")):
-        return None
-    return neutral_url(url)
+    """An http(s) URL as digest.text.http_url writes it (ASCII but for readable hosts, no
+    credentials), made placeholder-proof, or None. Sources already did so; doing it again
+    here keeps a `javascript:` link or a backslash (which MRML would double) out even if a
+    stage upstream slips, and covers the config's logo and subscribe URLs."""
+    checked = http_url(url)
+    return neutral_url(checked) if checked else None
 
 
 def tag_url(url: str, campaign: str, content: str) -> str:
