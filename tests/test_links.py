@@ -4,8 +4,11 @@ obfuscated schemes), the same URL gives the same key, and MRML leaves them as th
 from __future__ import annotations
 
 import random
+import re
+import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime
+from html import unescape
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -17,6 +20,7 @@ from digest.errors import ParseError
 from digest.identity import canonical_url, item_key
 from digest.models import Item, Section
 from digest.render import RenderedIssue, render_issue
+from digest.render.email import compile_mjml, mrml_proof
 from digest.select import dedupe
 from digest.sources.feedparse import parse_feed
 from digest.sources.files import read_recap
@@ -256,3 +260,56 @@ def test_the_email_links_to_what_the_feed_linked(tmp_path: Path) -> None:
         assert f"→ https://p.example.org/{url}\n" in rendered.text, url
         assert f'href="https://p.example.org/{url}"' in rendered.web, url
     assert "\\" not in rendered.html and "\\u{" not in rendered.html
+
+
+# -- 4b. attribute text survives MRML -------------------------------------------------------
+
+IMAGE_MJML = (
+    "<mjml><mj-body><mj-section><mj-column>"
+    '<mj-image src="https://x.org/i.jpg" alt="{alt}"/>'
+    "</mj-column></mj-section></mj-body></mjml>"
+)
+# html.unescape drops these references where browsers keep the character: not tested.
+NONCHARACTERS = {
+    *range(0xFDD0, 0xFDF0),
+    *(p + e for p in (0, 0x10000, 0x20000) for e in (0xFFFE, 0xFFFF)),
+}
+
+
+def test_mrml_leaves_every_character_of_an_attribute_alone(tmp_path: Path) -> None:
+    # Every code point of the BMP and the next two planes in one alt text (but for what
+    # HTML must escape and what html.unescape treats its own way): MRML escapes some of
+    # each category (a backslash, marks, spaces, format and unassigned characters...).
+    points = [p for p in range(0x20, 0x30000) if chr(p) not in '"&<>' and not 0xD800 <= p < 0xE000]
+    points = [p for p in points if p not in NONCHARACTERS]
+    text = "x\t\n\r" + "".join(map(chr, points))
+    html = compile_mjml(IMAGE_MJML.format(alt=text), make_config(tmp_path))
+    alt = re.findall(r'alt="([^"]*)"', html)[0]
+    assert "\\u{" not in alt and "\\\\" not in alt
+    expected = "".join(c for c in unicodedata.normalize("NFC", text) if not 0x7F <= ord(c) < 0xA0)
+    assert unescape(alt) == expected
+
+
+def test_a_leading_combining_mark_is_dropped_and_decomposed_accents_composed() -> None:
+    assert mrml_proof('<mj-image alt="\u0301e\u0301te\u0301"/>') == '<mj-image alt="été"/>'
+    assert mrml_proof("<mj-image alt='C:\\Users\\'/>") == "<mj-image alt='C:&#x5c;Users&#x5c;'/>"
+    untouched = '<mj-text>C:\\Users\\ \u00a0: "\u0301e"</mj-text><mj-image alt="Vélo" />'
+    assert mrml_proof(untouched) == untouched  # text is not an attribute; é is safe
+
+
+def test_titles_and_links_reach_the_compiled_email_as_written(tmp_path: Path) -> None:
+    title = "Dossier C:\\Users\\ :\u3000\u0301e bis"
+    (item,) = parse_feed(feed("https://p.example.org/docs\\guide.pdf", title=title), SOURCE, None)
+    item = replace(item, image="https://p.example.org/i.jpg")
+    issue = replace(
+        golden_issue(),
+        sections=(Section(theme="climat", title="Climat", items=(item,)),),
+        edito_html='<p><a href="https://p.example.org/" title="C:\\Users\\">le dossier</a></p>',
+    )
+    rendered = render_issue(issue, make_config(tmp_path))
+    assert "\\u{" not in rendered.html and "\\\\" not in rendered.html
+    alts = [unescape(alt) for alt in re.findall(r'alt="([^"]*)"', rendered.html)]
+    assert f"Illustration : {item.title}" in alts  # as on the web page, backslashes included
+    assert 'title="C:&#x5c;Users&#x5c;"' in rendered.html
+    assert 'href="https://p.example.org/docs/guide.pdf"' in rendered.html
+    assert f'alt="Illustration : {item.title}"' in rendered.web

@@ -4,12 +4,17 @@ MRML reports errors without a position, so on failure the generated MJML is scan
 the first unbalanced tag and that line is traced back to the template line it came from.
 MRML also ignores `<mj-style inline="inline">` (it keeps the CSS as a plain <style>): when a
 template has such blocks, css_inline applies them to the compiled HTML. The default
-template writes its styles inline itself and skips that pass (~2 ms).
+template writes its styles inline itself and skips that pass (~2 ms). And MRML writes
+attribute values back Rust-style (`\\\\` for a backslash, `\\u{3000}` for a wide space, found
+by compiling every code point): `mrml_proof` writes those characters as character
+references first, which MRML passes through untouched and every reader decodes.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Any
 
@@ -64,7 +69,7 @@ def inline_styles(html: str, source: str) -> str:
 def compile_mjml(source: str, config: Config) -> str:
     """MJML to HTML; no web fonts (the templates use system fonts), no MJML comments."""
     try:
-        html: str = mjml.mjml2html(source, disable_comments=True, fonts={})
+        html: str = mjml.mjml2html(mrml_proof(source), disable_comments=True, fonts={})
     except ValueError as exc:
         where = _locate(source, config)
         raise RenderError(
@@ -72,6 +77,55 @@ def compile_mjml(source: str, config: Config) -> str:
             hint="check that every <mj-…> tag (and HTML tag inside mj-text) is closed",
         ) from exc
     return html
+
+
+# An attribute value (quoted, as Jinja writes them: no raw quote, < or > inside) holding
+# a character that MRML might escape: anything but printable ASCII, or a backslash. One
+# C-level scan finds the few such values (accented alt texts); Python rewrites only those.
+_PLAIN = r"\x20-\x5b\x5d-\x7e"  # printable ASCII, the backslash excepted
+_SUSPECT_VALUE = re.compile(
+    rf'=(?:"([^"<>]*[^{_PLAIN}"<>][^"<>]*)"' + rf"|'([^'<>]*[^{_PLAIN}'<>][^'<>]*)')"
+)
+_SUSPECT_CHAR = re.compile(f"[^{_PLAIN}]")
+
+
+def mrml_proof(source: str) -> str:
+    """`source` with its attribute values written so that MRML leaves them as they are."""
+    return _SUSPECT_VALUE.sub(_proof_value, source)
+
+
+def _proof_value(match: re.Match[str]) -> str:
+    quote = '"' if match[1] is not None else "'"
+    # NFC first: "e" + U+0301 becomes "é", which MRML keeps; a combining mark that still
+    # opens the value has nothing to sit on, and MRML would escape it.
+    value = unicodedata.normalize("NFC", match[1] if match[1] is not None else match[2])
+    start = 0
+    while start < len(value) and unicodedata.category(value[start])[0] == "M":
+        start += 1
+    return f"={quote}{_SUSPECT_CHAR.sub(_proof_char, value[start:])}{quote}"
+
+
+def _proof_char(match: re.Match[str]) -> str:
+    return _mrml_proof_char(match[0])
+
+
+# Letters Rust also calls unprintable: the Hangul fillers and halfwidth sound marks.
+_RUST_UNPRINTABLE = frozenset("\u115f\u1160\u3164\uffa0\uff9e\uff9f")
+
+
+@lru_cache(maxsize=4096)
+def _mrml_proof_char(char: str) -> str:
+    """`char` as MRML will leave it: a character reference for what it would escape (a
+    backslash, tab or newline; a mark, space, format or unassigned character; the few
+    letters Rust finds unprintable), nothing for the controls HTML would misread as
+    references (C0 and C1: &#128; is "€" in HTML), else `char` itself."""
+    reference = f"&#x{ord(char):x};"
+    if char in "\\\t\n\r":
+        return reference
+    category = unicodedata.category(char)
+    if category in ("Cc", "Cs"):
+        return ""
+    return reference if category[0] in "CZM" or char in _RUST_UNPRINTABLE else char
 
 
 class _Balance(HTMLParser):

@@ -97,8 +97,10 @@ def _text(value: str, lang: str) -> str:
 
 
 def _attribute(text: str) -> str:
-    """Text for an HTML attribute: MRML writes no-break spaces in attributes as a Rust
-    escape (`\\u{a0}`), which mail clients would show literally, so plain spaces there."""
+    """Text for an HTML attribute: plain spaces for the no-break ones French typography
+    puts in titles. MRML would write them as a Rust escape (`\\u{a0}`); render.email's
+    mrml_proof now guards every attribute against that, but an alt text needs no
+    unbreakable spaces, and plain ones keep the email's HTML readable."""
     return text.replace("\u00a0", " ").replace("\u202f", " ")
 
 
