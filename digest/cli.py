@@ -18,7 +18,7 @@ from .cli_delivery import report_command, send_command
 from .cli_run import approve_command, issues_command, run_command
 from .cli_subscribers import serve_command, subscribers_group
 from .config import Config, default_config_path, load_config
-from .errors import EXIT_FAILED, ConfigError, DigestError
+from .errors import EXIT_FAILED, DigestError, UsageError
 from .models import Period, SourceResult
 from .period import parse_moment, range_period, week_of, week_period
 from .progress import TerminalProgress
@@ -86,12 +86,14 @@ def _period(
     """The period asked for on the command line; by default the week that contains `now`."""
     tz = config.newsletter.tz
     if week and (since or until):
-        raise ConfigError(["--week cannot be combined with --since/--until"])
+        raise UsageError(
+            "--week cannot be combined with --since/--until", hint="give one period or the other"
+        )
     if week:
         return week_period(week, tz)
     if since or until:
         if not (since and until):
-            raise ConfigError(["--since and --until go together"])
+            raise UsageError("--since and --until go together", hint="give both, or --week")
         return range_period(_date(since, "--since"), _date(until, "--until"), tz)
     return week_of(now, tz)
 
@@ -100,7 +102,9 @@ def _date(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise ConfigError([f"{option}: '{text}' is not a date such as 2023-05-08"]) from exc
+        raise UsageError(
+            f"{option}: '{text}' is not a date", hint="write it like 2023-05-08"
+        ) from exc
 
 
 @cli.command()

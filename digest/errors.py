@@ -1,7 +1,8 @@
 """The one exception tree of digest: every failure a user can act on is a DigestError.
 
     DigestError (message, hint, exit_code=1)
-    ├── ConfigError        bad feeds.yaml or bad usage: lists every problem, exit 2
+    ├── UsageError         a bad command line, or a request that cannot be done: exit 2
+    ├── ConfigError        bad feeds.yaml or overrides file: lists every problem, exit 2
     ├── SourceError        one source could not be read (fetch or parse)
     │   ├── FetchError     network, HTTP status, size or time limits
     │   └── ParseError     the bytes are not a usable feed or recap
@@ -62,16 +63,30 @@ class DigestError(Exception):
         return self.message
 
 
-class ConfigError(DigestError):
-    """The configuration (or the command line) is wrong; `problems` lists every one."""
+class UsageError(DigestError):
+    """The command line asks for something that does not exist or cannot be done (a bad
+    --week, an unknown issue): one message and a hint, no "configuration" heading."""
 
     exit_code = EXIT_USAGE
 
-    def __init__(self, problems: list[str], hint: str | None = None, path: str = "") -> None:
+
+class ConfigError(DigestError):
+    """A file staff wrote is wrong (feeds.yaml, an overrides file); `problems` lists every
+    one. `about` names that file in the heading ("the overrides file content/issues/…")."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(
+        self,
+        problems: list[str],
+        hint: str | None = None,
+        path: str = "",
+        about: str = "the configuration",
+    ) -> None:
         self.problems = list(problems)
         where = f"{path}: " if path else ""
         count = len(self.problems)
-        head = f"{where}{count} problem{'s' if count != 1 else ''} in the configuration"
+        head = f"{where}{count} problem{'s' if count != 1 else ''} in {about}"
         body = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"{head}:\n{body}", hint)
 

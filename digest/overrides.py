@@ -99,16 +99,24 @@ def load_overrides(config: Config, issue_id: str) -> Overrides:
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
         raise ConfigError(
-            [f"{folder}: {len(found)} override files for {issue_id} ({names})"],
+            [f"{len(found)} override files for {issue_id} ({names})"],
             hint="keep one of them",
+            about=f"the overrides folder {folder}",
         )
     if not found:
         return Overrides()
     try:
         text = found[0].read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"cannot read {found[0]}: {exc}"], hint="save it as UTF-8") from exc
+        raise ConfigError(
+            [f"cannot read it: {exc}"], hint="save it as UTF-8", about=_about(found[0])
+        ) from exc
     return parse_overrides(text, found[0], move_targets(config))
+
+
+def _about(path: Path) -> str:
+    """The heading of its errors names the overrides file, not "the configuration"."""
+    return f"the overrides file {path}"
 
 
 def parse_overrides(text: str, path: Path, targets: Collection[str]) -> Overrides:
@@ -132,7 +140,7 @@ def parse_overrides(text: str, path: Path, targets: Collection[str]) -> Override
     if body and values["edito"]:
         checker.problem(("edito",), "the body of a .md file is already the edito: remove this key")
     if checker.problems:
-        raise ConfigError(checker.problems, hint=f"fix these in {path}", path=str(path))
+        raise ConfigError(checker.problems, hint=f"fix these in {path}", about=_about(path))
     return Overrides(
         edito_markdown=(body or values["edito"] or "").strip(),
         pin=tuple(pin),
@@ -155,7 +163,7 @@ def _split_front_matter(text: str, path: Path) -> tuple[str, int, str]:
     raise ConfigError(
         [f"{path.name}:1: the front matter opened here is never closed by a '---' line"],
         hint=f"fix this in {path}",
-        path=str(path),
+        about=_about(path),
     )
 
 
@@ -172,7 +180,7 @@ def _load_yaml(text: str, path: Path) -> tuple[yaml.Node | None, Any]:
         raise ConfigError(
             [f"{path.name}{line}: not valid YAML: {exc}"],
             hint=f"fix this in {path}",
-            path=str(path),
+            about=_about(path),
         ) from exc
 
 

@@ -10,7 +10,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .errors import ConfigError
+from .errors import UsageError
 from .models import Period
 
 _WEEK = re.compile(r"^(\d{4})-?W(\d{2})$", re.I)
@@ -20,13 +20,34 @@ def week_period(week: str, tz: ZoneInfo) -> Period:
     """The period of ISO week `week` ("2023-W19")."""
     match = _WEEK.match(week.strip())
     if not match:
-        raise ConfigError([f"--week: '{week}' is not an ISO week such as 2023-W19"])
+        raise UsageError(
+            f"--week: '{week}' is not an ISO week", hint="write it like 2023-W19 (year-Wweek)"
+        )
     year, number = int(match[1]), int(match[2])
     try:
         monday = date.fromisocalendar(year, number, 1)
     except ValueError as exc:
-        raise ConfigError([f"--week: {year} has no week {number}"]) from exc
+        raise UsageError(f"--week: {year} has no week {number}") from exc
     return _period_from_monday(monday, tz)
+
+
+def is_week(text: str) -> bool:
+    """Whether `text` names an ISO week ("2023-W19"), as issue ids do."""
+    match = _WEEK.match(text.strip())
+    if not match:
+        return False
+    try:
+        date.fromisocalendar(int(match[1]), int(match[2]), 1)
+    except ValueError:
+        return False
+    return True
+
+
+def unknown_issue_hint(issue_id: str) -> str:
+    """The hint for an issue the store does not have: build it, or the ids that exist."""
+    if is_week(issue_id):
+        return f"see `digest issues`, or build it: `digest build --week {issue_id.upper()}`"
+    return "issues are named by their ISO week, such as 2023-W19: see `digest issues`"
 
 
 def week_of(moment: datetime, tz: ZoneInfo) -> Period:
@@ -38,7 +59,7 @@ def week_of(moment: datetime, tz: ZoneInfo) -> Period:
 def range_period(since: date, until: date, tz: ZoneInfo) -> Period:
     """From `since` 00:00 to the end of `until` (inclusive), named after `until`'s week."""
     if until < since:
-        raise ConfigError([f"--until {until} is before --since {since}"])
+        raise UsageError(f"--until {until} is before --since {since}")
     start = datetime.combine(since, time(), tz)
     end = datetime.combine(until + timedelta(days=1), time(), tz)
     year, week, _ = until.isocalendar()
@@ -52,10 +73,13 @@ def _period_from_monday(monday: date, tz: ZoneInfo) -> Period:
     return Period(name=f"{year}-W{week:02d}", start=start, end=end)
 
 
-def parse_moment(text: str, tz: ZoneInfo) -> datetime:
+def parse_moment(text: str, tz: ZoneInfo, option: str = "--as-of") -> datetime:
     """An --as-of value: an ISO date or datetime; naive values are local to the newsletter."""
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise ConfigError([f"'{text}' is not an ISO date or datetime (2023-05-12T09:00)"]) from exc
+        raise UsageError(
+            f"{option}: '{text}' is not an ISO date or datetime",
+            hint="write it like 2023-05-12 or 2023-05-12T09:00 (local time)",
+        ) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)

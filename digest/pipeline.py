@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 
 from .config import Config, FetchConfig, SourceConfig
 from .cron import decide, due_issue
-from .errors import ConfigError, SourceError
+from .errors import SourceError, UsageError
 from .issue_data import issue_data
 from .models import Issue, Item, Period, Selection, SourceResult
 from .overrides import load_overrides
+from .period import unknown_issue_hint
 from .render import RenderedIssue, render_issue
 from .select import date_items, needs_first_seen, select
 from .select import prepare as select_prepare
@@ -281,11 +282,9 @@ def approve_issue(store: Store, issue_id: str, language: str = "en") -> str:
     """Mark a reviewed issue ready for `digest run`; refuse one that went out already."""
     stored = store.issue(issue_id)
     if stored is None:
-        raise ConfigError(
-            [f"no issue {issue_id} in the store"], hint=f"digest build --week {issue_id}"
-        )
+        raise UsageError(f"no issue {issue_id} in the store", hint=unknown_issue_hint(issue_id))
     if stored.status in ("sending", "sent"):
-        raise ConfigError([f"issue {issue_id} is already {stored.status}"])
+        raise UsageError(f"issue {issue_id} is already {stored.status}")
     if stored.status == "approved":
         return say(language, "approved_already", issue=issue_id)
     store.set_issue_status(issue_id, "approved")

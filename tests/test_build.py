@@ -263,6 +263,23 @@ def test_bad_usage_is_exit_2(shipped: Path) -> None:
     assert run.returncode == 2 and "cannot be combined" in run.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--week", "2023-19"], "error: --week: '2023-19' is not an ISO week\nhint: write it like"),
+        (["--as-of", "hier"], "error: --as-of: 'hier' is not an ISO date or datetime\nhint:"),
+        (["--since", "2023-05-01", "--until", "x"], "error: --until: 'x' is not a date\n"),
+    ],
+)
+def test_usage_errors_are_not_called_configuration_problems(
+    shipped: Path, args: list[str], expected: str
+) -> None:
+    run = digest("--config", str(shipped), "build", "--offline", *args)
+    assert run.returncode == 2
+    assert run.stderr.startswith(expected), run.stderr
+    assert "configuration" not in run.stderr
+
+
 def test_check_fetch_prints_a_status_table(feed_server: FeedServer, tmp_path: Path) -> None:
     config = online_config(
         tmp_path, feed_server, ("Biodiversité", "/feeds/rss20.xml"), ("Disparu", "/status/410")

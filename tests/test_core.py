@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.errors import ConfigError, StoreError
+from digest.errors import StoreError, UsageError
 from digest.identity import _canonical, canonical_url, item_key
 from digest.period import parse_moment, range_period, week_of, week_period
 from digest.store import MIGRATIONS, CachedFetch, Store
@@ -49,9 +49,10 @@ def test_week_of_a_moment_uses_the_local_date() -> None:
 
 def test_bad_weeks_and_ranges_are_usage_errors() -> None:
     for bad in ("2023-19", "2023-W54", "W19"):
-        with pytest.raises(ConfigError):
+        with pytest.raises(UsageError) as caught:
             week_period(bad, PARIS)
-    with pytest.raises(ConfigError):
+        assert "configuration" not in str(caught.value)
+    with pytest.raises(UsageError):
         range_period(date(2023, 5, 10), date(2023, 5, 1), PARIS)
 
 

@@ -280,6 +280,8 @@ def run_build(tmp_path: Path, overrides: str) -> subprocess.CompletedProcess[str
 def test_build_stops_on_a_bad_overrides_file_with_exit_2(tmp_path: Path) -> None:
     done = run_build(tmp_path, "---\npins: []\nmove:\n  https://a.example/x: climate\n---\n")
     assert done.returncode == 2
+    overrides = tmp_path / "issues" / "2023-W19.md"
+    assert done.stderr.startswith(f"error: 2 problems in the overrides file {overrides}:\n")
     assert "2023-W19.md:2: pins: unknown key 'pins', did you mean 'pin'?" in done.stderr
     assert "2023-W19.md:4: move.https://a.example/x: unknown theme 'climate'" in done.stderr
     assert not (tmp_path / "out").exists()
