@@ -18,7 +18,7 @@ from .cli_delivery import report_command, send_command
 from .cli_run import approve_command, issues_command, run_command
 from .cli_subscribers import serve_command, subscribers_group
 from .config import Config, default_config_path, load_config
-from .errors import EXIT_FAILED, DigestError, UsageError
+from .errors import EXIT_FAILED, DigestError, SettingError, UsageError
 from .models import Period, SourceResult
 from .period import parse_moment, range_period, week_of, week_period
 from .progress import TerminalProgress
@@ -68,6 +68,9 @@ def check(state: _State, fetch: bool) -> None:
     config = state.config
     counts = {"sources": len(config.sources), "themes": len(config.themes)}
     click.echo(say(config.newsletter.language, "check_ok", path=config.path, **counts))
+    if not _has_sender(config):
+        # Building needs no sender, so it is not a problem of the file; sending does.
+        click.echo(say(config.newsletter.language, "check_no_sender"), err=True)
     if fetch:
         from .pipeline import collect
         from .store import Store
@@ -78,6 +81,16 @@ def check(state: _State, fetch: bool) -> None:
             click.echo(line)
         if any(r.status == "error" for r in results):
             sys.exit(EXIT_FAILED)
+
+
+def _has_sender(config: Config) -> bool:
+    from .message import sender_address
+
+    try:
+        sender_address(config)
+    except SettingError:
+        return False
+    return True
 
 
 def _period(

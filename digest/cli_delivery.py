@@ -17,8 +17,9 @@ from .deliver import (
     send_issue,
     sendable_issue,
 )
-from .errors import DigestError
+from .errors import DigestError, UsageError
 from .lock import exclusive_run
+from .period import unknown_issue_hint
 from .progress import TerminalProgress
 from .proof import send_proof
 from .smtp import settings_from_env
@@ -59,7 +60,7 @@ def send_command(state: _State, issue_id: str | None, address: str | None, dry_r
     if address:
         with Store(config.store) as store:
             if not (issue := _pick(store, issue_id, language, test=True)):
-                raise DigestError("no issue is stored", hint="build one first: `digest build`")
+                raise UsageError("no issue is stored", hint="build one first: `digest build`")
             message_id = send_proof(config, store, issue, address, _now, smtp=smtp, keys=keys)
         click.echo(say(language, "test_copy", issue=issue, address=address, message_id=message_id))
         return
@@ -130,7 +131,7 @@ def report_command(state: _State, issue: str, fmt: str) -> None:
     """Who was sent ISSUE: counts by status, then deferred, failed and bounced addresses."""
     with Store(state.config.store) as store:
         if store.issue(issue) is None:
-            raise DigestError(f"no issue {issue} in the store", hint="see `digest issues`")
+            raise UsageError(f"no issue {issue} in the store", hint=unknown_issue_hint(issue))
         counts = report(store, issue)
         if fmt == "csv":
             writer = csv.writer(sys.stdout, lineterminator="\n")

@@ -32,8 +32,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .config import Config
-from .errors import DeliveryError
+from .errors import DeliveryError, UsageError
 from .message import MessageTemplate, Recipient, build_template, clean_header, sender_domain
+from .period import unknown_issue_hint
 from .sending import Pool, RateLimiter, Result
 from .smtp import SmtpSettings
 from .store import Store, StoredIssue
@@ -138,7 +139,7 @@ def default_issue(store: Store, test: bool = False) -> str | None:
 def sendable_issue(store: Store, issue_id: str) -> StoredIssue:
     stored = store.issue(issue_id)
     if stored is None:
-        raise DeliveryError(f"no issue {issue_id} in the store", hint="build it first")
+        raise UsageError(f"no issue {issue_id} in the store", hint=unknown_issue_hint(issue_id))
     if stored.status not in SENDABLE:
         raise DeliveryError(
             f"issue {issue_id} is {stored.status}: it is not sent",

@@ -3,6 +3,8 @@
     DigestError (message, hint, exit_code=1)
     ├── UsageError         a bad command line, or a request that cannot be done: exit 2
     ├── ConfigError        bad feeds.yaml or overrides file: lists every problem, exit 2
+    ├── SettingError       a setting one command needs is missing or wrong (DIGEST_SECRET,
+    │                      DIGEST_SMTP_URL, newsletter.sender), exit 2
     ├── SourceError        one source could not be read (fetch or parse)
     │   ├── FetchError     network, HTTP status, size or time limits
     │   └── ParseError     the bytes are not a usable feed or recap
@@ -89,6 +91,13 @@ class ConfigError(DigestError):
         head = f"{where}{count} problem{'s' if count != 1 else ''} in {about}"
         body = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"{head}:\n{body}", hint)
+
+
+class SettingError(DigestError):
+    """A setting that only some commands need (sending, the site) is missing or invalid:
+    bad configuration, found when the command needs it rather than by `digest check`."""
+
+    exit_code = EXIT_USAGE
 
 
 class SourceError(DigestError):

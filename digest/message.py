@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from .config import Config
-from .errors import DeliveryError
+from .errors import DeliveryError, SettingError
 from .render import PLACEHOLDERS
 from .text import remove_control_chars
 
@@ -72,10 +72,10 @@ def clean_header(text: str) -> str:
 
 
 def sender_address(config: Config) -> tuple[str, str]:
-    """(display name, address) of newsletter.sender; DeliveryError if there is no address."""
+    """(display name, address) of newsletter.sender; SettingError if there is no address."""
     name, address = parseaddr(clean_header(config.newsletter.sender))
     if "@" not in address:
-        raise DeliveryError(
+        raise SettingError(
             "newsletter.sender has no email address: messages need a From:",
             hint='set newsletter.sender: "Lettre <lettre@example.org>" in feeds.yaml',
         )
@@ -246,12 +246,12 @@ def _read_key(path: Path) -> bytes:
     try:
         key = path.read_bytes()
     except OSError as exc:
-        raise DeliveryError(
+        raise SettingError(
             f"cannot read the DKIM key {path}: {exc.strerror or exc}",
             hint="check delivery.dkim_key in feeds.yaml (a PEM private key)",
         ) from exc
     if not re.search(rb"-----BEGIN (RSA )?PRIVATE KEY-----", key):
-        raise DeliveryError(
+        raise SettingError(
             f"{path} is not a PEM private key",
             hint="generate one: openssl genrsa -out dkim.pem 2048",
         )

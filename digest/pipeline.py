@@ -230,6 +230,14 @@ def store_issue(build: Build, store: Store) -> bool:
     return True
 
 
+def left_to_send(store: Store, issue_id: str) -> int:
+    """Addresses of an issue being sent that have not got it yet (pending or deferred)."""
+    from .deliver import report
+
+    counts = report(store, issue_id)
+    return counts.pending + counts.deferred
+
+
 # -- the cron job ---------------------------------------------------------------------
 
 
@@ -279,12 +287,15 @@ def run_due(
 
 
 def approve_issue(store: Store, issue_id: str, language: str = "en") -> str:
-    """Mark a reviewed issue ready for `digest run`; refuse one that went out already."""
+    """Mark a reviewed issue ready for `digest run`. One that went out already (or is going
+    out) needs nothing: that is said, not an error."""
     stored = store.issue(issue_id)
     if stored is None:
         raise UsageError(f"no issue {issue_id} in the store", hint=unknown_issue_hint(issue_id))
-    if stored.status in ("sending", "sent"):
-        raise UsageError(f"issue {issue_id} is already {stored.status}")
+    if stored.status == "sent":
+        return say(language, "already_sent", issue=issue_id)
+    if stored.status == "sending":
+        return say(language, "approve_sending", issue=issue_id, left=left_to_send(store, issue_id))
     if stored.status == "approved":
         return say(language, "approved_already", issue=issue_id)
     store.set_issue_status(issue_id, "approved")

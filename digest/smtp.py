@@ -4,7 +4,7 @@
 `SmtpSettings`; `SmtpConnection` opens, upgrades (STARTTLS or implicit TLS), authenticates
 and sends messages one at a time, returning what the server refused per recipient so that a
 bulk sender can reuse the connection and sort 4xx from 5xx. Failures that stop the whole
-connection are DeliveryError with a hint.
+connection are DeliveryError with a hint; a missing or malformed URL is a SettingError.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from email.utils import getaddresses
 from types import TracebackType
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .errors import DeliveryError
+from .errors import DeliveryError, SettingError
 
 SMTP_ENV = "DIGEST_SMTP_URL"
 TLS_MODES = ("starttls", "ssl", "none")
@@ -61,27 +61,25 @@ def parse_smtp_url(url: str) -> SmtpSettings:
     """Read `smtp://[user:password@]host[:port][?tls=...]`; the default TLS mode is starttls."""
     parts = urlsplit(url.strip())
     if parts.scheme != "smtp" or not parts.hostname:
-        raise DeliveryError(f"{SMTP_ENV} is not an smtp:// URL", hint=URL_HINT)
+        raise SettingError(f"{SMTP_ENV} is not an smtp:// URL", hint=URL_HINT)
     query = parse_qs(parts.query)
     tls = query.get("tls", ["starttls"])[-1].lower()
     if tls not in TLS_MODES:
-        raise DeliveryError(
-            f"{SMTP_ENV}: unknown tls={tls!r}", hint="use tls=starttls, ssl or none"
-        )
+        raise SettingError(f"{SMTP_ENV}: unknown tls={tls!r}", hint="use tls=starttls, ssl or none")
     try:
         port = parts.port or DEFAULT_PORTS[tls]
     except ValueError as exc:
-        raise DeliveryError(f"{SMTP_ENV}: the port is not a number", hint=URL_HINT) from exc
+        raise SettingError(f"{SMTP_ENV}: the port is not a number", hint=URL_HINT) from exc
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
     return SmtpSettings(parts.hostname, port, tls, user, password)
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> SmtpSettings:
-    """The settings in $DIGEST_SMTP_URL; a clear DeliveryError when it is missing."""
+    """The settings in $DIGEST_SMTP_URL; a clear SettingError when it is missing."""
     url = (os.environ if environ is None else environ).get(SMTP_ENV, "")
     if not url.strip():
-        raise DeliveryError(
+        raise SettingError(
             f"{SMTP_ENV} is not set: digest does not know where to send mail", hint=URL_HINT
         )
     return parse_smtp_url(url)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .config import Config
-from .errors import DigestError
+from .errors import DigestError, SettingError
 
 SECRET_ENV = "DIGEST_SECRET"
 CONFIRM = "c"
@@ -65,16 +65,16 @@ class Keys:
 
 
 def load_keys(environ: Mapping[str, str] | None = None) -> Keys:
-    """The keys in $DIGEST_SECRET; a DigestError with a hint when missing or too short."""
+    """The keys in $DIGEST_SECRET; a SettingError with a hint when missing or too short."""
     raw = (os.environ if environ is None else environ).get(SECRET_ENV, "")
     parts = [p.strip() for p in raw.split(",") if p.strip()]
     if not parts:
-        raise DigestError(
+        raise SettingError(
             f"{SECRET_ENV} is not set: the links in emails cannot be signed", hint=SECRET_HINT
         )
     short = [i + 1 for i, p in enumerate(parts) if len(p) < MIN_KEY_LENGTH]
     if short:
-        raise DigestError(
+        raise SettingError(
             f"{SECRET_ENV}: key {short[0]} is shorter than {MIN_KEY_LENGTH} characters",
             hint=SECRET_HINT,
         )

@@ -25,6 +25,15 @@ PHRASES: dict[str, dict[str, str]] = {
         "approved_already": "{issue} : déjà approuvée",
         "approved": "{issue} : approuvée ; le prochain `digest run` l'envoie",
         "issue_line": "{issue}  {status:<9} {count:>3} article{count_s}  construite le {built}",
+        # -- what approve, run, send and check say about what will (not) happen --
+        "check_no_sender": (
+            "attention : newsletter.sender n'a pas d'adresse : `digest send`, `digest run` et"
+            " `digest serve` en ont besoin (le From: des emails)"
+        ),
+        "approve_sending": (
+            "{issue} : déjà en cours d'envoi, {left} adresse{left_s} restante{left_s} : rien à"
+            " approuver"
+        ),
         # delivery
         "delivery": (
             "{issue} : {sent} envoyé{sent_s}, {deferred} différé{deferred_s}, {failed} en échec"
@@ -127,6 +136,14 @@ PHRASES: dict[str, dict[str, str]] = {
         "approved_already": "{issue}: already approved",
         "approved": "{issue}: approved; the next `digest run` sends it",
         "issue_line": "{issue}  {status:<9} {count:>3} item{count_s}  built {built}",
+        # -- what approve, run, send and check say about what will (not) happen --
+        "check_no_sender": (
+            "warning: newsletter.sender has no address: `digest send`, `digest run` and"
+            " `digest serve` need it (the From: of the emails)"
+        ),
+        "approve_sending": (
+            "{issue}: already being sent, {left} recipient{left_s} left: nothing to approve"
+        ),
         "delivery": (
             "{issue}: {sent} sent, {deferred} deferred, {failed} failed ({bounced} bounced),"
             " {pending} not tried yet — {audience} in all"

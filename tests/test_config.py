@@ -176,6 +176,23 @@ def test_cli_check_exits_2_without_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in run.stderr
 
 
+def test_cli_check_warns_that_sending_needs_a_sender(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text(MINIMAL, encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(config), "check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert ": ok (" in run.stdout
+    assert run.stderr == (
+        "attention : newsletter.sender n'a pas d'adresse : `digest send`, `digest run` et"
+        " `digest serve` en ont besoin (le From: des emails)\n"
+    )
+
+
 def test_cli_check_accepts_the_shipped_config() -> None:
     shipped = Path(__file__).parent.parent / "feeds.yaml"
     run = subprocess.run(
@@ -186,3 +203,4 @@ def test_cli_check_accepts_the_shipped_config() -> None:
     )
     assert run.returncode == 0, run.stderr
     assert ": ok (" in run.stdout
+    assert run.stderr == ""

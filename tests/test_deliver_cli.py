@@ -158,16 +158,33 @@ def test_dry_run_shows_who_and_sends_nothing(tmp_path: Path, smtp_server: SmtpSe
 
 @pytest.mark.parametrize(
     ("smtp", "secret", "expected"),
-    [(None, True, "DIGEST_SMTP_URL is not set"), ("yes", False, "DIGEST_SECRET is not set")],
+    [
+        (None, True, "DIGEST_SMTP_URL is not set"),
+        ("yes", False, "DIGEST_SECRET is not set"),
+        ("http://mail.example.org", True, "DIGEST_SMTP_URL is not an smtp:// URL"),
+    ],
 )
 def test_missing_settings_are_clear_errors(
     tmp_path: Path, smtp_server: SmtpServer, smtp: str | None, secret: bool, expected: str
 ) -> None:
     config, _ = prepare(tmp_path, 2)
-    run = digest(config, "send", smtp=smtp and smtp_server.url, secret=secret)
-    assert run.returncode == 1
+    url = smtp_server.url if smtp == "yes" else smtp
+    run = digest(config, "send", "--issue", ISSUE, smtp=url, secret=secret)
+    assert run.returncode == 2  # bad configuration (DESIGN.md §3), not a failed job
     assert expected in run.stderr and "hint:" in run.stderr
     assert smtp_server.messages == []
+
+
+def test_a_sender_without_address_is_bad_config(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    config, _ = prepare(tmp_path, 2)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("<lettre@example.org>", ""), encoding="utf-8")
+    run = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
+    assert run.returncode == 2
+    assert "newsletter.sender has no email address" in run.stderr
+    assert smtp_server.messages == []
+    with Store(tmp_path / "digest.db") as store:
+        assert store.audience(ISSUE) == 0, "a config problem freezes no audience"
 
 
 def test_paused_send_exits_1_then_report_lists_problems(
@@ -229,7 +246,9 @@ def test_nothing_to_send_is_exit_0_and_an_unknown_issue_is_an_error(
     assert idle.returncode == 0, idle.stderr
     assert idle.stdout.startswith("rien à envoyer : aucune lettre approuvée")
     unknown = digest(config, "send", "--issue", "2031-W02", smtp=smtp_server.url)
-    assert unknown.returncode == 1 and "no issue 2031-W02" in unknown.stderr
+    assert unknown.returncode == 2 and "no issue 2031-W02" in unknown.stderr
+    no_report = digest(config, "report", "2023-W99")
+    assert no_report.returncode == 2 and "no issue 2023-W99 in the store" in no_report.stderr
     named = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
     assert named.returncode == 0 and "3 envoyés" in named.stdout
     again = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)

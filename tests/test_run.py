@@ -6,9 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from digest.store import Store
+from tests.deliver_support import store_issue
 from tests.smtp_server import SmtpServer
 
 ROOT = Path(__file__).parent.parent
@@ -118,3 +120,22 @@ def test_approving_an_unknown_or_sent_issue_is_refused(
     assert garbled.returncode == 2
     assert "build --week foo" not in garbled.stderr
     assert "named by their ISO week, such as 2023-W19" in garbled.stderr
+
+
+def test_approving_a_sent_or_sending_issue_is_nothing_to_do(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config = setup_site(tmp_path)
+    subscribe(config, smtp_server)
+    with Store(tmp_path / "digest.db") as store:
+        store_issue(store, "sent", issue_id="2023-W18")
+        store_issue(store, "approved", issue_id="2023-W19")
+        store.freeze_audience("2023-W19", "example.org", datetime.now(UTC))
+    sent = digest(config, smtp_server, "approve", "2023-W18")
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout == "2023-W18 : déjà envoyée, rien à faire\n"
+    sending = digest(config, smtp_server, "approve", "2023-W19")
+    assert sending.returncode == 0, sending.stderr
+    assert sending.stdout == (
+        "2023-W19 : déjà en cours d'envoi, 3 adresses restantes : rien à approuver\n"
+    )

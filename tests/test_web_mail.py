@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from digest.config import load_config
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, SettingError
 from digest.smtp import SmtpConnection, SmtpSettings, parse_smtp_url, send_one, settings_from_env
 from digest.store import Store
 from digest.templating import make_env
@@ -52,15 +52,15 @@ def test_parse_smtp_url(url: str, expected: SmtpSettings) -> None:
     "url", ["http://mail.example.org", "smtp://", "smtp://h?tls=maybe", "smtp://h:port"]
 )
 def test_bad_smtp_urls(url: str) -> None:
-    with pytest.raises(DeliveryError) as error:
+    with pytest.raises(SettingError) as error:
         parse_smtp_url(url)
-    assert error.value.hint
+    assert error.value.hint and error.value.exit_code == 2
 
 
 def test_password_never_in_repr_and_missing_url_is_explained() -> None:
     settings = parse_smtp_url("smtp://u:topsecret@h")
     assert "topsecret" not in repr(settings)
-    with pytest.raises(DeliveryError) as missing:
+    with pytest.raises(SettingError) as missing:
         settings_from_env({})
     assert "DIGEST_SMTP_URL is not set" in missing.value.message
 

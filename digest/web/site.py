@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..config import Config
-from ..errors import DigestError
+from ..errors import DigestError, SettingError
 from ..models import Period
 from ..render.dates import period_label
 from ..render.typography import typo_text
@@ -41,7 +41,7 @@ class Site:
         clock: Callable[[], datetime],
     ) -> None:
         if not config.newsletter.sender.strip():
-            raise DigestError(
+            raise SettingError(
                 "newsletter.sender is empty: the confirmation email needs a From: address",
                 hint='set newsletter.sender in feeds.yaml, e.g. "Lettre <lettre@example.org>"',
             )
