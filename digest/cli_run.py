@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from .approval import approve_issue
 from .cli_delivery import echo_delivery
 from .cron import item_count
 from .lock import exclusive_run
 from .period import parse_moment
-from .pipeline import approve_issue, run_due
+from .pipeline import run_due
 from .store import Store
 from .wording import say
 
@@ -69,11 +70,19 @@ def run_command(state: _State, force: bool, as_of: str | None, offline: bool) ->
 
 @click.command("approve")
 @click.argument("issue")
+@click.option("--as-of", "as_of", help="Approve as if it were this date/time (ISO).")
 @pass_state
-def approve_command(state: _State, issue: str) -> None:
-    """Mark a reviewed (and test-sent) issue as ready for `digest run` to send."""
-    with Store(state.config.store) as store:
-        click.echo(approve_issue(store, issue, state.config.newsletter.language))
+def approve_command(state: _State, issue: str, as_of: str | None) -> None:
+    """Mark a reviewed (and test-sent) issue as ready for `digest run` to send.
+
+    Refused (exit 2) when `digest run` would not send it: too thin, or past its deadline.
+    """
+    config = state.config
+    with Store(config.store) as store:
+        approval = approve_issue(config, store, issue, _clock(config, as_of)())
+    click.echo(approval.message)
+    for warning in approval.warnings:
+        click.echo(warning, err=True)
 
 
 @click.command("issues")

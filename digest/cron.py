@@ -65,8 +65,20 @@ def latest_slot(schedule: ScheduleConfig, tz: ZoneInfo, now: datetime) -> dateti
 def due_issue(schedule: ScheduleConfig, tz: ZoneInfo, now: datetime) -> Due:
     """The week before the latest slot's week: the last complete week."""
     slot = latest_slot(schedule, tz, now)
-    previous_week = week_of(week_of(slot, tz).start - timedelta(days=1), tz)
-    return Due(previous_week, slot, slot + timedelta(hours=schedule.deadline_hours))
+    return due_of(week_of(week_of(slot, tz).start - timedelta(days=1), tz), schedule, tz)
+
+
+def due_of(week: Period, schedule: ScheduleConfig, tz: ZoneInfo) -> Due:
+    """When the issue of `week` is due: the first slot at or after its end, and its deadline.
+
+    The deadline is at most the next slot: from then on `digest run` deals with the next
+    week's issue and never comes back to this one, whatever `deadline_hours` says.
+    """
+    slot = latest_slot(schedule, tz, week.end)
+    if slot < week.end:
+        slot += timedelta(days=7)  # same local time: aware arithmetic keeps the wall clock
+    deadline = min(slot + timedelta(hours=schedule.deadline_hours), slot + timedelta(days=7))
+    return Due(week, slot, deadline)
 
 
 def item_count(stored: StoredIssue) -> int:
@@ -101,15 +113,29 @@ def _stale(stored: StoredIssue, due: Due) -> bool:
 def _sendable(
     due: Due, stored: StoredIssue, schedule: ScheduleConfig, now: datetime, force: bool
 ) -> Decision:
+    """Too thin or too late is said at once, approved or not: approving would not help."""
     name = due.issue_id
-    if schedule.approval == "required" and stored.status != "approved" and not force:
-        if now > due.deadline:
-            return Decision("skip", "not_approved", name)
+    if force:
+        return Decision("send", "send", name)
+    if (hold := held(due, stored, schedule, now)) is not None:
+        return hold
+    if schedule.approval == "required" and stored.status != "approved":
         return Decision("wait", "waiting", name)
-    count = item_count(stored)
-    if count < schedule.min_items and not force:
-        return Decision("skip", "thin", name, (("count", count), ("minimum", schedule.min_items)))
-    if now > due.deadline and not force:
-        late = due.deadline.strftime("%Y-%m-%d %H:%M")
-        return Decision("skip", "late", name, (("deadline", late),))
     return Decision("send", "send", name)
+
+
+def held(due: Due, stored: StoredIssue, schedule: ScheduleConfig, now: datetime) -> Decision | None:
+    """Why `digest run` will not send `stored` at `now` even if approved (a skip), or None.
+
+    `digest approve` asks the same question, so that it never approves what run skips.
+    """
+    name = due.issue_id
+    count = item_count(stored)
+    if count < schedule.min_items:
+        return Decision("skip", "thin", name, (("count", count), ("minimum", schedule.min_items)))
+    if now > due.deadline:
+        late = (("deadline", due.deadline.strftime("%Y-%m-%d %H:%M")),)
+        if schedule.approval == "required" and stored.status != "approved":
+            return Decision("skip", "not_approved", name, late)
+        return Decision("skip", "late", name, late)
+    return None

@@ -67,6 +67,11 @@ class DeliveryReport:
     later: str | None = None
 
     @property
+    def left(self) -> int:
+        """Addresses that have not got it yet and may still: pending or deferred."""
+        return self.pending + self.deferred
+
+    @property
     def done(self) -> bool:
         """Nothing left to try: every row is sent or failed."""
         return self.pending == 0 and self.deferred == 0

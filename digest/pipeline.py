@@ -19,20 +19,18 @@ from typing import TYPE_CHECKING
 
 from .config import Config, FetchConfig, SourceConfig
 from .cron import decide, due_issue
-from .errors import SourceError, UsageError
+from .errors import SourceError
 from .issue_data import issue_data
 from .models import Issue, Item, Period, Selection, SourceResult
 from .overrides import load_overrides
-from .period import unknown_issue_hint
 from .render import RenderedIssue, render_issue
 from .select import date_items, needs_first_seen, select
 from .select import prepare as select_prepare
 from .sources.feeds import USER_AGENT, collect_feeds, items_from_cache, read_feed_file
 from .sources.files import read_recaps
-from .store import Store, StoredIssue
+from .store import REBUILDABLE, Store, StoredIssue
 from .themes import arrange
 from .themes import prepare as themes_prepare
-from .wording import say
 
 if TYPE_CHECKING:
     from .deliver import DeliveryReport
@@ -210,7 +208,7 @@ def store_issue(build: Build, store: Store) -> bool:
     Returns False (and keeps the stored version) when that issue already went out.
     """
     stored = store.issue(build.issue.id)
-    if stored is not None and stored.status not in ("built", "approved"):
+    if stored is not None and stored.status not in REBUILDABLE:
         return False
     period = build.issue.period
     store.save_issue(
@@ -228,14 +226,6 @@ def store_issue(build: Build, store: Store) -> bool:
     )
     store.set_issue_subject(build.issue.id, build.rendered.subject)
     return True
-
-
-def left_to_send(store: Store, issue_id: str) -> int:
-    """Addresses of an issue being sent that have not got it yet (pending or deferred)."""
-    from .deliver import report
-
-    counts = report(store, issue_id)
-    return counts.pending + counts.deferred
 
 
 # -- the cron job ---------------------------------------------------------------------
@@ -284,19 +274,3 @@ def run_due(
         # Automatic approval (or --force) is recorded like a person's, for the report.
         store.set_issue_status(due.issue_id, "approved")
     return RunOutcome(tuple(messages), send(due.issue_id))
-
-
-def approve_issue(store: Store, issue_id: str, language: str = "en") -> str:
-    """Mark a reviewed issue ready for `digest run`. One that went out already (or is going
-    out) needs nothing: that is said, not an error."""
-    stored = store.issue(issue_id)
-    if stored is None:
-        raise UsageError(f"no issue {issue_id} in the store", hint=unknown_issue_hint(issue_id))
-    if stored.status == "sent":
-        return say(language, "already_sent", issue=issue_id)
-    if stored.status == "sending":
-        return say(language, "approve_sending", issue=issue_id, left=left_to_send(store, issue_id))
-    if stored.status == "approved":
-        return say(language, "approved_already", issue=issue_id)
-    store.set_issue_status(issue_id, "approved")
-    return say(language, "approved", issue=issue_id)

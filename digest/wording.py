@@ -18,12 +18,14 @@ PHRASES: dict[str, dict[str, str]] = {
         "skipped_earlier": "{issue} : écartée plus tôt, rien à faire (--force l'envoie)",
         "not_approved": "{issue} : NON ENVOYÉE : pas approuvée avant la date limite",
         "waiting": "{issue} : en attente d'approbation : digest approve {issue}",
-        "thin": ("{issue} : NON ENVOYÉE : seulement {count} article{count_s}, moins que {minimum}"),
+        "thin": "{issue} : NON ENVOYÉE : seulement {count} article{count_s}, moins de {minimum}",
         "late": "{issue} : NON ENVOYÉE : sa date limite ({deadline}) est passée",
         "send": "{issue} : envoi",
         # approval and the list of issues
         "approved_already": "{issue} : déjà approuvée",
-        "approved": "{issue} : approuvée ; le prochain `digest run` l'envoie",
+        "approved": (
+            "{issue} : approuvée ; le prochain `digest run` l'envoie (date limite : {deadline})"
+        ),
         "issue_line": "{issue}  {status:<9} {count:>3} article{count_s}  construite le {built}",
         # -- what approve, run, send and check say about what will (not) happen --
         "check_no_sender": (
@@ -33,6 +35,10 @@ PHRASES: dict[str, dict[str, str]] = {
         "approve_sending": (
             "{issue} : déjà en cours d'envoi, {left} adresse{left_s} restante{left_s} : rien à"
             " approuver"
+        ),
+        "approved_from": (
+            "{issue} : approuvée ; `digest run` l'enverra à partir du {slot} (date limite :"
+            " {deadline})"
         ),
         # delivery
         "delivery": (
@@ -134,7 +140,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "late": "{issue}: NOT SENT: its deadline ({deadline}) has passed",
         "send": "{issue}: sending",
         "approved_already": "{issue}: already approved",
-        "approved": "{issue}: approved; the next `digest run` sends it",
+        "approved": "{issue}: approved; the next `digest run` sends it (deadline: {deadline})",
         "issue_line": "{issue}  {status:<9} {count:>3} item{count_s}  built {built}",
         # -- what approve, run, send and check say about what will (not) happen --
         "check_no_sender": (
@@ -143,6 +149,9 @@ PHRASES: dict[str, dict[str, str]] = {
         ),
         "approve_sending": (
             "{issue}: already being sent, {left} recipient{left_s} left: nothing to approve"
+        ),
+        "approved_from": (
+            "{issue}: approved; `digest run` sends it from {slot} on (deadline: {deadline})"
         ),
         "delivery": (
             "{issue}: {sent} sent, {deferred} deferred, {failed} failed ({bounced} bounced),"

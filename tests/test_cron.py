@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest.config import ScheduleConfig
-from digest.cron import decide, due_issue, latest_slot
+from digest.cron import decide, due_issue, due_of, held, latest_slot
+from digest.period import week_period
 from digest.store import StoredIssue
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -53,6 +54,7 @@ def test_slots_on_other_weekdays_and_across_dst() -> None:
         (stored("built", built=at(12, 17)), MONDAY_9, at(15, 9, 5), False, "build"),
         (stored("approved", built=at(12, 17)), MONDAY_9, at(15, 9, 5), False, "send"),
         (stored("built"), MONDAY_9, at(15, 10), False, "wait"),
+        (stored("built", items=2), MONDAY_9, at(15, 10), False, "skip"),  # thin: said at once
         (stored("built"), MONDAY_9, at(17, 10), False, "skip"),
         (stored("built"), MONDAY_9, at(15, 10), True, "send"),
         (stored("approved"), MONDAY_9, at(15, 10), False, "send"),
@@ -83,7 +85,7 @@ def test_a_skip_says_why_loudly() -> None:
     thin = decide(due_issue(MONDAY_9, PARIS, now), stored("approved", 1), MONDAY_9, now, False)
     assert thin.loud
     assert thin.message("en") == "2023-W19: NOT SENT: only 1 item, fewer than 3"
-    assert thin.message("fr") == "2023-W19 : NON ENVOYÉE : seulement 1 article, moins que 3"
+    assert thin.message("fr") == "2023-W19 : NON ENVOYÉE : seulement 1 article, moins de 3"
     late_at = at(18, 10)
     late = decide(due_issue(MONDAY_9, PARIS, late_at), stored("approved"), MONDAY_9, late_at, False)
     assert late.loud
@@ -91,3 +93,31 @@ def test_a_skip_says_why_loudly() -> None:
     assert late.message("fr") == (
         "2023-W19 : NON ENVOYÉE : sa date limite (2023-05-17 09:00) est passée"
     )
+
+
+def test_a_thin_issue_is_thin_before_it_is_waiting_for_approval() -> None:
+    now = at(15, 10)
+    thin = decide(due_issue(MONDAY_9, PARIS, now), stored("built", 1), MONDAY_9, now, False)
+    assert (thin.action, thin.phrase) == ("skip", "thin")
+
+
+def test_when_an_issue_is_due_is_the_same_for_run_and_approve() -> None:
+    w19 = week_period("2023-W19", PARIS)
+    assert due_of(w19, MONDAY_9, PARIS) == due_issue(MONDAY_9, PARIS, at(15, 9))
+    sunday = ScheduleConfig(weekday="sunday", hour=20)  # the sunday that ends W19 is too soon
+    assert due_of(w19, sunday, PARIS).slot == at(21, 20)
+    assert due_of(w19, sunday, PARIS) == due_issue(sunday, PARIS, at(21, 21))
+    midnight = ScheduleConfig(hour=0)
+    assert due_of(w19, midnight, PARIS).slot == w19.end
+    # Once the next week's issue is due, run never comes back: that is the latest deadline.
+    patient = ScheduleConfig(deadline_hours=500)
+    assert due_of(w19, patient, PARIS).deadline == at(22, 9)
+
+
+def test_held_says_what_run_would_skip_whatever_the_approval() -> None:
+    due = due_of(week_period("2023-W19", PARIS), MONDAY_9, PARIS)
+    assert held(due, stored("built"), MONDAY_9, at(15, 10)) is None
+    thin = held(due, stored("approved", items=2), MONDAY_9, at(14, 10))
+    assert thin is not None and thin.phrase == "thin"
+    late = held(due, stored("approved"), MONDAY_9, at(17, 9, 1))
+    assert late is not None and late.phrase == "late"

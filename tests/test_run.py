@@ -59,9 +59,12 @@ def test_the_weekly_cycle_with_approval(tmp_path: Path, smtp_server: SmtpServer)
     assert "en attente d'approbation : digest approve 2023-W19" in first
     assert "en attente d'approbation" in run_at(config, smtp_server)
     assert smtp_server.messages == []
-    approved = digest(config, smtp_server, "approve", "2023-W19")
-    assert approved.returncode == 0
-    assert approved.stdout == "2023-W19 : approuvée ; le prochain `digest run` l'envoie\n"
+    approved = digest(config, smtp_server, "approve", "2023-W19", "--as-of", DUE)
+    assert approved.returncode == 0, approved.stderr
+    assert approved.stdout == (
+        "2023-W19 : approuvée ; le prochain `digest run` l'envoie"
+        " (date limite : 2023-05-17 09:00)\n"
+    )
     sent = run_at(config, smtp_server)
     assert "2023-W19 : envoi\n" in sent and "2023-W19 : 3 envoyés, 0 différé" in sent
     received = smtp_server.wait_for(3)
@@ -89,7 +92,7 @@ def test_a_thin_issue_is_not_sent_and_says_so(tmp_path: Path, smtp_server: SmtpS
     subscribe(config, smtp_server)
     done = digest(config, smtp_server, "run", "--offline", "--as-of", DUE)
     assert done.returncode == 0
-    assert "NON ENVOYÉE : seulement 17 articles, moins que 50" in done.stderr
+    assert "NON ENVOYÉE : seulement 17 articles, moins de 50" in done.stderr
     assert "écartée plus tôt, rien à faire" in run_at(config, smtp_server)
     assert smtp_server.messages == []
     forced = run_at(config, smtp_server, DUE, "--force")
@@ -104,6 +107,60 @@ def test_a_late_machine_does_not_send_an_old_issue(tmp_path: Path, smtp_server: 
     assert late.returncode == 0
     assert "NON ENVOYÉE : sa date limite (2023-05-17 09:00) est passée" in late.stderr
     assert smtp_server.messages == []
+
+
+THIN_WEEK = "2023-05-29T09:30"  # Monday after 2023-W21, which the shipped content barely fills
+
+
+def recap(config: Path, day: str, title: str) -> None:
+    text = f"---\ntitle: {title}\ndate: {day}\ntheme: climat\n---\n{title}, en détail.\n"
+    (config.parent / "content" / "recaps" / f"{day}-{title.lower()}.md").write_text(text, "utf-8")
+
+
+def test_a_thin_issue_is_said_thin_at_once_and_cannot_be_approved(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config = setup_site(tmp_path)
+    subscribe(config, smtp_server)
+    first = digest(config, smtp_server, "run", "--offline", "--as-of", THIN_WEEK)
+    assert first.returncode == 0, first.stderr
+    assert "2023-W21 : NON ENVOYÉE : seulement 1 article, moins de 3\n" in first.stderr
+    assert "attente d'approbation" not in first.stdout + first.stderr
+    refused = digest(config, smtp_server, "approve", "2023-W21", "--as-of", THIN_WEEK)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(
+        "error: 2023-W21 has 1 item, fewer than schedule.min_items (3): `digest run` will not"
+        " send it, so it is not approved\n"
+    )
+    assert "`digest send --issue 2023-W21`" in refused.stderr
+    # The team adds two recaps and rebuilds: the skipped issue is judged again.
+    recap(config, "2023-05-23", "Atelier")
+    recap(config, "2023-05-24", "Visite")
+    rebuilt = digest(config, smtp_server, "build", "--week", "2023-W21", "--offline",
+                     "--as-of", "2023-05-29T09:40")  # fmt: skip
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "en attente d'approbation" in run_at(config, smtp_server, "2023-05-29T09:50")
+    approved = digest(config, smtp_server, "approve", "2023-W21", "--as-of", "2023-05-29T10:00")
+    assert approved.returncode == 0, approved.stderr
+    assert "3 envoyés" in run_at(config, smtp_server, "2023-05-29T10:10")
+
+
+def test_a_late_issue_is_not_approved_and_staff_are_told_how_to_send_it(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config = setup_site(tmp_path)
+    built = digest(config, smtp_server, "build", "--week", "2023-W18", "--offline")
+    assert built.returncode == 0, built.stderr
+    refused = digest(config, smtp_server, "approve", "2023-W18", "--as-of", DUE)
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        "error: 2023-W18 is past its deadline (2023-05-10 09:00): `digest run` no longer sends"
+        " it, so it is not approved\n"
+        "hint: to send it anyway: `digest send --issue 2023-W18` (try `--dry-run` first)\n"
+    )
+    with Store(tmp_path / "digest.db") as store:
+        stored = store.issue("2023-W18")
+    assert stored is not None and stored.status == "built"
 
 
 def test_approving_an_unknown_or_sent_issue_is_refused(

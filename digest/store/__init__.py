@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from .base import StoreBase
 from .confirmations import ConfirmationQueries, DueConfirmation
-from .content import CachedFetch, ContentQueries, StoredIssue
+from .content import REBUILDABLE, CachedFetch, ContentQueries, StoredIssue
 from .outbox import OutboxQueries
 from .people import SubscriberQueries
 from .schema import MIGRATIONS
 
 __all__ = [
     "MIGRATIONS",
+    "REBUILDABLE",
     "CachedFetch",
     "DueConfirmation",
     "Store",

@@ -10,6 +10,11 @@ from ..errors import StoreError
 from .base import StoreBase
 from .base import when as _when
 
+# A rebuild replaces the stored issue until its audience is frozen ('sending'). A skipped
+# one too: staff who add the missing items to a thin issue rebuild it to have it judged
+# again (it comes back as 'built').
+REBUILDABLE = ("built", "approved", "skipped")
+
 
 @dataclass(frozen=True)
 class CachedFetch:
@@ -112,7 +117,7 @@ class ContentQueries(StoreBase):
         """Store (or replace, while not yet sent) what `digest build` produced."""
         with self.transaction() as db:
             row = db.execute("SELECT status FROM issues WHERE id = ?", (issue.id,)).fetchone()
-            if row and row[0] not in ("built", "approved"):
+            if row and row[0] not in REBUILDABLE:
                 raise StoreError(
                     f"issue {issue.id} is already {row[0]}: it is not rebuilt in the store",
                     hint="build with --out only, or choose another week",

@@ -1,0 +1,78 @@
+"""`digest approve`: staff's go-ahead, checked against what `digest run` will then do.
+
+An approval is a promise that the next `digest run` sends the issue as it is. So approve
+refuses (exit 2, with the command that does send it) an issue that run would skip anyway,
+too thin or past its deadline, and warns when what it freezes is a preview built before
+the week was over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .config import Config
+from .cron import Decision, Due, due_of, held
+from .deliver import report
+from .errors import UsageError
+from .period import unknown_issue_hint, week_period
+from .store import Store
+from .wording import say
+
+WHEN = "%Y-%m-%d %H:%M"
+
+
+@dataclass(frozen=True)
+class Approval:
+    """What `digest approve` says: its outcome (stdout), then warnings (stderr)."""
+
+    message: str
+    warnings: tuple[str, ...] = ()
+
+
+def approve_issue(config: Config, store: Store, issue_id: str, now: datetime) -> Approval:
+    """Mark a reviewed issue ready for `digest run`, if run will send it; see the module."""
+    language = config.newsletter.language
+    stored = store.issue(issue_id)
+    if stored is None:
+        raise UsageError(f"no issue {issue_id} in the store", hint=unknown_issue_hint(issue_id))
+    if stored.status == "sent":
+        return Approval(say(language, "already_sent", issue=issue_id))
+    if stored.status == "sending":
+        left = report(store, issue_id).left
+        return Approval(say(language, "approve_sending", issue=issue_id, left=left))
+    tz = config.newsletter.tz
+    due = due_of(week_period(issue_id, tz), config.schedule, tz)
+    hold = held(due, stored, config.schedule, now)
+    if hold is not None:
+        raise _refusal(hold)
+    if stored.status == "approved":
+        return Approval(say(language, "approved_already", issue=issue_id))
+    store.set_issue_status(issue_id, "approved")
+    return Approval(_approved(due, now, language))
+
+
+def _approved(due: Due, now: datetime, language: str) -> str:
+    fields = {"issue": due.issue_id, "deadline": due.deadline.strftime(WHEN)}
+    if now < due.slot:
+        return say(language, "approved_from", slot=due.slot.strftime(WHEN), **fields)
+    return say(language, "approved", **fields)
+
+
+def _refusal(hold: Decision) -> UsageError:
+    """Why an issue run would skip is not approved, and the commands that send it anyway."""
+    issue, fields = hold.issue, dict(hold.fields)
+    send = f"`digest send --issue {issue}` (try `--dry-run` first)"
+    if hold.phrase == "thin":
+        count = fields["count"]
+        return UsageError(
+            f"{issue} has {count} item{'' if count == 1 else 's'}, fewer than schedule.min_items"
+            f" ({fields['minimum']}): `digest run` will not send it, so it is not approved",
+            hint=f"add items and rebuild it (`digest build --week {issue}`), then approve it;"
+            f" or send it as it is: {send}",
+        )
+    return UsageError(
+        f"{issue} is past its deadline ({fields['deadline']}): `digest run` no longer sends"
+        " it, so it is not approved",
+        hint=f"to send it anyway: {send}",
+    )
