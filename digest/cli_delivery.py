@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from .cron import item_count
 from .deliver import (
     DeliveryPaused,
     DeliveryReport,
     default_issue,
+    default_test_issue,
     report,
     send_issue,
     sendable_issue,
@@ -29,6 +31,7 @@ from .wording import say
 
 if TYPE_CHECKING:
     from .cli import _State
+    from .config import Config
 
 pass_state = click.pass_obj  # digest.cli._State, without importing digest.cli
 PREVIEW = 10  # addresses shown by --dry-run
@@ -40,7 +43,11 @@ def _now() -> datetime:
 
 @click.command("send")
 @click.option(
-    "--issue", "issue_id", metavar="ISSUE", help="Issue to send (default: the newest approved one)."
+    "--issue",
+    "issue_id",
+    metavar="ISSUE",
+    help="Issue to send (default: the one being sent, else the newest approved one not past"
+    " its deadline).",
 )
 @click.option(
     "--to", "address", metavar="ADDRESS", help="Send one test copy to ADDRESS only (not recorded)."
@@ -53,20 +60,20 @@ def send_command(state: _State, issue_id: str | None, address: str | None, dry_r
     language = config.newsletter.language
     if dry_run:
         with Store(config.store) as store:
-            if issue := _pick(store, issue_id, language, bool(address)):
+            if issue := _pick(config, store, issue_id, test=bool(address)):
                 _preview(store, issue, address, language)
         return
     keys, smtp = load_keys(), settings_from_env()  # missing settings fail before anything
     if address:
         with Store(config.store) as store:
-            if not (issue := _pick(store, issue_id, language, test=True)):
+            if not (issue := _pick(config, store, issue_id, test=True)):
                 raise UsageError("no issue is stored", hint="build one first: `digest build`")
             message_id = send_proof(config, store, issue, address, _now, smtp=smtp, keys=keys)
         click.echo(say(language, "test_copy", issue=issue, address=address, message_id=message_id))
         return
     lock = exclusive_run(config.store, f"send {issue_id or ''}".strip())
     with lock, Store(config.store) as store, TerminalProgress("Envoi") as bar:
-        if not (issue := _pick(store, issue_id, language)):
+        if not (issue := _pick(config, store, issue_id)):
             return
         try:
             result = send_issue(config, store, issue, _now, smtp=smtp, keys=keys, on_progress=bar)
@@ -82,14 +89,29 @@ def send_command(state: _State, issue_id: str | None, address: str | None, dry_r
         )
 
 
-def _pick(store: Store, issue_id: str | None, language: str, test: bool = False) -> str | None:
-    """The issue named, checked; else the default one; None (said so) if there is none."""
+def _pick(config: Config, store: Store, issue_id: str | None, test: bool = False) -> str | None:
+    """The issue named, checked; else the default one, named on stderr with what it is (staff
+    must see which issue goes out); None (said so) if there is none."""
     if issue_id:
         return sendable_issue(store, issue_id).id
-    found = default_issue(store, test)
+    language, tz = config.newsletter.language, config.newsletter.tz
+    if test:
+        found = default_test_issue(config, store)
+    else:
+        choice = default_issue(config, store, _now())
+        for due in choice.passed_over:
+            deadline = due.deadline.strftime("%Y-%m-%d %H:%M")
+            click.echo(
+                say(language, "passed_late", issue=due.issue_id, deadline=deadline), err=True
+            )
+        found = choice.issue
     if found is None:
         click.echo(say(language, "nothing_to_send"))
-    return found
+        return None
+    built = found.built_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    fields = {"status": found.status, "count": item_count(found), "built": built}
+    click.echo(say(language, "picked", issue=found.id, **fields), err=True)
+    return found.id
 
 
 def _preview(store: Store, issue: str, address: str | None, language: str) -> None:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from .config import ScheduleConfig
 from .models import Period
-from .period import week_of
+from .period import week_of, week_period
 from .store import StoredIssue
 from .wording import say
 
@@ -79,6 +79,11 @@ def due_of(week: Period, schedule: ScheduleConfig, tz: ZoneInfo) -> Due:
         slot += timedelta(days=7)  # same local time: aware arithmetic keeps the wall clock
     deadline = min(slot + timedelta(hours=schedule.deadline_hours), slot + timedelta(days=7))
     return Due(week, slot, deadline)
+
+
+def is_preview(stored: StoredIssue, tz: ZoneInfo) -> bool:
+    """Built before its week was over: what was published since is not in it."""
+    return stored.built_at < week_period(stored.id, tz).end
 
 
 def item_count(stored: StoredIssue) -> int:

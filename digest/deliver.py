@@ -32,9 +32,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .config import Config
+from .cron import Due, due_of, is_preview
 from .errors import DeliveryError, UsageError
 from .message import MessageTemplate, Recipient, build_template, clean_header, sender_domain
-from .period import unknown_issue_hint
+from .period import unknown_issue_hint, week_period
 from .sending import Pool, RateLimiter, Result
 from .smtp import SmtpSettings
 from .store import Store, StoredIssue
@@ -134,11 +135,35 @@ def send_issue(
     return result
 
 
-def default_issue(store: Store, test: bool = False) -> str | None:
-    """The issue `digest send` means without --issue: the newest approved or sending one
-    (for a test copy, the newest not yet sent, built ones included); None if there is none."""
-    statuses = ("built", "approved", "sending") if test else ("approved", "sending")
-    return store.latest_issue(statuses)
+@dataclass(frozen=True)
+class DefaultIssue:
+    """The issue `digest send` means without --issue (None: nothing to send), and the
+    approved ones it passed over because their deadline is gone (newest first)."""
+
+    issue: StoredIssue | None
+    passed_over: tuple[Due, ...] = ()
+
+
+def default_issue(config: Config, store: Store, now: datetime) -> DefaultIssue:
+    """The newest issue being sent, or approved and not past the deadline `digest run` keeps
+    to. An approved issue weeks old is sent only when named (--issue)."""
+    tz, passed = config.newsletter.tz, []
+    for stored in store.issues_with(("approved", "sending")):
+        due = due_of(week_period(stored.id, tz), config.schedule, tz)
+        if stored.status == "approved" and now > due.deadline:
+            passed.append(due)
+            continue
+        return DefaultIssue(stored, tuple(passed))
+    return DefaultIssue(None, tuple(passed))
+
+
+def default_test_issue(config: Config, store: Store) -> StoredIssue | None:
+    """The issue a test copy is of without --issue: the newest one not yet sent, preferring
+    one built once its week was over (what staff review) to a newer mid-week preview (what a
+    bare `digest build` makes)."""
+    unsent = store.issues_with(("built", "approved", "sending"))
+    complete = [i for i in unsent if not is_preview(i, config.newsletter.tz)]
+    return next(iter(complete or unsent), None)
 
 
 def sendable_issue(store: Store, issue_id: str) -> StoredIssue:

@@ -40,6 +40,14 @@ PHRASES: dict[str, dict[str, str]] = {
             "{issue} : approuvée ; `digest run` l'enverra à partir du {slot} (date limite :"
             " {deadline})"
         ),
+        "picked": (
+            "{issue} : choisie par défaut ({status}, {count} article{count_s}, construite le"
+            " {built}) ; --issue ISSUE pour en choisir une autre"
+        ),
+        "passed_late": (
+            "{issue} : approuvée mais pas choisie : sa date limite ({deadline}) est passée ;"
+            " `digest send --issue {issue}` l'envoie quand même"
+        ),
         # delivery
         "delivery": (
             "{issue} : {sent} envoyé{sent_s}, {deferred} différé{deferred_s}, {failed} en échec"
@@ -152,6 +160,14 @@ PHRASES: dict[str, dict[str, str]] = {
         ),
         "approved_from": (
             "{issue}: approved; `digest run` sends it from {slot} on (deadline: {deadline})"
+        ),
+        "picked": (
+            "{issue}: picked by default ({status}, {count} item{count_s}, built {built});"
+            " --issue ISSUE for another one"
+        ),
+        "passed_late": (
+            "{issue}: approved but not picked: its deadline ({deadline}) has passed;"
+            " `digest send --issue {issue}` sends it anyway"
         ),
         "delivery": (
             "{issue}: {sent} sent, {deferred} deferred, {failed} failed ({bounced} bounced),"

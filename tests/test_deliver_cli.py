@@ -11,10 +11,13 @@ import signal
 import subprocess
 import sys
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from digest.period import week_of
 from digest.store import Store
 from tests.deliver_support import ISSUE, SUBJECT, add_subscribers, make_config, parse, store_issue
 from tests.smtp_server import SmtpServer
@@ -57,6 +60,11 @@ def prepare(tmp_path: Path, count: int, extra: str = "") -> tuple[Path, list[str
     return config.path, emails
 
 
+def store_issue_as(tmp_path: Path, status: str, issue_id: str) -> None:
+    with Store(tmp_path / "digest.db") as store:
+        store_issue(store, status, issue_id=issue_id)
+
+
 def by_recipient(server: SmtpServer) -> dict[str, list[str]]:
     """Each recipient's Message-IDs, in the order they arrived."""
     found: dict[str, list[str]] = defaultdict(list)
@@ -76,7 +84,7 @@ def test_killed_in_the_middle_then_resumed(
     flight, which may come twice with the same Message-ID."""
     config, emails = prepare(tmp_path, 3000, "delivery:\n  batch: 50\n")
     first = subprocess.Popen(
-        command(config, "send"), env=environment(smtp_server.url),
+        command(config, "send", "--issue", ISSUE), env=environment(smtp_server.url),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -87,7 +95,7 @@ def test_killed_in_the_middle_then_resumed(
     assert first.returncode == exit_code
     before = len(smtp_server.messages)
     assert 800 <= before < 3000, "the kill must land in the middle of the list"
-    again = digest(config, "send", smtp=smtp_server.url)
+    again = digest(config, "send", smtp=smtp_server.url)  # the one being sent, by default
     assert again.returncode == 0, again.stderr
     assert "3000 envoyés" in again.stdout
     received = by_recipient(smtp_server)
@@ -105,11 +113,11 @@ def test_two_sends_at_once_send_once(tmp_path: Path, smtp_server: SmtpServer) ->
     config, emails = prepare(tmp_path, 200, "delivery:\n  connections: 2\n  batch: 10\n")
     smtp_server.script.data_delay = 0.3  # slow while the second one tries, whatever the load
     first = subprocess.Popen(
-        command(config, "send"), env=environment(smtp_server.url),
+        command(config, "send", "--issue", ISSUE), env=environment(smtp_server.url),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     smtp_server.wait_for(1, timeout=30)
-    second = digest(config, "send", smtp=smtp_server.url)
+    second = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
     smtp_server.script.data_delay = 0
     _, err = first.communicate(timeout=120)
     assert second.returncode == 75, second.stderr
@@ -125,9 +133,14 @@ def test_test_copy_goes_to_one_address_and_is_not_recorded(
     config, emails = prepare(tmp_path, 5)
     with Store(tmp_path / "digest.db") as store:
         store.set_issue_status(ISSUE, "built")  # test-sent before approval
+    store_issue_as(tmp_path, "built", "2023-W21")  # a newer mid-week preview (bare build)
     run = digest(config, "send", "--to", "Staff@Example.org", smtp=smtp_server.url)
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith(f"{ISSUE} : copie de test envoyée à Staff@Example.org (<")
+    assert run.stderr == (
+        f"{ISSUE} : choisie par défaut (built, 17 articles, construite le 2023-05-15 09:00) ;"
+        " --issue ISSUE pour en choisir une autre\n"
+    )
     (received,) = smtp_server.messages
     assert received.rcpt_tos == ("staff@example.org",)
     message = parse(received.data)
@@ -145,7 +158,7 @@ def test_test_copy_goes_to_one_address_and_is_not_recorded(
 
 def test_dry_run_shows_who_and_sends_nothing(tmp_path: Path, smtp_server: SmtpServer) -> None:
     config, emails = prepare(tmp_path, 12)
-    run = digest(config, "send", "--dry-run", smtp=None, secret=False)
+    run = digest(config, "send", "--issue", ISSUE, "--dry-run", smtp=None, secret=False)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[0] == f"{ISSUE} : enverrait à 12 abonnés"
@@ -195,7 +208,7 @@ def test_paused_send_exits_1_then_report_lists_problems(
     smtp_server.script.rcpt[emails[1]] = "550 5.1.1 No such user"
     smtp_server.script.rcpt[emails[2]] = "451 4.3.0 Try later"
     smtp_server.script.rcpt[emails[10]] = "421 4.7.0 Slow down"
-    paused = digest(config, "send", smtp=smtp_server.url)
+    paused = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
     assert paused.returncode == 1
     assert "paused" in paused.stderr and "421 4.7.0 Slow down" in paused.stderr
     table = digest(config, "report", ISSUE)
@@ -225,7 +238,7 @@ def test_a_used_up_quota_is_exit_0_and_says_what_is_left(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
     config, emails = prepare(tmp_path, 20, "delivery:\n  per_hour: 8\n  batch: 5\n")
-    first = digest(config, "send", smtp=smtp_server.url)
+    first = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
     assert first.returncode == 0, first.stderr
     assert "8 envoyés" in first.stdout and "12 pas encore tentés" in first.stdout
     assert "12 laissés pour plus tard : le quota d'envoi (8 par heure)" in first.stdout
@@ -284,6 +297,32 @@ def test_build_then_send_sends_what_was_built(tmp_path: Path, smtp_server: SmtpS
 def test_dry_run_while_sending_shows_who_is_left(tmp_path: Path, smtp_server: SmtpServer) -> None:
     config, emails = prepare(tmp_path, 6, "delivery:\n  retry_wait: 0\n")
     smtp_server.script.rcpt[emails[4]] = "451 4.3.0 Try later"
-    assert digest(config, "send", smtp=smtp_server.url).returncode == 0
+    assert digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url).returncode == 0
     run = digest(config, "send", "--dry-run", secret=False)
     assert run.stdout.splitlines() == [f"{ISSUE} : enverrait à 1 abonné", f"  {emails[4]}"]
+
+
+def test_send_picks_what_run_would_send_and_says_which(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """An approved issue past its deadline is not what a bare `digest send` sends: weeks
+    late, it goes out only when named."""
+    config, _ = prepare(tmp_path, 3)  # 2023-W19, approved, long past its deadline
+    stale = digest(config, "send", "--dry-run", secret=False)
+    assert stale.returncode == 0, stale.stderr
+    assert stale.stdout.startswith("rien à envoyer")
+    assert stale.stderr == (
+        f"{ISSUE} : approuvée mais pas choisie : sa date limite (2023-05-17 09:00) est passée ;"
+        f" `digest send --issue {ISSUE}` l'envoie quand même\n"
+    )
+    idle = digest(config, "send", smtp=smtp_server.url)
+    assert idle.returncode == 0 and idle.stdout.startswith("rien à envoyer")
+    assert smtp_server.messages == []
+    this_week = week_of(datetime.now(UTC), ZoneInfo("Europe/Paris")).name  # not yet due
+    store_issue_as(tmp_path, "approved", this_week)
+    fresh = digest(config, "send", "--dry-run", secret=False)
+    assert fresh.stdout.splitlines()[0] == f"{this_week} : enverrait à 3 abonnés"
+    assert fresh.stderr == (
+        f"{this_week} : choisie par défaut (approved, 17 articles, construite le 2023-05-15"
+        " 09:00) ; --issue ISSUE pour en choisir une autre\n"
+    )

@@ -48,7 +48,7 @@ def test_the_unsubscribe_mailto_unsubscribes_whoever_its_token_names(
     """A mail client writes to the List-Unsubscribe mailto with the subject it gives: that
     email, piped into `digest subscribers unsubscribe-mail`, unsubscribes its reader only."""
     config, emails = prepare(tmp_path, 2)
-    assert digest(config, "send", smtp=smtp_server.url).returncode == 0
+    assert digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url).returncode == 0
     received = {m.rcpt_tos[0]: parse(m.data) for m in smtp_server.wait_for(2)}
     mailto = received[emails[1]]["List-Unsubscribe"].split(",")[1].strip(" <>")
     address, _, query = mailto.removeprefix("mailto:").partition("?")
@@ -198,7 +198,7 @@ def test_a_mailbox_error_reported_later_marks_the_address_bounced(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
     config, emails = prepare(tmp_path, 3)
-    assert digest(config, "send", smtp=smtp_server.url).returncode == 0
+    assert digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url).returncode == 0
     sent = sent_to(smtp_server, 3)
     gone = pipe(config, "bounce-mail", report(sent[emails[1]], "5.1.1"))
     assert gone.returncode == 0, gone.stderr
@@ -240,7 +240,7 @@ def test_what_is_not_a_failure_of_our_message_changes_nothing(
     tmp_path: Path, smtp_server: SmtpServer, case: str
 ) -> None:
     config, emails = prepare(tmp_path, 1)
-    assert digest(config, "send", smtp=smtp_server.url).returncode == 0
+    assert digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url).returncode == 0
     original = sent_to(smtp_server, 1)[emails[0]]
     message_id = parse(original)["Message-ID"]
     random_part = message_id.split(".")[2].split("@")[0]  # <ISSUE.SUBSCRIBER.RANDOM@domain>
@@ -272,7 +272,7 @@ def test_mangled_reports_are_ignored_without_failing(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
     config, emails = prepare(tmp_path, 1)
-    assert digest(config, "send", smtp=smtp_server.url).returncode == 0
+    assert digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url).returncode == 0
     whole = report(sent_to(smtp_server, 1)[emails[0]], "5.1.1")
     rng = random.Random(5)
     cases = [whole[: len(whole) // 2], b"", b"\xff\xfe\x00garbage"]

@@ -168,6 +168,17 @@ class ContentQueries(StoreBase):
         if not cursor.rowcount:
             raise StoreError(f"no issue {issue_id} in the store", hint="build it first")
 
+    def issues_with(self, statuses: tuple[str, ...]) -> list[StoredIssue]:
+        """Every issue with one of `statuses`, newest first (ids are ISO weeks: they sort),
+        with its data but without html, text and web."""
+        marks = ",".join("?" * len(statuses))
+        rows = self.db.execute(
+            "SELECT id, period_start, period_end, built_at, data, '', '', '', status"
+            f" FROM issues WHERE status IN ({marks}) ORDER BY id DESC",
+            statuses,
+        ).fetchall()
+        return [StoredIssue(r[0], _when(r[1]), _when(r[2]), _when(r[3]), *r[4:]) for r in rows]
+
     def issues(self, limit: int = 20) -> list[StoredIssue]:
         """The newest stored issues whatever their status, without their content."""
         rows = self.db.execute(

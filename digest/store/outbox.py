@@ -71,15 +71,6 @@ class OutboxQueries(StoreBase):
         row = self.db.execute("SELECT subject FROM issues WHERE id = ?", (issue_id,)).fetchone()
         return str(row[0]) if row else ""
 
-    def latest_issue(self, statuses: tuple[str, ...]) -> str | None:
-        """The id of the newest issue with one of `statuses` (ids are ISO weeks: they sort)."""
-        marks = ",".join("?" * len(statuses))
-        row = self.db.execute(
-            f"SELECT id FROM issues WHERE status IN ({marks}) ORDER BY id DESC LIMIT 1",
-            statuses,
-        ).fetchone()
-        return str(row[0]) if row else None
-
     def freeze_audience(self, issue_id: str, domain: str, now: datetime) -> int:
         """Create one pending row per confirmed subscriber and mark the issue 'sending'.
 
