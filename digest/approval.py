@@ -3,7 +3,7 @@
 An approval is a promise that the next `digest run` sends the issue as it is. So approve
 refuses (exit 2, with the command that does send it) an issue that run would skip anyway,
 too thin or past its deadline, and warns when what it freezes is a preview built before
-the week was over.
+the week was over (run would have rebuilt it; approved, it goes out as it is).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .config import Config
-from .cron import Decision, Due, due_of, held
+from .cron import Decision, Due, due_of, held, is_preview
 from .deliver import report
 from .errors import UsageError
 from .period import unknown_issue_hint, week_period
-from .store import Store
+from .store import Store, StoredIssue
 from .wording import say
 
 WHEN = "%Y-%m-%d %H:%M"
@@ -46,10 +46,19 @@ def approve_issue(config: Config, store: Store, issue_id: str, now: datetime) ->
     hold = held(due, stored, config.schedule, now)
     if hold is not None:
         raise _refusal(hold)
+    warnings = (_preview_warning(stored, due, language),) if is_preview(stored, tz) else ()
     if stored.status == "approved":
-        return Approval(say(language, "approved_already", issue=issue_id))
+        return Approval(say(language, "approved_already", issue=issue_id), warnings)
     store.set_issue_status(issue_id, "approved")
-    return Approval(_approved(due, now, language))
+    return Approval(_approved(due, now, language), warnings)
+
+
+def _preview_warning(stored: StoredIssue, due: Due, language: str) -> str:
+    """Approving a mid-week build freezes it: `digest run` rebuilds a preview when due,
+    but sends an approved one as it is (staff may mean it: prepared on Friday)."""
+    built = stored.built_at.astimezone(due.period.end.tzinfo).strftime(WHEN)
+    end = due.period.end.strftime(WHEN)
+    return say(language, "approved_preview", issue=stored.id, built=built, end=end)
 
 
 def _approved(due: Due, now: datetime, language: str) -> str:

@@ -110,8 +110,8 @@ def decide(
 
 
 def _stale(stored: StoredIssue, due: Due) -> bool:
-    """A preview built before the week was over is rebuilt when due, unless staff approved
-    it as it is: only then does it hold the whole week."""
+    """A preview built before the week was over is rebuilt when due (only then does it hold
+    the whole week), unless staff approved it as it is: `digest approve` warns them."""
     return stored.status == "built" and stored.built_at < due.period.end
 
 

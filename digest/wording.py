@@ -40,6 +40,13 @@ PHRASES: dict[str, dict[str, str]] = {
             "{issue} : approuvée ; `digest run` l'enverra à partir du {slot} (date limite :"
             " {deadline})"
         ),
+        "approved_preview": (
+            "attention : {issue} est un aperçu, construite le {built}, avant la fin de sa"
+            " semaine ({end}). Approuvée, elle part telle quelle : `digest run` ne la"
+            " reconstruit pas, et ce qui paraîtra d'ici là n'y sera pas. Pour la semaine"
+            " complète : `digest build --week {issue}` après le {end}, puis"
+            " `digest approve {issue}`"
+        ),
         "picked": (
             "{issue} : choisie par défaut ({status}, {count} article{count_s}, construite le"
             " {built}) ; --issue ISSUE pour en choisir une autre"
@@ -160,6 +167,12 @@ PHRASES: dict[str, dict[str, str]] = {
         ),
         "approved_from": (
             "{issue}: approved; `digest run` sends it from {slot} on (deadline: {deadline})"
+        ),
+        "approved_preview": (
+            "warning: {issue} is a preview, built {built}, before its week was over ({end})."
+            " Approved, it goes out as it is: `digest run` does not rebuild it, and what is"
+            " published until then will not be in it. For the whole week: `digest build"
+            " --week {issue}` after {end}, then `digest approve {issue}`"
         ),
         "picked": (
             "{issue}: picked by default ({status}, {count} item{count_s}, built {built});"

@@ -163,6 +163,36 @@ def test_a_late_issue_is_not_approved_and_staff_are_told_how_to_send_it(
     assert stored is not None and stored.status == "built"
 
 
+def test_approving_a_mid_week_preview_warns_that_it_goes_out_as_it_is(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config = setup_site(tmp_path)
+    tuesday = "2023-05-16T10:00"
+    built = digest(config, smtp_server, "build", "--week", "2023-W20", "--offline",
+                   "--as-of", tuesday)  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    approved = digest(config, smtp_server, "approve", "2023-W20", "--as-of", tuesday)
+    assert approved.returncode == 0, approved.stderr
+    assert approved.stdout == (
+        "2023-W20 : approuvée ; `digest run` l'enverra à partir du 2023-05-22 09:00"
+        " (date limite : 2023-05-24 09:00)\n"
+    )
+    assert approved.stderr == (
+        "attention : 2023-W20 est un aperçu, construite le 2023-05-16 10:00, avant la fin de sa"
+        " semaine (2023-05-22 00:00). Approuvée, elle part telle quelle : `digest run` ne la"
+        " reconstruit pas, et ce qui paraîtra d'ici là n'y sera pas. Pour la semaine complète :"
+        " `digest build --week 2023-W20` après le 2023-05-22 00:00, puis"
+        " `digest approve 2023-W20`\n"
+    )
+    # Rebuilt once the week is over: a complete issue, approved without a warning.
+    monday = "2023-05-22T08:00"
+    rebuilt = digest(config, smtp_server, "build", "--week", "2023-W20", "--offline",
+                     "--as-of", monday)  # fmt: skip
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    again = digest(config, smtp_server, "approve", "2023-W20", "--as-of", monday)
+    assert again.returncode == 0 and again.stderr == ""
+
+
 def test_approving_an_unknown_or_sent_issue_is_refused(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
