@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import click
@@ -28,7 +28,11 @@ pass_state = click.pass_obj
 
 
 def _clock(config: Config, as_of: str | None) -> Callable[[], datetime]:
-    """Now, or `--as-of` moving forward in real time (so back-off delays still pass)."""
+    """Now, or `--as-of` moving forward in real time: the moment run decides and builds at.
+
+    Delivery never sees it (`_sender`): the outbox, retries, quotas and each message's Date:
+    record when mail really goes out, and a message dated weeks back is filtered as spam.
+    """
     tz = config.newsletter.tz
     if as_of is None:
         return lambda: datetime.now(tz)
@@ -36,16 +40,20 @@ def _clock(config: Config, as_of: str | None) -> Callable[[], datetime]:
     return lambda: start + timedelta(seconds=time.monotonic() - started)
 
 
-def _sender(
-    config: Config, store: Store, clock: Callable[[], datetime]
-) -> Callable[[str], DeliveryReport]:
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def _sender(config: Config, store: Store) -> Callable[[str], DeliveryReport]:
+    """Sending as `digest send` does, on the wall clock whatever --as-of says."""
+
     def send(issue_id: str) -> DeliveryReport:
         from .deliver import send_issue
         from .smtp import settings_from_env
         from .tokens import load_keys
 
         return send_issue(
-            config, store, issue_id, clock, smtp=settings_from_env(), keys=load_keys()
+            config, store, issue_id, _wall_clock, smtp=settings_from_env(), keys=load_keys()
         )
 
     return send
@@ -61,7 +69,7 @@ def run_command(state: _State, force: bool, as_of: str | None, offline: bool) ->
     config = state.config
     clock = _clock(config, as_of)
     with exclusive_run(config.store, "run"), Store(config.store) as store:
-        outcome = run_due(config, store, clock, _sender(config, store, clock), force, offline)
+        outcome = run_due(config, store, clock, _sender(config, store), force, offline)
     for message in outcome.messages:
         click.echo(message, err=message in outcome.alerts)
     if outcome.report is not None:

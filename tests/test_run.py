@@ -6,7 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from digest.store import Store
@@ -81,10 +82,15 @@ def test_the_weekly_cycle_with_approval(tmp_path: Path, smtp_server: SmtpServer)
 def test_automatic_approval_sends_at_once(tmp_path: Path, smtp_server: SmtpServer) -> None:
     config = setup_site(tmp_path, "  approval: auto\n")
     subscribe(config, smtp_server)
+    before = datetime.now(UTC)
     output = run_at(config, smtp_server)
     assert "construction" in output and "3 envoyés" in output
-    subjects = {m.message["Subject"] for m in smtp_server.wait_for(3)}
+    received = smtp_server.wait_for(3)
+    subjects = {m.message["Subject"] for m in received}
     assert len(subjects) == 1 and "8 au 14 mai 2023" in subjects.pop()
+    # --as-of decides which issue is due; the mail is dated when it really went out.
+    dates = {parsedate_to_datetime(m.message["Date"]) for m in received}
+    assert all(before - timedelta(seconds=1) <= d <= datetime.now(UTC) for d in dates), dates
 
 
 def test_a_thin_issue_is_not_sent_and_says_so(tmp_path: Path, smtp_server: SmtpServer) -> None:
