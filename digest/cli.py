@@ -10,6 +10,7 @@ import sys
 import webbrowser
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +25,9 @@ from .period import parse_moment, range_period, week_of, week_period
 from .progress import TerminalProgress
 from .summary import build_summary, status_table
 from .wording import say
+
+if TYPE_CHECKING:
+    from .store import Store
 
 
 class _State:
@@ -162,9 +166,10 @@ def build(
 
         before = store.issue(period.name)
         result = build_issue(config, period, now, store, offline=offline, on_source=on_source)
-        stored = store_issue(result, store)
+        kept_as = store_issue(result, store)
+        kept = _kept_note(store, period.name, kept_as, config)
     # What was approved is what is sent: a rebuild withdraws the approval, say so.
-    withdrawn = stored and before is not None and before.status == "approved"
+    withdrawn = kept_as is None and before is not None and before.status == "approved"
     paths = write_issue(result, out)
     stats = result.issue.stats
     lines = build_summary(
@@ -179,12 +184,22 @@ def build(
     click.echo(lines[0])
     for line in [*lines[1:], *result.warnings]:
         click.echo(line, err=True)
-    if not stored:
-        click.echo(say(config.newsletter.language, "kept_sent", issue=period.name), err=True)
+    if kept:
+        click.echo(kept, err=True)
     if withdrawn:
         click.echo(say(config.newsletter.language, "unapproved", issue=period.name), err=True)
     if open_browser and not webbrowser.open(paths[0].resolve().as_uri()):
         click.echo(say(config.newsletter.language, "no_browser", path=paths[0]), err=True)
+
+
+def _kept_note(store: Store, issue: str, kept: str | None, config: Config) -> str | None:
+    """Why the store did not take the rebuilt issue (it went out, or is going out), if so."""
+    language = config.newsletter.language
+    if kept == "sending":
+        from .deliver import report
+
+        return say(language, "kept_sending", issue=issue, left=report(store, issue).left)
+    return say(language, "kept_sent", issue=issue) if kept else None
 
 
 cli.add_command(subscribers_group)

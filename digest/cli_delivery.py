@@ -126,8 +126,9 @@ def _preview(store: Store, issue: str, address: str | None, language: str) -> No
         click.echo(say(language, "and_more", count=count - len(first)))
 
 
-def echo_delivery(result: DeliveryReport, language: str) -> None:
-    """Where the delivery stands (`digest send`, `digest run`, `digest report`)."""
+def echo_delivery(result: DeliveryReport, language: str, command: str = "digest send") -> None:
+    """Where the delivery stands (`digest send`, `digest run`, `digest report`); `command` is
+    the one whose next run retries the deferred addresses: the one that was run."""
     counts = {k: getattr(result, k) for k in ("sent", "deferred", "failed", "bounced")}
     counts |= {"pending": result.pending, "audience": result.audience}
     click.echo(say(language, "delivery", issue=result.issue_id, **counts))
@@ -135,7 +136,7 @@ def echo_delivery(result: DeliveryReport, language: str) -> None:
         why = result.later
         click.echo(say(language, "later", issue=result.issue_id, pending=result.pending, why=why))
     if result.deferred and not result.paused:
-        click.echo(say(language, "deferred_next"), err=True)
+        click.echo(say(language, "deferred_next", command=command), err=True)
 
 
 @click.command("report")

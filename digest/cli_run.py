@@ -73,7 +73,7 @@ def run_command(state: _State, force: bool, as_of: str | None, offline: bool) ->
     for message in outcome.messages:
         click.echo(message, err=message in outcome.alerts)
     if outcome.report is not None:
-        echo_delivery(outcome.report, config.newsletter.language)
+        echo_delivery(outcome.report, config.newsletter.language, command="digest run")
 
 
 @click.command("approve")

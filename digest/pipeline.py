@@ -202,14 +202,15 @@ def _umask() -> int:
     return current
 
 
-def store_issue(build: Build, store: Store) -> bool:
+def store_issue(build: Build, store: Store) -> str | None:
     """Keep what was built so `digest send` sends exactly what staff reviewed.
 
-    Returns False (and keeps the stored version) when that issue already went out.
+    Returns None once stored; else the status ('sending', 'sent') of the version the store
+    keeps, because that issue is going out or went out already.
     """
     stored = store.issue(build.issue.id)
     if stored is not None and stored.status not in REBUILDABLE:
-        return False
+        return stored.status
     period = build.issue.period
     store.save_issue(
         StoredIssue(
@@ -225,7 +226,7 @@ def store_issue(build: Build, store: Store) -> bool:
         )
     )
     store.set_issue_subject(build.issue.id, build.rendered.subject)
-    return True
+    return None
 
 
 # -- the cron job ---------------------------------------------------------------------

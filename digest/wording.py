@@ -47,6 +47,10 @@ PHRASES: dict[str, dict[str, str]] = {
             " complète : `digest build --week {issue}` après le {end}, puis"
             " `digest approve {issue}`"
         ),
+        "kept_sending": (
+            "note : {issue} est en cours d'envoi ({left} adresse{left_s} restante{left_s}) ; le"
+            " stockage garde la version qui part"
+        ),
         "picked": (
             "{issue} : choisie par défaut ({status}, {count} article{count_s}, construite le"
             " {built}) ; --issue ISSUE pour en choisir une autre"
@@ -68,7 +72,7 @@ PHRASES: dict[str, dict[str, str]] = {
         ),
         "per_hour": "{count} par heure",
         "per_minute": "{count} par minute",
-        "deferred_next": "les adresses différées seront réessayées au prochain `digest send`",
+        "deferred_next": "les adresses différées seront réessayées au prochain `{command}`",
         "test_copy": "{issue} : copie de test envoyée à {address} ({message_id})",
         "nothing_to_send": (
             "rien à envoyer : aucune lettre approuvée ou en cours d'envoi (approuvez-en une"
@@ -174,6 +178,10 @@ PHRASES: dict[str, dict[str, str]] = {
             " published until then will not be in it. For the whole week: `digest build"
             " --week {issue}` after {end}, then `digest approve {issue}`"
         ),
+        "kept_sending": (
+            "note: {issue} is being sent ({left} recipient{left_s} left); the store keeps the"
+            " version going out"
+        ),
         "picked": (
             "{issue}: picked by default ({status}, {count} item{count_s}, built {built});"
             " --issue ISSUE for another one"
@@ -191,7 +199,7 @@ PHRASES: dict[str, dict[str, str]] = {
         " goes on",
         "per_hour": "{count} an hour",
         "per_minute": "{count} a minute",
-        "deferred_next": "deferred addresses are retried by the next `digest send`",
+        "deferred_next": "deferred addresses are retried by the next `{command}`",
         "test_copy": "{issue}: test copy sent to {address} ({message_id})",
         "nothing_to_send": (
             "nothing to send: no issue is approved or being sent"

@@ -297,7 +297,9 @@ def test_build_then_send_sends_what_was_built(tmp_path: Path, smtp_server: SmtpS
 def test_dry_run_while_sending_shows_who_is_left(tmp_path: Path, smtp_server: SmtpServer) -> None:
     config, emails = prepare(tmp_path, 6, "delivery:\n  retry_wait: 0\n")
     smtp_server.script.rcpt[emails[4]] = "451 4.3.0 Try later"
-    assert digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url).returncode == 0
+    sent = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
+    assert sent.returncode == 0, sent.stderr
+    assert "les adresses différées seront réessayées au prochain `digest send`" in sent.stderr
     run = digest(config, "send", "--dry-run", secret=False)
     assert run.stdout.splitlines() == [f"{ISSUE} : enverrait à 1 abonné", f"  {emails[4]}"]
 

@@ -93,6 +93,25 @@ def test_automatic_approval_sends_at_once(tmp_path: Path, smtp_server: SmtpServe
     assert all(before - timedelta(seconds=1) <= d <= datetime.now(UTC) for d in dates), dates
 
 
+def test_deferred_addresses_are_left_to_the_next_run_and_a_rebuild_says_it_is_going_out(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config = setup_site(tmp_path, "  approval: auto\ndelivery:\n  retry_wait: 0\n")
+    subscribe(config, smtp_server)
+    smtp_server.script.rcpt[READERS[1]] = "451 4.3.0 Try again later"
+    done = digest(config, smtp_server, "run", "--offline", "--as-of", DUE)
+    assert done.returncode == 0, done.stderr
+    assert "2023-W19 : 2 envoyés, 1 différé" in done.stdout
+    assert done.stderr == "les adresses différées seront réessayées au prochain `digest run`\n"
+    rebuilt = digest(config, smtp_server, "build", "--week", "2023-W19", "--offline")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert rebuilt.stderr.endswith(
+        "note : 2023-W19 est en cours d'envoi (1 adresse restante) ; le stockage garde la"
+        " version qui part\n"
+    )
+    assert "déjà été envoyée" not in rebuilt.stderr
+
+
 def test_a_thin_issue_is_not_sent_and_says_so(tmp_path: Path, smtp_server: SmtpServer) -> None:
     config = setup_site(tmp_path, "  approval: auto\n  min_items: 50\n")
     subscribe(config, smtp_server)
