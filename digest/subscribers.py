@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from .errors import DigestError
+from .errors import DigestError, UsageError
 
 if TYPE_CHECKING:
     from .store import Store
@@ -198,10 +198,7 @@ def add(
 
 def remove(store: Store, address: str, *, now: datetime, source: str) -> Leaving:
     """Unsubscribe an address (the record and its consent log stay; `erase` deletes)."""
-    current = store.subscriber_by_email(normalise_email(address))
-    if current is None:
-        raise DigestError(f"no subscriber {address}", hint="see `digest subscribers list`")
-    return leave(store, current.id, now=now, source=source, ip=None)
+    return leave(store, find(store, address).id, now=now, source=source, ip=None)
 
 
 def leave(
@@ -346,7 +343,8 @@ def erase(store: Store, address: str, *, now: datetime, source: str) -> str:
 def find(store: Store, address: str) -> Subscriber:
     current = store.subscriber_by_email(normalise_email(address))
     if current is None:
-        raise DigestError(f"no subscriber {address}", hint="see `digest subscribers list`")
+        # Like an unknown issue: the command names something that is not there (exit 2).
+        raise UsageError(f"no subscriber {address}", hint="see `digest subscribers list`")
     return current
 
 

@@ -320,7 +320,8 @@ def test_rebuilding_an_approved_issue_says_the_approval_is_withdrawn(
     shipped: Path, tmp_path: Path
 ) -> None:
     assert build_shipped(shipped, tmp_path / "a").returncode == 0
-    assert digest("--config", str(shipped), "approve", "2023-W19").returncode == 0
+    approve = ("approve", "2023-W19", "--as-of", AS_OF)
+    assert digest("--config", str(shipped), *approve).returncode == 0
     again = build_shipped(shipped, tmp_path / "b")
     assert again.returncode == 0, again.stderr
     note = "note : 2023-W19 reconstruite, son approbation est retirée : relisez-la, puis"

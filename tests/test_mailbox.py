@@ -82,7 +82,7 @@ def test_an_unsubscribe_email_says_what_the_address_was(
 ) -> None:
     """A pending or bounced address leaves too; the report says what it was."""
     config, emails = prepare(tmp_path, 1)
-    assert digest(config, "send", smtp=smtp_server.url).returncode == 0
+    assert digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url).returncode == 0
     (received,) = smtp_server.wait_for(1)
     subject = parse(received.data)["List-Unsubscribe"].split("subject=")[1].split(">")[0]
     request = EmailMessage()
@@ -221,7 +221,7 @@ def test_a_delay_notice_changes_nothing_and_says_it_is_one(
     config, emails = prepare(tmp_path, 1)
     if language == "en":
         in_english(config)
-    assert digest(config, "send", smtp=smtp_server.url).returncode == 0
+    assert digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url).returncode == 0
     original = sent_to(smtp_server, 1)[emails[0]]
     done = pipe(config, "bounce-mail", report(original, "4.4.1", action="delayed"))
     assert done.returncode == 0 and done.stdout == ""

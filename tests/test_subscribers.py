@@ -277,7 +277,7 @@ def test_errors_print_a_message_and_hint(config_path: Path) -> None:
     unknown = subprocess.run(
         [*digest, "subscribers", "show", "nobody@example.org"], capture_output=True, text=True
     )
-    assert unknown.returncode == 1 and "no subscriber nobody@example.org" in unknown.stderr
+    assert unknown.returncode == 2 and "no subscriber nobody@example.org" in unknown.stderr
     assert "Traceback" not in bad.stderr + unknown.stderr
 
 
@@ -481,6 +481,6 @@ def test_export_for_excel_keeps_accents_and_columns(config_path: Path) -> None:
 def test_erase_of_an_unknown_address_says_so_before_asking(tmp_path: Path) -> None:
     config_path = write_config(tmp_path, "https://lettre.example.org")
     done = process(config_path, "erase", "personne@example.org", given="o\n")
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "no subscriber personne@example.org" in done.stderr
     assert "Effacer" not in done.stdout
