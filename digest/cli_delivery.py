@@ -69,7 +69,11 @@ def send_command(state: _State, issue_id: str | None, address: str | None, dry_r
             if not (issue := _pick(config, store, issue_id, test=True)):
                 raise UsageError("no issue is stored", hint="build one first: `digest build`")
             message_id = send_proof(config, store, issue, address, _now, smtp=smtp, keys=keys)
+            stored = store.issue(issue)
         click.echo(say(language, "test_copy", issue=issue, address=address, message_id=message_id))
+        if stored is not None and stored.status != "sent":
+            # The copy's "view in browser" link is the archive page, published once sent.
+            click.echo(say(language, "test_copy_view", issue=issue), err=True)
         return
     lock = exclusive_run(config.store, f"send {issue_id or ''}".strip())
     with lock, Store(config.store) as store, TerminalProgress("Envoi") as bar:

@@ -74,6 +74,10 @@ PHRASES: dict[str, dict[str, str]] = {
         "per_minute": "{count} par minute",
         "deferred_next": "les adresses différées seront réessayées au prochain `{command}`",
         "test_copy": "{issue} : copie de test envoyée à {address} ({message_id})",
+        "test_copy_view": (
+            "note : le lien « Voir dans le navigateur » de cette copie mènera à la page de"
+            " {issue} une fois la lettre envoyée"
+        ),
         "nothing_to_send": (
             "rien à envoyer : aucune lettre approuvée ou en cours d'envoi (approuvez-en une"
             " avec `digest approve ISSUE`, ou nommez-la avec --issue)"
@@ -201,6 +205,10 @@ PHRASES: dict[str, dict[str, str]] = {
         "per_minute": "{count} a minute",
         "deferred_next": "deferred addresses are retried by the next `{command}`",
         "test_copy": "{issue}: test copy sent to {address} ({message_id})",
+        "test_copy_view": (
+            'note: this copy\'s "view in browser" link leads to the page of {issue}'
+            " once the issue is sent"
+        ),
         "nothing_to_send": (
             "nothing to send: no issue is approved or being sent"
             " (approve one with `digest approve ISSUE`, or name it with --issue)"

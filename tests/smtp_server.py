@@ -58,6 +58,7 @@ class Script:
     drop_data_after: int | None = None
     drop_data_at: set[int] = field(default_factory=set)
     data_delay: float = 0.0
+    slow_after: int = 0  # data_delay applies once this many messages were accepted
 
 
 class Recorder:
@@ -97,7 +98,7 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.script.data_delay:
+        if self.script.data_delay and len(self.messages) >= self.script.slow_after:
             await asyncio.sleep(self.script.data_delay)
         self.data_commands += 1
         limit = self.script.drop_data_after
