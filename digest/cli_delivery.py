@@ -27,7 +27,7 @@ from .proof import send_proof
 from .smtp import settings_from_env
 from .store import Store
 from .tokens import load_keys
-from .wording import say
+from .wording import row_label, say
 
 if TYPE_CHECKING:
     from .cli import _State
@@ -168,10 +168,11 @@ def report_command(state: _State, issue: str, fmt: str) -> None:
                 writer.writerow([_cell(p.email), status, int(p.bounced), p.attempts,
                                  _cell(p.last_error), p.updated_at])  # fmt: skip
             return
-        echo_delivery(counts, state.config.newsletter.language)
+        language = state.config.newsletter.language
+        echo_delivery(counts, language)
         for p in store.problems(issue):
-            status = "bounced" if p.bounced else p.status
-            click.echo(f"  {p.email:<40} {status:<8} {p.last_error}")
+            status = row_label(language, "bounced" if p.bounced else p.status)
+            click.echo(f"  {p.email:<40} {status:<15} {p.last_error}")
     if counts.audience == 0:
         click.echo(say(state.config.newsletter.language, "not_sent_yet", issue=issue), err=True)
 

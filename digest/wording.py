@@ -106,6 +106,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "sub_status_unsubscribed": "désinscrite",
         "sub_status_bounced": "en échec",
         "sub_status_erased": "effacée",
+        # a message's status in `digest report` (the outbox row)
+        "row_status_deferred": "différé",
+        "row_status_failed": "en échec",
+        "row_status_bounced": "rejeté",
+        "row_status_pending": "en attente",
         "sub_head_email": "ADRESSE",
         "sub_head_status": "STATUT",
         "sub_head_since": "DEPUIS",
@@ -234,6 +239,10 @@ PHRASES: dict[str, dict[str, str]] = {
         "sub_status_unsubscribed": "unsubscribed",
         "sub_status_bounced": "bounced",
         "sub_status_erased": "erased",
+        "row_status_deferred": "deferred",
+        "row_status_failed": "failed",
+        "row_status_bounced": "bounced",
+        "row_status_pending": "pending",
         "sub_head_email": "EMAIL",
         "sub_head_status": "STATUS",
         "sub_head_since": "SINCE",
@@ -281,6 +290,12 @@ def say(language: str, key: str, **fields: object) -> str:
         if isinstance(value, int) and not isinstance(value, bool)
     }
     return PHRASES.get(language, PHRASES["en"])[key].format(**fields, **plurals)
+
+
+def row_label(language: str, status: str) -> str:
+    """A message's status in the outbox (`deferred`...) as staff read it in `digest report`."""
+    key = f"row_status_{status}"
+    return say(language, key) if key in PHRASES["en"] else status
 
 
 def status_label(language: str, status: str) -> str:
