@@ -130,11 +130,17 @@ def import_command(state: _State, csv_file: Path) -> None:
         report = subs.import_csv(
             store, csv_file, language=state.config.newsletter.language, now=_now()
         )
-    for line in (*report.problems, *report.skipped):
+    language = _language(state)
+    for line in report.problems:
         click.echo(line, err=True)
+    for number, email, status in report.skipped:
+        label = status_label(language, status)
+        click.echo(
+            say(language, "sub_import_left", line=number, email=email, status=label), err=True
+        )
     counts = {"added": report.added, "confirmed": report.confirmed}
     counts |= {"unchanged": report.unchanged, "left": len(report.skipped)}
-    click.echo(say(_language(state), "sub_imported", bad=len(report.problems), **counts))
+    click.echo(say(language, "sub_imported", bad=len(report.problems), **counts))
 
 
 @subscribers_group.command("show")

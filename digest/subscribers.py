@@ -74,7 +74,7 @@ class ImportReport:
     added: int
     confirmed: int
     unchanged: int
-    skipped: tuple[str, ...]
+    skipped: tuple[tuple[int, str, str], ...]  # (line, email, status) of those left alone
     problems: tuple[str, ...]
 
 
@@ -268,7 +268,7 @@ def import_csv(store: Store, path: Path, *, language: str, now: datetime) -> Imp
         raise DigestError(f"cannot read {path}: {exc}", hint="save the file as CSV UTF-8") from exc
     rows, problems = parse_csv(text)
     added = confirmed = unchanged = 0
-    skipped: list[str] = []
+    skipped: list[tuple[int, str, str]] = []
     for number, email, name in rows:
         current = store.subscriber_by_email(email)
         if current is None:
@@ -282,7 +282,7 @@ def import_csv(store: Store, path: Path, *, language: str, now: datetime) -> Imp
         elif current.status == "confirmed":
             unchanged += 1
         else:
-            skipped.append(f"line {number}: {email} is {current.status}: left as it is")
+            skipped.append((number, email, current.status))
     return ImportReport(added, confirmed, unchanged, tuple(skipped), tuple(problems))
 
 

@@ -116,6 +116,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "sub_head_since": "DEPUIS",
         "sub_count": "{count} adresse{count_s}",
         "sub_none": "aucune adresse",
+        "sub_import_left": "ligne {line} : {email} est {status}, laissée en l'état",
         "sub_imported": (
             "{added} ajoutée{added_s}, {confirmed} confirmée{confirmed_s}, {unchanged}"
             " inchangée{unchanged_s}, {left} laissée{left_s} en l'état, {bad} ligne{bad_s}"
@@ -248,6 +249,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "sub_head_since": "SINCE",
         "sub_count": "{count} subscriber{count_s}",
         "sub_none": "no subscribers",
+        "sub_import_left": "line {line}: {email} is {status}: left as it is",
         "sub_imported": (
             "{added} added, {confirmed} confirmed, {unchanged} unchanged, {left} left as they"
             " are, {bad} bad line{bad_s}"

@@ -162,7 +162,7 @@ def test_import_tolerates_bom_semicolons_and_reports_bad_lines(
     assert result.exit_code == 0, result.output
     assert "line 3: 'pas une adresse'" in result.output
     assert "line 6: 'Camille <c@example.org>'" in result.output
-    assert "line 7: left@example.org is unsubscribed" in result.output
+    assert "ligne 7 : left@example.org est désinscrite, laissée en l'état" in result.output
     assert result.output.endswith(
         "2 ajoutées, 0 confirmée, 1 inchangée, 1 laissée en l'état, 2 lignes invalides\n"
     )
