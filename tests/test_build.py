@@ -298,20 +298,20 @@ def test_open_hands_the_email_to_the_browser(shipped: Path, tmp_path: Path) -> N
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     env["BROWSER"] = f"sh -c 'echo %s > {opened}'"
     out = tmp_path / "out"
-    run = subprocess.run(
-        [sys.executable, "-m", "digest", "--config", str(shipped), "build", "--offline",
-         "--week", "2023-W19", "--out", str(out), "--open"],
-        capture_output=True, text=True, check=False, env=env,
-    )  # fmt: skip
+
+    def build_and_open() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "digest", "--config", str(shipped), "build", "--offline",
+             "--week", "2023-W19", "--out", str(out), "--open"],
+            capture_output=True, text=True, check=False, env=env,
+        )  # fmt: skip
+
+    run = build_and_open()
     assert run.returncode == 0, run.stderr
     assert opened.read_text(encoding="utf-8").strip() == (out / "digest.html").as_uri()
     env["BROWSER"] = "/nonexistent-browser"  # and none at all: say where the file is
     env["PATH"], env["DISPLAY"], env["WAYLAND_DISPLAY"] = "/nonexistent", "", ""
-    run = subprocess.run(
-        [sys.executable, "-m", "digest", "--config", str(shipped), "build", "--offline",
-         "--week", "2023-W19", "--out", str(out), "--open"],
-        capture_output=True, text=True, check=False, env=env,
-    )  # fmt: skip
+    run = build_and_open()
     assert run.returncode == 0, run.stderr
     assert f"aucun navigateur trouvé : ouvrez {out / 'digest.html'}" in run.stderr
 
