@@ -13,7 +13,8 @@ Replies: 4xx → deferred (exponential back-off with jitter, retried in this run
 within `delivery.retry_wait`, else by a later run, until `delivery.retry_hours` after the
 audience was frozen: then failed); 5xx → failed, a 5.1.x mailbox error also marks the
 subscriber `bounced`; 421 or a 4.7.x/5.7.x policy reply pauses the run (DeliveryPaused,
-exit 1) after committing what was done. A quota (`per_minute`, `per_hour`) that would keep
+exit 1) after committing what was done, except a policy reply to an address tried before,
+which is deferred (sending.py). A quota (`per_minute`, `per_hour`) that would keep
 the run waiting more than `retry_wait` ends it quietly: the rest stays pending (`later`).
 """
 

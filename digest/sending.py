@@ -5,7 +5,8 @@ each reply means.
 
 smtplib blocks, so each connection has its own thread; a batch is shared out between them
 and `send` returns when every job has a result. A reply of 421, or a 4.7.x/5.7.x policy or
-rate-limit reply, sets `paused` and the jobs not yet tried come back as 'untried'. A dropped
+rate-limit reply, sets `paused` and the jobs not yet tried come back as 'untried' (a policy
+reply to an address tried before is deferred instead: that address's own refusal). A dropped
 connection is reopened and the message in flight is tried once more, as is (same bytes, same
 Message-ID); if the server cannot be reached again, the pool pauses.
 """
@@ -255,6 +256,11 @@ class Pool:
         said = " ".join(said.split())
         text = f"{code} {said}"[:500]
         kind = classify(code, said)
+        if kind == "pause" and code != 421 and row.attempts > 0:
+            # A policy reply to an address already tried (one that paused a run before) is
+            # that recipient's own refusal: pausing again would stall the whole list
+            # behind it until the deadline. It waits its turn with back-off instead.
+            kind = "defer"
         if why or kind == "pause":
             self._pause(f"the mail server {self.settings.host} {why or 'said: '}{text}")
             return Result(row, "paused", text)  # retried after the pause, never failed

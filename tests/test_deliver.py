@@ -191,6 +191,24 @@ def test_a_policy_reply_pauses_and_a_later_run_finishes(
     assert recipients(smtp_server) == Counter(emails)
 
 
+def test_a_recipient_refused_by_policy_twice_does_not_stall_the_list(
+    setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer
+) -> None:
+    # One address the server refuses by policy, for good: the first time it pauses the run
+    # (it could be the server refusing everyone); tried again, it is that address's
+    # refusal and waits with back-off while everyone else gets the issue.
+    config, store, emails = setup
+    smtp_server.script.rcpt[emails[0]] = "554 5.7.1 Recipient address rejected by policy"
+    with pytest.raises(DeliveryPaused):
+        send(config, store, smtp_server, Clock(NOW))
+    later = send(config, store, smtp_server, Clock(NOW.replace(hour=9)))
+    assert (later.sent, later.deferred, later.failed) == (29, 1, 0)
+    assert recipients(smtp_server) == Counter(emails[1:])
+    problem = next(store.problems(ISSUE))
+    assert (problem.email, problem.status) == (emails[0], "deferred")
+    assert "5.7.1" in problem.last_error
+
+
 def test_a_refused_sender_pauses_without_failing_anyone(
     setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer
 ) -> None:
