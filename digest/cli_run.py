@@ -101,6 +101,8 @@ def issues_command(state: _State, limit: int) -> None:
     with Store(state.config.store) as store:
         stored = store.issues(limit)
     language, tz = state.config.newsletter.language, state.config.newsletter.tz
+    if not stored:
+        click.echo(say(language, "no_issues"))
     for issue in stored:
         built = issue.built_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
         fields = {"status": issue.status, "count": item_count(issue), "built": built}

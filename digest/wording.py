@@ -89,6 +89,7 @@ PHRASES: dict[str, dict[str, str]] = {
         # check and build
         "check_ok": "{path} : ok ({sources} source{sources_s}, {themes} thème{themes_s})",
         "no_browser": "aucun navigateur trouvé : ouvrez {path}",
+        "no_issues": "aucune lettre en mémoire : digest build en construit une",
         "unapproved": (
             "note : {issue} reconstruite, son approbation est retirée : relisez-la,"
             " puis digest approve {issue}"
@@ -225,6 +226,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "not_sent_yet": "{issue} has not been sent yet",
         "check_ok": "{path}: ok ({sources} source{sources_s}, {themes} theme{themes_s})",
         "no_browser": "no browser found: open {path}",
+        "no_issues": "no issue stored yet: digest build makes one",
         "unapproved": (
             "note: {issue} rebuilt, its approval is withdrawn: review it,"
             " then digest approve {issue}"

@@ -319,6 +319,11 @@ def test_open_hands_the_email_to_the_browser(shipped: Path, tmp_path: Path) -> N
 def test_rebuilding_an_approved_issue_says_the_approval_is_withdrawn(
     shipped: Path, tmp_path: Path
 ) -> None:
+    empty = digest("--config", str(shipped), "issues")
+    assert (empty.returncode, empty.stdout) == (
+        0,
+        "aucune lettre en mémoire : digest build en construit une\n",
+    )
     assert build_shipped(shipped, tmp_path / "a").returncode == 0
     approve = ("approve", "2023-W19", "--as-of", AS_OF)
     assert digest("--config", str(shipped), *approve).returncode == 0
