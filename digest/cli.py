@@ -19,7 +19,7 @@ from .cli_delivery import report_command, send_command
 from .cli_run import approve_command, issues_command, run_command
 from .cli_subscribers import serve_command, subscribers_group
 from .config import Config, default_config_path, load_config
-from .errors import EXIT_FAILED, DigestError, SettingError, UsageError
+from .errors import EXIT_FAILED, EXIT_USAGE, DigestError, SettingError, UsageError
 from .models import Period, SourceResult
 from .period import parse_moment, range_period, week_of, week_period
 from .progress import TerminalProgress
@@ -75,6 +75,7 @@ def check(state: _State, fetch: bool) -> None:
     if not _has_sender(config):
         # Building needs no sender, so it is not a problem of the file; sending does.
         click.echo(say(config.newsletter.language, "check_no_sender"), err=True)
+    _check_overrides(config)
     if fetch:
         from .pipeline import collect
         from .store import Store
@@ -85,6 +86,19 @@ def check(state: _State, fetch: bool) -> None:
             click.echo(line)
         if any(r.status == "error" for r in results):
             sys.exit(EXIT_FAILED)
+
+
+def _check_overrides(config: Config) -> None:
+    """Every per-issue overrides file checked too; exit 2 after listing all their problems."""
+    from .overrides import check_all_overrides
+
+    errors = check_all_overrides(config)
+    for error in errors:
+        click.echo(f"error: {error.message}", err=True)
+        if error.hint:
+            click.echo(f"hint: {error.hint}", err=True)
+    if errors:
+        sys.exit(EXIT_USAGE)
 
 
 def _has_sender(config: Config) -> bool:

@@ -114,6 +114,25 @@ def load_overrides(config: Config, issue_id: str) -> Overrides:
     return parse_overrides(text, found[0], move_targets(config))
 
 
+_ISSUE_FILE = re.compile(r"\d{4}-W\d{2}")
+
+
+def check_all_overrides(config: Config) -> list[ConfigError]:
+    """The problems of every overrides file in the folder (for `digest check`): staff edit
+    next week's file before any build reads it, and want to hear of a mistake then."""
+    folder = config.issue.overrides
+    if folder is None or not folder.is_dir():
+        return []
+    issues = {p.stem for p in folder.iterdir() if p.suffix in SUFFIXES}
+    errors: list[ConfigError] = []
+    for issue_id in sorted(i for i in issues if _ISSUE_FILE.fullmatch(i)):
+        try:
+            load_overrides(config, issue_id)
+        except ConfigError as exc:
+            errors.append(exc)
+    return errors
+
+
 def _about(path: Path) -> str:
     """The heading of its errors names the overrides file, not "the configuration"."""
     return f"the overrides file {path}"

@@ -318,3 +318,23 @@ def test_the_summary_counts_what_the_issue_shows_and_agenda_moves_keep_their_dat
     assert block[1] == "  Le Cerdd · mercredi 10 mai", block
     html = (tmp_path / "out" / "web.html").read_text(encoding="utf-8")
     assert '<p class="event"></p>' not in html and "Le Cerdd · mercredi 10 mai" in html
+
+
+def test_check_validates_every_overrides_file(tmp_path: Path) -> None:
+    (tmp_path / "issues").mkdir()
+    (tmp_path / "issues" / "2023-W19.md").write_text("---\npin: [atelier.md]\n---\nBonjour\n")
+    (tmp_path / "issues" / "2023-W20.md").write_text(
+        "---\nmove:\n  https://a.example/x: climt\n---\n"
+    )
+    (tmp_path / "issues" / "README.md").write_text("# Ce dossier\n")  # not an issue: ignored
+    config = tmp_path / "feeds.yaml"
+    config.write_text(CONFIG.format(folder="issues"), encoding="utf-8")
+    command = [sys.executable, "-m", "digest", "--config", str(config), "check"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "1 problem in the overrides file" in done.stderr and "2023-W20.md" in done.stderr
+    assert "2023-W20.md:3: move.https://a.example/x: unknown theme 'climt'" in done.stderr
+    assert "2023-W19" not in done.stderr and "README" not in done.stderr
+    (tmp_path / "issues" / "2023-W20.md").unlink()
+    again = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert again.returncode == 0, again.stderr
