@@ -27,7 +27,7 @@ from .proof import send_proof
 from .smtp import settings_from_env
 from .store import Store
 from .tokens import load_keys
-from .wording import row_label, say
+from .wording import say, status_label
 
 if TYPE_CHECKING:
     from .cli import _State
@@ -113,7 +113,8 @@ def _pick(config: Config, store: Store, issue_id: str | None, test: bool = False
         click.echo(say(language, "nothing_to_send"))
         return None
     built = found.built_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-    fields = {"status": found.status, "count": item_count(found), "built": built}
+    status = status_label(language, found.status, of="issue")
+    fields = {"status": status, "count": item_count(found), "built": built}
     click.echo(say(language, "picked", issue=found.id, **fields), err=True)
     return found.id
 
@@ -171,7 +172,7 @@ def report_command(state: _State, issue: str, fmt: str) -> None:
         language = state.config.newsletter.language
         echo_delivery(counts, language)
         for p in store.problems(issue):
-            status = row_label(language, "bounced" if p.bounced else p.status)
+            status = status_label(language, "bounced" if p.bounced else p.status, of="row")
             click.echo(f"  {p.email:<40} {status:<15} {p.last_error}")
     if counts.audience == 0:
         click.echo(say(state.config.newsletter.language, "not_sent_yet", issue=issue), err=True)

@@ -16,7 +16,7 @@ from .lock import exclusive_run
 from .period import parse_moment
 from .pipeline import run_due
 from .store import Store
-from .wording import say
+from .wording import say, status_label
 
 if TYPE_CHECKING:
     from .cli import _State
@@ -105,5 +105,6 @@ def issues_command(state: _State, limit: int) -> None:
         click.echo(say(language, "no_issues"))
     for issue in stored:
         built = issue.built_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-        fields = {"status": issue.status, "count": item_count(issue), "built": built}
+        status = status_label(language, issue.status, of="issue")
+        fields = {"status": status, "count": item_count(issue), "built": built}
         click.echo(say(language, "issue_line", issue=issue.id, **fields))

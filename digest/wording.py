@@ -26,7 +26,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "approved": (
             "{issue} : approuvée ; le prochain `digest run` l'envoie (date limite : {deadline})"
         ),
-        "issue_line": "{issue}  {status:<9} {count:>3} article{count_s}  construite le {built}",
+        "issue_line": "{issue}  {status:<16} {count:>3} article{count_s}  faite le {built}",
         # -- what approve, run, send and check say about what will (not) happen --
         "check_no_sender": (
             "attention : newsletter.sender n'a pas d'adresse : `digest send`, `digest run` et"
@@ -52,7 +52,7 @@ PHRASES: dict[str, dict[str, str]] = {
             " stockage garde la version qui part"
         ),
         "picked": (
-            "{issue} : choisie par défaut ({status}, {count} article{count_s}, construite le"
+            "{issue} : choisie par défaut ({status}, {count} article{count_s}, faite le"
             " {built}) ; --issue ISSUE pour en choisir une autre"
         ),
         "passed_late": (
@@ -112,6 +112,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "row_status_failed": "en échec",
         "row_status_bounced": "rejeté",
         "row_status_pending": "en attente",
+        # an issue's status in `digest issues` and the default pick of `digest send`
+        "issue_status_built": "construite",
+        "issue_status_approved": "approuvée",
+        "issue_status_sending": "en cours d'envoi",
+        "issue_status_sent": "envoyée",
+        "issue_status_skipped": "écartée",
         "sub_head_email": "ADRESSE",
         "sub_head_status": "STATUT",
         "sub_head_since": "DEPUIS",
@@ -171,7 +177,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "send": "{issue}: sending",
         "approved_already": "{issue}: already approved",
         "approved": "{issue}: approved; the next `digest run` sends it (deadline: {deadline})",
-        "issue_line": "{issue}  {status:<9} {count:>3} item{count_s}  built {built}",
+        "issue_line": "{issue}  {status:<8} {count:>3} item{count_s}  built {built}",
         # -- what approve, run, send and check say about what will (not) happen --
         "check_no_sender": (
             "warning: newsletter.sender has no address: `digest send`, `digest run` and"
@@ -246,6 +252,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "row_status_failed": "failed",
         "row_status_bounced": "bounced",
         "row_status_pending": "pending",
+        "issue_status_built": "built",
+        "issue_status_approved": "approved",
+        "issue_status_sending": "sending",
+        "issue_status_sent": "sent",
+        "issue_status_skipped": "skipped",
         "sub_head_email": "EMAIL",
         "sub_head_status": "STATUS",
         "sub_head_since": "SINCE",
@@ -296,16 +307,11 @@ def say(language: str, key: str, **fields: object) -> str:
     return PHRASES.get(language, PHRASES["en"])[key].format(**fields, **plurals)
 
 
-def row_label(language: str, status: str) -> str:
-    """A message's status in the outbox (`deferred`...) as staff read it in `digest report`."""
-    key = f"row_status_{status}"
-    return say(language, key) if key in PHRASES["en"] else status
-
-
-def status_label(language: str, status: str) -> str:
-    """A subscriber status (`confirmed`...) as staff read it; the raw value if it has none.
+def status_label(language: str, status: str, of: str = "sub") -> str:
+    """A status as staff read it (`of`: "sub" a subscriber's, "row" a message's in the
+    outbox, "issue" an issue's); the raw value if it has no label.
 
     Only what people read goes through here: CSV and JSON keep the raw values (a contract).
     """
-    key = f"sub_status_{status}"
+    key = f"{of}_status_{status}"
     return say(language, key) if key in PHRASES["en"] else status

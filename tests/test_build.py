@@ -332,6 +332,6 @@ def test_rebuilding_an_approved_issue_says_the_approval_is_withdrawn(
     note = "note : 2023-W19 reconstruite, son approbation est retirée : relisez-la, puis"
     assert f"{note} digest approve 2023-W19" in again.stderr
     issues = digest("--config", str(shipped), "issues")
-    assert issues.stdout.startswith("2023-W19  built ")
+    assert issues.stdout.startswith("2023-W19  construite ")
     third = build_shipped(shipped, tmp_path / "c")  # nothing approved: nothing to say
     assert "approbation" not in third.stderr
