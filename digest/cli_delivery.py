@@ -66,7 +66,7 @@ def send_command(state: _State, issue_id: str | None, address: str | None, dry_r
     keys, smtp = load_keys(), settings_from_env()  # missing settings fail before anything
     if address:
         with Store(config.store) as store:
-            if not (issue := _pick(config, store, issue_id, test=True)):
+            if not (issue := _pick(config, store, issue_id, test=True, quiet=True)):
                 raise UsageError("no issue is stored", hint="build one first: `digest build`")
             message_id = send_proof(config, store, issue, address, _now, smtp=smtp, keys=keys)
             stored = store.issue(issue)
@@ -93,9 +93,12 @@ def send_command(state: _State, issue_id: str | None, address: str | None, dry_r
         )
 
 
-def _pick(config: Config, store: Store, issue_id: str | None, test: bool = False) -> str | None:
+def _pick(
+    config: Config, store: Store, issue_id: str | None, test: bool = False, quiet: bool = False
+) -> str | None:
     """The issue named, checked; else the default one, named on stderr with what it is (staff
-    must see which issue goes out); None (said so) if there is none."""
+    must see which issue goes out); None if there is none (said so, unless `quiet`: the
+    caller reports it as an error)."""
     if issue_id:
         return sendable_issue(store, issue_id).id
     language, tz = config.newsletter.language, config.newsletter.tz
@@ -110,7 +113,8 @@ def _pick(config: Config, store: Store, issue_id: str | None, test: bool = False
             )
         found = choice.issue
     if found is None:
-        click.echo(say(language, "nothing_to_send"))
+        if not quiet:
+            click.echo(say(language, "nothing_to_send"))
         return None
     built = found.built_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     status = status_label(language, found.status, of="issue")

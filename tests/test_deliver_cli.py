@@ -334,3 +334,13 @@ def test_send_picks_what_run_would_send_and_says_which(
         f"{this_week} : choisie par défaut (approuvée, 17 articles, faite le 2023-05-15"
         " 09:00) ; --issue ISSUE pour en choisir une autre\n"
     )
+
+
+def test_a_test_copy_with_nothing_built_is_one_clear_error(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config = make_config(tmp_path, "").path
+    run = digest(config, "send", "--to", "staff@example.org", smtp=smtp_server.url)
+    assert run.returncode == 2
+    assert run.stdout == "" and run.stderr.startswith("error: no issue is stored\n")
+    assert smtp_server.messages == []
