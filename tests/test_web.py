@@ -22,6 +22,7 @@ from digest.tokens import CONFIRM, UNSUBSCRIBE, make_token, unsubscribe_url
 from tests.smtp_server import SmtpServer
 from tests.web_support import (
     KEYS,
+    Clock,
     RunningSite,
     bound_socket,
     csrf_of,
@@ -420,3 +421,49 @@ def test_a_refused_address_is_shown_back_escaped(client: httpx.Client) -> None:
     assert answer.status_code == 400
     assert "<script>alert(1)</script>" not in answer.text
     assert 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in answer.text
+
+
+def test_a_restored_backup_never_gives_an_old_link_to_someone_else(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    # The audit's case: a backup, then Léa subscribes and is mailed a confirm link, then the
+    # backup is restored (Léa's row is lost) and Jean subscribes. Léa's link must not
+    # confirm Jean: a new id is never one given before the restore.
+    clock = Clock(datetime(2027, 3, 1, 9, 0, tzinfo=UTC))
+    with running_site(tmp_path, smtp_server.url, clock=clock) as site:
+        store_path = site.config.store
+        with httpx.Client(base_url=site.url) as client:
+            subscribe(client, "first@example.org")  # the store has a row before the backup
+            first_link = link_in(
+                smtp_server.wait_for(1)[0].message.get_content(), site.url, "confirm"
+            )
+            page = client.get(first_link)  # ids from the clock are long: links still work
+            client.post(first_link, data={"csrf": csrf_of(page.text)})
+            first = subscriber(site, "first@example.org")
+            assert first is not None and first.status == "confirmed" and first.id > 10**9
+            backup = tmp_path / "backup.db"
+            with Store(store_path) as store:
+                store.db.execute(f"VACUUM INTO '{backup}'")
+            clock.advance(minutes=5)
+            subscribe(client, "lea@example.org")
+            lea_link = link_in(
+                smtp_server.wait_for(2)[-1].message.get_content(), site.url, "confirm"
+            )
+            lea = subscriber(site, "lea@example.org")
+            lea_link = lea_link.removeprefix(site.url)  # the next site has another port
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{store_path}{suffix}").unlink(missing_ok=True)
+    backup.rename(store_path)  # restored, as the README says: Léa's row is gone
+    clock.advance(minutes=5)
+    with (
+        running_site(tmp_path, smtp_server.url, clock=clock) as site,
+        httpx.Client(base_url=site.url) as client,
+    ):
+        subscribe(client, "jean@example.org")
+        jean = subscriber(site, "jean@example.org")
+        assert lea is not None and jean is not None and jean.id > lea.id
+        page = client.get(lea_link)
+        if page.status_code == 200:  # no such subscriber any more: nothing to confirm
+            client.post(lea_link, data={"csrf": csrf_of(page.text)})
+        jean = subscriber(site, "jean@example.org")
+    assert jean is not None and jean.status == "pending"

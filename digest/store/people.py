@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ..subscribers import ConsentRecord, Subscriber
 from .base import StoreBase
 from .base import when as _when
+
+# Subscriber ids are in the links of every email (confirm, unsubscribe): an id must never be
+# given to a second person. SQLite reuses the ids of rows a restored backup lost, so a new
+# id is also at least the milliseconds since ID_EPOCH: later than any id given before the
+# backup was restored (a burst of inserts runs ahead of the clock by a millisecond each).
+ID_EPOCH = datetime(2026, 11, 26, tzinfo=UTC)
+
+
+def id_floor(now: datetime) -> int:
+    """The smallest id a subscriber created at `now` may get."""
+    return max(1, int((now - ID_EPOCH).total_seconds() * 1000))
 
 
 class SubscriberQueries(StoreBase):
@@ -61,9 +72,10 @@ class SubscriberQueries(StoreBase):
         try:
             with self.transaction() as db:
                 cursor = db.execute(
-                    "INSERT INTO subscribers (email, name, status, language, created_at,"
-                    " updated_at, confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (email, name, status, language, when, when, confirmed),
+                    "INSERT INTO subscribers (id, email, name, status, language, created_at,"
+                    " updated_at, confirmed_at) VALUES ((SELECT MAX(COALESCE(MAX(id), 0) + 1, ?)"
+                    " FROM subscribers), ?, ?, ?, ?, ?, ?, ?)",
+                    (id_floor(now), email, name, status, language, when, when, confirmed),
                 )
                 new_id = int(cursor.lastrowid or 0)
                 self._log_consent(new_id, event, when, source, ip)
