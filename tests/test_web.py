@@ -298,6 +298,9 @@ def test_security_headers_on_every_page(site: RunningSite, client: httpx.Client)
     assert "httponly" in cookie and "samesite=strict" in cookie
     assert "<script" not in home.text and "style=" not in home.text
     assert client.get("/nowhere").status_code == 404
+    wrong = client.put("/subscribe")  # HTTP: a 405 names the methods that are allowed
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST")
+    assert "x-frame-options" in wrong.headers and "Erreur" in wrong.text
 
 
 def _issue(issue_id: str, start: datetime, end: datetime, web: str) -> StoredIssue:

@@ -56,7 +56,11 @@ def create_app(
 
     async def error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
-        return site.message(request, "not_found" if status == 404 else "error", status)
+        response = site.message(request, "not_found" if status == 404 else "error", status)
+        # Keep what the exception says in headers: a 405 must name the methods (`Allow`).
+        headers = exc.headers if isinstance(exc, HTTPException) else None
+        response.headers.update(headers or {})
+        return response
 
     routes = [
         Route("/", pages.home, methods=["GET"]),
