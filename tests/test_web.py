@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import logging
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -473,3 +475,20 @@ def test_a_restored_backup_never_gives_an_old_link_to_someone_else(
         client.post(lea_link)
         jean = subscriber(site, "jean@example.org")
     assert jean is not None and jean.status == "pending"
+
+
+def test_a_client_leaving_mid_form_is_no_server_error(
+    site: RunningSite, caplog: pytest.LogCaptureFixture
+) -> None:
+    host, port = site.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as raw:
+        raw.sendall(
+            b"POST /subscribe HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-"
+            b"urlencoded\r\nContent-Length: 100\r\n\r\nemail="
+        )
+        time.sleep(0.2)  # the handler is reading the form when the client goes
+    with caplog.at_level(logging.ERROR):
+        time.sleep(0.5)
+        assert httpx.get(site.url + "/").status_code == 200  # the site still answers
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -62,6 +62,10 @@ def create_app(
         response.headers.update(headers or {})
         return response
 
+    async def gone(request: Request, exc: Exception) -> Response:
+        # The client left while its form was read: no one to answer, nothing went wrong here.
+        return Response(status_code=400)
+
     routes = [
         Route("/", pages.home, methods=["GET"]),
         Route("/subscribe", pages.subscribe, methods=["POST"]),
@@ -75,7 +79,7 @@ def create_app(
     return Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit)],
-        exception_handlers={HTTPException: error},
+        exception_handlers={HTTPException: error, ClientDisconnect: gone},
         lifespan=lifespan,
     )
 
