@@ -21,6 +21,7 @@ import pytest
 from digest.store import Store, StoredIssue
 from digest.subscribers import Subscriber
 from digest.tokens import CONFIRM, UNSUBSCRIBE, make_token, unsubscribe_url
+from digest.web.security import limit_key
 from tests.smtp_server import SmtpServer
 from tests.web_support import (
     KEYS,
@@ -492,3 +493,11 @@ def test_a_client_leaving_mid_form_is_no_server_error(
         assert httpx.get(site.url + "/").status_code == 200  # the site still answers
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
+
+
+def test_the_per_ip_limit_counts_an_ipv6_host_by_its_64() -> None:
+    assert limit_key("2001:db8:1:2::1") == limit_key("2001:db8:1:2:ffff::14")
+    assert limit_key("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+    assert limit_key("2001:db8:1:3::1") != limit_key("2001:db8:1:2::1")
+    assert limit_key("::ffff:192.0.2.7") == "192.0.2.7" == limit_key("192.0.2.7")
+    assert limit_key("unknown") == "unknown"

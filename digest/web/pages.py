@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from ..subscribers import BadAddress, confirm, normalise_email, request_subscription, unsubscribe
 from ..tokens import CONFIRM, UNSUBSCRIBE, BadToken, ExpiredToken, read_token
-from .security import client_ip
+from .security import client_ip, limit_key
 from .site import Site
 
 log = logging.getLogger("digest.web")
@@ -48,7 +48,7 @@ class Pages:
         if not site.csrf.check(request, str(form.get("csrf", ""))):
             return site.message(request, "forbidden", 403)
         ip = client_ip(request)
-        if not site.per_ip.hit(ip):
+        if not site.per_ip.hit(limit_key(ip)):
             return _limited(site.message(request, "rate", 429), site.config.site.window)
         if str(form.get("website", "")).strip():
             log.info("honeypot filled from %s: nothing done", ip)

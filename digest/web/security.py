@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import secrets
 
 from starlette.exceptions import HTTPException
@@ -143,3 +144,17 @@ class Csrf:
 def client_ip(request: Request) -> str:
     """The peer address (behind a proxy, uvicorn's --proxy-headers puts the real one here)."""
     return request.client.host if request.client else "unknown"
+
+
+def limit_key(ip: str) -> str:
+    """Who the per-IP limit counts: the address, or for IPv6 its /64. Why: one host is
+    usually given a whole /64, so counting single IPv6 addresses would give it billions."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is an IPv4 client
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
