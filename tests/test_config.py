@@ -162,15 +162,16 @@ def test_missing_file_has_a_hint(tmp_path: Path) -> None:
     assert "DIGEST_CONFIG" in (caught.value.hint or "")
 
 
+def check(config: Path) -> subprocess.CompletedProcess[str]:
+    """`digest check` as staff run it, in a process of its own."""
+    command = [sys.executable, "-m", "digest", "--config", str(config), "check"]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
 def test_cli_check_exits_2_without_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "feeds.yaml"
     bad.write_text("newsletter: {}\nsources: []\n", encoding="utf-8")
-    run = subprocess.run(
-        [sys.executable, "-m", "digest", "--config", str(bad), "check"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    run = check(bad)
     assert run.returncode == 2
     assert "newsletter.title: missing (required)" in run.stderr
     assert "Traceback" not in run.stderr
@@ -179,12 +180,7 @@ def test_cli_check_exits_2_without_traceback(tmp_path: Path) -> None:
 def test_cli_check_warns_that_sending_needs_a_sender(tmp_path: Path) -> None:
     config = tmp_path / "feeds.yaml"
     config.write_text(MINIMAL, encoding="utf-8")
-    run = subprocess.run(
-        [sys.executable, "-m", "digest", "--config", str(config), "check"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    run = check(config)
     assert run.returncode == 0, run.stderr
     assert ": ok (" in run.stdout
     assert run.stderr == (
@@ -195,12 +191,7 @@ def test_cli_check_warns_that_sending_needs_a_sender(tmp_path: Path) -> None:
 
 def test_cli_check_accepts_the_shipped_config() -> None:
     shipped = Path(__file__).parent.parent / "feeds.yaml"
-    run = subprocess.run(
-        [sys.executable, "-m", "digest", "--config", str(shipped), "check"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    run = check(shipped)
     assert run.returncode == 0, run.stderr
     assert ": ok (" in run.stdout
     assert run.stderr == ""
