@@ -99,8 +99,8 @@ def run_sink(port_pipe: multiprocessing.connection.Connection) -> None:
 def measure(count: int, connections: int, batch: int, port: int, dkim: bool) -> dict[str, float]:
     """One measurement, in this (fresh) process."""
     from digest.config import load_config
-    from digest.deliver import send_issue
-    from digest.smtp import parse_smtp_url
+    from digest.delivery.deliver import send_issue
+    from digest.delivery.smtp import parse_smtp_url
     from digest.store import Store, StoredIssue
     from digest.tokens import Keys
 

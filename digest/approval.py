@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .config import Config
-from .cron import Decision, Due, due_of, held, is_preview
-from .deliver import report
+from .delivery.deliver import report
 from .errors import UsageError
 from .period import unknown_issue_hint, week_period
+from .schedule import Decision, Due, due_of, held, is_preview
 from .store import Store, StoredIssue
 from .wording import say
 

@@ -7,11 +7,8 @@ The tables `NEWSLETTER_KEYS`, `SOURCE_KEYS`, ... drive defaults, validation and 
 
 from __future__ import annotations
 
-import bisect
-import difflib
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,21 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from .errors import ConfigError, quoted, shortened
+from .checking import Check, Checker, Key, did_you_mean, kind_name
+from .errors import ConfigError, quoted
 from .staffyaml import TooLarge, load_yaml
-
-REQUIRED = object()
-Check = Callable[[Any], str | None]
-
-
-@dataclass(frozen=True)
-class Key:
-    """One accepted key: its type, default (REQUIRED if none) and a one-line doc."""
-
-    kind: type | tuple[type, ...]
-    default: Any = REQUIRED
-    doc: str = ""
-    check: Check | None = None
 
 
 def _http(value: Any) -> str | None:
@@ -332,7 +317,7 @@ def load_config(path: Path) -> Config:
 
 def parse_config(text: str, path: Path) -> Config:
     """Check the YAML `text` (read from `path`) and build the Config."""
-    checker = _Checker(path)
+    checker = _ConfigChecker(path)
     try:
         node, data = load_yaml(text)
     except TooLarge as exc:
@@ -346,81 +331,8 @@ def parse_config(text: str, path: Path) -> Config:
     return checker.build(data if data is not None else {})
 
 
-# How alike a mistyped name must be to be suggested: "climate" → "climat" (0.92) and
-# "titel" → "title" (0.8) are; "nature" → "autres" (0.67) only misleads.
-SUGGEST_CUTOFF = 0.75
-
-
-def did_you_mean(word: str, known: list[str]) -> str:
-    """ ", did you mean 'x'?" for a close name, else the list of the known ones."""
-    close = difflib.get_close_matches(word, known, n=1, cutoff=SUGGEST_CUTOFF)
-    return f", did you mean '{close[0]}'?" if close else f" (known: {', '.join(known)})"
-
-
-class _Checker:
-    """Walks the parsed YAML, records problems with their line, and builds the Config."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.lines: dict[tuple[str | int, ...], int] = {}
-        self.problems: list[str] = []  # in the order of their lines in the file
-        self._problem_lines: list[int] = []
-
-    def index(self, node: yaml.Node, at: tuple[str | int, ...]) -> None:
-        """Remember the line of every key, and report duplicated keys."""
-        self.lines[at] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key_node, value_node in node.value:
-                key = str(key_node.value)
-                if key in seen:
-                    self.lines[(*at, key)] = key_node.start_mark.line + 1
-                    self.problem((*at, key), "key given twice (the last one would win)")
-                seen.add(key)
-                self.index(value_node, (*at, key))
-                self.lines[(*at, key)] = key_node.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode):
-            for position, child in enumerate(node.value):
-                self.index(child, (*at, position))
-
-    def problem(self, at: tuple[str | int, ...], message: str) -> None:
-        line = self._line(at)
-        where = f"{self.path.name}:{line}: " if line else f"{self.path.name}: "
-        # Kept in file order (the checks run key by key), so a person fixes top to bottom.
-        index = bisect.bisect_right(self._problem_lines, line or 0)
-        self._problem_lines.insert(index, line or 0)
-        self.problems.insert(index, f"{where}{_dotted(at) or '(top)'}: {message}")
-
-    def _line(self, at: tuple[str | int, ...]) -> int | None:
-        while at and at not in self.lines:
-            at = at[:-1]
-        return self.lines.get(at)
-
-    def section(self, data: Any, keys: dict[str, Key], at: tuple[str | int, ...]) -> dict[str, Any]:
-        """Check one mapping against its key table; return values with defaults filled in."""
-        if not isinstance(data, dict):
-            self.problem(at, f"expected a mapping, got {_kind(data)}")
-            data = {}
-        for unknown in sorted(set(map(str, data)) - set(keys)):
-            hint = did_you_mean(unknown, list(keys))
-            self.problem((*at, unknown), f"unknown key {quoted(unknown)}{hint}")
-        return {name: self.value(data, name, key, (*at, name)) for name, key in keys.items()}
-
-    def value(self, data: dict[str, Any], name: str, key: Key, at: tuple[str | int, ...]) -> Any:
-        if name not in data or data[name] is None:
-            if key.default is REQUIRED:
-                self.problem(at, "missing (required)")
-            return key.default
-        value = data[name]
-        if key.kind in (float, (int, float)) and isinstance(value, int):
-            value = float(value)
-        if not isinstance(value, key.kind) or (isinstance(value, bool) and key.kind is not bool):
-            self.problem(at, f"expected {_expected(key.kind)}, got {_kind(value)}")
-            return key.default if key.default is not REQUIRED else None
-        message = key.check(value) if key.check else None
-        if message:
-            self.problem(at, message)
-        return value
+class _ConfigChecker(Checker):
+    """Checks feeds.yaml against the key tables and builds the Config."""
 
     def build(self, data: Any) -> Config:
         top = self.section(data, TOP_KEYS, ())
@@ -507,51 +419,7 @@ class _Checker:
         if theme is None or (isinstance(theme, str) and theme in theme_ids):
             return
         if not isinstance(theme, str):  # a list or mapping: not hashable, not worth quoting
-            self.problem(at, f"expected a theme id, got {_kind(theme)}")
+            self.problem(at, f"expected a theme id, got {kind_name(theme)}")
             return
         hint = did_you_mean(theme, sorted(theme_ids))
         self.problem(at, f"unknown theme {quoted(theme)}{hint}")
-
-    def strings(self, values: Any, at: tuple[str | int, ...]) -> None:
-        for position, value in enumerate(values or ()):
-            if not isinstance(value, str) or not value.strip():
-                self.problem((*at, position), f"expected a non-empty string, got {_kind(value)}")
-
-    def unique(self, values: list[str], list_name: str, key: str) -> None:
-        seen: set[str] = set()
-        for position, value in enumerate(values):
-            if value and value in seen:
-                self.problem((list_name, position, key), f"{quoted(value)} is used twice")
-            seen.add(value)
-
-    def resolve(self, value: str) -> Path:
-        """Relative paths resolve against the config file's own folder."""
-        candidate = Path(value).expanduser()
-        return candidate if candidate.is_absolute() else (self.path.parent / candidate).resolve()
-
-
-def _dotted(at: tuple[str | int, ...]) -> str:
-    """`sources[3].url`; a key that long (a mistake) is cut, as quoted values are."""
-    text = ""
-    for part in at:
-        name = f"[{part}]" if isinstance(part, int) else shortened(part)
-        text += name if isinstance(part, int) or not text else f".{name}"
-    return text
-
-
-def _kind(value: Any) -> str:
-    names = {
-        dict: "a mapping",
-        list: "a list",
-        str: "text",
-        bool: "true/false",
-        int: "a whole number",
-        float: "a number",
-        type(None): "nothing",
-    }
-    return names.get(type(value), type(value).__name__)
-
-
-def _expected(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(_kind(k()) for k in kinds)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import config
+from .checking import REQUIRED, Key
 from .errors import QUOTED_MAX_CHARS
 from .staffyaml import MAX_VALUES
 
@@ -26,8 +27,8 @@ def _prefix(table_name: str) -> str:
     return _LIST_TABLES.get(stem, stem.lower() + ".")
 
 
-def _default(key: config.Key) -> str:
-    if key.default is config.REQUIRED:
+def _default(key: Key) -> str:
+    if key.default is REQUIRED:
         return "required"
     if key.default in (None, "", [], {}):
         return "—"

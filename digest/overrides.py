@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from .config import Config, Key, _Checker, _kind, did_you_mean
+from .checking import Checker, Key, did_you_mean, kind_name
+from .config import Config
 from .errors import ConfigError, quoted
 from .identity import canonical_url
 from .staffyaml import TooLarge, load_yaml
@@ -147,7 +148,7 @@ def parse_overrides(text: str, path: Path, targets: Collection[str]) -> Override
     # Padding with blank lines keeps YAML's line numbers those of the whole file.
     padded = "\n" * offset + front
     node, data = _load_yaml(padded, path)
-    checker = _Checker(path)
+    checker = Checker(path)
     if node is not None:
         checker.index(node, ())
     values = checker.section(_accept_single_urls(data), OVERRIDE_KEYS, ())
@@ -218,7 +219,7 @@ NOT_A_REFERENCE = "is neither an http(s) URL nor a recap file name (….md)"
 Where = tuple[str | int, ...]
 
 
-def _urls(checker: _Checker, values: list[Any], name: str) -> dict[str, Where]:
+def _urls(checker: Checker, values: list[Any], name: str) -> dict[str, Where]:
     """Reference -> where it was written, in the order given (duplicates kept once)."""
     urls: dict[str, Where] = {}
     for position, value in enumerate(values or ()):
@@ -231,7 +232,7 @@ def _urls(checker: _Checker, values: list[Any], name: str) -> dict[str, Where]:
 
 
 def _moves(
-    checker: _Checker, values: dict[Any, Any], targets: Collection[str]
+    checker: Checker, values: dict[Any, Any], targets: Collection[str]
 ) -> dict[str, tuple[str, Where]]:
     """Reference -> (target section id, where it was written)."""
     moves: dict[str, tuple[str, Where]] = {}
@@ -241,7 +242,7 @@ def _moves(
         if ref is None:
             checker.problem(at, f"{quoted(url)} {NOT_A_REFERENCE}")
         elif not isinstance(target, str):
-            checker.problem(at, f"expected a theme id, got {_kind(target)}")
+            checker.problem(at, f"expected a theme id, got {kind_name(target)}")
         elif target not in targets:
             hint = did_you_mean(target, sorted(targets))
             checker.problem(at, f"unknown theme {quoted(target)}{hint}")
@@ -250,7 +251,7 @@ def _moves(
     return moves
 
 
-def _no_conflicts(checker: _Checker, lists: dict[str, dict[str, Where]]) -> None:
+def _no_conflicts(checker: Checker, lists: dict[str, dict[str, Where]]) -> None:
     """A URL in two of pin/exclude/move is two decisions: ask which one is meant."""
     names = list(lists)
     for first, name in enumerate(names):

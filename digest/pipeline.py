@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import Config, FetchConfig, SourceConfig
-from .cron import decide, due_issue
 from .errors import SourceError
-from .issue_data import issue_data
 from .models import Issue, Item, Period, Selection, SourceResult
 from .overrides import load_overrides
 from .render import RenderedIssue, render_issue
+from .render.data import issue_data
+from .schedule import decide, due_issue
 from .select import date_items, needs_first_seen, select
 from .select import prepare as select_prepare
 from .sources.feeds import USER_AGENT, collect_feeds, items_from_cache, read_feed_file
@@ -33,7 +33,7 @@ from .themes import arrange
 from .themes import prepare as themes_prepare
 
 if TYPE_CHECKING:
-    from .deliver import DeliveryReport
+    from .delivery.deliver import DeliveryReport
 
 OnSource = Callable[[SourceResult], None]
 

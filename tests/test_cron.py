@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest.config import ScheduleConfig
-from digest.cron import decide, due_issue, due_of, held, latest_slot
 from digest.period import week_period
+from digest.schedule import decide, due_issue, due_of, held, latest_slot
 from digest.store import StoredIssue
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from digest.config import Config
-from digest.deliver import (
+from digest.delivery.deliver import (
     DeliveryPaused,
     DeliveryReport,
     backoff,
@@ -22,9 +22,9 @@ from digest.deliver import (
     send_issue,
     start,
 )
+from digest.delivery.pool import RateLimiter, classify
+from digest.delivery.smtp import parse_smtp_url
 from digest.errors import DeliveryError
-from digest.sending import RateLimiter, classify
-from digest.smtp import parse_smtp_url
 from digest.store import Store
 from digest.subscribers import unsubscribe
 from digest.tokens import UNSUBSCRIBE, read_token

@@ -11,8 +11,8 @@ import dkim
 import pytest
 
 from digest.config import Config
+from digest.delivery.message import MessageTemplate, Recipient, build_template, view_url
 from digest.errors import ConfigError
-from digest.message import MessageTemplate, Recipient, build_template, view_url
 from digest.render import MAX_HTML_BYTES, PLACEHOLDERS
 from tests.deliver_support import GOLDEN, ISSUE, NOW, SUBJECT, bodies, make_config, parse
 

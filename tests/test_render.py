@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from markupsafe import escape
 
+from digest.delivery.message import _qp_text
 from digest.errors import RenderError
-from digest.message import _qp_text
 from digest.render import PLACEHOLDERS, RenderedIssue, render_issue
 from digest.render.limits import MAX_HTML_BYTES, carried_size
 from digest.render.view import tag_url

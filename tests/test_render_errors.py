@@ -9,7 +9,7 @@ import pytest
 
 from digest.errors import RenderError
 from digest.render import render_issue
-from digest.templating import DEFAULT_TEMPLATES
+from digest.render.environment import DEFAULT_TEMPLATES
 from tests.golden_plugin import golden_issue, make_config
 
 

@@ -12,10 +12,16 @@ from pathlib import Path
 import pytest
 
 from digest.config import load_config
+from digest.delivery.smtp import (
+    SmtpConnection,
+    SmtpSettings,
+    parse_smtp_url,
+    send_one,
+    settings_from_env,
+)
 from digest.errors import DeliveryError, SettingError
-from digest.smtp import SmtpConnection, SmtpSettings, parse_smtp_url, send_one, settings_from_env
+from digest.render.environment import make_env
 from digest.store import Store
-from digest.templating import make_env
 from digest.web.mail import confirmation_message
 from digest.web.mailer import Mailer, retry_delay
 from digest.web.site import load_messages

@@ -19,7 +19,7 @@ from pathlib import Path
 import uvicorn
 
 from digest.config import Config, load_config
-from digest.smtp import parse_smtp_url
+from digest.delivery.smtp import parse_smtp_url
 from digest.tokens import Keys
 from digest.web import create_app
 

@@ -14,7 +14,7 @@ import jinja2
 
 from ..config import Config
 from ..errors import RenderError
-from ..templating import make_env
+from .environment import make_env
 
 EMAIL_MJML = "email.mjml"
 EMAIL_TEXT = "email.txt"

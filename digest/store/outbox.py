@@ -3,7 +3,7 @@
 A row moves pending → sending → sent | deferred | failed. `freeze_audience` creates every
 row of an issue in one transaction (and never again); `claim` marks a batch 'sending' in one
 commit before any SMTP transaction; `record` writes a batch's results in one commit after
-the replies. The rules (back-off, what a reply means) live in digest.deliver.
+the replies. The rules (back-off, what a reply means) live in digest.delivery.deliver.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..config import Config
-from ..smtp import SmtpSettings
+from ..delivery.smtp import SmtpSettings
 from ..store import Store
 from ..tokens import Keys
 from .archive import Archive

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+from ..delivery.smtp import SmtpConnection, SmtpSettings
 from ..errors import DigestError
-from ..smtp import SmtpConnection, SmtpSettings
 from ..store import DueConfirmation, Store
 
 log = logging.getLogger("digest.web")

@@ -13,14 +13,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..config import Config
+from ..delivery.smtp import SmtpSettings
 from ..errors import DigestError, SettingError
 from ..models import Period
 from ..render.dates import period_label
+from ..render.environment import make_env
 from ..render.typography import typo_text
 from ..render.words import words_for
-from ..smtp import SmtpSettings
 from ..store import Store, StoredIssue
-from ..templating import make_env
 from ..tokens import Keys, confirm_url
 from .mail import confirmation_message
 from .mailer import Mailer

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import jinja2
 
-from .config import Config
+from ..config import Config
 
-DEFAULT_TEMPLATES = Path(__file__).parent / "templates"
+DEFAULT_TEMPLATES = Path(__file__).parent.parent / "templates"
 
 
 def make_env(config: Config | None, *, autoescape: bool = True) -> jinja2.Environment:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import secrets
 import smtplib
 
-from .config import Config
+from ..config import Config
+from ..errors import DeliveryError
+from ..store import Store
+from ..subscribers import normalise_email
+from ..tokens import Keys, unsubscribe_url
 from .deliver import Clock, issue_subject, sendable_issue
-from .errors import DeliveryError
 from .message import Recipient, build_template, sender_domain
 from .smtp import SmtpConnection, SmtpSettings
-from .store import Store
-from .subscribers import normalise_email
-from .tokens import Keys, unsubscribe_url
 
 
 def send_proof(

@@ -20,7 +20,7 @@ from email.parser import BytesParser, HeaderParser
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .store import Store
+    from ..store import Store
 
 MAX_MESSAGE_BYTES = 2_000_000  # a DSN quotes at most the original message; read no more
 _OUR_ID = re.compile(r"<(?P<issue>\d{4}-W\d{2})\.(?P<sid>[1-9]\d{0,17})\.[0-9a-f]+@[^<>\s]+>")

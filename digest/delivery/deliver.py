@@ -32,17 +32,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .config import Config
-from .cron import Due, due_of, is_preview
-from .errors import DeliveryError, UsageError
+from ..config import Config
+from ..errors import DeliveryError, UsageError
+from ..period import unknown_issue_hint, week_period
+from ..schedule import Due, due_of, is_preview
+from ..store import Store, StoredIssue
+from ..store.outbox import OutboxRow, Outcome
+from ..tokens import Keys, unsubscribe_url
+from ..wording import say
 from .message import MessageTemplate, Recipient, build_template, clean_header, sender_domain
-from .period import unknown_issue_hint, week_period
-from .sending import Pool, RateLimiter, Result
+from .pool import Pool, RateLimiter, Result
 from .smtp import SmtpSettings
-from .store import Store, StoredIssue
-from .store.outbox import OutboxRow, Outcome
-from .tokens import Keys, unsubscribe_url
-from .wording import say
 
 # A built or skipped issue is sent only when asked by name: `digest send --issue`, or
 # `digest run --force`; `digest run` itself sends approved ones.

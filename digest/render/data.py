@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .models import Issue, Item, Section, SourceResult
+from ..models import Issue, Item, Section, SourceResult
 
 
 def _when(moment: datetime | None) -> str | None:

@@ -24,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
-from .errors import DeliveryError
+from ..errors import DeliveryError
+from ..store.outbox import OutboxRow
 from .smtp import SmtpConnection, SmtpSettings
-from .store.outbox import OutboxRow
 
 _ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
 

@@ -1,8 +1,4 @@
-"""The command line: a thin click layer over the library. It only wires and prints.
-
-Every DigestError is caught in `main` and printed as its message and hint, with the error's
-exit code; a traceback only with --debug.
-"""
+"""`digest check` and `digest build`: thin click wiring over config and the pipeline."""
 
 from __future__ import annotations
 
@@ -14,60 +10,23 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import __version__
-from .cli_delivery import report_command, send_command
-from .cli_run import approve_command, issues_command, run_command
-from .cli_subscribers import serve_command, subscribers_group
-from .config import Config, default_config_path, load_config
-from .errors import EXIT_FAILED, EXIT_USAGE, DigestError, SettingError, UsageError
-from .models import Period, SourceResult
-from .period import parse_moment, range_period, week_of, week_period
+from ..config import Config
+from ..errors import EXIT_FAILED, EXIT_USAGE, SettingError, UsageError
+from ..models import Period, SourceResult
+from ..period import parse_moment, range_period, week_of, week_period
+from ..wording import say
 from .progress import TerminalProgress
+from .state import State, pass_state
 from .summary import build_summary, status_table
-from .wording import say
 
 if TYPE_CHECKING:
-    from .store import Store
+    from ..store import Store
 
 
-class _State:
-    """What the group's options leave for the commands: the config is loaded on demand."""
-
-    def __init__(self, config_path: Path, debug: bool) -> None:
-        self.config_path = config_path
-        self.debug = debug
-        self._config: Config | None = None
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            self._config = load_config(self.config_path)
-        return self._config
-
-
-pass_state = click.make_pass_decorator(_State)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="feeds.yaml to use (default: $DIGEST_CONFIG, then ./feeds.yaml).",
-)
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
-@click.version_option(__version__, prog_name="digest")
-@click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
-    """Write and send a weekly newsletter from partner feeds and local recaps."""
-    ctx.obj = _State(config_path or default_config_path(), debug)
-
-
-@cli.command()
+@click.command()
 @click.option("--fetch", is_flag=True, help="Also try every source and print their statuses.")
 @pass_state
-def check(state: _State, fetch: bool) -> None:
+def check(state: State, fetch: bool) -> None:
     """Validate feeds.yaml and report every problem at once (exit 2 if any)."""
     config = state.config
     counts = {"sources": len(config.sources), "themes": len(config.themes)}
@@ -77,8 +36,8 @@ def check(state: _State, fetch: bool) -> None:
         click.echo(say(config.newsletter.language, "check_no_sender"), err=True)
     _check_overrides(config)
     if fetch:
-        from .pipeline import collect
-        from .store import Store
+        from ..pipeline import collect
+        from ..store import Store
 
         with Store(config.store) as store:
             results = collect(config, store, datetime.now(config.newsletter.tz), offline=False)
@@ -90,7 +49,7 @@ def check(state: _State, fetch: bool) -> None:
 
 def _check_overrides(config: Config) -> None:
     """Every per-issue overrides file checked too; exit 2 after listing all their problems."""
-    from .overrides import check_all_overrides
+    from ..overrides import check_all_overrides
 
     errors = check_all_overrides(config)
     for error in errors:
@@ -102,7 +61,7 @@ def _check_overrides(config: Config) -> None:
 
 
 def _has_sender(config: Config) -> bool:
-    from .message import sender_address
+    from ..delivery.message import sender_address
 
     try:
         sender_address(config)
@@ -138,7 +97,7 @@ def _date(text: str, option: str) -> date:
         ) from exc
 
 
-@cli.command()
+@click.command()
 @click.option("--week", help="ISO week to build, e.g. 2023-W19 (default: the current week).")
 @click.option("--since", help="First day of a custom period (YYYY-MM-DD), with --until.")
 @click.option("--until", help="Last day of a custom period (YYYY-MM-DD), inclusive.")
@@ -153,7 +112,7 @@ def _date(text: str, option: str) -> date:
 @click.option("--open", "open_browser", is_flag=True, help="Open the email in a browser.")
 @pass_state
 def build(
-    state: _State,
+    state: State,
     week: str | None,
     since: str | None,
     until: str | None,
@@ -163,8 +122,8 @@ def build(
     open_browser: bool,
 ) -> None:
     """Build one issue and write digest.html, digest.txt, digest.json and web.html."""
-    from .pipeline import build_issue, store_issue, write_issue
-    from .store import Store
+    from ..pipeline import build_issue, store_issue, write_issue
+    from ..store import Store
 
     config = state.config
     tz = config.newsletter.tz
@@ -210,36 +169,7 @@ def _kept_note(store: Store, issue: str, kept: str | None, config: Config) -> st
     """Why the store did not take the rebuilt issue (it went out, or is going out), if so."""
     language = config.newsletter.language
     if kept == "sending":
-        from .deliver import report
+        from ..delivery.deliver import report
 
         return say(language, "kept_sending", issue=issue, left=report(store, issue).left)
     return say(language, "kept_sent", issue=issue) if kept else None
-
-
-cli.add_command(subscribers_group)
-cli.add_command(serve_command)
-cli.add_command(send_command)
-cli.add_command(report_command)
-cli.add_command(run_command)
-cli.add_command(approve_command)
-cli.add_command(issues_command)
-
-
-def main() -> None:
-    """Console entry point: run the CLI, turning DigestError into a message and exit code."""
-    debug = "--debug" in sys.argv[1:]
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except DigestError as exc:
-        if debug:
-            raise
-        click.echo(f"error: {exc.message}", err=True)
-        if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
-        sys.exit(exc.exit_code)

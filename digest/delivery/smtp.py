@@ -20,7 +20,7 @@ from email.utils import getaddresses
 from types import TracebackType
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .errors import DeliveryError, SettingError
+from ..errors import DeliveryError, SettingError
 
 SMTP_ENV = "DIGEST_SMTP_URL"
 TLS_MODES = ("starttls", "ssl", "none")

@@ -1,4 +1,4 @@
-"""`digest subscribers ...` and `digest serve`: thin click wiring over digest.subscribers/web."""
+"""`digest subscribers ...`: thin click wiring over digest.subscribers."""
 
 from __future__ import annotations
 
@@ -8,30 +8,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from . import subscribers as subs
-from .errors import EXIT_USAGE
-from .store import Store
-from .subscribers import STATUSES, Leaving, Subscriber, to_csv
-from .wording import say, status_label
-
-if TYPE_CHECKING:
-    from .cli import _State
-
-# The group's state object (digest.cli._State); taken from the context so that this module
-# does not import digest.cli, which imports it.
-pass_state = click.pass_obj
+from .. import subscribers as subs
+from ..errors import EXIT_USAGE
+from ..store import Store
+from ..subscribers import STATUSES, Leaving, Subscriber, to_csv
+from ..wording import say, status_label
+from .state import State, pass_state
 
 
-def _language(state: _State) -> str:
+def _language(state: State) -> str:
     return state.config.newsletter.language
 
 
 @contextmanager
-def _store(state: _State) -> Iterator[Store]:
+def _store(state: State) -> Iterator[Store]:
     with Store(state.config.store) as store:
         yield store
 
@@ -49,7 +42,7 @@ def subscribers_group() -> None:
 @click.argument("email")
 @click.option("--name", default="", help="The subscriber's name (optional).")
 @pass_state
-def add_command(state: _State, email: str, name: str) -> None:
+def add_command(state: State, email: str, name: str) -> None:
     """Add EMAIL as confirmed (staff hold the consent; source 'cli')."""
     with _store(state) as store:
         found, before = subs.add(
@@ -74,7 +67,7 @@ def add_command(state: _State, email: str, name: str) -> None:
 @subscribers_group.command("remove")
 @click.argument("email")
 @pass_state
-def remove_command(state: _State, email: str) -> None:
+def remove_command(state: State, email: str) -> None:
     """Unsubscribe EMAIL (its record stays; `erase` deletes the personal data)."""
     with _store(state) as store:
         done = subs.remove(store, email, now=_now(), source="cli")
@@ -92,7 +85,7 @@ def remove_command(state: _State, email: str) -> None:
 )
 @click.option("--status", type=click.Choice(STATUSES), default=None, help="Only this status.")
 @pass_state
-def list_command(state: _State, fmt: str, status: str | None) -> None:
+def list_command(state: State, fmt: str, status: str | None) -> None:
     """List subscribers (all but erased ones), by address."""
     with _store(state) as store:
         found = subs.listing(store, status)
@@ -109,7 +102,7 @@ def list_command(state: _State, fmt: str, status: str | None) -> None:
     help="For Excel: ';'-separated, with a UTF-8 BOM so that accents read right.",
 )
 @pass_state
-def export_command(state: _State, excel: bool) -> None:
+def export_command(state: State, excel: bool) -> None:
     """Print every subscriber as CSV (header row: email,status,name,...)."""
     with _store(state) as store:
         found = subs.listing(store)
@@ -124,7 +117,7 @@ def export_command(state: _State, excel: bool) -> None:
 @subscribers_group.command("import")
 @click.argument("csv_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @pass_state
-def import_command(state: _State, csv_file: Path) -> None:
+def import_command(state: State, csv_file: Path) -> None:
     """Import FILE.csv (columns email[,name], header optional, ',' or ';') as confirmed."""
     with _store(state) as store:
         report = subs.import_csv(
@@ -146,7 +139,7 @@ def import_command(state: _State, csv_file: Path) -> None:
 @subscribers_group.command("show")
 @click.argument("email")
 @pass_state
-def show_command(state: _State, email: str) -> None:
+def show_command(state: State, email: str) -> None:
     """Print everything stored about EMAIL as JSON (GDPR access request)."""
     with _store(state) as store:
         record = subs.show(store, email)
@@ -157,7 +150,7 @@ def show_command(state: _State, email: str) -> None:
 @click.argument("email")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_state
-def erase_command(state: _State, email: str, yes: bool) -> None:
+def erase_command(state: State, email: str, yes: bool) -> None:
     """Delete EMAIL's personal data (GDPR), keeping an anonymised consent record."""
     language = _language(state)
     with _store(state) as store:
@@ -172,10 +165,10 @@ def erase_command(state: _State, email: str, yes: bool) -> None:
 @subscribers_group.command("unsubscribe-mail")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @pass_state
-def unsubscribe_mail_command(state: _State, files: tuple[Path, ...]) -> None:
+def unsubscribe_mail_command(state: State, files: tuple[Path, ...]) -> None:
     """Act on emails sent to the List-Unsubscribe mailto: FILE(s) (.eml), or one on stdin."""
-    from .mailbox import MAX_MESSAGE_BYTES, NoToken, unsubscribe_by_mail
-    from .tokens import BadToken, load_keys
+    from ..delivery.mailbox import MAX_MESSAGE_BYTES, NoToken, unsubscribe_by_mail
+    from ..tokens import BadToken, load_keys
 
     keys, language = load_keys(), _language(state)
     raws = _messages(files, MAX_MESSAGE_BYTES)
@@ -200,9 +193,9 @@ def unsubscribe_mail_command(state: _State, files: tuple[Path, ...]) -> None:
 @subscribers_group.command("bounce-mail")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @pass_state
-def bounce_mail_command(state: _State, files: tuple[Path, ...]) -> None:
+def bounce_mail_command(state: State, files: tuple[Path, ...]) -> None:
     """Act on bounce reports (DSN) sent to the return path: FILE(s), or one on stdin."""
-    from .bounces import MAX_MESSAGE_BYTES, bounces_in, record
+    from ..delivery.bounces import MAX_MESSAGE_BYTES, bounces_in, record
 
     language = _language(state)
     raws = _messages(files, MAX_MESSAGE_BYTES)
@@ -235,42 +228,6 @@ def _messages(files: tuple[Path, ...], limit: int) -> list[tuple[str, bytes]]:
     if not files:
         return [("stdin", sys.stdin.buffer.read(limit))]
     return [(str(f), f.read_bytes()[:limit]) for f in files]
-
-
-@click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option(
-    "--proxy-headers",
-    is_flag=True,
-    help="Trust X-Forwarded-For/-Proto from --forwarded-allow-ips (behind a proxy).",
-)
-@click.option(
-    "--forwarded-allow-ips",
-    default="127.0.0.1",
-    show_default=True,
-    help="Proxies whose X-Forwarded-* headers are trusted.",
-)
-@pass_state
-def serve_command(
-    state: _State, host: str, port: int, proxy_headers: bool, forwarded_allow_ips: str
-) -> None:
-    """Run the subscription and archive site (needs DIGEST_SECRET and DIGEST_SMTP_URL)."""
-    import uvicorn
-
-    from .smtp import settings_from_env
-    from .tokens import load_keys
-    from .web import create_app
-
-    app = create_app(state.config, keys=load_keys(), smtp=settings_from_env())
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips=forwarded_allow_ips,
-        log_level="info",
-    )
 
 
 def table(language: str, found: list[Subscriber]) -> str:

@@ -14,11 +14,11 @@ from email import policy
 from email.parser import BytesParser
 from typing import TYPE_CHECKING
 
-from .subscribers import Leaving, leave
-from .tokens import UNSUBSCRIBE, BadToken, Keys, read_token
+from ..subscribers import Leaving, leave
+from ..tokens import UNSUBSCRIBE, BadToken, Keys, read_token
 
 if TYPE_CHECKING:
-    from .store import Store
+    from ..store import Store
 
 MAX_MESSAGE_BYTES = 1_000_000  # an unsubscribe request is a few KB; read no more than this
 _TOKEN = re.compile(r"(?<![\w.-])u\.[1-9][0-9]{0,17}\.[0-9a-f]{8}\.[A-Za-z0-9_-]{22}(?![\w-])")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .models import SourceResult
+from ..models import SourceResult
 
 WORDS = {
     "fr": {

@@ -1,4 +1,4 @@
-"""`digest send` and `digest report`: thin click wiring over digest.deliver."""
+"""`digest send` and `digest report`: thin click wiring over digest.delivery.deliver."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .cron import item_count
-from .deliver import (
+from ..delivery.deliver import (
     DeliveryPaused,
     DeliveryReport,
     default_issue,
@@ -19,21 +18,21 @@ from .deliver import (
     send_issue,
     sendable_issue,
 )
-from .errors import DigestError, UsageError
-from .lock import exclusive_run
-from .period import unknown_issue_hint
+from ..delivery.proof import send_proof
+from ..delivery.smtp import settings_from_env
+from ..errors import DigestError, UsageError
+from ..lock import exclusive_run
+from ..period import unknown_issue_hint
+from ..schedule import item_count
+from ..store import Store
+from ..tokens import load_keys
+from ..wording import say, status_label
 from .progress import TerminalProgress
-from .proof import send_proof
-from .smtp import settings_from_env
-from .store import Store
-from .tokens import load_keys
-from .wording import say, status_label
+from .state import State, pass_state
 
 if TYPE_CHECKING:
-    from .cli import _State
-    from .config import Config
+    from ..config import Config
 
-pass_state = click.pass_obj  # digest.cli._State, without importing digest.cli
 PREVIEW = 10  # addresses shown by --dry-run
 
 
@@ -54,7 +53,7 @@ def _now() -> datetime:
 )
 @click.option("--dry-run", is_flag=True, help="Show who would receive it; send nothing.")
 @pass_state
-def send_command(state: _State, issue_id: str | None, address: str | None, dry_run: bool) -> None:
+def send_command(state: State, issue_id: str | None, address: str | None, dry_run: bool) -> None:
     """Send the stored issue to every confirmed subscriber (exit 1 if paused, 75 if locked)."""
     config = state.config
     language = config.newsletter.language
@@ -159,7 +158,7 @@ def echo_delivery(result: DeliveryReport, language: str, command: str = "digest 
     help="csv: email,status,bounced,attempts,last_error,updated_at",
 )
 @pass_state
-def report_command(state: _State, issue: str, fmt: str) -> None:
+def report_command(state: State, issue: str, fmt: str) -> None:
     """Who was sent ISSUE: counts by status, then deferred, failed and bounced addresses."""
     with Store(state.config.store) as store:
         if store.issue(issue) is None:

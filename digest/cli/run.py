@@ -9,22 +9,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .approval import approve_issue
-from .cli_delivery import echo_delivery
-from .cron import item_count
-from .lock import exclusive_run
-from .period import parse_moment
-from .pipeline import run_due
-from .store import Store
-from .wording import say, status_label
+from ..approval import approve_issue
+from ..lock import exclusive_run
+from ..period import parse_moment
+from ..pipeline import run_due
+from ..schedule import item_count
+from ..store import Store
+from ..wording import say, status_label
+from .send import echo_delivery
+from .state import State, pass_state
 
 if TYPE_CHECKING:
-    from .cli import _State
-    from .config import Config
-    from .deliver import DeliveryReport
-
-# The group's state object, taken from the context (digest.cli imports this module).
-pass_state = click.pass_obj
+    from ..config import Config
+    from ..delivery.deliver import DeliveryReport
 
 
 def _clock(config: Config, as_of: str | None) -> Callable[[], datetime]:
@@ -48,9 +45,9 @@ def _sender(config: Config, store: Store) -> Callable[[str], DeliveryReport]:
     """Sending as `digest send` does, on the wall clock whatever --as-of says."""
 
     def send(issue_id: str) -> DeliveryReport:
-        from .deliver import send_issue
-        from .smtp import settings_from_env
-        from .tokens import load_keys
+        from ..delivery.deliver import send_issue
+        from ..delivery.smtp import settings_from_env
+        from ..tokens import load_keys
 
         return send_issue(
             config, store, issue_id, _wall_clock, smtp=settings_from_env(), keys=load_keys()
@@ -64,7 +61,7 @@ def _sender(config: Config, store: Store) -> Callable[[str], DeliveryReport]:
 @click.option("--as-of", "as_of", help="Run as if it were this date/time (ISO).")
 @click.option("--offline", is_flag=True, help="Build without the network (feeds from cache).")
 @pass_state
-def run_command(state: _State, force: bool, as_of: str | None, offline: bool) -> None:
+def run_command(state: State, force: bool, as_of: str | None, offline: bool) -> None:
     """The cron entry: build the due issue, send it when allowed; safe to repeat."""
     config = state.config
     clock = _clock(config, as_of)
@@ -80,7 +77,7 @@ def run_command(state: _State, force: bool, as_of: str | None, offline: bool) ->
 @click.argument("issue")
 @click.option("--as-of", "as_of", help="Approve as if it were this date/time (ISO).")
 @pass_state
-def approve_command(state: _State, issue: str, as_of: str | None) -> None:
+def approve_command(state: State, issue: str, as_of: str | None) -> None:
     """Mark a reviewed (and test-sent) issue as ready for `digest run` to send.
 
     Refused (exit 2) when `digest run` would not send it: too thin, or past its deadline.
@@ -96,7 +93,7 @@ def approve_command(state: _State, issue: str, as_of: str | None) -> None:
 @click.command("issues")
 @click.option("--limit", default=20, show_default=True, help="How many of the newest issues.")
 @pass_state
-def issues_command(state: _State, limit: int) -> None:
+def issues_command(state: State, limit: int) -> None:
     """List the stored issues: status (built, approved, sending, sent, skipped) and size."""
     with Store(state.config.store) as store:
         stored = store.issues(limit)
