@@ -16,9 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from .checking import Check, Checker, Key, did_you_mean, kind_name
+from .checking import Check, Checker, Key, TooLarge, did_you_mean, kind_name, load_yaml
 from .errors import ConfigError, quoted
-from .staffyaml import TooLarge, load_yaml
 
 
 def _http(value: Any) -> str | None:

@@ -11,9 +11,8 @@ import sys
 from pathlib import Path
 
 from . import config
-from .checking import REQUIRED, Key
+from .checking import MAX_VALUES, REQUIRED, Key
 from .errors import QUOTED_MAX_CHARS
-from .staffyaml import MAX_VALUES
 
 # Key tables whose keys sit in a list of mappings rather than a mapping.
 _LIST_TABLES = {"SOURCE": "sources[].", "THEME": "themes[]."}

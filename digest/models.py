@@ -6,6 +6,7 @@ Sources produce `Item`s inside `SourceResult`s; select keeps some; themes group 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -123,3 +124,38 @@ class Issue:
         """How many items the issue shows: featured, sections and agenda."""
         blocks = (self.featured, *self.sections, self.agenda)
         return sum(len(block.items) for block in blocks if block is not None)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    email: str
+    name: str
+    status: str
+    language: str
+    created_at: datetime
+    updated_at: datetime
+    confirmed_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    subscriber_id: int
+    event: str
+    at: datetime
+    source: str
+    ip: str | None = None
+    email_hash: str | None = None
+
+
+# Section ids of the sections every issue may have besides the configured themes. Shared by
+# themes (which fills them) and overrides (which may move items into them).
+FALLBACK_ID = "autres"
+AGENDA_ID = "agenda"
+FEATURED_ID = "une"
+
+# The overrides file names a recap by its file name, without the date the name may start
+# with (the recaps source leaves it out of the GUID too).
+RECAP = "recap:"
+RECAP_FILE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[-_.]|$)")

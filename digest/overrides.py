@@ -16,13 +16,12 @@ from typing import Any
 
 import yaml
 
-from .checking import Checker, Key, did_you_mean, kind_name
+from .checking import Checker, Key, TooLarge, did_you_mean, kind_name, load_yaml
 from .config import Config
 from .errors import ConfigError, quoted
-from .identity import canonical_url
-from .staffyaml import TooLarge, load_yaml
+from .models import AGENDA_ID, FALLBACK_ID, RECAP, RECAP_FILE_DATE
 from .text import html_to_text, markdown_to_html
-from .themes import AGENDA_ID, FALLBACK_ID, RECAP, RECAP_FILE_DATE
+from .urls import canonical_url
 
 SUFFIXES = (".md", ".yaml", ".yml")
 _LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")

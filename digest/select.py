@@ -20,8 +20,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from .identity import canonical_url, strip_tracking
 from .models import Item, Period, Selection
+from .urls import canonical_url, strip_tracking
 
 # Words that carry no identity in a French or English headline.
 _STOPWORDS = frozenset(

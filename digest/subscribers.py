@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import DigestError, UsageError
+from .models import Subscriber
 
 if TYPE_CHECKING:
     from .store import Store
@@ -34,29 +35,6 @@ class BadAddress(DigestError):
     """An email address that is not a plain, valid mailbox address."""
 
     exit_code = 2
-
-
-@dataclass(frozen=True)
-class Subscriber:
-    id: int
-    email: str
-    name: str
-    status: str
-    language: str
-    created_at: datetime
-    updated_at: datetime
-    confirmed_at: datetime | None = None
-    unsubscribed_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class ConsentRecord:
-    subscriber_id: int
-    event: str
-    at: datetime
-    source: str
-    ip: str | None = None
-    email_hash: str | None = None
 
 
 @dataclass(frozen=True)

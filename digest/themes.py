@@ -18,16 +18,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from .config import Config, SourceConfig, ThemeConfig
-from .identity import canonical_url
-from .models import Item, Period, Section
+from .models import AGENDA_ID, FALLBACK_ID, FEATURED_ID, RECAP, Item, Period, Section
+from .urls import canonical_url
 from .wording import say
 
 if TYPE_CHECKING:
     from .overrides import Overrides
 
-FALLBACK_ID = "autres"
-AGENDA_ID = "agenda"
-FEATURED_ID = "une"
 # A keyword in the title says more about the item than one in passing in the summary.
 TITLE_WEIGHT = 3
 SUMMARY_WEIGHT = 1
@@ -49,10 +46,6 @@ _TOKEN = re.compile(
 # The accents NFKD splits off French (and most Latin) letters.
 _COMBINING = re.compile(r"[\u0300-\u036f]")
 _NEVER = datetime.min.replace(tzinfo=UTC)
-# The overrides file names a recap by its file name, without the date the name may start
-# with (the recaps source leaves it out of the GUID too).
-RECAP = "recap:"
-RECAP_FILE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[-_.]|$)")
 
 
 # ---------------------------------------------------------------- words and keywords

@@ -1,7 +1,8 @@
-"""URLs as a browser reads them, written back so that what a reader sees is where it leads.
+"""Every URL function in one place: URLs as a browser reads them, written back so that what a
+reader sees is where it leads; links made absolute and safe; canonical URLs for dedupe keys.
 
-Shared by digest.text (every link and image that reaches a subscriber) and digest.identity
-(dedupe keys), so that both see the same URL. Callers let plain ASCII URLs through with a
+Shared by digest.text (every link and image that reaches a subscriber), digest.identity
+(dedupe keys) and delivery (links in emails), so that all see the same URL. Callers let plain ASCII URLs through with a
 cheap check first; only the rare others come here.
 
 Paths, queries and fragments are written in ASCII as a browser sends them (WHATWG URL):
@@ -21,7 +22,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from encodings.idna import ToASCII  # the standard library's IDNA 2003: no new dependency
-from urllib.parse import quote
+from functools import lru_cache
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+
+from .chars import remove_control_chars
 
 # The full stops that IDNA (and browsers) split host names on: `cerdd。org` is `cerdd.org`.
 _DOTS = re.compile("[.\u3002\uff0e\uff61]")
@@ -106,3 +110,199 @@ def backslashes_as_slashes(reference: str) -> str:
         return reference  # mailto:, javascript:...: not a URL a browser reads that way
     end = min((i for i in map(reference.find, "?#") if i >= 0), default=len(reference))
     return reference[:end].replace("\\", "/") + reference[end:]
+
+
+LINK_SCHEMES = {"http", "https", "mailto"}
+
+
+IMAGE_SCHEMES = {"http", "https"}
+
+
+def http_url(value: str | None, base: str | None = None) -> str | None:
+    """`value` made absolute against `base` and written as a browser would (digest.urls:
+    punycode for a lookalike host, ASCII for the rest), or None unless it is an http(s) URL
+    with a host a browser accepts, a numeric port if any, and no user or password."""
+    if not value:
+        return None
+    value = href_text(value)
+    try:
+        absolute = join_url(base, value)
+        if PLAIN_ABSOLUTE.match(absolute):
+            return absolute  # what the checks below would accept, without parsing it
+        return web_url(absolute)
+    except ValueError:  # "http://[x/": urllib refuses it, so do we
+        return None
+
+
+def href_text(value: str) -> str:
+    """A link as a browser reads it (WHATWG URL parsing): ASCII tabs and newlines vanish
+    rather than become spaces, so `JAVA&#x09;SCRIPT:` is `javascript:` and refused as such,
+    not a relative path; other control characters go too, spaces around it as well; and in
+    an http(s) or relative link a backslash before the query is a slash."""
+    if "\t" in value or "\n" in value or "\r" in value:  # three scans beat one regex sub
+        value = _TAB_NEWLINE.sub("", value)
+    value = remove_control_chars(value).strip()
+    return backslashes_as_slashes(value) if "\\" in value else value
+
+
+_TAB_NEWLINE = re.compile("[\t\n\r]")
+
+
+def web_url(absolute: str) -> str | None:
+    """`absolute` as it may reach a reader, or None unless it is http(s) with a host, a
+    numeric port and no user or password; ValueError when urllib cannot split it.
+
+    Why no credentials: `https://www.cerdd.org:443@evil.example/` shows the Cerdd's address
+    and leads to evil.example; no partner link needs a password in it.
+    """
+    parts = urlsplit(absolute)
+    host = parts.hostname
+    if parts.scheme.lower() not in ("http", "https") or not host or _NOT_IN_HOSTS.search(host):
+        return None
+    parts.port  # noqa: B018  # raises ValueError for "host:abc" or a port > 65535
+    return None if "@" in parts.netloc else browser_url(absolute)
+
+
+# What WHATWG forbids in a host name: a browser refuses the URL (urllib does not), and a
+# space or a quote there would end the link early in the text part. '%' too: a browser
+# decodes it in a host, which could hide a lookalike from the punycode check.
+_NOT_IN_HOSTS = re.compile(r'[\x00-\x20"#%/<>?@\\^|\x7f]')
+
+
+# URLs that urljoin would return unchanged (an http(s) scheme, a plain host, no port, no
+# spaces or backslashes), and paths from the root it would only prefix with the
+# base's scheme and host. Dot segments, empty ';', '?' or '#' parts (urljoin drops them)
+# and '//' in a path (it folds them) take urljoin's own, exact path. PLAIN_ABSOLUTE also
+# says that browser_url would not change the URL: ASCII only, and none of the characters
+# it percent-encodes (space " ' < > \ ` { }).
+PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.\-]+(?:[/?#][!#-&(-;=?-\[\]-_a-z|~]*)?\Z")
+
+
+_PLAIN_ROOTED = re.compile(r"/(?![/\\])[^\s\\]*\Z")
+
+
+_NEEDS_URLJOIN = re.compile(r"/\.|[;?#](?=[;?#]|\Z)")
+
+
+def join_url(base: str | None, value: str) -> str:
+    """urljoin(base, value), without its cost in the common cases.
+
+    Why: a feed item carries several links and images; parsing each twice in urllib was a
+    tenth of the CPU of reading a feed. `tests/test_core.py` checks the shortcuts against
+    urljoin itself.
+    """
+    if not _NEEDS_URLJOIN.search(value):
+        if PLAIN_ABSOLUTE.match(value):
+            return value
+        if base and "//" not in value and _PLAIN_ROOTED.match(value):
+            origin = _origin(base)
+            if origin:
+                return origin + value
+    return urljoin(base, value) if base else value
+
+
+@lru_cache(maxsize=1024)
+def _origin(base: str) -> str | None:
+    """'scheme://host[:port]' of an http(s) base URL, as urljoin would write it."""
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def link_filter(base: str | None):  # type: ignore[no-untyped-def]
+    """An nh3 attribute filter that makes links absolute and drops the unsafe ones."""
+
+    def keep(element: str, attribute: str, value: str) -> str | None:
+        if attribute not in ("href", "src"):
+            return value
+        try:
+            absolute = join_url(base, href_text(value))
+            if PLAIN_ABSOLUTE.match(absolute):
+                return absolute  # http(s): allowed for links and images alike
+            scheme = urlsplit(absolute).scheme.lower()
+            if scheme in IMAGE_SCHEMES:  # http(s), for links and images alike
+                return web_url(absolute)
+        except ValueError:  # "http://[x/" (here or in the base): no link rather than a crash
+            return None
+        return absolute if element != "img" and scheme in LINK_SCHEMES else None
+
+    return keep
+
+
+# Query parameters that say how a reader arrived, not what the page is.
+TRACKING_PARAMS = {
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "mc_cid",
+    "mc_eid",
+    "igshid",
+    "yclid",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+    "xtor",
+    "at_medium",
+    "at_campaign",
+    "ref_src",
+}
+
+
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "at_")
+
+
+def _is_tracking(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+
+
+# An http(s) URL with a lower-case plain host and no port, query or fragment, in plain
+# ASCII (nothing browser_url would encode): canonical already, but for the "/" of an empty
+# path. Most feed links are like this.
+_CANONICAL = re.compile(r"https?://[a-z0-9.\-]+(/[!$-&(-;=@-\[\]-_a-z|~]*)?\Z")
+
+
+@lru_cache(maxsize=1 << 16)  # select asks again for the URLs the sources keyed items by
+def canonical_url(url: str) -> str:
+    """Scheme and host lower-cased, default port, tracking parameters and fragment dropped."""
+    url = url.strip()
+    plain = _CANONICAL.match(url)
+    if plain:
+        return url if plain[1] else url + "/"
+    return _canonical(url)
+
+
+def _canonical(url: str) -> str:
+    # The URL as digest.text.http_url writes it (punycode for lookalikes, ASCII, no
+    # backslash), so that the URL an overrides file names and the item's own URL give the
+    # same key.
+    if not is_plain(url):
+        url = browser_url(href_text(url)) or url
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # "http://[x/", "host:abc": nothing to normalise, and no crash
+        return url
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+    ]
+    path = parts.path or "/"
+    return urlunsplit((scheme, host, path, urlencode(query), ""))
+
+
+def strip_tracking(url: str) -> str:
+    """`url` without tracking parameters; everything else (fragment included) kept."""
+    if "?" not in url:
+        return url
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if not _is_tracking(k)]
+    if len(kept) == len(pairs):
+        return url
+    return urlunsplit(parts._replace(query=urlencode(kept)))

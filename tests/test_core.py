@@ -11,19 +11,18 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest.errors import StoreError, UsageError
-from digest.identity import _canonical, canonical_url, item_key
+from digest.identity import item_key
 from digest.period import parse_moment, range_period, week_of, week_period
 from digest.store import MIGRATIONS, CachedFetch, Store
 from digest.text import (
     clean_title,
     html_to_text,
-    http_url,
-    join_url,
     plain_title,
     sanitize_html,
     sanitized_to_text,
     summarize,
 )
+from digest.urls import _canonical, canonical_url, http_url, join_url
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -181,7 +180,7 @@ def test_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
 def test_control_char_fast_path_matches_the_character_walk() -> None:
     import unicodedata
 
-    from digest.text import remove_control_chars
+    from digest.chars import remove_control_chars
 
     def walk(text: str) -> str:
         breaks = "\t\n\r\u2028\u2029\x85"

@@ -17,15 +17,15 @@ import pytest
 
 from digest.config import SourceConfig
 from digest.errors import ParseError
-from digest.identity import canonical_url, item_key
+from digest.identity import item_key
 from digest.models import Item, Section
 from digest.render import RenderedIssue, render_issue
 from digest.render.email import compile_mjml, mrml_proof
 from digest.select import dedupe
 from digest.sources.feedparse import parse_feed
 from digest.sources.files import read_recap
-from digest.text import _PLAIN_ABSOLUTE, http_url, sanitize_html
-from digest.urls import browser_url
+from digest.text import sanitize_html
+from digest.urls import PLAIN_ABSOLUTE, browser_url, canonical_url, http_url
 from tests.golden_plugin import golden_issue, make_config
 
 SOURCE = SourceConfig(name="Partenaire", url="https://partner.example.org/flux.xml")
@@ -222,7 +222,7 @@ def test_browser_url_changes_nothing_twice_nor_what_the_fast_path_lets_through()
         for url in ("https://p.example.org/" + tail, "http://énergie.ο.example" + tail):
             once = browser_url(url)
             assert once is not None and browser_url(once) == once, url
-            if _PLAIN_ABSOLUTE.match(url):
+            if PLAIN_ABSOLUTE.match(url):
                 assert once == url, url
 
 

@@ -432,7 +432,7 @@ def test_overrides_exclude_and_move(tmp_path: Path) -> None:
 def test_override_urls_match_whatever_the_tracking_and_warn_when_unmatched(
     tmp_path: Path,
 ) -> None:
-    from digest.identity import canonical_url
+    from digest.urls import canonical_url
 
     config = make_config(tmp_path)
     item = make_item("Vélo", url="https://Partenaire.example.org/velo?utm_source=rss#top")

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from digest.models import Subscriber
 from digest.store import Store, StoredIssue
-from digest.subscribers import Subscriber
 from digest.tokens import CONFIRM, UNSUBSCRIBE, make_token, unsubscribe_url
 from digest.web.security import limit_key
 from tests.smtp_server import SmtpServer

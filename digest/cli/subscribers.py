@@ -13,8 +13,9 @@ import click
 
 from .. import subscribers as subs
 from ..errors import EXIT_USAGE
+from ..models import Subscriber
 from ..store import Store
-from ..subscribers import STATUSES, Leaving, Subscriber, to_csv
+from ..subscribers import STATUSES, Leaving, to_csv
 from ..wording import say, status_label
 from .state import State, pass_state
 

@@ -1,0 +1,13 @@
+"""Delivery: a stored issue to its frozen audience through the outbox (DESIGN.md §5).
+
+    deliver.py   send_issue / report: the outbox rows, batches, retries, the run's outcome
+    pool.py      a few reused SMTP connections in threads, the rate limit, what a reply means
+    smtp.py      where mail goes (DIGEST_SMTP_URL) and one connection that sends
+    message.py   the issue's email, built once and filled in per subscriber
+    proof.py     a test copy to one address, recorded nowhere
+    bounces.py   DSNs that arrive later by email
+    mailbox.py   unsubscribe requests that arrive by email (List-Unsubscribe mailto)
+
+Where a message is committed to the outbox: `deliver.py` (`_Run._record`), through the SQL in
+`digest/store/outbox.py`.
+"""

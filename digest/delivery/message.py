@@ -25,10 +25,10 @@ from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from ..chars import remove_control_chars
 from ..config import Config
 from ..errors import DeliveryError, SettingError
 from ..render import PLACEHOLDERS
-from ..text import remove_control_chars
 
 POLICY = email.policy.SMTP
 # Characters kept as they are in a URL placed in a header or an attribute; anything else

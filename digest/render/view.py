@@ -14,9 +14,11 @@ from email.utils import parseaddr
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
+from ..chars import remove_control_chars
 from ..config import Config
 from ..models import Issue, Item, Section
-from ..text import http_url, remove_control_chars, sanitize_html
+from ..text import sanitize_html
+from ..urls import http_url
 from .dates import day_label, event_label, period_label
 from .placeholders import neutral_text, neutral_url
 from .typography import typo_html, typo_text

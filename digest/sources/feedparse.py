@@ -21,19 +21,13 @@ import feedparser
 import feedparser.api
 from feedparser.encodings import convert_to_utf8
 
+from ..chars import remove_control_chars
 from ..config import SourceConfig
 from ..errors import ParseError
 from ..identity import item_key
 from ..models import Item
-from ..text import (
-    clean_title,
-    http_url,
-    plain_title,
-    remove_control_chars,
-    sanitize_html,
-    sanitized_to_text,
-    summarize,
-)
+from ..text import clean_title, plain_title, sanitize_html, sanitized_to_text, summarize
+from ..urls import http_url
 
 _FIRST_IMG = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"", re.I)
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)

@@ -28,7 +28,8 @@ from ..config import SourceConfig
 from ..errors import ParseError, quoted, shortened
 from ..identity import item_key
 from ..models import Item, SourceResult, SourceStatus
-from ..text import clean_title, html_to_text, http_url, summarize
+from ..text import clean_title, html_to_text, summarize
+from ..urls import http_url
 from .recap_text import parse_date, strip_head, summary
 
 MAX_BYTES = 1_048_576  # a recap is a page of text; past 1 MiB it is a mistake (an embedded image)

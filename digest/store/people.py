@@ -6,7 +6,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from ..subscribers import ConsentRecord, Subscriber
+from ..models import ConsentRecord, Subscriber
 from .base import StoreBase
 from .base import when as _when
 
