@@ -28,7 +28,7 @@ def _http(value: Any) -> str | None:
 def _timezone(value: Any) -> str | None:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
         return f"unknown timezone {quoted(value)} (e.g. Europe/Paris)"
     return None
 
