@@ -1,7 +1,8 @@
-"""The README's configuration reference, generated from config.py's key tables.
+"""The configuration reference of the docs, generated from config.py's key tables.
 
-`python -m digest.docs` rewrites the README section between the `config` markers; a test
-fails when the README and the tables disagree, so a new key cannot go undocumented.
+`python -m digest.docs` rewrites the section between the `config` markers of
+docs/configuration.md; a test fails when the page and the tables disagree, so a new key
+cannot go undocumented.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .errors import QUOTED_MAX_CHARS
 # Key tables whose keys sit in a list of mappings rather than a mapping.
 _LIST_TABLES = {"SOURCE": "sources[].", "THEME": "themes[]."}
 _MARKERS = ("<!-- section:config -->", "<!-- /section:config -->")
+PAGE = Path("docs") / "configuration.md"
 
 
 def _prefix(table_name: str) -> str:
@@ -50,11 +52,12 @@ def reference() -> str:
 
 def section() -> str:
     intro = (
-        "## Configuration reference (`feeds.yaml`)\n\n"
+        "# Configuration reference (`feeds.yaml`)\n\n"
         "Generated from the key tables in `digest/config.py` (`python -m digest.docs`). "
         "`digest check` reports every problem at once with its line; relative paths resolve "
         "against the folder of `feeds.yaml`. Secrets never go in this file: they come from "
-        "the environment (`DIGEST_SMTP_URL`, `DIGEST_SECRET`). YAML anchors and aliases "
+        "the environment (`DIGEST_SMTP_URL`, `DIGEST_SECRET`: see "
+        "[Environment](operations.md#environment)). YAML anchors and aliases "
         f"(`&cats` … `*cats`) may share values, but a file standing for more than {MAX_VALUES:,} "
         "values once they are written out is refused, and messages quote at most "
         f"{QUOTED_MAX_CHARS} characters of a value.\n\n"
@@ -62,16 +65,16 @@ def section() -> str:
     return f"{_MARKERS[0]}\n{intro}{reference()}\n{_MARKERS[1]}"
 
 
-def update_readme(readme: Path) -> bool:
-    """Rewrite the config section of `readme`; True if it changed."""
-    text = readme.read_text(encoding="utf-8")
+def update_page(page: Path) -> bool:
+    """Rewrite the config section of `page`; True if it changed."""
+    text = page.read_text(encoding="utf-8")
     pattern = re.compile(re.escape(_MARKERS[0]) + ".*?" + re.escape(_MARKERS[1]), re.S)
     updated = pattern.sub(lambda _match: section(), text)
     if updated != text:
-        readme.write_text(updated, encoding="utf-8")
+        page.write_text(updated, encoding="utf-8")
     return updated != text
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("README.md")
-    print("updated" if update_readme(target) else "up to date", target)
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else PAGE
+    print("updated" if update_page(target) else "up to date", target)

@@ -248,10 +248,9 @@ def test_recaps_without_url_are_named_by_file_name(tmp_path: Path) -> None:
     assert overrides.move == {"recap:atelier-velo": "participation"}
 
 
-def test_the_readme_example_is_valid(tmp_path: Path) -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme.split("<!-- section:themes -->")[1].split("<!-- /section:themes -->")[0]
-    example = section.split("```markdown\n")[1].split("```")[0]
+def test_the_documented_example_is_valid(tmp_path: Path) -> None:
+    page = (REPO / "docs" / "themes-and-overrides.md").read_text(encoding="utf-8")
+    example = page.split("```markdown\n")[1].split("```")[0]
     config = make_config(tmp_path)
     write(tmp_path, "2023-W19.md", example.replace("mobilite", "climat"))
     overrides = load_overrides(config, "2023-W19")

@@ -463,7 +463,7 @@ def test_a_restored_backup_never_gives_an_old_link_to_someone_else(
             lea_link = lea_link.removeprefix(site.url)  # the next site has another port
     for suffix in ("", "-wal", "-shm"):
         Path(f"{store_path}{suffix}").unlink(missing_ok=True)
-    backup.rename(store_path)  # restored, as the README says: Léa's row is gone
+    backup.rename(store_path)  # restored, as docs/operations.md says: Léa's row is gone
     clock.advance(minutes=5)
     with (
         running_site(tmp_path, smtp_server.url, clock=clock) as site,
