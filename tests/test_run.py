@@ -93,6 +93,21 @@ def test_automatic_approval_sends_at_once(tmp_path: Path, smtp_server: SmtpServe
     assert all(before - timedelta(seconds=1) <= d <= datetime.now(UTC) for d in dates), dates
 
 
+def test_a_run_whose_every_recipient_was_refused_failed(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """DESIGN §3: exit 1 when SMTP refused everything, for `digest run` as for `digest send`."""
+    config = setup_site(tmp_path, "  approval: auto\n")
+    subscribe(config, smtp_server)
+    for reader in READERS:
+        smtp_server.script.rcpt[reader] = "550 5.1.1 No such user"
+    done = digest(config, smtp_server, "run", "--offline", "--as-of", DUE)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "2023-W19 : 0 envoyé, 0 différé, 3 en échec" in done.stdout
+    assert "refused every message of 2023-W19" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_deferred_addresses_are_left_to_the_next_run_and_a_rebuild_says_it_is_going_out(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:

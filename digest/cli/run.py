@@ -71,6 +71,7 @@ def run_command(state: State, force: bool, as_of: str | None, offline: bool) -> 
         click.echo(message, err=message in outcome.alerts)
     if outcome.report is not None:
         echo_delivery(outcome.report, config.newsletter.language, command="digest run")
+        outcome.report.raise_for_outcome()
 
 
 @click.command("approve")

@@ -20,7 +20,7 @@ from ..delivery.deliver import (
 )
 from ..delivery.proof import send_proof
 from ..delivery.smtp import settings_from_env
-from ..errors import DigestError, UsageError
+from ..errors import UsageError
 from ..lock import exclusive_run
 from ..period import unknown_issue_hint
 from ..schedule import item_count
@@ -85,11 +85,7 @@ def send_command(state: State, issue_id: str | None, address: str | None, dry_ru
             echo_delivery(exc.report, language)
             raise
     echo_delivery(result, language)
-    if result.failed and not result.sent:
-        raise DigestError(
-            f"the mail server refused every message of {issue}",
-            hint=f"see `digest report {issue}` for the replies",
-        )
+    result.raise_for_outcome()
 
 
 def _pick(

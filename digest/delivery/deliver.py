@@ -78,6 +78,20 @@ class DeliveryReport:
         """Nothing left to try: every row is sent or failed."""
         return self.pending == 0 and self.deferred == 0
 
+    @property
+    def refused_everything(self) -> bool:
+        """The server refused every message it was given and accepted none: the job failed."""
+        return self.failed > 0 and self.sent == 0
+
+    def raise_for_outcome(self) -> None:
+        """Raise DeliveryRefused when the run failed as a whole (DESIGN §3: exit 1).
+
+        One rule for every command that sends (`digest send`, `digest run`), as httpx's
+        `raise_for_status`: the caller prints the report first, then asks.
+        """
+        if self.refused_everything:
+            raise DeliveryRefused(self)
+
 
 class DeliveryPaused(DeliveryError):
     """The server asked us to stop (421, policy, rate limit) or went away; `report` says
@@ -88,6 +102,17 @@ class DeliveryPaused(DeliveryError):
             f"sending {report.issue_id} paused: {report.paused}",
             hint=f"{report.sent} sent, {report.pending + report.deferred} left: run "
             "`digest send` again later (nothing is sent twice)",
+        )
+        self.report = report
+
+
+class DeliveryRefused(DeliveryError):
+    """Every message tried was refused and none accepted; `report` says what was done."""
+
+    def __init__(self, report: DeliveryReport) -> None:
+        super().__init__(
+            f"the mail server refused every message of {report.issue_id}",
+            hint=f"see `digest report {report.issue_id}` for the replies",
         )
         self.report = report
 
