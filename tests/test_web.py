@@ -11,6 +11,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -478,20 +479,54 @@ def test_a_restored_backup_never_gives_an_old_link_to_someone_else(
     assert jean is not None and jean.status == "pending"
 
 
-def test_a_client_leaving_mid_form_is_no_server_error(
-    site: RunningSite, caplog: pytest.LogCaptureFixture
-) -> None:
+@contextmanager
+def server_errors() -> Iterator[list[logging.LogRecord]]:
+    """Every ERROR the site and uvicorn log meanwhile. uvicorn's loggers do not propagate to
+    the root logger (its own logging config), so caplog alone never sees them."""
+    handler = _Keep(logging.ERROR)
+    # "uvicorn.error" (where uvicorn logs "Exception in ASGI application") propagates to
+    # "uvicorn", which uvicorn stops from propagating further.
+    loggers = [logging.getLogger(name) for name in ("uvicorn", "digest.web")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+
+class _Keep(logging.Handler):
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_the_error_capture_sees_what_uvicorn_logs() -> None:
+    with server_errors() as errors:
+        logging.getLogger("uvicorn.error").error("Exception in ASGI application")
+        logging.getLogger("digest.web").error("the mailer gave up")
+        logging.getLogger("uvicorn.error").warning("a warning is not an error")
+    assert [r.getMessage() for r in errors] == [
+        "Exception in ASGI application",
+        "the mailer gave up",
+    ]
+
+
+def test_a_client_leaving_mid_form_is_no_server_error(site: RunningSite) -> None:
     host, port = site.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port))) as raw:
-        raw.sendall(
-            b"POST /subscribe HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-"
-            b"urlencoded\r\nContent-Length: 100\r\n\r\nemail="
-        )
-        time.sleep(0.2)  # the handler is reading the form when the client goes
-    with caplog.at_level(logging.ERROR):
+    with server_errors() as errors:
+        with socket.create_connection((host, int(port))) as raw:
+            raw.sendall(
+                b"POST /subscribe HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-"
+                b"urlencoded\r\nContent-Length: 100\r\n\r\nemail="
+            )
+            time.sleep(0.2)  # the handler is reading the form when the client goes
         time.sleep(0.5)
         assert httpx.get(site.url + "/").status_code == 200  # the site still answers
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
 
 
