@@ -5,13 +5,22 @@
     ├── ConfigError        bad feeds.yaml or overrides file: lists every problem, exit 2
     ├── SettingError       a setting one command needs is missing or wrong (DIGEST_SECRET,
     │                      DIGEST_SMTP_URL, newsletter.sender), exit 2
+    ├── BadAddress         not a plain, valid mailbox address, exit 2 (digest.subscribers)
+    ├── BadToken           a link's token is malformed, forged or for another purpose, exit 2
+    │   ├── ExpiredToken   a confirmation link past its days (digest.tokens)
+    │   └── NoToken        an unsubscribe email without a token (digest.delivery.mailbox)
     ├── SourceError        one source could not be read (fetch or parse)
     │   ├── FetchError     network, HTTP status, size or time limits
     │   └── ParseError     the bytes are not a usable feed or recap
     ├── RenderError        a template or the MJML failed; names the template and line
     ├── DeliveryError      SMTP refused the run
+    │   ├── DeliveryPaused   the server asked us to stop; a later run carries on
+    │   └── DeliveryRefused  every message tried was refused (digest.delivery.deliver)
     ├── StoreError         the SQLite store cannot be opened or migrated
     └── AlreadyRunning     another run holds the lock, exit 75
+
+The classes that carry a stage's own data (a token, a delivery report) live in that stage's
+module; the rest live here. A test keeps this drawing and the code in step.
 
 The CLI catches DigestError in one place and prints the message and the hint; a traceback
 is shown only with --debug. A message quotes what a file said through `quoted`/`shortened`,

@@ -119,3 +119,23 @@ def test_the_cli_only_wires_through_its_public_state() -> None:
         text = path.read_text(encoding="utf-8")
         if "State" in text and path.name != "state.py":
             assert "from .state import" in text, path.name
+
+
+def test_the_drawn_exception_tree_names_every_digest_error() -> None:
+    """errors.py draws the whole tree (httpx's habit); a class left out is found here."""
+    import importlib
+    import re
+
+    import digest.errors
+
+    for name in all_modules():
+        if not name.endswith("__main__"):  # that one runs the CLI
+            importlib.import_module(name)
+    drawn = set(re.findall(r"[├└]── (\w+)", digest.errors.__doc__ or ""))
+
+    def subclasses(cls: type) -> set[str]:
+        return {c.__name__ for c in cls.__subclasses__()} | {
+            name for c in cls.__subclasses__() for name in subclasses(c)
+        }
+
+    assert subclasses(digest.errors.DigestError) == drawn

@@ -203,6 +203,7 @@ def test_dedupe_scales_without_comparing_every_pair(monkeypatch: pytest.MonkeyPa
         return similarity(a, b)
 
     monkeypatch.setattr(digest.select, "similarity", counted)
+
     # Titles without digits (numbers would keep them apart before any comparison): common
     # words, a made-up word shared by two titles (their rarest word, so the pair is
     # compared) and one shared by 60 (so the two are not alike enough to merge).

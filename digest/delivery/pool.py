@@ -1,7 +1,8 @@
 """The SMTP side of delivery: a few reused connections in threads, a rate limit, and what
 each reply means.
 
-    Pool(settings, size, limiter).send(jobs, render) -> list[Result]
+    with Pool(settings, size, limiter, sender) as pool:
+        pool.send(rows, render) -> list[Result]
 
 smtplib blocks, so each connection has its own thread; a batch is shared out between them
 and `send` returns when every job has a result. A reply of 421, or a 4.7.x/5.7.x policy or
