@@ -36,9 +36,11 @@ def digest(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
 
 @pytest.fixture
 def shipped(tmp_path: Path) -> Path:
-    """The shipped feeds.yaml and content/, copied so the test writes no store in the repo."""
+    """The shipped feeds.yaml, content/ and templates/ (the staff's overrides), copied so the
+    test writes no store in the repo."""
     shutil.copy(ROOT / "feeds.yaml", tmp_path / "feeds.yaml")
     shutil.copytree(ROOT / "content", tmp_path / "content")
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
     return tmp_path / "feeds.yaml"
 
 

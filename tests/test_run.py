@@ -22,6 +22,7 @@ READERS = ["lea@example.org", "marc@example.org", "nadia@example.org"]
 def setup_site(tmp_path: Path, schedule: str = "") -> Path:
     shutil.copy(ROOT / "feeds.yaml", tmp_path / "feeds.yaml")
     shutil.copytree(ROOT / "content", tmp_path / "content")
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
     if schedule:
         with (tmp_path / "feeds.yaml").open("a", encoding="utf-8") as config:
             config.write(f"\nschedule:\n{schedule}")
