@@ -71,6 +71,12 @@ SOURCE_KEYS: dict[str, Key] = {
     "name": Key(str, doc="shown as the item's source"),
     "url": Key(str, None, "an RSS or Atom feed", _http),
     "path": Key(str, None, "a folder of Markdown recaps, or a feed file on disk"),
+    "snapshot": Key(
+        str,
+        None,
+        "a copy of this feed on disk: when the store holds no cached copy, `--offline` reads"
+        " it (demos, tests, a partner down during a demo); an online build ignores it",
+    ),
     "theme": Key(str, None, "default theme id for this source's items"),
     "categories": Key(dict, {}, "this feed's categories mapped to theme ids"),
     "enabled": Key(bool, True, "false skips the source"),
@@ -198,6 +204,7 @@ class SourceConfig:
     theme: str | None = None
     categories: dict[str, str] = field(default_factory=dict)
     enabled: bool = True
+    snapshot: Path | None = None
 
     @property
     def is_feed_file(self) -> bool:
@@ -401,6 +408,7 @@ class _ConfigChecker(Checker):
         path = self.resolve(values["path"]) if values["path"] else None
         if path is not None and not path.exists():
             self.problem((*at, "path"), f"{path} does not exist")
+        snapshot = self.snapshot(values, at)
         self.theme_ref(values["theme"], (*at, "theme"), theme_ids)
         categories = values["categories"] or {}
         for category, theme in categories.items():
@@ -412,7 +420,23 @@ class _ConfigChecker(Checker):
             theme=values["theme"],
             categories={str(k): str(v) for k, v in categories.items()},
             enabled=values["enabled"],
+            snapshot=snapshot,
         )
+
+    def snapshot(self, values: dict[str, Any], at: tuple[str | int, ...]) -> Path | None:
+        """The feed file standing in for a `url:` offline; checked now, so a demo cannot
+        find out on the day that its copy was moved."""
+        if values["snapshot"] is None:
+            return None
+        where = (*at, "snapshot")
+        if values["url"] is None:
+            self.problem(where, "only for a feed given by `url:` (it is a copy of that feed)")
+        path = self.resolve(values["snapshot"])
+        if not path.exists():
+            self.problem(where, f"{path} does not exist")
+        elif not path.is_file():
+            self.problem(where, f"{path} is not a file (a feed saved on disk)")
+        return path
 
     def theme_ref(self, theme: Any, at: tuple[str | int, ...], theme_ids: set[str]) -> None:
         if theme is None or (isinstance(theme, str) and theme in theme_ids):

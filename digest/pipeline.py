@@ -26,7 +26,13 @@ from .render.data import issue_data
 from .schedule import decide, due_issue
 from .select import date_items, needs_first_seen, select
 from .select import prepare as select_prepare
-from .sources.feeds import USER_AGENT, collect_feeds, items_from_cache, read_feed_file
+from .sources.feeds import (
+    USER_AGENT,
+    collect_feeds,
+    items_from_cache,
+    read_feed_file,
+    read_snapshot,
+)
 from .sources.files import read_recaps
 from .store import REBUILDABLE, Store, StoredIssue
 from .themes import arrange
@@ -77,7 +83,9 @@ def _fetch_config(config: Config) -> FetchConfig:
 
 
 def _read_locally(source: SourceConfig, config: Config, store: Store) -> SourceResult:
-    """A source read without the network: disabled, a file, a folder, or a feed's cache."""
+    """A source read without the network: disabled, a file, a folder, or a feed's cache
+    (else its snapshot: a copy fetched from the partner is the real feed, the snapshot only
+    stands in for it until there is one)."""
     french = config.newsletter.language == "fr"
     if not source.enabled:
         why = "désactivée dans feeds.yaml" if french else "disabled in feeds.yaml"
@@ -87,6 +95,8 @@ def _read_locally(source: SourceConfig, config: Config, store: Store) -> SourceR
             return read_recaps(source, config.newsletter.tz)
         return read_feed_file(source)
     cached = store.cached_fetch(source.url or "")
+    if cached is None and source.snapshot is not None:
+        return read_snapshot(source, config.fetch.max_bytes)
     if cached is None:
         why = "hors ligne, jamais récupérée" if french else "offline, never fetched before"
         return SourceResult(source.name, "skipped", error=why)

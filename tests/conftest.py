@@ -1,3 +1,15 @@
 """Shared fixtures. Real servers live in their own plugin modules (one per kind of server)."""
 
+import pytest
+
 pytest_plugins = ["tests.http_server", "tests.smtp_server", "tests.golden_plugin", "tests.browser"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use the headless browser run last, the others keeping their order.
+
+    Why: Playwright's sync API keeps an asyncio loop running in the main thread for as long
+    as the session's browser is open, and `asyncio.run()` (how feeds are fetched) refuses to
+    start inside a running loop; a feed test collected after a browser test would fail.
+    """
+    items.sort(key=lambda item: "browser" in getattr(item, "fixturenames", ()))

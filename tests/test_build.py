@@ -36,9 +36,11 @@ def digest(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
 
 @pytest.fixture
 def shipped(tmp_path: Path) -> Path:
-    """The shipped feeds.yaml and content/, copied so the test writes no store in the repo."""
+    """The shipped feeds.yaml, content/ and templates/ (the staff's overrides), copied so the
+    test writes no store in the repo."""
     shutil.copy(ROOT / "feeds.yaml", tmp_path / "feeds.yaml")
     shutil.copytree(ROOT / "content", tmp_path / "content")
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
     return tmp_path / "feeds.yaml"
 
 
@@ -61,8 +63,9 @@ def test_shipped_week_builds_offline(shipped: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == [
         "digest.html", "digest.json", "digest.txt", "web.html",
     ]  # fmt: skip
-    assert run.stdout.startswith("2023-W19 : ")
-    assert "0 en échec" in run.stdout and f"→ {out}/" in run.stdout
+    assert run.stdout.startswith("2023-W19 : 6 sources sur 6 lues, 0 en échec ; ")
+    assert f"→ {out}/" in run.stdout
+    assert run.stderr == ""  # the demo reads every partner's snapshot: nothing to warn about
     data = json.loads((out / "digest.json").read_text(encoding="utf-8"))
     assert data["issue"] == "2023-W19"
     assert data["period"] == {
@@ -80,8 +83,8 @@ def test_shipped_week_builds_offline(shipped: Path, tmp_path: Path) -> None:
         assert item["url"] is None or item["url"].startswith(("https://", "http://"))
         assert "utm_" not in (item["url"] or "")
         assert {"key", "title", "url", "published", "source", "summary"} <= set(item)
-    statuses = {s["name"]: s["status"] for s in data["sources"]}
-    assert set(statuses.values()) == {"ok", "skipped"}
+    statuses = {s["name"]: (s["status"], s["error"]) for s in data["sources"]}
+    assert set(statuses.values()) == {("ok", None)} and len(statuses) == 6
 
 
 def test_shipped_week_carries_no_hostile_content(shipped: Path, tmp_path: Path) -> None:

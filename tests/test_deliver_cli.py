@@ -142,7 +142,7 @@ def test_test_copy_goes_to_one_address_and_is_not_recorded(
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith(f"{ISSUE} : copie de test envoyée à Staff@Example.org (<")
     assert run.stderr == (
-        f"{ISSUE} : choisie par défaut (construite, 17 articles, faite le 2023-05-15 09:00) ;"
+        f"{ISSUE} : choisie par défaut (construite, 20 articles, faite le 2023-05-15 09:00) ;"
         " --issue ISSUE pour en choisir une autre\n"
         "note : le lien « Voir dans le navigateur » de cette copie mènera à la page de"
         f" {ISSUE} une fois la lettre envoyée\n"
@@ -331,7 +331,7 @@ def test_send_picks_what_run_would_send_and_says_which(
     fresh = digest(config, "send", "--dry-run", secret=False)
     assert fresh.stdout.splitlines()[0] == f"{this_week} : enverrait à 3 abonnés"
     assert fresh.stderr == (
-        f"{this_week} : choisie par défaut (approuvée, 17 articles, faite le 2023-05-15"
+        f"{this_week} : choisie par défaut (approuvée, 20 articles, faite le 2023-05-15"
         " 09:00) ; --issue ISSUE pour en choisir une autre\n"
     )
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
+import digest
 from digest.errors import RenderError
 from digest.render import render_issue
 from digest.render.environment import DEFAULT_TEMPLATES
@@ -77,9 +79,37 @@ def test_a_template_without_unsubscribe_link_is_refused(tmp_path: Path) -> None:
 
 def test_an_override_replaces_one_file_only(tmp_path: Path) -> None:
     folder = _override(tmp_path, "web.html", "<p>{{ issue.title }} — {{ issue.period }}</p>\n")
+    (folder / "README.md").write_text("# Nos modèles\n", encoding="utf-8")  # not a template
     result = render_issue(golden_issue(), make_config(tmp_path, templates=folder))
     assert result.web == "<p>La lettre du Cerdd — Semaine du 8 au 14 mai 2023</p>\n"
-    assert "S&#39;inscrire" in result.html  # the email still comes from the defaults
+    # The email and its text part still come from the package's defaults, unchanged.
+    default = render_issue(golden_issue(), make_config(tmp_path))
+    assert "S&#39;inscrire" in result.html
+    assert (result.html, result.text, result.subject) == (
+        default.html,
+        default.text,
+        default.subject,
+    )
+    assert default.web != result.web
+    # Deleting the copy brings the default back.
+    (folder / "web.html").unlink()
+    again = render_issue(golden_issue(), make_config(tmp_path, templates=folder))
+    assert again.web == default.web
+
+
+def test_the_defaults_ship_inside_the_package() -> None:
+    """The installed package carries its own templates (DESIGN §2): a real folder inside
+    digest/, every file of it listed in pyproject's package-data, so a wheel has them."""
+    package = Path(digest.__file__).resolve().parent
+    assert not DEFAULT_TEMPLATES.is_symlink()
+    assert DEFAULT_TEMPLATES.resolve().parent == package
+    shipped = {p for p in DEFAULT_TEMPLATES.rglob("*") if p.is_file()}
+    names = {p.relative_to(DEFAULT_TEMPLATES).as_posix() for p in shipped}
+    assert {"email.mjml", "email.txt", "web.html", "site/messages.yaml", "site/site.css"} <= names
+    pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["digest"]
+    packaged = {p for pattern in patterns for p in package.glob(pattern) if p.is_file()}
+    assert shipped - packaged == set()
 
 
 def test_inline_mj_style_of_an_override_is_applied(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ READERS = ["lea@example.org", "marc@example.org", "nadia@example.org"]
 def setup_site(tmp_path: Path, schedule: str = "") -> Path:
     shutil.copy(ROOT / "feeds.yaml", tmp_path / "feeds.yaml")
     shutil.copytree(ROOT / "content", tmp_path / "content")
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
     if schedule:
         with (tmp_path / "feeds.yaml").open("a", encoding="utf-8") as config:
             config.write(f"\nschedule:\n{schedule}")
@@ -73,7 +74,7 @@ def test_the_weekly_cycle_with_approval(tmp_path: Path, smtp_server: SmtpServer)
     assert "déjà envoyée, rien à faire" in run_at(config, smtp_server)
     assert len(smtp_server.messages) == 3
     listed = digest(config, smtp_server, "issues")
-    assert listed.stdout == "2023-W19  envoyée           17 articles  faite le 2023-05-15 09:30\n"
+    assert listed.stdout == "2023-W19  envoyée           20 articles  faite le 2023-05-15 09:30\n"
     with Store(tmp_path / "digest.db") as store:
         stored = store.issue("2023-W19")
     assert stored is not None and stored.status == "sent"
@@ -132,7 +133,7 @@ def test_a_thin_issue_is_not_sent_and_says_so(tmp_path: Path, smtp_server: SmtpS
     subscribe(config, smtp_server)
     done = digest(config, smtp_server, "run", "--offline", "--as-of", DUE)
     assert done.returncode == 0
-    assert "NON ENVOYÉE : seulement 17 articles, moins de 50" in done.stderr
+    assert "NON ENVOYÉE : seulement 20 articles, moins de 50" in done.stderr
     assert "écartée plus tôt, rien à faire" in run_at(config, smtp_server)
     assert smtp_server.messages == []
     forced = run_at(config, smtp_server, DUE, "--force")

@@ -514,11 +514,11 @@ def test_the_shipped_recap_lands_in_participation(tmp_path: Path) -> None:
 
 def test_the_shipped_overrides_pin_an_item_of_the_shipped_snapshot() -> None:
     from digest.config import load_config
-    from digest.sources.feeds import read_feed_file
+    from digest.sources.feeds import read_snapshot
 
     config = load_config(Path(__file__).resolve().parents[1] / "feeds.yaml")
-    snapshot = next(s for s in config.sources if s.name == "Réseau Transition Hauts-de-France")
-    items = read_feed_file(snapshot).items
+    partner = next(s for s in config.sources if s.name == "Réseau Transition Hauts-de-France")
+    items = read_snapshot(partner, config.fetch.max_bytes).items
     result = arranged(config, items, load_overrides(config, "2023-W19"))
     assert titles(result.featured) == [
         "Retour sur la 2e journée régionale du réseau des Territoires Participatifs"

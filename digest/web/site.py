@@ -110,7 +110,8 @@ def load_messages(env: Any, lang: str) -> dict[str, str]:
     if not isinstance(data, dict) or not isinstance(data.get(lang), dict):
         raise DigestError(
             f"site/messages.yaml has no '{lang}' wording",
-            hint="copy the shipped templates/site/messages.yaml and edit it",
+            hint="copy digest/templates/site/messages.yaml into your `templates:` folder"
+            " (as site/messages.yaml) and edit it, or delete your copy",
         )
     # French spaces as the newsletter has them (no-break before : ; ! ? and inside « »),
     # applied here so that staff editing messages.yaml type ordinary spaces.
