@@ -1,10 +1,11 @@
 """Staff YAML (feeds.yaml, per-issue overrides files): the bounded safe loader, and the generic
 checker behind both.
 
-A key table (`Key`: type, default, doc, check) drives defaults and validation; `Checker`
-walks the parsed YAML, records every problem with its line and location
-(`feeds.yaml:12: sources[3].url: not an http(s) URL`), and keeps them in file order so a
-person fixes the file top to bottom in one go.
+A key table (`Key`: type, default, doc, check) drives defaults and validation; `setting`
+declares a key once, on the dataclass field that holds its value, and `keys_of` derives the
+table from the dataclass. `Checker` walks the parsed YAML, records every problem with its line
+and location (`feeds.yaml:12: sources[3].url: not an http(s) URL`), and keeps them in file
+order so a person fixes the file top to bottom in one go.
 
 `load_yaml(text)` returns the node tree (it has the lines) and the values from one parse,
 or raises yaml.YAMLError. Anchors and aliases stay allowed (one list of categories shared by
@@ -17,8 +18,8 @@ from __future__ import annotations
 import bisect
 import difflib
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field, fields
+from pathlib import Path, PurePath
 from typing import Any
 
 import yaml
@@ -72,16 +73,49 @@ def expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
 
 REQUIRED = object()
 Check = Callable[[Any], str | None]
+Kind = type | tuple[type, ...]
 
 
 @dataclass(frozen=True)
 class Key:
     """One accepted key: its type, default (REQUIRED if none) and a one-line doc."""
 
-    kind: type | tuple[type, ...]
+    kind: Kind
     default: Any = REQUIRED
     doc: str = ""
     check: Check | None = None
+
+
+def setting(default: Any, doc: str, *, kind: Kind | None = None, check: Check | None = None) -> Any:
+    """A dataclass field that is also a YAML key: its default, doc and check, written once.
+
+    The key takes the default as YAML writes it (a Path as text, a tuple as a list) and, unless
+    `kind` is given, that value's type (a float also accepts a whole number).
+    """
+    written = str(default) if isinstance(default, PurePath) else default
+    written = list(written) if isinstance(written, tuple) else written
+    if kind is None and written is None:
+        raise TypeError(f"setting {doc!r}: a default of None needs kind=")
+    kind = kind or ((int, float) if isinstance(written, float) else type(written))
+    metadata = {Key: Key(kind, written, doc, check)}
+    if isinstance(default, dict | list):
+        return field(default_factory=default.copy, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def required(kind: Kind, doc: str, check: Check | None = None) -> dict[Any, Key]:
+    """The metadata of a key without a default: `name: str = field(metadata=required(str, doc))`."""
+    return {Key: Key(kind, REQUIRED, doc, check)}
+
+
+def subsection(cls: type, doc: str) -> Any:
+    """A field holding a mapping with keys of its own, read into `cls` (its defaults if absent)."""
+    return field(default_factory=cls, metadata={Key: Key(dict, {}, doc)})
+
+
+def keys_of(cls: type) -> dict[str, Key]:
+    """The key table of a dataclass: its fields made by `setting`, `required` or `subsection`."""
+    return {f.name: f.metadata[Key] for f in fields(cls) if Key in f.metadata}
 
 
 # How alike a mistyped name must be to be suggested: "climate" → "climat" (0.92) and
@@ -206,6 +240,6 @@ def kind_name(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def expected(kind: type | tuple[type, ...]) -> str:
+def expected(kind: Kind) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(kind_name(k()) for k in kinds)

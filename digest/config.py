@@ -2,7 +2,9 @@
 
 Every problem is collected before anything is raised, each with its location
 (`feeds.yaml:12: sources[3].url: not an http(s) URL`), so a person fixes the file in one go.
-The tables `NEWSLETTER_KEYS`, `SOURCE_KEYS`, ... drive defaults, validation and the README.
+Each key is declared once, on the dataclass field that holds it (`setting(default, doc)`);
+the tables `NEWSLETTER_KEYS`, `SOURCE_KEYS`, ... derived from the dataclasses drive
+validation and the configuration reference (docs/configuration.md).
 """
 
 from __future__ import annotations
@@ -16,7 +18,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from .checking import Check, Checker, Key, TooLarge, did_you_mean, kind_name, load_yaml
+from .checking import (
+    Check,
+    Checker,
+    TooLarge,
+    did_you_mean,
+    keys_of,
+    kind_name,
+    load_yaml,
+    required,
+    setting,
+    subsection,
+)
 from .errors import ConfigError, quoted
 
 
@@ -44,6 +57,10 @@ def _positive(value: Any) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
 
+def _not_negative(value: Any) -> str | None:
+    return None if value >= 0 else "must be 0 or more"
+
+
 def _fraction(value: Any) -> str | None:
     return None if 0 < value <= 1 else "must be a number above 0 and at most 1"
 
@@ -57,139 +74,17 @@ def _identifier(value: Any) -> str | None:
     return None if ok else "use lower-case letters, digits, '-' or '_'"
 
 
-NEWSLETTER_KEYS: dict[str, Key] = {
-    "title": Key(str, doc="shown in the email and the subject"),
-    "language": Key(str, "fr", "fr or en: wording and dates", _one_of("fr", "en")),
-    "timezone": Key(str, "Europe/Paris", "the issue's weeks and dates", _timezone),
-    "base_url": Key(str, "http://localhost:8000", "where `digest serve` is reached", _http),
-    "sender": Key(str, "", 'From: of every email, e.g. "Lettre <lettre@example.org>"'),
-    "subscribe_url": Key(str, "", "the 'S'inscrire' link (default: base_url + '/')"),
-    "logo": Key(str, "", "URL of a logo shown in the email header (optional)"),
-    "utm": Key(bool, False, "tag outgoing links with utm_source/medium/campaign/content"),
-}
-SOURCE_KEYS: dict[str, Key] = {
-    "name": Key(str, doc="shown as the item's source"),
-    "url": Key(str, None, "an RSS or Atom feed", _http),
-    "path": Key(str, None, "a folder of Markdown recaps, or a feed file on disk"),
-    "snapshot": Key(
-        str,
-        None,
-        "a copy of this feed on disk: when the store holds no cached copy, `--offline` reads"
-        " it (demos, tests, a partner down during a demo); an online build ignores it",
-    ),
-    "theme": Key(str, None, "default theme id for this source's items"),
-    "categories": Key(dict, {}, "this feed's categories mapped to theme ids"),
-    "enabled": Key(bool, True, "false skips the source"),
-}
-THEME_KEYS: dict[str, Key] = {
-    "id": Key(str, doc="stable identifier, used in overrides and digest.json", check=_identifier),
-    "title": Key(str, doc="section title"),
-    "keywords": Key(list, [], "words or phrases that put an item in this section"),
-    "categories": Key(list, [], "feed categories that put an item in this section"),
-}
-FETCH_KEYS: dict[str, Key] = {
-    "concurrency": Key(int, 10, "feeds fetched at once", _positive),
-    "deadline": Key((int, float), 20.0, "seconds a whole feed fetch may take", _positive),
-    "max_bytes": Key(int, 5_000_000, "decoded bytes a feed may have", _positive),
-    "max_redirects": Key(int, 3, "redirects followed"),
-    "user_agent": Key(str, "", "User-Agent header (default names digest and its version)"),
-}
-SELECT_KEYS: dict[str, Key] = {
-    "title_similarity": Key(
-        (int, float), 0.85, "0-1: titles at least this alike are the same news", _fraction
-    ),
-    "future_tolerance": Key(
-        (int, float), 2.0, "hours a date may be ahead of now before it is not trusted"
-    ),
-}
-ISSUE_KEYS: dict[str, Key] = {
-    "fallback_title": Key(str, "", "section of items no theme claims (default: Autres actualités)"),
-    "max_per_section": Key(int, 8, "items shown per section at most", _positive),
-    "max_items": Key(int, 40, "items in one issue at most", _positive),
-    "overrides": Key(str, "content/issues", "folder of per-issue override files"),
-    "featured_title": Key(str, "", "section of pinned items (default: À la une / Featured)"),
-    "agenda_title": Key(str, "", "section of upcoming events (default: Agenda)"),
-}
-SITE_KEYS: dict[str, Key] = {
-    "rate_limit": Key(bool, True, "limit subscribe requests per IP and per address"),
-    "per_ip": Key(int, 10, "subscribe requests one IP may make per window", _positive),
-    "per_address": Key(int, 3, "confirmation emails one address may get per window", _positive),
-    "window": Key((int, float), 3600.0, "seconds of the rate-limit window", _positive),
-    "confirm_days": Key(int, 7, "days a confirmation link stays valid", _positive),
-}
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-SCHEDULE_KEYS: dict[str, Key] = {
-    "weekday": Key(str, "monday", "day the issue of the past week goes out", _one_of(*WEEKDAYS)),
-    "hour": Key(int, 9, "local hour (0-23) from which it goes out", _hour),
-    "approval": Key(
-        str,
-        "required",
-        "required: staff run `digest approve`; auto: sent at once",
-        _one_of("required", "auto"),
-    ),
-    "min_items": Key(int, 3, "an issue with fewer items is not sent (and says so)"),
-    "deadline_hours": Key(
-        (int, float), 48.0, "hours after the slot past which it is not sent", _positive
-    ),
-}
-
-
-def _not_negative(value: Any) -> str | None:
-    return None if value >= 0 else "must be 0 or more"
-
-
-DELIVERY_KEYS: dict[str, Key] = {
-    "connections": Key(int, 4, "SMTP connections used in parallel", _positive),
-    "batch": Key(
-        int, 100, "messages marked 'sending' per commit: the most a crash re-sends", _positive
-    ),
-    "rate": Key((int, float), 0.0, "messages per second at most (0: no limit)", _not_negative),
-    "per_minute": Key(int, 0, "messages per minute at most (0: no limit)", _not_negative),
-    "per_hour": Key(int, 0, "messages per hour at most (0: no limit)", _not_negative),
-    "retry_base": Key(
-        (int, float), 300.0, "seconds before retrying a 4xx; doubles each attempt", _positive
-    ),
-    "retry_max": Key((int, float), 21600.0, "longest wait between two retries, seconds", _positive),
-    "retry_hours": Key(
-        (int, float), 72.0, "hours after sending starts when deferred addresses fail", _positive
-    ),
-    "retry_wait": Key(
-        (int, float),
-        60.0,
-        "seconds a run waits for retries or a quota before leaving them",
-        _not_negative,
-    ),
-    "dkim_key": Key(str, "", "PEM private key to DKIM-sign with, relative to feeds.yaml"),
-    "dkim_selector": Key(str, "", "DKIM selector: the key is at <selector>._domainkey.<domain>"),
-    "dkim_domain": Key(str, "", "DKIM d= domain (default: the sender's domain)"),
-    "return_path": Key(str, "", "envelope sender that receives bounces (default: the sender)"),
-    "unsubscribe_to": Key(str, "", "address of the List-Unsubscribe mailto (default: the sender)"),
-}
-TOP_KEYS: dict[str, Key] = {
-    "newsletter": Key(dict, doc="the newsletter's identity"),
-    "sources": Key(list, doc="feeds and folders to read"),
-    "themes": Key(list, [], "the sections of an issue"),
-    "fetch": Key(dict, {}, "network limits"),
-    "select": Key(dict, {}, "how duplicates and dates are judged"),
-    "schedule": Key(dict, {}, "when `digest run` sends, and whether staff approve first"),
-    "issue": Key(dict, {}, "sections, caps and per-issue overrides"),
-    "site": Key(dict, {}, "the subscription site (`digest serve`)"),
-    "delivery": Key(dict, {}, "sending: connections, rate, retries, DKIM"),
-    "store": Key(str, "digest.db", "the SQLite file"),
-    "templates": Key(str, None, "a folder whose templates override the defaults file by file"),
-}
-
-
 @dataclass(frozen=True)
 class NewsletterConfig:
-    title: str
-    language: str
-    timezone: str
-    base_url: str
-    sender: str
-    subscribe_url: str
-    logo: str = ""
-    utm: bool = False
+    title: str = field(metadata=required(str, "shown in the email and the subject"))
+    language: str = setting("fr", "fr or en: wording and dates", check=_one_of("fr", "en"))
+    timezone: str = setting("Europe/Paris", "the issue's weeks and dates", check=_timezone)
+    base_url: str = setting("http://localhost:8000", "where `digest serve` is reached", check=_http)
+    sender: str = setting("", 'From: of every email, e.g. "Lettre <lettre@example.org>"')
+    # Parsing fills it in from base_url when it is empty.
+    subscribe_url: str = setting("", "the 'S'inscrire' link (default: base_url + '/')")
+    logo: str = setting("", "URL of a logo shown in the email header (optional)")
+    utm: bool = setting(False, "tag outgoing links with utm_source/medium/campaign/content")
 
     @property
     def tz(self) -> ZoneInfo:
@@ -198,13 +93,20 @@ class NewsletterConfig:
 
 @dataclass(frozen=True)
 class SourceConfig:
-    name: str
-    url: str | None = None
-    path: Path | None = None
-    theme: str | None = None
-    categories: dict[str, str] = field(default_factory=dict)
-    enabled: bool = True
-    snapshot: Path | None = None
+    name: str = field(metadata=required(str, "shown as the item's source"))
+    url: str | None = setting(None, "an RSS or Atom feed", kind=str, check=_http)
+    path: Path | None = setting(
+        None, "a folder of Markdown recaps, or a feed file on disk", kind=str
+    )
+    snapshot: Path | None = setting(
+        None,
+        "a copy of this feed on disk: when the store holds no cached copy, `--offline` reads"
+        " it (demos, tests, a partner down during a demo); an online build ignores it",
+        kind=str,
+    )
+    theme: str | None = setting(None, "default theme id for this source's items", kind=str)
+    categories: dict[str, str] = setting({}, "this feed's categories mapped to theme ids")
+    enabled: bool = setting(True, "false skips the source")
 
     @property
     def is_feed_file(self) -> bool:
@@ -213,53 +115,75 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class ThemeConfig:
-    id: str
-    title: str
-    keywords: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
+    id: str = field(
+        metadata=required(str, "stable identifier, used in overrides and digest.json", _identifier)
+    )
+    title: str = field(metadata=required(str, "section title"))
+    keywords: tuple[str, ...] = setting((), "words or phrases that put an item in this section")
+    categories: tuple[str, ...] = setting((), "feed categories that put an item in this section")
 
 
 @dataclass(frozen=True)
 class FetchConfig:
-    concurrency: int = 10
-    deadline: float = 20.0
-    max_bytes: int = 5_000_000
-    max_redirects: int = 3
-    user_agent: str = ""
+    concurrency: int = setting(10, "feeds fetched at once", check=_positive)
+    deadline: float = setting(20.0, "seconds a whole feed fetch may take", check=_positive)
+    max_bytes: int = setting(5_000_000, "decoded bytes a feed may have", check=_positive)
+    max_redirects: int = setting(3, "redirects followed")
+    user_agent: str = setting("", "User-Agent header (default names digest and its version)")
 
 
 @dataclass(frozen=True)
 class SelectConfig:
-    title_similarity: float = 0.85
-    future_tolerance: float = 2.0
+    title_similarity: float = setting(
+        0.85, "0-1: titles at least this alike are the same news", check=_fraction
+    )
+    future_tolerance: float = setting(
+        2.0, "hours a date may be ahead of now before it is not trusted"
+    )
 
 
 @dataclass(frozen=True)
 class IssueConfig:
-    fallback_title: str = ""
-    max_per_section: int = 8
-    max_items: int = 40
-    overrides: Path | None = None
-    featured_title: str = ""
-    agenda_title: str = ""
+    fallback_title: str = setting(
+        "", "section of items no theme claims (default: Autres actualités)"
+    )
+    max_per_section: int = setting(8, "items shown per section at most", check=_positive)
+    max_items: int = setting(40, "items in one issue at most", check=_positive)
+    # Relative to feeds.yaml until parsed; None (given as "") reads no overrides.
+    overrides: Path | None = setting(Path("content/issues"), "folder of per-issue override files")
+    featured_title: str = setting("", "section of pinned items (default: À la une / Featured)")
+    agenda_title: str = setting("", "section of upcoming events (default: Agenda)")
 
 
 @dataclass(frozen=True)
 class SiteConfig:
-    rate_limit: bool = True
-    per_ip: int = 10
-    per_address: int = 3
-    window: float = 3600.0
-    confirm_days: int = 7
+    rate_limit: bool = setting(True, "limit subscribe requests per IP and per address")
+    per_ip: int = setting(10, "subscribe requests one IP may make per window", check=_positive)
+    per_address: int = setting(
+        3, "confirmation emails one address may get per window", check=_positive
+    )
+    window: float = setting(3600.0, "seconds of the rate-limit window", check=_positive)
+    confirm_days: int = setting(7, "days a confirmation link stays valid", check=_positive)
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    weekday: str = "monday"
-    hour: int = 9
-    approval: str = "required"
-    min_items: int = 3
-    deadline_hours: float = 48.0
+    weekday: str = setting(
+        "monday", "day the issue of the past week goes out", check=_one_of(*WEEKDAYS)
+    )
+    hour: int = setting(9, "local hour (0-23) from which it goes out", check=_hour)
+    approval: str = setting(
+        "required",
+        "required: staff run `digest approve`; auto: sent at once",
+        check=_one_of("required", "auto"),
+    )
+    min_items: int = setting(3, "an issue with fewer items is not sent (and says so)")
+    deadline_hours: float = setting(
+        48.0, "hours after the slot past which it is not sent", check=_positive
+    )
 
     @property
     def weekday_number(self) -> int:
@@ -268,40 +192,76 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class DeliveryConfig:
-    connections: int = 4
-    batch: int = 100
-    rate: float = 0.0
-    per_minute: int = 0
-    per_hour: int = 0
-    retry_base: float = 300.0
-    retry_max: float = 21600.0
-    retry_hours: float = 72.0
-    retry_wait: float = 60.0
-    dkim_key: Path | None = None
-    dkim_selector: str = ""
-    dkim_domain: str = ""
-    return_path: str = ""
-    unsubscribe_to: str = ""
+    connections: int = setting(4, "SMTP connections used in parallel", check=_positive)
+    batch: int = setting(
+        100, "messages marked 'sending' per commit: the most a crash re-sends", check=_positive
+    )
+    rate: float = setting(0.0, "messages per second at most (0: no limit)", check=_not_negative)
+    per_minute: int = setting(0, "messages per minute at most (0: no limit)", check=_not_negative)
+    per_hour: int = setting(0, "messages per hour at most (0: no limit)", check=_not_negative)
+    retry_base: float = setting(
+        300.0, "seconds before retrying a 4xx; doubles each attempt", check=_positive
+    )
+    retry_max: float = setting(
+        21600.0, "longest wait between two retries, seconds", check=_positive
+    )
+    retry_hours: float = setting(
+        72.0, "hours after sending starts when deferred addresses fail", check=_positive
+    )
+    retry_wait: float = setting(
+        60.0,
+        "seconds a run waits for retries or a quota before leaving them",
+        check=_not_negative,
+    )
+    dkim_key: Path | None = setting(
+        None, "PEM private key to DKIM-sign with, relative to feeds.yaml", kind=str
+    )
+    dkim_selector: str = setting("", "DKIM selector: the key is at <selector>._domainkey.<domain>")
+    dkim_domain: str = setting("", "DKIM d= domain (default: the sender's domain)")
+    return_path: str = setting("", "envelope sender that receives bounces (default: the sender)")
+    unsubscribe_to: str = setting(
+        "", "address of the List-Unsubscribe mailto (default: the sender)"
+    )
 
 
 @dataclass(frozen=True)
 class Config:
-    path: Path
-    newsletter: NewsletterConfig
-    sources: tuple[SourceConfig, ...]
-    themes: tuple[ThemeConfig, ...]
-    fetch: FetchConfig
-    store: Path
-    templates: Path | None
-    select: SelectConfig = field(default_factory=SelectConfig)
-    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    issue: IssueConfig = field(default_factory=IssueConfig)
-    site: SiteConfig = field(default_factory=SiteConfig)
-    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    path: Path  # the feeds.yaml read: not a key
+    newsletter: NewsletterConfig = field(metadata=required(dict, "the newsletter's identity"))
+    sources: tuple[SourceConfig, ...] = field(metadata=required(list, "feeds and folders to read"))
+    themes: tuple[ThemeConfig, ...] = setting((), "the sections of an issue")
+    fetch: FetchConfig = subsection(FetchConfig, "network limits")
+    select: SelectConfig = subsection(SelectConfig, "how duplicates and dates are judged")
+    schedule: ScheduleConfig = subsection(
+        ScheduleConfig, "when `digest run` sends, and whether staff approve first"
+    )
+    issue: IssueConfig = subsection(IssueConfig, "sections, caps and per-issue overrides")
+    site: SiteConfig = subsection(SiteConfig, "the subscription site (`digest serve`)")
+    delivery: DeliveryConfig = subsection(
+        DeliveryConfig, "sending: connections, rate, retries, DKIM"
+    )
+    # Paths are relative to feeds.yaml until parsed, as is issue.overrides.
+    store: Path = setting(Path("digest.db"), "the SQLite file")
+    templates: Path | None = setting(
+        None, "a folder whose templates override the defaults file by file", kind=str
+    )
 
     @property
     def folder(self) -> Path:
         return self.path.parent
+
+
+# The key tables, in the order of the configuration reference (after TOP and NEWSLETTER).
+NEWSLETTER_KEYS = keys_of(NewsletterConfig)
+SOURCE_KEYS = keys_of(SourceConfig)
+THEME_KEYS = keys_of(ThemeConfig)
+FETCH_KEYS = keys_of(FetchConfig)
+SELECT_KEYS = keys_of(SelectConfig)
+ISSUE_KEYS = keys_of(IssueConfig)
+SITE_KEYS = keys_of(SiteConfig)
+SCHEDULE_KEYS = keys_of(ScheduleConfig)
+DELIVERY_KEYS = keys_of(DeliveryConfig)
+TOP_KEYS = keys_of(Config)
 
 
 def default_config_path() -> Path:

@@ -6,11 +6,23 @@ import itertools
 import re
 import subprocess
 import sys
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
+from typing import Any, get_type_hints
 
 import pytest
+import yaml
 
-from digest.config import load_config, parse_config
+from digest import config as config_module
+from digest.checking import REQUIRED, Key, keys_of
+from digest.config import (
+    TOP_KEYS,
+    Config,
+    NewsletterConfig,
+    SourceConfig,
+    load_config,
+    parse_config,
+)
 from digest.errors import ConfigError
 
 MINIMAL = """\
@@ -37,6 +49,50 @@ def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
     assert config.store == tmp_path / "digest.db"
     assert config.fetch.concurrency == 10
     assert config.sources[0].url == "https://partenaire.example.org/feed"
+
+
+def test_what_feeds_yaml_leaves_out_is_the_dataclass_default(tmp_path: Path) -> None:
+    # Each default is written once, on its field: parsing must arrive at that very value,
+    # except for what parsing is meant to do (resolve paths, derive subscribe_url).
+    config = parse_config(MINIMAL, tmp_path / "feeds.yaml")
+    newsletter = NewsletterConfig(title="La lettre")
+    expected = Config(
+        path=tmp_path / "feeds.yaml",
+        newsletter=replace(newsletter, subscribe_url=newsletter.base_url + "/"),
+        sources=(SourceConfig(name="Partenaire", url="https://partenaire.example.org/feed"),),
+    )
+    issue = replace(expected.issue, overrides=tmp_path / (expected.issue.overrides or ""))
+    assert config == replace(expected, store=tmp_path / expected.store, issue=issue)
+
+
+def written_defaults(keys: dict[str, Key]) -> dict[str, Any]:
+    return {
+        n: k.default for n, k in keys.items() if k.default is not REQUIRED and k.default is not None
+    }
+
+
+def test_writing_out_every_documented_default_changes_nothing(tmp_path: Path) -> None:
+    # The reference's defaults are the real ones, and each passes its own key's check.
+    data = {**written_defaults(TOP_KEYS), **yaml.safe_load(MINIMAL)}
+    sections = {n: t for n, t in get_type_hints(Config).items() if is_dataclass(t)}
+    for name, section in sections.items():
+        data[name] = {**written_defaults(keys_of(section)), **data[name]}
+    written = parse_config(yaml.safe_dump(data, allow_unicode=True), tmp_path / "feeds.yaml")
+    assert written == parse_config(MINIMAL, tmp_path / "feeds.yaml")
+
+
+def test_every_config_field_is_a_documented_key() -> None:
+    # A field added without setting() would be neither checked nor in the reference.
+    tables = [v for n, v in vars(config_module).items() if n.endswith("_KEYS")]
+    classes = [c for c in vars(config_module).values() if is_dataclass(c)]
+    classes = [c for c in classes if c.__module__ == config_module.__name__]
+    assert classes and len(classes) == len(tables)
+    for cls in classes:
+        keys = keys_of(cls)
+        not_keys = {"path"} if cls is Config else set()
+        assert {f.name for f in fields(cls)} - not_keys == set(keys), cls.__name__
+        assert all(key.doc for key in keys.values()), cls.__name__
+        assert keys in tables, f"{cls.__name__} has no *_KEYS table: not in the reference"
 
 
 def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
