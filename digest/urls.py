@@ -2,8 +2,8 @@
 reader sees is where it leads; links made absolute and safe; canonical URLs for dedupe keys.
 
 Shared by digest.text (every link and image that reaches a subscriber), digest.identity
-(dedupe keys) and delivery (links in emails), so that all see the same URL. Callers let plain ASCII URLs through with a
-cheap check first; only the rare others come here.
+(dedupe keys) and delivery (links in emails), so that all see the same URL. Callers let
+plain ASCII URLs through with a cheap check first; only the rare others come here.
 
 Paths, queries and fragments are written in ASCII as a browser sends them (WHATWG URL):
 `\\` is `/` before the query, non-ASCII and unsafe characters are percent-encoded, an
