@@ -12,9 +12,9 @@ import click
 
 from ..config import Config
 from ..errors import EXIT_FAILED, EXIT_USAGE, SettingError, UsageError
+from ..i18n import say, staff_language
 from ..models import Period, SourceResult
 from ..period import parse_moment, range_period, week_of, week_period
-from ..wording import say
 from .progress import TerminalProgress
 from .state import State, pass_state
 from .summary import build_summary, status_table
@@ -29,11 +29,12 @@ if TYPE_CHECKING:
 def check(state: State, fetch: bool) -> None:
     """Validate feeds.yaml and report every problem at once (exit 2 if any)."""
     config = state.config
+    language = staff_language(config)
     counts = {"sources": len(config.sources), "themes": len(config.themes)}
-    click.echo(say(config.newsletter.language, "check_ok", path=config.path, **counts))
+    click.echo(say(language, "check.ok", path=config.path, **counts))
     if not _has_sender(config):
         # Building needs no sender, so it is not a problem of the file; sending does.
-        click.echo(say(config.newsletter.language, "check_no_sender"), err=True)
+        click.echo(say(language, "check.no_sender"), err=True)
     _check_overrides(config)
     if fetch:
         from ..pipeline import collect
@@ -41,7 +42,7 @@ def check(state: State, fetch: bool) -> None:
 
         with Store(config.store) as store:
             results = collect(config, store, datetime.now(config.newsletter.tz), offline=False)
-        for line in status_table(results, config.newsletter.language):
+        for line in status_table(results, language):
             click.echo(line)
         if any(r.status == "error" for r in results):
             sys.exit(EXIT_FAILED)
@@ -126,12 +127,15 @@ def build(
     from ..store import Store
 
     config = state.config
-    tz = config.newsletter.tz
+    language, tz = staff_language(config), config.newsletter.tz
     now = parse_moment(as_of, tz) if as_of else datetime.now(tz)
     period = _period(config, week, since, until, now)
     out = out_dir or config.folder / "out" / period.name
     total, done = len(config.sources), []
-    with Store(config.store) as store, TerminalProgress("Sources") as progress:
+    with (
+        Store(config.store) as store,
+        TerminalProgress(say(language, "progress.sources")) as progress,
+    ):
 
         def on_source(source_result: SourceResult) -> None:
             done.append(source_result)
@@ -152,7 +156,7 @@ def build(
         stats.duplicates_merged,
         stats.already_sent,
         f"{out}/",
-        config.newsletter.language,
+        language,
     )
     click.echo(lines[0])
     for line in [*lines[1:], *result.warnings]:
@@ -160,16 +164,16 @@ def build(
     if kept:
         click.echo(kept, err=True)
     if withdrawn:
-        click.echo(say(config.newsletter.language, "unapproved", issue=period.name), err=True)
+        click.echo(say(language, "build.unapproved", issue=period.name), err=True)
     if open_browser and not webbrowser.open(paths[0].resolve().as_uri()):
-        click.echo(say(config.newsletter.language, "no_browser", path=paths[0]), err=True)
+        click.echo(say(language, "build.no_browser", path=paths[0]), err=True)
 
 
 def _kept_note(store: Store, issue: str, kept: str | None, config: Config) -> str | None:
     """Why the store did not take the rebuilt issue (it went out, or is going out), if so."""
-    language = config.newsletter.language
+    language = staff_language(config)
     if kept == "sending":
         from ..delivery.deliver import report
 
-        return say(language, "kept_sending", issue=issue, left=report(store, issue).left)
-    return say(language, "kept_sent", issue=issue) if kept else None
+        return say(language, "build.kept_sending", issue=issue, left=report(store, issue).left)
+    return say(language, "build.kept_sent", issue=issue) if kept else None

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 import click
 
 from ..approval import approve_issue
+from ..i18n import say, staff_language, status_label
 from ..lock import exclusive_run
 from ..period import parse_moment
 from ..pipeline import run_due
 from ..schedule import item_count
 from ..store import Store
-from ..wording import say, status_label
 from .send import echo_delivery
 from .state import State, pass_state
 
@@ -70,7 +70,7 @@ def run_command(state: State, force: bool, as_of: str | None, offline: bool) -> 
     for message in outcome.messages:
         click.echo(message, err=message in outcome.alerts)
     if outcome.report is not None:
-        echo_delivery(outcome.report, config.newsletter.language, command="digest run")
+        echo_delivery(outcome.report, staff_language(config), command="digest run")
 
 
 @click.command("approve")
@@ -97,11 +97,11 @@ def issues_command(state: State, limit: int) -> None:
     """List the stored issues: status (built, approved, sending, sent, skipped) and size."""
     with Store(state.config.store) as store:
         stored = store.issues(limit)
-    language, tz = state.config.newsletter.language, state.config.newsletter.tz
+    language, tz = staff_language(state.config), state.config.newsletter.tz
     if not stored:
-        click.echo(say(language, "no_issues"))
+        click.echo(say(language, "issues.none"))
     for issue in stored:
         built = issue.built_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
         status = status_label(language, issue.status, of="issue")
         fields = {"status": status, "count": item_count(issue), "built": built}
-        click.echo(say(language, "issue_line", issue=issue.id, **fields))
+        click.echo(say(language, "issues.line", issue=issue.id, **fields))

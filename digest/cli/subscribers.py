@@ -13,15 +13,16 @@ import click
 
 from .. import subscribers as subs
 from ..errors import EXIT_USAGE
+from ..i18n import say, staff_language, status_label
 from ..models import Subscriber
 from ..store import Store
 from ..subscribers import STATUSES, Leaving, to_csv
-from ..wording import say, status_label
 from .state import State, pass_state
 
 
 def _language(state: State) -> str:
-    return state.config.newsletter.language
+    """What staff read: the newsletter's language, or DIGEST_LANG's."""
+    return staff_language(state.config)
 
 
 @contextmanager
@@ -57,12 +58,12 @@ def add_command(state: State, email: str, name: str) -> None:
     language = _language(state)
     status = status_label(language, found.status)
     if before is None:
-        click.echo(say(language, "sub_added", email=found.email, status=status))
+        click.echo(say(language, "sub.added", email=found.email, status=status))
     elif before == found.status:
-        click.echo(say(language, "sub_already", email=found.email, status=status))
+        click.echo(say(language, "sub.already", email=found.email, status=status))
     else:
         was = status_label(language, before)
-        click.echo(say(language, "sub_now", email=found.email, was=was, status=status))
+        click.echo(say(language, "sub.now", email=found.email, was=was, status=status))
 
 
 @subscribers_group.command("remove")
@@ -130,11 +131,11 @@ def import_command(state: State, csv_file: Path) -> None:
     for number, email, status in report.skipped:
         label = status_label(language, status)
         click.echo(
-            say(language, "sub_import_left", line=number, email=email, status=label), err=True
+            say(language, "sub.import_left", line=number, email=email, status=label), err=True
         )
     counts = {"added": report.added, "confirmed": report.confirmed}
     counts |= {"unchanged": report.unchanged, "left": len(report.skipped)}
-    click.echo(say(language, "sub_imported", bad=len(report.problems), **counts))
+    click.echo(say(language, "sub.imported", bad=len(report.problems), **counts))
 
 
 @subscribers_group.command("show")
@@ -156,11 +157,11 @@ def erase_command(state: State, email: str, yes: bool) -> None:
     language = _language(state)
     with _store(state) as store:
         subs.find(store, email)  # an unknown address is said before asking anything
-        if not yes and not agrees(language, say(language, "sub_erase_confirm", email=email)):
-            click.echo(say(language, "sub_erase_declined", email=email))
+        if not yes and not agrees(language, say(language, "sub.erase_confirm", email=email)):
+            click.echo(say(language, "sub.erase_declined", email=email))
             return  # a "no" is an answer, not a failure: exit 0
         kept = subs.erase(store, email, now=_now(), source="cli")
-    click.echo(say(language, "sub_erased", email=email, digest=kept[:16]))
+    click.echo(say(language, "sub.erased", email=email, digest=kept[:16]))
 
 
 @subscribers_group.command("unsubscribe-mail")
@@ -180,14 +181,16 @@ def unsubscribe_mail_command(state: State, files: tuple[Path, ...]) -> None:
                 done = unsubscribe_by_mail(store, raw, keys, now=_now())
             except BadToken as exc:
                 failed += 1
-                phrase = "unsub_no_token" if isinstance(exc, NoToken) else "unsub_bad_token"
-                click.echo(say(language, phrase, name=name), err=True)
+                if isinstance(exc, NoToken):
+                    click.echo(say(language, "unsub.no_token", name=name), err=True)
+                else:
+                    click.echo(say(language, "unsub.bad_token", name=name), err=True)
                 continue
             click.echo(left_line(language, done))
     if failed:
         # Piped from the mail server, this exit status bounces the email back to its sender,
         # stderr included: said in the newsletter's language, like the rest of the report.
-        click.echo(say(language, "unsub_failed", failed=failed, total=len(raws)), err=True)
+        click.echo(say(language, "unsub.failed", failed=failed, total=len(raws)), err=True)
         sys.exit(EXIT_USAGE)
 
 
@@ -206,22 +209,24 @@ def bounce_mail_command(state: State, files: tuple[Path, ...]) -> None:
                 found = bounces_in(store, raw)
             except Exception as exc:  # a mangled report must not bounce back to a server
                 error = f"{type(exc).__name__}: {exc}"
-                click.echo(say(language, "bounce_unreadable", name=name, error=error), err=True)
+                click.echo(say(language, "bounce.unreadable", name=name, error=error), err=True)
                 continue
             if not found:  # an auto-reply, a forged report...: said, never bounced back
-                click.echo(say(language, "bounce_ignored", name=name), err=True)
+                click.echo(say(language, "bounce.ignored", name=name), err=True)
             for bounce in found:
                 subscriber = store.subscriber(bounce.subscriber_id)
                 email = subscriber.email if subscriber else f"#{bounce.subscriber_id}"
                 if bounce.delayed:  # ours, but only "still trying": ignored, and said so
                     click.echo(
-                        say(language, "bounce_delayed", email=email, status=bounce.status),
+                        say(language, "bounce.delayed", email=email, status=bounce.status),
                         err=True,
                     )
                     continue
                 record(store, bounce, _now())
-                phrase = "bounce_marked" if bounce.mailbox_error else "bounce_failed"
-                click.echo(say(language, phrase, email=email, status=bounce.status))
+                if bounce.mailbox_error:
+                    click.echo(say(language, "bounce.marked", email=email, status=bounce.status))
+                else:
+                    click.echo(say(language, "bounce.failed", email=email, status=bounce.status))
 
 
 def _messages(files: tuple[Path, ...], limit: int) -> list[tuple[str, bytes]]:
@@ -234,14 +239,18 @@ def _messages(files: tuple[Path, ...], limit: int) -> list[tuple[str, bytes]]:
 def table(language: str, found: list[Subscriber]) -> str:
     """The human listing: address, status (in the newsletter's language), since when."""
     if not found:
-        return say(language, "sub_none")
-    heads = tuple(say(language, f"sub_head_{k}") for k in ("email", "status", "since"))
+        return say(language, "sub.none")
+    heads = (
+        say(language, "sub.head.email"),
+        say(language, "sub.head.status"),
+        say(language, "sub.head.since"),
+    )
     rows = [heads]
     rows += [(s.email, status_label(language, s.status), f"{s.updated_at:%Y-%m-%d}") for s in found]
     email_width = max(len(row[0]) for row in rows)
     status_width = max(len(row[1]) for row in rows)
     lines = [f"{a:<{email_width}}  {b:<{status_width}}  {c}" for a, b, c in rows]
-    lines.append(say(language, "sub_count", count=len(found)))
+    lines.append(say(language, "sub.count", count=len(found)))
     return "\n".join(lines)
 
 
@@ -250,20 +259,19 @@ def left_line(language: str, done: Leaving) -> str:
     email = done.email or f"#{done.subscriber_id}"
     status = status_label(language, done.before)
     if not done.changed:
-        return say(language, "sub_already", email=email, status=status)
+        return say(language, "sub.already", email=email, status=status)
     if done.before == "confirmed":
-        return say(language, "sub_removed", email=email)
-    return say(language, "sub_removed_was", email=email, status=status)
-
-
-# The answers the erase prompt takes. French staff type o/oui, or y/yes out of habit.
-_YES = {"fr": ("o", "oui", "y", "yes"), "en": ("y", "yes")}
-_NO = {"fr": ("n", "non", "no"), "en": ("n", "no")}
+        return say(language, "sub.removed", email=email)
+    return say(language, "sub.removed_was", email=email, status=status)
 
 
 def agrees(language: str, question: str) -> bool:
-    """Ask until the answer is yes or no; Enter alone, or no input left (EOF), is no."""
-    yes, no = _YES.get(language, _YES["en"]), _NO.get(language, _NO["en"])
+    """Ask until the answer is yes or no; Enter alone, or no input left (EOF), is no.
+
+    The answers taken are the catalogue's, beside the question's `[o/N]`: French staff type
+    o/oui, or y/yes out of habit."""
+    yes = say(language, "sub.answers_yes").split()
+    no = say(language, "sub.answers_no").split()
     while True:
         click.echo(question, nl=False)
         line = sys.stdin.readline()
@@ -276,4 +284,4 @@ def agrees(language: str, question: str) -> bool:
             return True
         if not answer or answer in no:
             return False
-        click.echo(say(language, "sub_answer_yes_no"), err=True)
+        click.echo(say(language, "sub.answer_yes_no"), err=True)
