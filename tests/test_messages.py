@@ -1,5 +1,6 @@
 """The message catalogue: both languages complete and in step, the .pot up to date with the
-code, no sentence left in code, and a catalogue that loads without its compiled .mo files."""
+code, no sentence left in code, staff's own wording, and a catalogue that loads without its
+compiled .mo files."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from digest.i18n import (
     messages,
     say,
 )
+from digest.render import render_issue
+from tests.golden_plugin import golden_issue, make_config
 
 ROOT = Path(__file__).parent.parent
 PACKAGE = ROOT / "digest"
@@ -140,12 +143,13 @@ def test_the_template_is_up_to_date_with_the_code(
     assert entries(read(fresh)).keys() == entries(read(POT)).keys(), "run `make messages`"
 
 
-# Readers' words, moved to the catalogue next.
-STILL_TO_MIGRATE = {"render/words.py", "web/site.py"}
+# The site's wording, moved to the catalogue next.
+STILL_TO_MIGRATE = {"web/site.py"}
 
 
 def test_no_sentence_left_in_code() -> None:
-    assert not (PACKAGE / "wording.py").exists()
+    for gone in ("wording.py", "render/words.py"):
+        assert not (PACKAGE / gone).exists(), gone
     for path in PACKAGE.rglob("*.py"):
         if path.relative_to(PACKAGE).as_posix() in STILL_TO_MIGRATE:
             continue
@@ -198,3 +202,47 @@ def test_a_catalogue_loads_without_its_mo_file(tmp_path: Path) -> None:
     missing.write_bytes(b"not a catalogue")  # an old .mo...
     os.utime(po, ns=(missing.stat().st_mtime_ns + 10**9,) * 2)  # ...older than its .po
     assert load_catalogue(po, missing, "fr").gettext("issue.status.sent") == "envoyée"
+
+
+STAFF_PO = """\
+# Our own words for the newsletter.
+msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=UTF-8\\n"
+
+msgid "email.edito"
+msgstr "Le mot de l'équipe"
+
+msgid "email.unsubscribe"
+msgstr ""
+"""
+
+
+def test_staff_wording_comes_first(tmp_path: Path) -> None:
+    """A .po in the `templates:` folder's locale/ overrides the package's messages one by
+    one (an empty msgstr keeps the package's): email, web page and dates alike."""
+    folder = tmp_path / "my-templates"
+    (folder / "locale").mkdir(parents=True)
+    (folder / "locale" / "fr.po").write_text(STAFF_PO, encoding="utf-8")
+    ours = messages("fr", folder)
+    assert say(ours, "email.edito") == "Le mot de l'équipe"
+    assert say(ours, "email.unsubscribe") == "Se désinscrire"  # untranslated: the package's
+    assert say(ours, "date.first_day") == "1er"
+    assert say(messages("en", folder), "email.edito") == "Editorial"  # no en.po: the package's
+    with pytest.raises(MissingMessage):
+        say(ours, "email.nothing_like_it")
+    rendered = render_issue(golden_issue(), make_config(tmp_path, templates=folder))
+    assert "LE MOT DE L'ÉQUIPE" in rendered.text and "Le mot de l&#39;équipe" in rendered.web
+    assert "Le mot de l&#39;équipe" in rendered.html and "Se désinscrire" in rendered.html
+    default = render_issue(golden_issue(), make_config(tmp_path))
+    assert "Le mot de" not in default.web and "Édito" in default.web
+
+
+def test_an_edited_staff_file_is_read_again(tmp_path: Path) -> None:
+    po = tmp_path / "locale" / "en.po"
+    po.parent.mkdir()
+    po.write_text('msgid "email.edito"\nmsgstr "Our word"\n', encoding="utf-8")
+    assert say(messages("en", tmp_path), "email.edito") == "Our word"
+    po.write_text('msgid "email.edito"\nmsgstr "A word from us"\n', encoding="utf-8")
+    os.utime(po, ns=(po.stat().st_mtime_ns + 10**9,) * 2)
+    assert say(messages("en", tmp_path), "email.edito") == "A word from us"

@@ -15,11 +15,11 @@ from starlette.responses import HTMLResponse
 from ..config import Config
 from ..delivery.smtp import SmtpSettings
 from ..errors import DigestError, SettingError
+from ..i18n import messages
 from ..models import Period
 from ..render.dates import period_label
 from ..render.environment import make_env
 from ..render.typography import typo_text
-from ..render.words import words_for
 from ..store import Store, StoredIssue
 from ..tokens import Keys, confirm_url
 from .mail import confirmation_message
@@ -88,7 +88,8 @@ class Site:
     def label(self, issue: StoredIssue) -> str:
         """'Semaine du 8 au 14 mai 2023': what the issue itself says, not the week's id."""
         period = Period(issue.id, issue.period_start, issue.period_end)
-        return period_label(period, self.config.newsletter.tz, words_for(self.lang))
+        words = messages(self.lang, self.config.templates)
+        return period_label(period, self.config.newsletter.tz, words)
 
     def send_confirmation(self, subscriber_id: int) -> None:
         """Record that a confirmation email is owed, and wake the mailer thread to send it.
