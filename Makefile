@@ -12,7 +12,7 @@ OUT ?= out/$(WEEK)
 LOCALE = digest/locale
 LANGUAGES = fr en
 MO = $(foreach lang,$(LANGUAGES),$(LOCALE)/$(lang)/LC_MESSAGES/digest.mo)
-KEYWORDS = -k say:2 -k N_ -k Nn_:1,2
+KEYWORDS = -k say:2 -k t -k N_ -k Nn_:1,2
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +27,15 @@ $(LOCALE)/%/LC_MESSAGES/digest.mo: $(LOCALE)/%/LC_MESSAGES/digest.po | $(BIN)/.i
 
 # Extract every key from the code and templates into digest.pot, then add the new ones to
 # each language's .po (empty: fill them in) and drop the ones no longer used. No fuzzy
-# guesses (keys are not sentences), no line numbers and no wrapping: diffs stay small.
+# guesses (keys are not sentences), no line numbers and no wrapping: diffs stay small; a
+# .pot whose only change would be its creation date is left as it is.
 messages: $(BIN)/.installed
 	$(BIN)/pybabel extract --mapping-file babel.cfg $(KEYWORDS) --no-wrap --sort-output \
 	  --add-location file --project digest --copyright-holder "digest contributors" \
-	  --output-file $(LOCALE)/digest.pot .
+	  --output-file $(LOCALE)/digest.pot.new .
+	@if diff -q -I '^"POT-Creation-Date: ' $(LOCALE)/digest.pot $(LOCALE)/digest.pot.new \
+	  >/dev/null 2>&1; then rm $(LOCALE)/digest.pot.new; \
+	  else mv $(LOCALE)/digest.pot.new $(LOCALE)/digest.pot; fi
 	$(BIN)/pybabel update --domain digest --input-file $(LOCALE)/digest.pot \
 	  --output-dir $(LOCALE) --no-fuzzy-matching --no-wrap --ignore-obsolete \
 	  --ignore-pot-creation-date

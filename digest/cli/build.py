@@ -12,7 +12,7 @@ import click
 
 from ..config import Config
 from ..errors import EXIT_FAILED, EXIT_USAGE, SettingError, UsageError
-from ..i18n import say, staff_language
+from ..i18n import N_, say, staff_language
 from ..models import Period, SourceResult
 from ..period import parse_moment, range_period, week_of, week_period
 from .progress import TerminalProgress
@@ -23,11 +23,10 @@ if TYPE_CHECKING:
     from ..store import Store
 
 
-@click.command()
-@click.option("--fetch", is_flag=True, help="Also try every source and print their statuses.")
+@click.command(help=N_("help.check"))
+@click.option("--fetch", is_flag=True, help=N_("help.check.fetch"))
 @pass_state
 def check(state: State, fetch: bool) -> None:
-    """Validate feeds.yaml and report every problem at once (exit 2 if any)."""
     config = state.config
     language = staff_language(config)
     counts = {"sources": len(config.sources), "themes": len(config.themes)}
@@ -98,19 +97,19 @@ def _date(text: str, option: str) -> date:
         ) from exc
 
 
-@click.command()
-@click.option("--week", help="ISO week to build, e.g. 2023-W19 (default: the current week).")
-@click.option("--since", help="First day of a custom period (YYYY-MM-DD), with --until.")
-@click.option("--until", help="Last day of a custom period (YYYY-MM-DD), inclusive.")
-@click.option("--as-of", "as_of", help="Build as if it were this date/time (ISO); default now.")
+@click.command(help=N_("help.build"))
+@click.option("--week", help=N_("help.build.week"))
+@click.option("--since", help=N_("help.build.since"))
+@click.option("--until", help=N_("help.build.until"))
+@click.option("--as-of", "as_of", help=N_("help.build.as-of"))
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Folder to write the issue to (default: out/ISSUE beside feeds.yaml).",
+    help=N_("help.build.out"),
 )
-@click.option("--offline", is_flag=True, help="No network: feeds come from the cache or disk.")
-@click.option("--open", "open_browser", is_flag=True, help="Open the email in a browser.")
+@click.option("--offline", is_flag=True, help=N_("help.build.offline"))
+@click.option("--open", "open_browser", is_flag=True, help=N_("help.build.open"))
 @pass_state
 def build(
     state: State,
@@ -122,7 +121,6 @@ def build(
     offline: bool,
     open_browser: bool,
 ) -> None:
-    """Build one issue and write digest.html, digest.txt, digest.json and web.html."""
     from ..pipeline import build_issue, store_issue, write_issue
     from ..store import Store
 

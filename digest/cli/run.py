@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..approval import approve_issue
-from ..i18n import say, staff_language, status_label
+from ..i18n import N_, say, staff_language, status_label
 from ..lock import exclusive_run
 from ..period import parse_moment
 from ..pipeline import run_due
@@ -56,13 +56,12 @@ def _sender(config: Config, store: Store) -> Callable[[str], DeliveryReport]:
     return send
 
 
-@click.command("run")
-@click.option("--force", is_flag=True, help="Send even if thin, late, or not approved.")
-@click.option("--as-of", "as_of", help="Run as if it were this date/time (ISO).")
-@click.option("--offline", is_flag=True, help="Build without the network (feeds from cache).")
+@click.command("run", help=N_("help.run"))
+@click.option("--force", is_flag=True, help=N_("help.run.force"))
+@click.option("--as-of", "as_of", help=N_("help.run.as-of"))
+@click.option("--offline", is_flag=True, help=N_("help.run.offline"))
 @pass_state
 def run_command(state: State, force: bool, as_of: str | None, offline: bool) -> None:
-    """The cron entry: build the due issue, send it when allowed; safe to repeat."""
     config = state.config
     clock = _clock(config, as_of)
     with exclusive_run(config.store, "run"), Store(config.store) as store:
@@ -73,15 +72,11 @@ def run_command(state: State, force: bool, as_of: str | None, offline: bool) -> 
         echo_delivery(outcome.report, staff_language(config), command="digest run")
 
 
-@click.command("approve")
+@click.command("approve", help=N_("help.approve"))
 @click.argument("issue")
-@click.option("--as-of", "as_of", help="Approve as if it were this date/time (ISO).")
+@click.option("--as-of", "as_of", help=N_("help.approve.as-of"))
 @pass_state
 def approve_command(state: State, issue: str, as_of: str | None) -> None:
-    """Mark a reviewed (and test-sent) issue as ready for `digest run` to send.
-
-    Refused (exit 2) when `digest run` would not send it: too thin, or past its deadline.
-    """
     config = state.config
     with Store(config.store) as store:
         approval = approve_issue(config, store, issue, _clock(config, as_of)())
@@ -90,11 +85,10 @@ def approve_command(state: State, issue: str, as_of: str | None) -> None:
         click.echo(warning, err=True)
 
 
-@click.command("issues")
-@click.option("--limit", default=20, show_default=True, help="How many of the newest issues.")
+@click.command("issues", help=N_("help.issues"))
+@click.option("--limit", default=20, show_default=True, help=N_("help.issues.limit"))
 @pass_state
 def issues_command(state: State, limit: int) -> None:
-    """List the stored issues: status (built, approved, sending, sent, skipped) and size."""
     with Store(state.config.store) as store:
         stored = store.issues(limit)
     language, tz = staff_language(state.config), state.config.newsletter.tz

@@ -21,7 +21,7 @@ from ..delivery.deliver import (
 from ..delivery.proof import send_proof
 from ..delivery.smtp import settings_from_env
 from ..errors import DigestError, UsageError
-from ..i18n import say, staff_language, status_label
+from ..i18n import N_, say, staff_language, status_label
 from ..lock import exclusive_run
 from ..period import unknown_issue_hint
 from ..schedule import item_count
@@ -40,21 +40,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@click.command("send")
-@click.option(
-    "--issue",
-    "issue_id",
-    metavar="ISSUE",
-    help="Issue to send (default: the one being sent, else the newest approved one not past"
-    " its deadline).",
-)
-@click.option(
-    "--to", "address", metavar="ADDRESS", help="Send one test copy to ADDRESS only (not recorded)."
-)
-@click.option("--dry-run", is_flag=True, help="Show who would receive it; send nothing.")
+@click.command("send", help=N_("help.send"))
+@click.option("--issue", "issue_id", metavar="ISSUE", help=N_("help.send.issue"))
+@click.option("--to", "address", metavar="ADDRESS", help=N_("help.send.to"))
+@click.option("--dry-run", is_flag=True, help=N_("help.send.dry-run"))
 @pass_state
 def send_command(state: State, issue_id: str | None, address: str | None, dry_run: bool) -> None:
-    """Send the stored issue to every confirmed subscriber (exit 1 if paused, 75 if locked)."""
     config = state.config
     language = staff_language(config)
     if dry_run:
@@ -155,7 +146,7 @@ def echo_delivery(result: DeliveryReport, language: str, command: str = "digest 
         click.echo(say(language, "delivery.deferred_next", command=command), err=True)
 
 
-@click.command("report")
+@click.command("report", help=N_("help.report"))
 @click.argument("issue")
 @click.option(
     "--format",
@@ -163,11 +154,10 @@ def echo_delivery(result: DeliveryReport, language: str, command: str = "digest 
     type=click.Choice(["table", "csv"]),
     default="table",
     show_default=True,
-    help="csv: email,status,bounced,attempts,last_error,updated_at",
+    help=N_("help.report.format"),
 )
 @pass_state
 def report_command(state: State, issue: str, fmt: str) -> None:
-    """Who was sent ISSUE: counts by status, then deferred, failed and bounced addresses."""
     with Store(state.config.store) as store:
         if store.issue(issue) is None:
             raise UsageError(f"no issue {issue} in the store", hint=unknown_issue_hint(issue))

@@ -13,7 +13,7 @@ import click
 
 from .. import subscribers as subs
 from ..errors import EXIT_USAGE
-from ..i18n import say, staff_language, status_label
+from ..i18n import N_, say, staff_language, status_label
 from ..models import Subscriber
 from ..store import Store
 from ..subscribers import STATUSES, Leaving, to_csv
@@ -35,17 +35,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@click.group("subscribers")
+@click.group("subscribers", help=N_("help.subscribers"))
 def subscribers_group() -> None:
-    """Manage subscribers: add, remove, list, import, export, show, erase."""
+    pass
 
 
-@subscribers_group.command("add")
+@subscribers_group.command("add", help=N_("help.subscribers.add"))
 @click.argument("email")
-@click.option("--name", default="", help="The subscriber's name (optional).")
+@click.option("--name", default="", help=N_("help.subscribers.add.name"))
 @pass_state
 def add_command(state: State, email: str, name: str) -> None:
-    """Add EMAIL as confirmed (staff hold the consent; source 'cli')."""
     with _store(state) as store:
         found, before = subs.add(
             store,
@@ -66,29 +65,29 @@ def add_command(state: State, email: str, name: str) -> None:
         click.echo(say(language, "sub.now", email=found.email, was=was, status=status))
 
 
-@subscribers_group.command("remove")
+@subscribers_group.command("remove", help=N_("help.subscribers.remove"))
 @click.argument("email")
 @pass_state
 def remove_command(state: State, email: str) -> None:
-    """Unsubscribe EMAIL (its record stays; `erase` deletes the personal data)."""
     with _store(state) as store:
         done = subs.remove(store, email, now=_now(), source="cli")
     click.echo(left_line(_language(state), done))
 
 
-@subscribers_group.command("list")
+@subscribers_group.command("list", help=N_("help.subscribers.list"))
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["table", "csv"]),
     default="table",
     show_default=True,
-    help="csv prints a header row: email,status,...",
+    help=N_("help.subscribers.list.format"),
 )
-@click.option("--status", type=click.Choice(STATUSES), default=None, help="Only this status.")
+@click.option(
+    "--status", type=click.Choice(STATUSES), default=None, help=N_("help.subscribers.list.status")
+)
 @pass_state
 def list_command(state: State, fmt: str, status: str | None) -> None:
-    """List subscribers (all but erased ones), by address."""
     with _store(state) as store:
         found = subs.listing(store, status)
     if fmt == "csv":
@@ -97,15 +96,10 @@ def list_command(state: State, fmt: str, status: str | None) -> None:
         click.echo(table(_language(state), found))
 
 
-@subscribers_group.command("export")
-@click.option(
-    "--excel",
-    is_flag=True,
-    help="For Excel: ';'-separated, with a UTF-8 BOM so that accents read right.",
-)
+@subscribers_group.command("export", help=N_("help.subscribers.export"))
+@click.option("--excel", is_flag=True, help=N_("help.subscribers.export.excel"))
 @pass_state
 def export_command(state: State, excel: bool) -> None:
-    """Print every subscriber as CSV (header row: email,status,name,...)."""
     with _store(state) as store:
         found = subs.listing(store)
     if excel:
@@ -116,11 +110,10 @@ def export_command(state: State, excel: bool) -> None:
         click.echo(to_csv(found), nl=False)
 
 
-@subscribers_group.command("import")
+@subscribers_group.command("import", help=N_("help.subscribers.import"))
 @click.argument("csv_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @pass_state
 def import_command(state: State, csv_file: Path) -> None:
-    """Import FILE.csv (columns email[,name], header optional, ',' or ';') as confirmed."""
     with _store(state) as store:
         report = subs.import_csv(
             store, csv_file, language=state.config.newsletter.language, now=_now()
@@ -138,22 +131,20 @@ def import_command(state: State, csv_file: Path) -> None:
     click.echo(say(language, "sub.imported", bad=len(report.problems), **counts))
 
 
-@subscribers_group.command("show")
+@subscribers_group.command("show", help=N_("help.subscribers.show"))
 @click.argument("email")
 @pass_state
 def show_command(state: State, email: str) -> None:
-    """Print everything stored about EMAIL as JSON (GDPR access request)."""
     with _store(state) as store:
         record = subs.show(store, email)
     click.echo(json.dumps(record, ensure_ascii=False, indent=2))
 
 
-@subscribers_group.command("erase")
+@subscribers_group.command("erase", help=N_("help.subscribers.erase"))
 @click.argument("email")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", is_flag=True, help=N_("help.subscribers.erase.yes"))
 @pass_state
 def erase_command(state: State, email: str, yes: bool) -> None:
-    """Delete EMAIL's personal data (GDPR), keeping an anonymised consent record."""
     language = _language(state)
     with _store(state) as store:
         subs.find(store, email)  # an unknown address is said before asking anything
@@ -164,11 +155,10 @@ def erase_command(state: State, email: str, yes: bool) -> None:
     click.echo(say(language, "sub.erased", email=email, digest=kept[:16]))
 
 
-@subscribers_group.command("unsubscribe-mail")
+@subscribers_group.command("unsubscribe-mail", help=N_("help.subscribers.unsubscribe-mail"))
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @pass_state
 def unsubscribe_mail_command(state: State, files: tuple[Path, ...]) -> None:
-    """Act on emails sent to the List-Unsubscribe mailto: FILE(s) (.eml), or one on stdin."""
     from ..delivery.mailbox import MAX_MESSAGE_BYTES, NoToken, unsubscribe_by_mail
     from ..tokens import BadToken, load_keys
 
@@ -194,11 +184,10 @@ def unsubscribe_mail_command(state: State, files: tuple[Path, ...]) -> None:
         sys.exit(EXIT_USAGE)
 
 
-@subscribers_group.command("bounce-mail")
+@subscribers_group.command("bounce-mail", help=N_("help.subscribers.bounce-mail"))
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @pass_state
 def bounce_mail_command(state: State, files: tuple[Path, ...]) -> None:
-    """Act on bounce reports (DSN) sent to the return path: FILE(s), or one on stdin."""
     from ..delivery.bounces import MAX_MESSAGE_BYTES, bounces_in, record
 
     language = _language(state)
