@@ -162,7 +162,9 @@ def unsubscribe_mail_command(state: State, files: tuple[Path, ...]) -> None:
     from ..delivery.mailbox import MAX_MESSAGE_BYTES, NoToken, unsubscribe_by_mail
     from ..tokens import BadToken, load_keys
 
-    keys, language = load_keys(), _language(state)
+    # Not the staff language: piped from the mail server, a failure bounces this command's
+    # output back to the reader who wrote, so it speaks the newsletter's language.
+    keys, language = load_keys(), state.config.newsletter.language
     raws = _messages(files, MAX_MESSAGE_BYTES)
     failed = 0
     with _store(state) as store:
@@ -179,7 +181,7 @@ def unsubscribe_mail_command(state: State, files: tuple[Path, ...]) -> None:
             click.echo(left_line(language, done))
     if failed:
         # Piped from the mail server, this exit status bounces the email back to its sender,
-        # stderr included: said in the newsletter's language, like the rest of the report.
+        # stderr included.
         click.echo(say(language, "unsub.failed", failed=failed, total=len(raws)), err=True)
         sys.exit(EXIT_USAGE)
 
@@ -226,7 +228,7 @@ def _messages(files: tuple[Path, ...], limit: int) -> list[tuple[str, bytes]]:
 
 
 def table(language: str, found: list[Subscriber]) -> str:
-    """The human listing: address, status (in the newsletter's language), since when."""
+    """The human listing: address, status (in the staff language), since when."""
     if not found:
         return say(language, "sub.none")
     heads = (
