@@ -20,6 +20,7 @@ import atexit
 import gettext
 import os
 import shutil
+import string
 import tempfile
 from collections.abc import Callable
 from functools import cache, lru_cache
@@ -29,8 +30,11 @@ from typing import Protocol
 
 import yaml
 from babel import Locale
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from babel.messages.pofile import PoFileError, read_po
+
+from .errors import ConfigError
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "digest"
@@ -68,12 +72,17 @@ def catalogue_files(language: str, folder: Path = LOCALE_DIR) -> tuple[Path, Pat
     return base.with_suffix(".po"), base.with_suffix(".mo")
 
 
+def read_catalogue(po: Path, language: str) -> Catalog:
+    """The entries of `po`; PoFileError (or UnicodeDecodeError) on a line Babel cannot read,
+    rather than the entry silently left out."""
+    with po.open("rb") as stream:
+        return read_po(stream, locale=language, abort_invalid=True)
+
+
 def compile_po(po: Path, language: str) -> bytes:
     """The .mo bytes of `po`, compiled by Babel as `pybabel compile` does (fuzzy left out)."""
-    with po.open("rb") as stream:
-        catalog = read_po(stream, locale=language)
     buffer = BytesIO()
-    write_mo(buffer, catalog)
+    write_mo(buffer, read_catalogue(po, language))
     return buffer.getvalue()
 
 
@@ -180,7 +189,7 @@ class Messages:
             return False
         return True
 
-    def __call__(self, key: str, **fields: object) -> str:
+    def __call__(self, key: str, /, **fields: object) -> str:
         """The text of `key` with `fields` filled in, plus `{<int field>_s}` plurals."""
         return fill(self.raw(key), self.language, fields)
 
@@ -209,16 +218,81 @@ def messages(language: str, folder: Path | None = None) -> Messages:
 
 @lru_cache(maxsize=64)
 def _messages(language: str, override: Path | None, stamp: int | None) -> Messages:
-    """Cached by the override file's modification time, so an edited file is read again."""
+    """Cached by the override file's modification time, so an edited file is read again.
+    A staff file with problems is refused whole (ConfigError), before any reader sees it."""
     package = _package(language)
     if override is None:
         return Messages(language, package)
+    problems = override_problems(override, language)
+    if problems:
+        raise ConfigError(problems, hint=t("i18n.override.hint"), about=str(override))
     staff = gettext.GNUTranslations(BytesIO(compile_po(override, language)))
     staff.add_fallback(package)
     return Messages(language, staff)
 
 
-def say(language: str | Messages, key: str, **fields: object) -> str:
+def override_problems(po: Path, language: str) -> list[str]:
+    """What is wrong with a staff .po (for `digest check`, and before using it): a file
+    Babel cannot read, a key digest does not have (a typo), a placeholder digest does not
+    give that message, or braces that do not parse."""
+    try:
+        entries = [m for m in read_catalogue(po, language) if m.id and m.string]
+    except (OSError, UnicodeDecodeError, PoFileError) as exc:
+        return [t("i18n.override.unreadable", path=po, error=exc)]
+    problems = []
+    for entry in entries:
+        key = entry.id if isinstance(entry.id, str) else entry.id[0]
+        where = f"{po}:{entry.lineno}"
+        known = _given_fields(key)
+        if known is None:
+            problems.append(t("i18n.override.unknown", where=where, key=key))
+            continue
+        texts = [entry.string] if isinstance(entry.string, str) else list(entry.string or ())
+        allowed = known | {f"{name}_s" for name in known}
+        unknown = sorted(set().union(*map(_fields_or_error, texts)) - allowed)
+        if unknown:
+            shown = ", ".join(_braced(name) for name in unknown)
+            given = ", ".join(_braced(name) for name in sorted(known)) or "—"
+            problems.append(
+                t("i18n.override.fields", where=where, key=key, fields=shown, given=given)
+            )
+    return problems
+
+
+def check_overrides(folder: Path) -> list[ConfigError]:
+    """The problems of each staff .po in `folder`/locale, one ConfigError per file."""
+    errors = []
+    for language in LANGUAGES:
+        po = overrides_file(folder, language)
+        if po.exists() and (problems := override_problems(po, language)):
+            errors.append(ConfigError(problems, hint=t("i18n.override.hint"), about=str(po)))
+    return errors
+
+
+def _braced(name: str) -> str:
+    return name if name == "{" else "{" + name + "}"
+
+
+def _given_fields(key: str) -> set[str] | None:
+    """The fields the code gives `key`, as the package's texts use them (`{n_s}` means `n`),
+    or None when no catalogue has it."""
+    try:
+        texts = [_package(language).gettext(key) for language in LANGUAGES]
+    except MissingMessage:
+        return None
+    names = set().union(*map(_fields_or_error, texts))
+    return {name.removesuffix("_s") if name.endswith("_s") else name for name in names}
+
+
+def _fields_or_error(text: str) -> set[str]:
+    """The placeholder names of `text`; {"{"} when its braces do not parse (a lone "{")."""
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError:
+        return {"{"}
+
+
+def say(language: str | Messages, key: str, /, **fields: object) -> str:
     """The message `key` in `language` (fr or en: the package's catalogue), or from
     `language`'s Messages (staff overrides included), its placeholders filled in."""
     words = language if isinstance(language, Messages) else messages(language)
@@ -327,6 +401,6 @@ def current_staff_language() -> str:
     return _staff or _from_env() or DEFAULT_LANGUAGE
 
 
-def t(key: str, **fields: object) -> str:
+def t(key: str, /, **fields: object) -> str:
     """The message `key` in the staff language: for errors raised deep in the library."""
     return say(current_staff_language(), key, **fields)

@@ -8,6 +8,8 @@ import ast
 import os
 import re
 import string
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
+from digest.errors import ConfigError
 from digest.i18n import (
     LANGUAGES,
     LOCALE_DIR,
@@ -23,6 +26,7 @@ from digest.i18n import (
     is_plural,
     load_catalogue,
     messages,
+    override_problems,
     say,
 )
 from digest.render import render_issue
@@ -243,3 +247,55 @@ def test_an_edited_staff_file_is_read_again(tmp_path: Path) -> None:
     po.write_text('msgid "email.edito"\nmsgstr "A word from us"\n', encoding="utf-8")
     os.utime(po, ns=(po.stat().st_mtime_ns + 10**9,) * 2)
     assert say(messages("en", tmp_path), "email.edito") == "A word from us"
+
+
+BAD_PO = """\
+msgid "email.edito"
+msgstr "Édito de {author}"
+
+msgid "email.editto"
+msgstr "Édito"
+
+msgid "email.image_alt"
+msgstr "Image : {title"
+
+msgid "date.week"
+msgstr "Semaine {range}"
+"""
+
+
+def test_a_staff_file_with_mistakes_is_refused_whole(tmp_path: Path) -> None:
+    """Before a reader sees a broken email: every mistake named with its line."""
+    po = tmp_path / "locale" / "fr.po"
+    po.parent.mkdir()
+    po.write_text(BAD_PO, encoding="utf-8")
+    assert override_problems(po, "fr") == [
+        f"{po}:1 : email.edito utilise {{author}}, que digest ne lui donne pas (il donne : —)",
+        f"{po}:4 : « email.editto » n'est pas un message de digest (faute de frappe ?)",
+        f"{po}:7 : email.image_alt utilise {{, que digest ne lui donne pas (il donne : {{title}})",
+    ]
+    with pytest.raises(ConfigError) as caught:
+        messages("fr", tmp_path)
+    assert caught.value.problems == override_problems(po, "fr") and caught.value.exit_code == 2
+    po.write_bytes(b"\xff\xfe not a po file")
+    [unreadable] = override_problems(po, "fr")
+    assert unreadable.startswith(f"{po} : pas un fichier .po lisible (")
+
+
+def test_digest_check_lists_the_mistakes_of_a_staff_file(tmp_path: Path) -> None:
+    folder = tmp_path / "templates"
+    (folder / "locale").mkdir(parents=True)
+    (folder / "locale" / "fr.po").write_text(BAD_PO, encoding="utf-8")
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        'newsletter:\n  title: "Lettre"\nsources:\n  - name: "A"\n    path: a.xml\n'
+        "templates: templates\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "a.xml").write_text("<rss/>", encoding="utf-8")
+    command = [sys.executable, "-m", "digest", "--config", str(config), "check"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    run = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    assert run.returncode == 2, run.stderr
+    assert "fr.po:4 : « email.editto » n'est pas un message de digest" in run.stderr
+    assert "supprimez l'entrée pour revenir au texte de digest" in run.stderr

@@ -48,10 +48,13 @@ def check(state: State, fetch: bool) -> None:
 
 
 def _check_overrides(config: Config) -> None:
-    """Every per-issue overrides file checked too; exit 2 after listing all their problems."""
+    """Every per-issue overrides file and the staff's own wording (templates/locale/*.po)
+    checked too; exit 2 after listing all their problems."""
+    from ..i18n import check_overrides
     from ..overrides import check_all_overrides
 
     errors = check_all_overrides(config)
+    errors += check_overrides(config.templates) if config.templates else []
     for error in errors:
         click.echo(f"error: {error.message}", err=True)
         if error.hint:
