@@ -103,22 +103,40 @@ def _fresh(mo: Path, po: Path) -> bool:
         return False
 
 
-def gettext_locale_dir() -> Path:
+def gettext_locale_dir(folder: Path = LOCALE_DIR) -> Path:
     """A folder of up-to-date <lang>/LC_MESSAGES/digest.mo files for gettext's own lookups
     (click's words go through `gettext.gettext`, which only reads .mo files from disk).
 
-    The package's folder when `make` compiled them; else a private temporary folder,
-    compiled now and removed at exit."""
-    files = [catalogue_files(language) for language in LANGUAGES]
-    if all(_fresh(mo, po) for po, mo in files):
-        return LOCALE_DIR
-    folder = Path(tempfile.mkdtemp(prefix="digest-locale-"))
-    atexit.register(shutil.rmtree, folder, True)
-    for language, (po, _mo) in zip(LANGUAGES, files, strict=True):
-        target = catalogue_files(language, folder)[1]
-        target.parent.mkdir(parents=True)
-        target.write_bytes(compile_po(po, language))
+    The package's folder, its missing or stale .mo files compiled now, as Python writes
+    __pycache__ (`make` compiles them too); in a read-only install, a private temporary
+    folder, removed at exit."""
+    files = [(language, *catalogue_files(language, folder)) for language in LANGUAGES]
+    try:
+        for language, po, mo in files:
+            if not _fresh(mo, po):
+                _write_atomically(mo, compile_po(po, language))
+    except OSError:
+        private = Path(tempfile.mkdtemp(prefix="digest-locale-"))
+        atexit.register(shutil.rmtree, private, True)
+        for language, po, _mo in files:
+            target = catalogue_files(language, private)[1]
+            target.parent.mkdir(parents=True)
+            target.write_bytes(compile_po(po, language))
+        return private
     return folder
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Two processes starting at once both write a whole file; gettext never reads half."""
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temp, 0o644)  # mkstemp's 0600 would hide it from the server's other users
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 class _Strict(gettext.NullTranslations):

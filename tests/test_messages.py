@@ -7,9 +7,11 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shutil
 import string
 import subprocess
 import sys
+from gettext import GNUTranslations
 from pathlib import Path
 
 import pytest
@@ -17,12 +19,14 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
+from digest import i18n
 from digest.errors import ConfigError
 from digest.i18n import (
     LANGUAGES,
     LOCALE_DIR,
     MissingMessage,
     catalogue_files,
+    gettext_locale_dir,
     is_plural,
     load_catalogue,
     messages,
@@ -299,3 +303,26 @@ def test_digest_check_lists_the_mistakes_of_a_staff_file(tmp_path: Path) -> None
     assert run.returncode == 2, run.stderr
     assert "fr.po:4 : « email.editto » n'est pas un message de digest" in run.stderr
     assert "supprimez l'entrée pour revenir au texte de digest" in run.stderr
+
+
+def test_gettext_gets_mo_files_even_without_make(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """click's words need .mo files on disk: written beside a stale .po as __pycache__ is,
+    or, in a read-only install, in a private folder."""
+    folder = tmp_path / "locale"
+    shutil.copytree(LOCALE_DIR, folder, ignore=shutil.ignore_patterns("*.mo"))
+    assert gettext_locale_dir(folder) == folder
+    fr_mo = catalogue_files("fr", folder)[1]
+    with fr_mo.open("rb") as stream:
+        assert GNUTranslations(stream).gettext("Usage:") == "Utilisation :"
+    os.utime(catalogue_files("fr", folder)[0], ns=(fr_mo.stat().st_mtime_ns + 10**9,) * 2)
+    monkeypatch.setattr(i18n, "_write_atomically", _read_only)
+    private = gettext_locale_dir(folder)
+    assert private != folder
+    with catalogue_files("en", private)[1].open("rb") as stream:
+        assert GNUTranslations(stream).gettext("help.build.offline").startswith("No network")
+
+
+def _read_only(path: Path, data: bytes) -> None:
+    raise PermissionError(13, "Read-only file system", str(path))
