@@ -5,20 +5,47 @@ BIN = $(VENV)/bin
 WEEK ?= 2023-W19
 OUT ?= out/$(WEEK)
 
-.PHONY: digest test lint browser bench clean
+.PHONY: digest test lint browser bench clean messages
+
+# The message catalogue (docs/messages.md): one .po per language, compiled to .mo files
+# that git ignores. The keywords are how our code names a message; tests read this line.
+LOCALE = digest/locale
+LANGUAGES = fr en
+MO = $(foreach lang,$(LANGUAGES),$(LOCALE)/$(lang)/LC_MESSAGES/digest.mo)
+KEYWORDS = -k say:2 -k t -k N_ -k Nn_:1,2
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/pybabel compile --domain digest --directory $(LOCALE)
 	touch $@
 
+# An edited .po is compiled again by `make digest` and `make test`.
+$(LOCALE)/%/LC_MESSAGES/digest.mo: $(LOCALE)/%/LC_MESSAGES/digest.po | $(BIN)/.installed
+	$(BIN)/pybabel compile --domain digest --locale $* --input-file $< --output-file $@
+
+# Extract every key from the code and templates into digest.pot, then add the new ones to
+# each language's .po (empty: fill them in) and drop the ones no longer used. No fuzzy
+# guesses (keys are not sentences), no line numbers and no wrapping: diffs stay small; a
+# .pot whose only change would be its creation date is left as it is.
+messages: $(BIN)/.installed
+	$(BIN)/pybabel extract --mapping-file babel.cfg $(KEYWORDS) --no-wrap --sort-output \
+	  --add-location file --project digest --copyright-holder "digest contributors" \
+	  --output-file $(LOCALE)/digest.pot.new .
+	@if diff -q -I '^"POT-Creation-Date: ' $(LOCALE)/digest.pot $(LOCALE)/digest.pot.new \
+	  >/dev/null 2>&1; then rm $(LOCALE)/digest.pot.new; \
+	  else mv $(LOCALE)/digest.pot.new $(LOCALE)/digest.pot; fi
+	$(BIN)/pybabel update --domain digest --input-file $(LOCALE)/digest.pot \
+	  --output-dir $(LOCALE) --no-fuzzy-matching --no-wrap --ignore-obsolete \
+	  --ignore-pot-creation-date
+
 # Builds a real issue offline from the shipped feeds.yaml (partner snapshots + recaps).
-digest: $(BIN)/.installed
+digest: $(BIN)/.installed $(MO)
 	$(BIN)/digest --config feeds.yaml build --offline --week $(WEEK) --out $(OUT)
 
 # Lint, format check, types, then every test (browser tests included).
-test: $(BIN)/.installed browser
+test: $(BIN)/.installed $(MO) browser
 	$(BIN)/ruff check digest tests bench
 	$(BIN)/ruff format --check digest tests bench
 	$(BIN)/mypy

@@ -24,7 +24,6 @@ from digest.render import PLACEHOLDERS, render_issue
 from digest.render.email import compile_mjml
 from digest.render.templates import EMAIL_MJML, EMAIL_TEXT, WEB_HTML, render_template
 from digest.render.view import build_view
-from digest.render.words import words_for
 from tests.golden_plugin import make_config, sized_issue
 
 
@@ -51,7 +50,6 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
     config = make_config(Path("."))
-    words = words_for("fr")
     for count in (25, 500):
         issue = sized_issue(count)
         start = time.perf_counter()
@@ -71,7 +69,7 @@ def main() -> None:
         )
     issue = sized_issue(25)
     view = build_view(issue, config)
-    context = {"issue": view, "words": words, "placeholders": PLACEHOLDERS}
+    context = {"issue": view, "placeholders": PLACEHOLDERS}
     source = render_template(config, EMAIL_MJML, autoescape=True, **context)
     parts: dict[str, Callable[[], object]] = {
         "  view (dates, typography, UTM)": lambda: build_view(issue, config),
@@ -82,9 +80,7 @@ def main() -> None:
         "  Jinja2 email.txt": lambda: render_template(
             config, EMAIL_TEXT, autoescape=False, **context
         ),
-        "  Jinja2 web.html": lambda: render_template(
-            config, WEB_HTML, autoescape=True, issue=view, words=words
-        ),
+        "  Jinja2 web.html": lambda: render_template(config, WEB_HTML, autoescape=True, issue=view),
     }
     print("split of the 25-item render:")
     for label, action in parts.items():

@@ -14,10 +14,10 @@ from datetime import datetime
 from .config import Config
 from .delivery.deliver import report
 from .errors import UsageError
+from .i18n import say, staff_language
 from .period import unknown_issue_hint, week_period
 from .schedule import Decision, Due, due_of, held, is_preview
 from .store import Store, StoredIssue
-from .wording import say
 
 WHEN = "%Y-%m-%d %H:%M"
 
@@ -32,15 +32,15 @@ class Approval:
 
 def approve_issue(config: Config, store: Store, issue_id: str, now: datetime) -> Approval:
     """Mark a reviewed issue ready for `digest run`, if run will send it; see the module."""
-    language = config.newsletter.language
+    language = staff_language(config)
     stored = store.issue(issue_id)
     if stored is None:
         raise UsageError(f"no issue {issue_id} in the store", hint=unknown_issue_hint(issue_id))
     if stored.status == "sent":
-        return Approval(say(language, "already_sent", issue=issue_id))
+        return Approval(say(language, "run.already_sent", issue=issue_id))
     if stored.status == "sending":
         left = report(store, issue_id).left
-        return Approval(say(language, "approve_sending", issue=issue_id, left=left))
+        return Approval(say(language, "approve.sending", issue=issue_id, left=left))
     tz = config.newsletter.tz
     due = due_of(week_period(issue_id, tz), config.schedule, tz)
     hold = held(due, stored, config.schedule, now)
@@ -48,7 +48,7 @@ def approve_issue(config: Config, store: Store, issue_id: str, now: datetime) ->
         raise _refusal(hold)
     warnings = (_preview_warning(stored, due, language),) if is_preview(stored, tz) else ()
     if stored.status == "approved":
-        return Approval(say(language, "approved_already", issue=issue_id), warnings)
+        return Approval(say(language, "approve.already", issue=issue_id), warnings)
     store.set_issue_status(issue_id, "approved")
     return Approval(_approved(due, now, language), warnings)
 
@@ -58,21 +58,21 @@ def _preview_warning(stored: StoredIssue, due: Due, language: str) -> str:
     but sends an approved one as it is (staff may mean it: prepared on Friday)."""
     built = stored.built_at.astimezone(due.period.end.tzinfo).strftime(WHEN)
     end = due.period.end.strftime(WHEN)
-    return say(language, "approved_preview", issue=stored.id, built=built, end=end)
+    return say(language, "approve.preview", issue=stored.id, built=built, end=end)
 
 
 def _approved(due: Due, now: datetime, language: str) -> str:
     fields = {"issue": due.issue_id, "deadline": due.deadline.strftime(WHEN)}
     if now < due.slot:
-        return say(language, "approved_from", slot=due.slot.strftime(WHEN), **fields)
-    return say(language, "approved", **fields)
+        return say(language, "approve.done_from", slot=due.slot.strftime(WHEN), **fields)
+    return say(language, "approve.done", **fields)
 
 
 def _refusal(hold: Decision) -> UsageError:
     """Why an issue run would skip is not approved, and the commands that send it anyway."""
     issue, fields = hold.issue, dict(hold.fields)
     send = f"`digest send --issue {issue}` (try `--dry-run` first)"
-    if hold.phrase == "thin":
+    if hold.phrase == "run.thin":
         count = fields["count"]
         return UsageError(
             f"{issue} has {count} item{'' if count == 1 else 's'}, fewer than schedule.min_items"

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from .config import Config, FetchConfig, SourceConfig
 from .errors import SourceError
+from .i18n import say, staff_language
 from .models import Issue, Item, Period, Selection, SourceResult
 from .overrides import load_overrides
 from .render import RenderedIssue, render_issue
@@ -86,9 +87,9 @@ def _read_locally(source: SourceConfig, config: Config, store: Store) -> SourceR
     """A source read without the network: disabled, a file, a folder, or a feed's cache
     (else its snapshot: a copy fetched from the partner is the real feed, the snapshot only
     stands in for it until there is one)."""
-    french = config.newsletter.language == "fr"
+    # Why a source was skipped is for staff (build summary, digest.json): their language.
     if not source.enabled:
-        why = "désactivée dans feeds.yaml" if french else "disabled in feeds.yaml"
+        why = say(staff_language(config), "build.source_disabled")
         return SourceResult(source.name, "skipped", error=why)
     if source.path is not None:
         if source.path.is_dir():
@@ -98,7 +99,7 @@ def _read_locally(source: SourceConfig, config: Config, store: Store) -> SourceR
     if cached is None and source.snapshot is not None:
         return read_snapshot(source, config.fetch.max_bytes)
     if cached is None:
-        why = "hors ligne, jamais récupérée" if french else "offline, never fetched before"
+        why = say(staff_language(config), "build.source_offline")
         return SourceResult(source.name, "skipped", error=why)
     return items_from_cache(source, cached)
 
@@ -265,7 +266,7 @@ def run_due(
     offline: bool = False,
 ) -> RunOutcome:
     """Build the due issue if needed, then send it when the schedule and staff allow."""
-    now, language = clock(), config.newsletter.language
+    now, language = clock(), staff_language(config)
     due = due_issue(config.schedule, config.newsletter.tz, now)
     decision = decide(due, store.issue(due.issue_id), config.schedule, now, force)
     messages = [decision.message(language)]

@@ -15,10 +15,10 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from .config import ScheduleConfig
+from .i18n import N_, say
 from .models import Period
 from .period import week_of, week_period
 from .store import StoredIssue
-from .wording import say
 
 Action = Literal["build", "wait", "send", "skip", "nothing"]
 
@@ -38,7 +38,7 @@ class Due:
 
 @dataclass(frozen=True)
 class Decision:
-    """What to do, and how to say it: a wording phrase and its fields (language-free)."""
+    """What to do, and how to say it: a message key and its fields (language-free)."""
 
     action: Action
     phrase: str
@@ -99,13 +99,13 @@ def decide(
     """What to do with the due issue. Building is decided first; sending after a build."""
     name = due.issue_id
     if stored is None or _stale(stored, due):
-        return Decision("build", "build", name)
+        return Decision("build", N_("run.build"), name)
     if stored.status == "sent":
-        return Decision("nothing", "already_sent", name)
+        return Decision("nothing", N_("run.already_sent"), name)
     if stored.status == "sending":
-        return Decision("send", "resume", name)
+        return Decision("send", N_("run.resume"), name)
     if stored.status == "skipped" and not force:
-        return Decision("nothing", "skipped_earlier", name)
+        return Decision("nothing", N_("run.skipped_earlier"), name)
     return _sendable(due, stored, schedule, now, force)
 
 
@@ -121,12 +121,12 @@ def _sendable(
     """Too thin or too late is said at once, approved or not: approving would not help."""
     name = due.issue_id
     if force:
-        return Decision("send", "send", name)
+        return Decision("send", N_("run.send"), name)
     if (hold := held(due, stored, schedule, now)) is not None:
         return hold
     if schedule.approval == "required" and stored.status != "approved":
-        return Decision("wait", "waiting", name)
-    return Decision("send", "send", name)
+        return Decision("wait", N_("run.waiting"), name)
+    return Decision("send", N_("run.send"), name)
 
 
 def held(due: Due, stored: StoredIssue, schedule: ScheduleConfig, now: datetime) -> Decision | None:
@@ -137,10 +137,12 @@ def held(due: Due, stored: StoredIssue, schedule: ScheduleConfig, now: datetime)
     name = due.issue_id
     count = item_count(stored)
     if count < schedule.min_items:
-        return Decision("skip", "thin", name, (("count", count), ("minimum", schedule.min_items)))
+        return Decision(
+            "skip", N_("run.thin"), name, (("count", count), ("minimum", schedule.min_items))
+        )
     if now > due.deadline:
         late = (("deadline", due.deadline.strftime("%Y-%m-%d %H:%M")),)
         if schedule.approval == "required" and stored.status != "approved":
-            return Decision("skip", "not_approved", name, late)
-        return Decision("skip", "late", name, late)
+            return Decision("skip", N_("run.not_approved"), name, late)
+        return Decision("skip", N_("run.late"), name, late)
     return None

@@ -18,9 +18,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from .config import Config, SourceConfig, ThemeConfig
+from .i18n import N_, messages, say, staff_language
 from .models import AGENDA_ID, FALLBACK_ID, FEATURED_ID, RECAP, Item, Period, Section
 from .urls import canonical_url
-from .wording import say
 
 if TYPE_CHECKING:
     from .overrides import Overrides
@@ -29,9 +29,11 @@ if TYPE_CHECKING:
 TITLE_WEIGHT = 3
 SUMMARY_WEIGHT = 1
 
-LABELS = {
-    "fr": {"fallback": "Autres actualités", "featured": "À la une", "agenda": "Agenda"},
-    "en": {"fallback": "Other news", "featured": "Featured", "agenda": "Agenda"},
+# The titles of the sections themes do not name, unless feeds.yaml gives its own.
+DEFAULT_TITLES = {
+    FALLBACK_ID: N_("theme.fallback"),
+    FEATURED_ID: N_("theme.featured"),
+    AGENDA_ID: N_("theme.agenda"),
 }
 
 _APOSTROPHE_RE = re.compile("[’ʼ‘`´]")
@@ -360,13 +362,15 @@ def _cap_issue(buckets: dict[str, list[Placed]], room: int, config: Config) -> l
 
 
 def _title(config: Config, section_id: str) -> str:
-    labels = LABELS.get(config.newsletter.language, LABELS["fr"])
+    """The section's title for readers: feeds.yaml's, else the catalogue's, else its id."""
     configured = {t.id: t.title for t in config.themes}
     configured[FALLBACK_ID] = configured.get(FALLBACK_ID) or config.issue.fallback_title
     configured[AGENDA_ID] = config.issue.agenda_title
     configured[FEATURED_ID] = config.issue.featured_title
-    names = {FALLBACK_ID: "fallback", AGENDA_ID: "agenda", FEATURED_ID: "featured"}
-    return configured.get(section_id) or labels.get(names.get(section_id, ""), section_id)
+    if configured.get(section_id):
+        return configured[section_id]
+    key = DEFAULT_TITLES.get(section_id)
+    return say(messages(config.newsletter.language, config.templates), key) if key else section_id
 
 
 def _section(section_id: str, title: str, placed: Sequence[Placed]) -> Section | None:
@@ -389,14 +393,10 @@ def _featured(pinned: list[Item], config: Config, overrides: Overrides) -> Secti
     return _section(FEATURED_ID, _title(config, FEATURED_ID), placed)
 
 
-def _warning(config: Config, which: str, **fields: object) -> str:
-    return say(config.newsletter.language, which, **fields)
-
-
 def _trimmed_note(count: int, config: Config) -> str:
     caps = f"issue.max_per_section {config.issue.max_per_section}"
     caps += f", issue.max_items {config.issue.max_items}"
-    return _warning(config, "trimmed", count=count, caps=caps)
+    return say(staff_language(config), "build.trimmed", count=count, caps=caps)
 
 
 def _unmatched(
@@ -404,16 +404,18 @@ def _unmatched(
 ) -> list[str]:
     wanted = [("pin", u) for u in overrides.pin] + [("exclude", u) for u in overrides.exclude]
     wanted += [("move", u) for u in overrides.move]
+    language, name = staff_language(config), overrides.label
     return [
-        _warning(config, "unmatched", label=overrides.label, kind=kind, url=url, issue=period.name)
+        say(language, "build.unmatched", label=name, kind=kind, url=url, issue=period.name)
         for kind, url in wanted
         if url not in by_url
     ]
 
 
 def _unknown_themes(items: Sequence[Item], config: Config) -> list[str]:
+    language = staff_language(config)
     return [
-        _warning(config, "unknown_theme", title=item.title, source=item.source, theme=item.theme)
+        say(language, "build.unknown_theme", title=item.title, source=item.source, theme=item.theme)
         for item in items
         if item.theme and _front_matter(item, config) is None
     ]

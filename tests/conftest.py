@@ -13,3 +13,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     start inside a running loop; a feed test collected after a browser test would fail.
     """
     items.sort(key=lambda item: "browser" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(autouse=True)
+def _staff_language_from_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own DIGEST_LANG must not change what the tests expect to read."""
+    monkeypatch.delenv("DIGEST_LANG", raising=False)

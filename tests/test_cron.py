@@ -98,7 +98,7 @@ def test_a_skip_says_why_loudly() -> None:
 def test_a_thin_issue_is_thin_before_it_is_waiting_for_approval() -> None:
     now = at(15, 10)
     thin = decide(due_issue(MONDAY_9, PARIS, now), stored("built", 1), MONDAY_9, now, False)
-    assert (thin.action, thin.phrase) == ("skip", "thin")
+    assert (thin.action, thin.phrase) == ("skip", "run.thin")
 
 
 def test_when_an_issue_is_due_is_the_same_for_run_and_approve() -> None:
@@ -118,6 +118,6 @@ def test_held_says_what_run_would_skip_whatever_the_approval() -> None:
     due = due_of(week_period("2023-W19", PARIS), MONDAY_9, PARIS)
     assert held(due, stored("built"), MONDAY_9, at(15, 10)) is None
     thin = held(due, stored("approved", items=2), MONDAY_9, at(14, 10))
-    assert thin is not None and thin.phrase == "thin"
+    assert thin is not None and thin.phrase == "run.thin"
     late = held(due, stored("approved"), MONDAY_9, at(17, 9, 1))
-    assert late is not None and late.phrase == "late"
+    assert late is not None and late.phrase == "run.late"

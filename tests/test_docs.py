@@ -13,6 +13,7 @@ import pytest
 
 from digest.cli import cli
 from digest.docs import section
+from digest.i18n import LANGUAGES, messages
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -103,3 +104,13 @@ def test_readme_links_into_docs_lead_somewhere(site: Path) -> None:
         if anchor:
             html = (site / ("" if page == "index" else page) / "index.html").read_text("utf-8")
             assert f'id="{anchor}"' in html, f"README links to a missing anchor: {page}#{anchor}"
+
+
+def test_every_help_text_is_in_the_catalogue() -> None:
+    """Help texts are keys (help.build), shown in the staff language: both must have them."""
+    for name, command in [("digest", cli), *commands(cli)]:
+        texts = [command.help] + [p.help for p in command.params if isinstance(p, click.Option)]
+        for text in texts:
+            assert text, f"{name}: an option has no help"
+            for language in LANGUAGES:
+                assert messages(language).has(text), f"{name}: {text} ({language})"

@@ -290,3 +290,21 @@ def test_mangled_reports_are_ignored_without_failing(
     assert [line.split(" : ")[0] for line in lines] == list(map(str, files)), done.stderr
     assert "pas un rapport d'échec" in lines[0]
     assert " : rapport illisible, rien n'est fait (IndexError: " in lines[-1]
+
+
+def test_a_bounced_unsubscribe_email_speaks_the_newsletters_language(tmp_path: Path) -> None:
+    """Its output goes back to the reader who wrote: DIGEST_LANG (staff's) does not apply."""
+    config, emails = prepare(tmp_path, 1)
+    forged = EmailMessage()
+    forged["From"], forged["To"], forged["Subject"] = emails[0], "lettre@example.org", "bonjour"
+    forged.set_content("x")
+    done = subprocess.run(
+        command(config, "subscribers", "unsubscribe-mail"),
+        input=forged.as_string(),
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**environment(None), "DIGEST_LANG": "en"},
+        timeout=60,
+    )
+    assert done.returncode == 2 and "stdin : aucun jeton de désinscription" in done.stderr

@@ -105,7 +105,7 @@ def test_the_defaults_ship_inside_the_package() -> None:
     assert DEFAULT_TEMPLATES.resolve().parent == package
     shipped = {p for p in DEFAULT_TEMPLATES.rglob("*") if p.is_file()}
     names = {p.relative_to(DEFAULT_TEMPLATES).as_posix() for p in shipped}
-    assert {"email.mjml", "email.txt", "web.html", "site/messages.yaml", "site/site.css"} <= names
+    assert {"email.mjml", "email.txt", "web.html", "site/home.html", "site/site.css"} <= names
     pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text(encoding="utf-8"))
     patterns = pyproject["tool"]["setuptools"]["package-data"]["digest"]
     packaged = {p for pattern in patterns for p in package.glob(pattern) if p.is_file()}

@@ -6,13 +6,13 @@ from datetime import date, datetime
 
 import pytest
 
+from digest.i18n import messages
 from digest.period import range_period, week_period
 from digest.render.dates import day_label, event_label, period_label
 from digest.render.typography import typo_html, typo_text
-from digest.render.words import words_for
 from tests.golden_plugin import PARIS
 
-FR, EN = words_for("fr"), words_for("en")
+FR, EN = messages("fr"), messages("en")
 NNBSP, NBSP = "\u202f", "\u00a0"
 
 

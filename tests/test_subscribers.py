@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from digest.cli import cli
+from digest.i18n import status_label
 from digest.store import Store
 from digest.subscribers import STATUSES, BadAddress, email_hash, normalise_email, parse_csv
-from digest.wording import PHRASES, status_label
 from tests.web_support import write_config
 
 NOW = datetime(2026, 5, 11, 9, 0, tzinfo=UTC)
@@ -296,7 +296,6 @@ def test_serve_without_secret_says_how_to_make_one(config_path: Path) -> None:
 
 
 def test_every_status_has_a_label_in_both_languages() -> None:
-    assert PHRASES["fr"].keys() == PHRASES["en"].keys()
     for status in (*STATUSES, "erased"):
         assert status_label("en", status) == status  # English reads the store's words
         assert status_label("fr", status) != status

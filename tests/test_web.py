@@ -362,6 +362,34 @@ def test_english_site(tmp_path: Path, smtp_server: SmtpServer) -> None:
     assert message["Subject"] == "Confirm your subscription to Lettre du Cerdd"
 
 
+SITE_PO = """\
+msgid "site.home_intro"
+msgstr "Chaque vendredi, le meilleur de la semaine : à vous de voir !"
+
+msgid "site.email_subject"
+msgstr "Un clic pour recevoir {title} !"
+"""
+
+
+def test_staff_wording_of_the_site(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    """templates/locale/fr.po overrides the site's messages one by one, pages and the
+    confirmation email alike; written with ordinary spaces, it gets French ones."""
+    (tmp_path / "templates" / "locale").mkdir(parents=True)
+    (tmp_path / "templates" / "locale" / "fr.po").write_text(SITE_PO, encoding="utf-8")
+    with (
+        running_site(tmp_path, smtp_server.url, extra="templates: templates\n") as site,
+        httpx.Client(base_url=site.url) as client,
+    ):
+        home = client.get("/")
+        subscribe(client, "reader@example.org")
+    intro = "Chaque vendredi, le meilleur de la semaine\u00a0: à vous de voir\u202f!"
+    assert intro in home.text
+    assert "Je m&#39;inscris" in home.text  # not overridden: the package's
+    message = smtp_server.wait_for(1)[0].message
+    # The subject line is single-spaced (its words joined by plain spaces) as before.
+    assert message["Subject"] == "Un clic pour recevoir Lettre du Cerdd !"
+
+
 def test_digest_serve_behind_a_proxy_logs_the_forwarded_ip(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:

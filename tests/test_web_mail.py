@@ -20,11 +20,12 @@ from digest.delivery.smtp import (
     settings_from_env,
 )
 from digest.errors import DeliveryError, SettingError
+from digest.i18n import messages
 from digest.render.environment import make_env
 from digest.store import Store
 from digest.web.mail import confirmation_message
 from digest.web.mailer import Mailer, retry_delay
-from digest.web.site import load_messages
+from digest.web.site import site_words
 from tests.smtp_server import SmtpServer
 from tests.web_support import Clock, write_config
 
@@ -137,10 +138,10 @@ def test_unreachable_server_is_a_delivery_error() -> None:
 def test_confirmation_message(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, "https://lettre.example.org"))
     env = make_env(config, autoescape=False)
-    t = load_messages(make_env(config), "fr")
+    words = site_words(messages("fr"))
     url = "https://lettre.example.org/confirm/c.1.2.abcdef01.AAAAAAAAAAAAAAAAAAAAAA"
     now = datetime(2026, 5, 11, 9, tzinfo=UTC)
-    built = confirmation_message(config, env, t, "lea@example.org", url, now)
+    built = confirmation_message(config, env, words, "lea@example.org", url, now)
     body = built.get_content()
     assert built["To"] == "lea@example.org"
     assert built["Message-ID"].endswith("@example.org>")

@@ -1,8 +1,10 @@
 """The command line: a thin click layer over the library. It only wires and prints.
 
 Every DigestError is caught in `main` and printed as its message and hint, with the error's
-exit code; a traceback only with --debug. One module per group of commands: `build` (check,
-build), `run` (run, approve, issues), `send` (send, report), `subscribers`, `serve`.
+exit code; a traceback only with --debug. Before click reads the command line, `main`
+chooses the staff language (cli/language.py): help, click's words and our messages follow.
+One module per group of commands: `build` (check, build), `run` (run, approve, issues),
+`send` (send, report), `subscribers`, `serve`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import click
 from .. import __version__
 from ..config import default_config_path
 from ..errors import DigestError
+from ..i18n import N_, t
 from .build import build, check
+from .language import speak
 from .run import approve_command, issues_command, run_command
 from .send import report_command, send_command
 from .serve import serve_command
@@ -23,19 +27,19 @@ from .state import State
 from .subscribers import subscribers_group
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Help texts are catalogue keys, replaced by their text in the staff language by `main`.
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, help=N_("help.digest"))
 @click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="feeds.yaml to use (default: $DIGEST_CONFIG, then ./feeds.yaml).",
+    help=N_("help.digest.config"),
 )
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option("--debug", is_flag=True, help=N_("help.digest.debug"))
 @click.version_option(__version__, prog_name="digest")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
-    """Write and send a weekly newsletter from partner feeds and local recaps."""
     ctx.obj = State(config_path or default_config_path(), debug)
 
 
@@ -51,12 +55,15 @@ cli.add_command(issues_command)
 
 
 def main() -> None:
-    """Console entry point: run the CLI, turning DigestError into a message and exit code."""
-    debug = "--debug" in sys.argv[1:]
+    """Console entry point: run the CLI in the staff language, turning DigestError into a
+    message and exit code."""
+    args = sys.argv[1:]
+    debug = "--debug" in args
+    speak(cli, args)
     try:
-        cli.main(standalone_mode=False)
+        cli.main(args=args, standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        click.echo(t("cli.aborted"), err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()

@@ -12,9 +12,9 @@ import click
 
 from ..config import Config
 from ..errors import EXIT_FAILED, EXIT_USAGE, SettingError, UsageError
+from ..i18n import N_, say, staff_language
 from ..models import Period, SourceResult
 from ..period import parse_moment, range_period, week_of, week_period
-from ..wording import say
 from .progress import TerminalProgress
 from .state import State, pass_state
 from .summary import build_summary, status_table
@@ -23,17 +23,17 @@ if TYPE_CHECKING:
     from ..store import Store
 
 
-@click.command()
-@click.option("--fetch", is_flag=True, help="Also try every source and print their statuses.")
+@click.command(help=N_("help.check"))
+@click.option("--fetch", is_flag=True, help=N_("help.check.fetch"))
 @pass_state
 def check(state: State, fetch: bool) -> None:
-    """Validate feeds.yaml and report every problem at once (exit 2 if any)."""
     config = state.config
+    language = staff_language(config)
     counts = {"sources": len(config.sources), "themes": len(config.themes)}
-    click.echo(say(config.newsletter.language, "check_ok", path=config.path, **counts))
+    click.echo(say(language, "check.ok", path=config.path, **counts))
     if not _has_sender(config):
         # Building needs no sender, so it is not a problem of the file; sending does.
-        click.echo(say(config.newsletter.language, "check_no_sender"), err=True)
+        click.echo(say(language, "check.no_sender"), err=True)
     _check_overrides(config)
     if fetch:
         from ..pipeline import collect
@@ -41,17 +41,20 @@ def check(state: State, fetch: bool) -> None:
 
         with Store(config.store) as store:
             results = collect(config, store, datetime.now(config.newsletter.tz), offline=False)
-        for line in status_table(results, config.newsletter.language):
+        for line in status_table(results, language):
             click.echo(line)
         if any(r.status == "error" for r in results):
             sys.exit(EXIT_FAILED)
 
 
 def _check_overrides(config: Config) -> None:
-    """Every per-issue overrides file checked too; exit 2 after listing all their problems."""
+    """Every per-issue overrides file and the staff's own wording (templates/locale/*.po)
+    checked too; exit 2 after listing all their problems."""
+    from ..i18n import check_overrides
     from ..overrides import check_all_overrides
 
     errors = check_all_overrides(config)
+    errors += check_overrides(config.templates) if config.templates else []
     for error in errors:
         click.echo(f"error: {error.message}", err=True)
         if error.hint:
@@ -97,19 +100,19 @@ def _date(text: str, option: str) -> date:
         ) from exc
 
 
-@click.command()
-@click.option("--week", help="ISO week to build, e.g. 2023-W19 (default: the current week).")
-@click.option("--since", help="First day of a custom period (YYYY-MM-DD), with --until.")
-@click.option("--until", help="Last day of a custom period (YYYY-MM-DD), inclusive.")
-@click.option("--as-of", "as_of", help="Build as if it were this date/time (ISO); default now.")
+@click.command(help=N_("help.build"))
+@click.option("--week", help=N_("help.build.week"))
+@click.option("--since", help=N_("help.build.since"))
+@click.option("--until", help=N_("help.build.until"))
+@click.option("--as-of", "as_of", help=N_("help.build.as-of"))
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Folder to write the issue to (default: out/ISSUE beside feeds.yaml).",
+    help=N_("help.build.out"),
 )
-@click.option("--offline", is_flag=True, help="No network: feeds come from the cache or disk.")
-@click.option("--open", "open_browser", is_flag=True, help="Open the email in a browser.")
+@click.option("--offline", is_flag=True, help=N_("help.build.offline"))
+@click.option("--open", "open_browser", is_flag=True, help=N_("help.build.open"))
 @pass_state
 def build(
     state: State,
@@ -121,17 +124,19 @@ def build(
     offline: bool,
     open_browser: bool,
 ) -> None:
-    """Build one issue and write digest.html, digest.txt, digest.json and web.html."""
     from ..pipeline import build_issue, store_issue, write_issue
     from ..store import Store
 
     config = state.config
-    tz = config.newsletter.tz
+    language, tz = staff_language(config), config.newsletter.tz
     now = parse_moment(as_of, tz) if as_of else datetime.now(tz)
     period = _period(config, week, since, until, now)
     out = out_dir or config.folder / "out" / period.name
     total, done = len(config.sources), []
-    with Store(config.store) as store, TerminalProgress("Sources") as progress:
+    with (
+        Store(config.store) as store,
+        TerminalProgress(say(language, "progress.sources")) as progress,
+    ):
 
         def on_source(source_result: SourceResult) -> None:
             done.append(source_result)
@@ -152,7 +157,7 @@ def build(
         stats.duplicates_merged,
         stats.already_sent,
         f"{out}/",
-        config.newsletter.language,
+        language,
     )
     click.echo(lines[0])
     for line in [*lines[1:], *result.warnings]:
@@ -160,16 +165,16 @@ def build(
     if kept:
         click.echo(kept, err=True)
     if withdrawn:
-        click.echo(say(config.newsletter.language, "unapproved", issue=period.name), err=True)
+        click.echo(say(language, "build.unapproved", issue=period.name), err=True)
     if open_browser and not webbrowser.open(paths[0].resolve().as_uri()):
-        click.echo(say(config.newsletter.language, "no_browser", path=paths[0]), err=True)
+        click.echo(say(language, "build.no_browser", path=paths[0]), err=True)
 
 
 def _kept_note(store: Store, issue: str, kept: str | None, config: Config) -> str | None:
     """Why the store did not take the rebuilt issue (it went out, or is going out), if so."""
-    language = config.newsletter.language
+    language = staff_language(config)
     if kept == "sending":
         from ..delivery.deliver import report
 
-        return say(language, "kept_sending", issue=issue, left=report(store, issue).left)
-    return say(language, "kept_sent", issue=issue) if kept else None
+        return say(language, "build.kept_sending", issue=issue, left=report(store, issue).left)
+    return say(language, "build.kept_sent", issue=issue) if kept else None

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 import click
 
 from ..approval import approve_issue
+from ..i18n import N_, say, staff_language, status_label
 from ..lock import exclusive_run
 from ..period import parse_moment
 from ..pipeline import run_due
 from ..schedule import item_count
 from ..store import Store
-from ..wording import say, status_label
 from .send import echo_delivery
 from .state import State, pass_state
 
@@ -56,13 +56,12 @@ def _sender(config: Config, store: Store) -> Callable[[str], DeliveryReport]:
     return send
 
 
-@click.command("run")
-@click.option("--force", is_flag=True, help="Send even if thin, late, or not approved.")
-@click.option("--as-of", "as_of", help="Run as if it were this date/time (ISO).")
-@click.option("--offline", is_flag=True, help="Build without the network (feeds from cache).")
+@click.command("run", help=N_("help.run"))
+@click.option("--force", is_flag=True, help=N_("help.run.force"))
+@click.option("--as-of", "as_of", help=N_("help.run.as-of"))
+@click.option("--offline", is_flag=True, help=N_("help.run.offline"))
 @pass_state
 def run_command(state: State, force: bool, as_of: str | None, offline: bool) -> None:
-    """The cron entry: build the due issue, send it when allowed; safe to repeat."""
     config = state.config
     clock = _clock(config, as_of)
     with exclusive_run(config.store, "run"), Store(config.store) as store:
@@ -70,19 +69,15 @@ def run_command(state: State, force: bool, as_of: str | None, offline: bool) -> 
     for message in outcome.messages:
         click.echo(message, err=message in outcome.alerts)
     if outcome.report is not None:
-        echo_delivery(outcome.report, config.newsletter.language, command="digest run")
+        echo_delivery(outcome.report, staff_language(config), command="digest run")
         outcome.report.raise_for_outcome()
 
 
-@click.command("approve")
+@click.command("approve", help=N_("help.approve"))
 @click.argument("issue")
-@click.option("--as-of", "as_of", help="Approve as if it were this date/time (ISO).")
+@click.option("--as-of", "as_of", help=N_("help.approve.as-of"))
 @pass_state
 def approve_command(state: State, issue: str, as_of: str | None) -> None:
-    """Mark a reviewed (and test-sent) issue as ready for `digest run` to send.
-
-    Refused (exit 2) when `digest run` would not send it: too thin, or past its deadline.
-    """
     config = state.config
     with Store(config.store) as store:
         approval = approve_issue(config, store, issue, _clock(config, as_of)())
@@ -91,18 +86,17 @@ def approve_command(state: State, issue: str, as_of: str | None) -> None:
         click.echo(warning, err=True)
 
 
-@click.command("issues")
-@click.option("--limit", default=20, show_default=True, help="How many of the newest issues.")
+@click.command("issues", help=N_("help.issues"))
+@click.option("--limit", default=20, show_default=True, help=N_("help.issues.limit"))
 @pass_state
 def issues_command(state: State, limit: int) -> None:
-    """List the stored issues: status (built, approved, sending, sent, skipped) and size."""
     with Store(state.config.store) as store:
         stored = store.issues(limit)
-    language, tz = state.config.newsletter.language, state.config.newsletter.tz
+    language, tz = staff_language(state.config), state.config.newsletter.tz
     if not stored:
-        click.echo(say(language, "no_issues"))
+        click.echo(say(language, "issues.none"))
     for issue in stored:
         built = issue.built_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
         status = status_label(language, issue.status, of="issue")
         fields = {"status": status, "count": item_count(issue), "built": built}
-        click.echo(say(language, "issue_line", issue=issue.id, **fields))
+        click.echo(say(language, "issues.line", issue=issue.id, **fields))

@@ -21,12 +21,12 @@ from ..delivery.deliver import (
 from ..delivery.proof import send_proof
 from ..delivery.smtp import settings_from_env
 from ..errors import UsageError
+from ..i18n import N_, say, staff_language, status_label
 from ..lock import exclusive_run
 from ..period import unknown_issue_hint
 from ..schedule import item_count
 from ..store import Store
 from ..tokens import load_keys
-from ..wording import say, status_label
 from .progress import TerminalProgress
 from .state import State, pass_state
 
@@ -40,23 +40,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@click.command("send")
-@click.option(
-    "--issue",
-    "issue_id",
-    metavar="ISSUE",
-    help="Issue to send (default: the one being sent, else the newest approved one not past"
-    " its deadline).",
-)
-@click.option(
-    "--to", "address", metavar="ADDRESS", help="Send one test copy to ADDRESS only (not recorded)."
-)
-@click.option("--dry-run", is_flag=True, help="Show who would receive it; send nothing.")
+@click.command("send", help=N_("help.send"))
+@click.option("--issue", "issue_id", metavar="ISSUE", help=N_("help.send.issue"))
+@click.option("--to", "address", metavar="ADDRESS", help=N_("help.send.to"))
+@click.option("--dry-run", is_flag=True, help=N_("help.send.dry-run"))
 @pass_state
 def send_command(state: State, issue_id: str | None, address: str | None, dry_run: bool) -> None:
-    """Send the stored issue to every confirmed subscriber (exit 1 if paused, 75 if locked)."""
     config = state.config
-    language = config.newsletter.language
+    language = staff_language(config)
     if dry_run:
         with Store(config.store) as store:
             if issue := _pick(config, store, issue_id, test=bool(address)):
@@ -69,13 +60,19 @@ def send_command(state: State, issue_id: str | None, address: str | None, dry_ru
                 raise UsageError("no issue is stored", hint="build one first: `digest build`")
             message_id = send_proof(config, store, issue, address, _now, smtp=smtp, keys=keys)
             stored = store.issue(issue)
-        click.echo(say(language, "test_copy", issue=issue, address=address, message_id=message_id))
+        click.echo(
+            say(language, "send.test_copy", issue=issue, address=address, message_id=message_id)
+        )
         if stored is not None and stored.status != "sent":
             # The copy's "view in browser" link is the archive page, published once sent.
-            click.echo(say(language, "test_copy_view", issue=issue), err=True)
+            click.echo(say(language, "send.test_copy_view", issue=issue), err=True)
         return
     lock = exclusive_run(config.store, f"send {issue_id or ''}".strip())
-    with lock, Store(config.store) as store, TerminalProgress("Envoi") as bar:
+    with (
+        lock,
+        Store(config.store) as store,
+        TerminalProgress(say(language, "progress.sending")) as bar,
+    ):
         if not (issue := _pick(config, store, issue_id)):
             return
         try:
@@ -96,7 +93,7 @@ def _pick(
     caller reports it as an error)."""
     if issue_id:
         return sendable_issue(store, issue_id).id
-    language, tz = config.newsletter.language, config.newsletter.tz
+    language, tz = staff_language(config), config.newsletter.tz
     if test:
         found = default_test_issue(config, store)
     else:
@@ -104,30 +101,30 @@ def _pick(
         for due in choice.passed_over:
             deadline = due.deadline.strftime("%Y-%m-%d %H:%M")
             click.echo(
-                say(language, "passed_late", issue=due.issue_id, deadline=deadline), err=True
+                say(language, "send.passed_late", issue=due.issue_id, deadline=deadline), err=True
             )
         found = choice.issue
     if found is None:
         if not quiet:
-            click.echo(say(language, "nothing_to_send"))
+            click.echo(say(language, "send.nothing"))
         return None
     built = found.built_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     status = status_label(language, found.status, of="issue")
     fields = {"status": status, "count": item_count(found), "built": built}
-    click.echo(say(language, "picked", issue=found.id, **fields), err=True)
+    click.echo(say(language, "send.picked", issue=found.id, **fields), err=True)
     return found.id
 
 
 def _preview(store: Store, issue: str, address: str | None, language: str) -> None:
     if address:
-        click.echo(say(language, "would_test", issue=issue, address=address))
+        click.echo(say(language, "send.would_test", issue=issue, address=address))
         return
     count, first = store.recipients_preview(issue, PREVIEW)
-    click.echo(say(language, "would_send", issue=issue, count=count))
+    click.echo(say(language, "send.would_send", issue=issue, count=count))
     for email in first:
         click.echo(f"  {email}")
     if count > len(first):
-        click.echo(say(language, "and_more", count=count - len(first)))
+        click.echo(say(language, "send.and_more", count=count - len(first)))
 
 
 def echo_delivery(result: DeliveryReport, language: str, command: str = "digest send") -> None:
@@ -135,15 +132,17 @@ def echo_delivery(result: DeliveryReport, language: str, command: str = "digest 
     the one whose next run retries the deferred addresses: the one that was run."""
     counts = {k: getattr(result, k) for k in ("sent", "deferred", "failed", "bounced")}
     counts |= {"pending": result.pending, "audience": result.audience}
-    click.echo(say(language, "delivery", issue=result.issue_id, **counts))
+    click.echo(say(language, "delivery.summary", issue=result.issue_id, **counts))
     if result.later:
         why = result.later
-        click.echo(say(language, "later", issue=result.issue_id, pending=result.pending, why=why))
+        click.echo(
+            say(language, "delivery.later", issue=result.issue_id, pending=result.pending, why=why)
+        )
     if result.deferred and not result.paused:
-        click.echo(say(language, "deferred_next", command=command), err=True)
+        click.echo(say(language, "delivery.deferred_next", command=command), err=True)
 
 
-@click.command("report")
+@click.command("report", help=N_("help.report"))
 @click.argument("issue")
 @click.option(
     "--format",
@@ -151,11 +150,10 @@ def echo_delivery(result: DeliveryReport, language: str, command: str = "digest 
     type=click.Choice(["table", "csv"]),
     default="table",
     show_default=True,
-    help="csv: email,status,bounced,attempts,last_error,updated_at",
+    help=N_("help.report.format"),
 )
 @pass_state
 def report_command(state: State, issue: str, fmt: str) -> None:
-    """Who was sent ISSUE: counts by status, then deferred, failed and bounced addresses."""
     with Store(state.config.store) as store:
         if store.issue(issue) is None:
             raise UsageError(f"no issue {issue} in the store", hint=unknown_issue_hint(issue))
@@ -168,13 +166,13 @@ def report_command(state: State, issue: str, fmt: str) -> None:
                 writer.writerow([_cell(p.email), status, int(p.bounced), p.attempts,
                                  _cell(p.last_error), p.updated_at])  # fmt: skip
             return
-        language = state.config.newsletter.language
+        language = staff_language(state.config)
         echo_delivery(counts, language)
         for p in store.problems(issue):
             status = status_label(language, "bounced" if p.bounced else p.status, of="row")
             click.echo(f"  {p.email:<40} {status:<15} {p.last_error}")
     if counts.audience == 0:
-        click.echo(say(state.config.newsletter.language, "not_sent_yet", issue=issue), err=True)
+        click.echo(say(language, "report.not_sent_yet", issue=issue), err=True)
 
 
 def _cell(value: str) -> str:

@@ -4,28 +4,24 @@ from __future__ import annotations
 
 import click
 
+from ..i18n import N_
 from .state import State, pass_state
 
 
-@click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option(
-    "--proxy-headers",
-    is_flag=True,
-    help="Trust X-Forwarded-For/-Proto from --forwarded-allow-ips (behind a proxy).",
-)
+@click.command("serve", help=N_("help.serve"))
+@click.option("--host", default="127.0.0.1", show_default=True, help=N_("help.serve.host"))
+@click.option("--port", default=8000, show_default=True, type=int, help=N_("help.serve.port"))
+@click.option("--proxy-headers", is_flag=True, help=N_("help.serve.proxy-headers"))
 @click.option(
     "--forwarded-allow-ips",
     default="127.0.0.1",
     show_default=True,
-    help="Proxies whose X-Forwarded-* headers are trusted.",
+    help=N_("help.serve.forwarded-allow-ips"),
 )
 @pass_state
 def serve_command(
     state: State, host: str, port: int, proxy_headers: bool, forwarded_allow_ips: str
 ) -> None:
-    """Run the subscription and archive site (needs DIGEST_SECRET and DIGEST_SMTP_URL)."""
     import uvicorn
 
     from ..delivery.smtp import settings_from_env

@@ -13,15 +13,16 @@ import click
 
 from .. import subscribers as subs
 from ..errors import EXIT_USAGE
+from ..i18n import N_, say, staff_language, status_label
 from ..models import Subscriber
 from ..store import Store
 from ..subscribers import STATUSES, Leaving, to_csv
-from ..wording import say, status_label
 from .state import State, pass_state
 
 
 def _language(state: State) -> str:
-    return state.config.newsletter.language
+    """What staff read: the newsletter's language, or DIGEST_LANG's."""
+    return staff_language(state.config)
 
 
 @contextmanager
@@ -34,17 +35,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@click.group("subscribers")
+@click.group("subscribers", help=N_("help.subscribers"))
 def subscribers_group() -> None:
-    """Manage subscribers: add, remove, list, import, export, show, erase."""
+    pass
 
 
-@subscribers_group.command("add")
+@subscribers_group.command("add", help=N_("help.subscribers.add"))
 @click.argument("email")
-@click.option("--name", default="", help="The subscriber's name (optional).")
+@click.option("--name", default="", help=N_("help.subscribers.add.name"))
 @pass_state
 def add_command(state: State, email: str, name: str) -> None:
-    """Add EMAIL as confirmed (staff hold the consent; source 'cli')."""
     with _store(state) as store:
         found, before = subs.add(
             store,
@@ -57,37 +57,37 @@ def add_command(state: State, email: str, name: str) -> None:
     language = _language(state)
     status = status_label(language, found.status)
     if before is None:
-        click.echo(say(language, "sub_added", email=found.email, status=status))
+        click.echo(say(language, "sub.added", email=found.email, status=status))
     elif before == found.status:
-        click.echo(say(language, "sub_already", email=found.email, status=status))
+        click.echo(say(language, "sub.already", email=found.email, status=status))
     else:
         was = status_label(language, before)
-        click.echo(say(language, "sub_now", email=found.email, was=was, status=status))
+        click.echo(say(language, "sub.now", email=found.email, was=was, status=status))
 
 
-@subscribers_group.command("remove")
+@subscribers_group.command("remove", help=N_("help.subscribers.remove"))
 @click.argument("email")
 @pass_state
 def remove_command(state: State, email: str) -> None:
-    """Unsubscribe EMAIL (its record stays; `erase` deletes the personal data)."""
     with _store(state) as store:
         done = subs.remove(store, email, now=_now(), source="cli")
     click.echo(left_line(_language(state), done))
 
 
-@subscribers_group.command("list")
+@subscribers_group.command("list", help=N_("help.subscribers.list"))
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["table", "csv"]),
     default="table",
     show_default=True,
-    help="csv prints a header row: email,status,...",
+    help=N_("help.subscribers.list.format"),
 )
-@click.option("--status", type=click.Choice(STATUSES), default=None, help="Only this status.")
+@click.option(
+    "--status", type=click.Choice(STATUSES), default=None, help=N_("help.subscribers.list.status")
+)
 @pass_state
 def list_command(state: State, fmt: str, status: str | None) -> None:
-    """List subscribers (all but erased ones), by address."""
     with _store(state) as store:
         found = subs.listing(store, status)
     if fmt == "csv":
@@ -96,15 +96,10 @@ def list_command(state: State, fmt: str, status: str | None) -> None:
         click.echo(table(_language(state), found))
 
 
-@subscribers_group.command("export")
-@click.option(
-    "--excel",
-    is_flag=True,
-    help="For Excel: ';'-separated, with a UTF-8 BOM so that accents read right.",
-)
+@subscribers_group.command("export", help=N_("help.subscribers.export"))
+@click.option("--excel", is_flag=True, help=N_("help.subscribers.export.excel"))
 @pass_state
 def export_command(state: State, excel: bool) -> None:
-    """Print every subscriber as CSV (header row: email,status,name,...)."""
     with _store(state) as store:
         found = subs.listing(store)
     if excel:
@@ -115,11 +110,10 @@ def export_command(state: State, excel: bool) -> None:
         click.echo(to_csv(found), nl=False)
 
 
-@subscribers_group.command("import")
+@subscribers_group.command("import", help=N_("help.subscribers.import"))
 @click.argument("csv_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @pass_state
 def import_command(state: State, csv_file: Path) -> None:
-    """Import FILE.csv (columns email[,name], header optional, ',' or ';') as confirmed."""
     with _store(state) as store:
         report = subs.import_csv(
             store, csv_file, language=state.config.newsletter.language, now=_now()
@@ -130,48 +124,47 @@ def import_command(state: State, csv_file: Path) -> None:
     for number, email, status in report.skipped:
         label = status_label(language, status)
         click.echo(
-            say(language, "sub_import_left", line=number, email=email, status=label), err=True
+            say(language, "sub.import_left", line=number, email=email, status=label), err=True
         )
     counts = {"added": report.added, "confirmed": report.confirmed}
     counts |= {"unchanged": report.unchanged, "left": len(report.skipped)}
-    click.echo(say(language, "sub_imported", bad=len(report.problems), **counts))
+    click.echo(say(language, "sub.imported", bad=len(report.problems), **counts))
 
 
-@subscribers_group.command("show")
+@subscribers_group.command("show", help=N_("help.subscribers.show"))
 @click.argument("email")
 @pass_state
 def show_command(state: State, email: str) -> None:
-    """Print everything stored about EMAIL as JSON (GDPR access request)."""
     with _store(state) as store:
         record = subs.show(store, email)
     click.echo(json.dumps(record, ensure_ascii=False, indent=2))
 
 
-@subscribers_group.command("erase")
+@subscribers_group.command("erase", help=N_("help.subscribers.erase"))
 @click.argument("email")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", is_flag=True, help=N_("help.subscribers.erase.yes"))
 @pass_state
 def erase_command(state: State, email: str, yes: bool) -> None:
-    """Delete EMAIL's personal data (GDPR), keeping an anonymised consent record."""
     language = _language(state)
     with _store(state) as store:
         subs.find(store, email)  # an unknown address is said before asking anything
-        if not yes and not agrees(language, say(language, "sub_erase_confirm", email=email)):
-            click.echo(say(language, "sub_erase_declined", email=email))
+        if not yes and not agrees(language, say(language, "sub.erase_confirm", email=email)):
+            click.echo(say(language, "sub.erase_declined", email=email))
             return  # a "no" is an answer, not a failure: exit 0
         kept = subs.erase(store, email, now=_now(), source="cli")
-    click.echo(say(language, "sub_erased", email=email, digest=kept[:16]))
+    click.echo(say(language, "sub.erased", email=email, digest=kept[:16]))
 
 
-@subscribers_group.command("unsubscribe-mail")
+@subscribers_group.command("unsubscribe-mail", help=N_("help.subscribers.unsubscribe-mail"))
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @pass_state
 def unsubscribe_mail_command(state: State, files: tuple[Path, ...]) -> None:
-    """Act on emails sent to the List-Unsubscribe mailto: FILE(s) (.eml), or one on stdin."""
     from ..delivery.mailbox import MAX_MESSAGE_BYTES, NoToken, unsubscribe_by_mail
     from ..tokens import BadToken, load_keys
 
-    keys, language = load_keys(), _language(state)
+    # Not the staff language: piped from the mail server, a failure bounces this command's
+    # output back to the reader who wrote, so it speaks the newsletter's language.
+    keys, language = load_keys(), state.config.newsletter.language
     raws = _messages(files, MAX_MESSAGE_BYTES)
     failed = 0
     with _store(state) as store:
@@ -180,22 +173,23 @@ def unsubscribe_mail_command(state: State, files: tuple[Path, ...]) -> None:
                 done = unsubscribe_by_mail(store, raw, keys, now=_now())
             except BadToken as exc:
                 failed += 1
-                phrase = "unsub_no_token" if isinstance(exc, NoToken) else "unsub_bad_token"
-                click.echo(say(language, phrase, name=name), err=True)
+                if isinstance(exc, NoToken):
+                    click.echo(say(language, "unsub.no_token", name=name), err=True)
+                else:
+                    click.echo(say(language, "unsub.bad_token", name=name), err=True)
                 continue
             click.echo(left_line(language, done))
     if failed:
         # Piped from the mail server, this exit status bounces the email back to its sender,
-        # stderr included: said in the newsletter's language, like the rest of the report.
-        click.echo(say(language, "unsub_failed", failed=failed, total=len(raws)), err=True)
+        # stderr included.
+        click.echo(say(language, "unsub.failed", failed=failed, total=len(raws)), err=True)
         sys.exit(EXIT_USAGE)
 
 
-@subscribers_group.command("bounce-mail")
+@subscribers_group.command("bounce-mail", help=N_("help.subscribers.bounce-mail"))
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @pass_state
 def bounce_mail_command(state: State, files: tuple[Path, ...]) -> None:
-    """Act on bounce reports (DSN) sent to the return path: FILE(s), or one on stdin."""
     from ..delivery.bounces import MAX_MESSAGE_BYTES, bounces_in, record
 
     language = _language(state)
@@ -206,22 +200,24 @@ def bounce_mail_command(state: State, files: tuple[Path, ...]) -> None:
                 found = bounces_in(store, raw)
             except Exception as exc:  # a mangled report must not bounce back to a server
                 error = f"{type(exc).__name__}: {exc}"
-                click.echo(say(language, "bounce_unreadable", name=name, error=error), err=True)
+                click.echo(say(language, "bounce.unreadable", name=name, error=error), err=True)
                 continue
             if not found:  # an auto-reply, a forged report...: said, never bounced back
-                click.echo(say(language, "bounce_ignored", name=name), err=True)
+                click.echo(say(language, "bounce.ignored", name=name), err=True)
             for bounce in found:
                 subscriber = store.subscriber(bounce.subscriber_id)
                 email = subscriber.email if subscriber else f"#{bounce.subscriber_id}"
                 if bounce.delayed:  # ours, but only "still trying": ignored, and said so
                     click.echo(
-                        say(language, "bounce_delayed", email=email, status=bounce.status),
+                        say(language, "bounce.delayed", email=email, status=bounce.status),
                         err=True,
                     )
                     continue
                 record(store, bounce, _now())
-                phrase = "bounce_marked" if bounce.mailbox_error else "bounce_failed"
-                click.echo(say(language, phrase, email=email, status=bounce.status))
+                if bounce.mailbox_error:
+                    click.echo(say(language, "bounce.marked", email=email, status=bounce.status))
+                else:
+                    click.echo(say(language, "bounce.failed", email=email, status=bounce.status))
 
 
 def _messages(files: tuple[Path, ...], limit: int) -> list[tuple[str, bytes]]:
@@ -232,16 +228,20 @@ def _messages(files: tuple[Path, ...], limit: int) -> list[tuple[str, bytes]]:
 
 
 def table(language: str, found: list[Subscriber]) -> str:
-    """The human listing: address, status (in the newsletter's language), since when."""
+    """The human listing: address, status (in the staff language), since when."""
     if not found:
-        return say(language, "sub_none")
-    heads = tuple(say(language, f"sub_head_{k}") for k in ("email", "status", "since"))
+        return say(language, "sub.none")
+    heads = (
+        say(language, "sub.head.email"),
+        say(language, "sub.head.status"),
+        say(language, "sub.head.since"),
+    )
     rows = [heads]
     rows += [(s.email, status_label(language, s.status), f"{s.updated_at:%Y-%m-%d}") for s in found]
     email_width = max(len(row[0]) for row in rows)
     status_width = max(len(row[1]) for row in rows)
     lines = [f"{a:<{email_width}}  {b:<{status_width}}  {c}" for a, b, c in rows]
-    lines.append(say(language, "sub_count", count=len(found)))
+    lines.append(say(language, "sub.count", count=len(found)))
     return "\n".join(lines)
 
 
@@ -250,20 +250,19 @@ def left_line(language: str, done: Leaving) -> str:
     email = done.email or f"#{done.subscriber_id}"
     status = status_label(language, done.before)
     if not done.changed:
-        return say(language, "sub_already", email=email, status=status)
+        return say(language, "sub.already", email=email, status=status)
     if done.before == "confirmed":
-        return say(language, "sub_removed", email=email)
-    return say(language, "sub_removed_was", email=email, status=status)
-
-
-# The answers the erase prompt takes. French staff type o/oui, or y/yes out of habit.
-_YES = {"fr": ("o", "oui", "y", "yes"), "en": ("y", "yes")}
-_NO = {"fr": ("n", "non", "no"), "en": ("n", "no")}
+        return say(language, "sub.removed", email=email)
+    return say(language, "sub.removed_was", email=email, status=status)
 
 
 def agrees(language: str, question: str) -> bool:
-    """Ask until the answer is yes or no; Enter alone, or no input left (EOF), is no."""
-    yes, no = _YES.get(language, _YES["en"]), _NO.get(language, _NO["en"])
+    """Ask until the answer is yes or no; Enter alone, or no input left (EOF), is no.
+
+    The answers taken are the catalogue's, beside the question's `[o/N]`: French staff type
+    o/oui, or y/yes out of habit."""
+    yes = say(language, "sub.answers_yes").split()
+    no = say(language, "sub.answers_no").split()
     while True:
         click.echo(question, nl=False)
         line = sys.stdin.readline()
@@ -276,4 +275,4 @@ def agrees(language: str, question: str) -> bool:
             return True
         if not answer or answer in no:
             return False
-        click.echo(say(language, "sub_answer_yes_no"), err=True)
+        click.echo(say(language, "sub.answer_yes_no"), err=True)

@@ -34,12 +34,12 @@ from typing import Any
 
 from ..config import Config
 from ..errors import DeliveryError, UsageError
+from ..i18n import say, staff_language
 from ..period import unknown_issue_hint, week_period
 from ..schedule import Due, due_of, is_preview
 from ..store import Store, StoredIssue
 from ..store.outbox import OutboxRow, Outcome
 from ..tokens import Keys, unsubscribe_url
-from ..wording import say
 from .message import MessageTemplate, Recipient, build_template, clean_header, sender_domain
 from .pool import Pool, RateLimiter, Result
 from .smtp import SmtpSettings
@@ -285,10 +285,13 @@ class _Run:
         return None
 
     def _quota_note(self) -> str:
-        s, language = self.settings, self.config.newsletter.language
-        which, count = ("per_hour", s.per_hour) if s.per_hour else ("per_minute", s.per_minute)
-        quota = say(language, which, count=count)
-        return say(language, "quota", quota=quota, wait=f"{s.retry_wait:g}")
+        s, language = self.settings, staff_language(self.config)
+        if s.per_hour:
+            quota = say(language, "delivery.per_hour", count=s.per_hour)
+        else:
+            quota = say(language, "delivery.per_minute", count=s.per_minute)
+        wait = f"{s.retry_wait:g}"
+        return say(language, "delivery.quota", quota=quota, wait=wait)
 
     def _limiter(self) -> RateLimiter:
         s = self.settings

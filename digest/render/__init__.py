@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 from ..config import Config
 from ..errors import RenderError
+from ..i18n import messages
 from ..models import Issue
 from .email import render_email
 from .limits import MAX_HTML_BYTES, fit, size
 from .placeholders import PLACEHOLDERS
 from .templates import EMAIL_TEXT, WEB_HTML, render_template
 from .view import IssueView, build_view
-from .words import words_for
 
 __all__ = ["MAX_HTML_BYTES", "PLACEHOLDERS", "RenderError", "RenderedIssue", "render_issue"]
 
@@ -38,11 +38,12 @@ class RenderedIssue:
 def render_issue(issue: Issue, config: Config) -> RenderedIssue:
     """Render the three outputs of `issue`; the email is trimmed to fit the size limit."""
     view = build_view(issue, config)
-    sent, html = fit(view, lambda v: render_email(v, config))
+    words = messages(view.lang, config.templates)
+    sent, html = fit(view, lambda v: render_email(v, config), words)
     text = _render_text(sent, config)
     for output, name in ((html, "email.mjml"), (text, EMAIL_TEXT)):
         _check_placeholders(output, name)
-    web = render_template(config, WEB_HTML, autoescape=True, issue=view, words=words_for(view.lang))
+    web = render_template(config, WEB_HTML, autoescape=True, issue=view)
     return RenderedIssue(
         subject=view.subject,
         preheader=view.preheader,
@@ -54,9 +55,8 @@ def render_issue(issue: Issue, config: Config) -> RenderedIssue:
 
 
 def _render_text(view: IssueView, config: Config) -> str:
-    words = words_for(view.lang)
     return render_template(
-        config, EMAIL_TEXT, autoescape=False, issue=view, words=words, placeholders=PLACEHOLDERS
+        config, EMAIL_TEXT, autoescape=False, issue=view, placeholders=PLACEHOLDERS
     )
 
 

@@ -26,7 +26,6 @@ from ..errors import RenderError
 from .placeholders import PLACEHOLDERS
 from .templates import EMAIL_MJML, environment, render_template
 from .view import IssueView
-from .words import words_for
 
 _INLINE_STYLE = re.compile(r"<mj-style\b[^>]*\binline=[\"']inline[\"'][^>]*>(.*?)</mj-style>", re.S)
 _VOID = {"br", "img", "hr", "meta", "link", "input", "col", "area", "base", "wbr", "source"}
@@ -39,7 +38,6 @@ def render_email(view: IssueView, config: Config) -> str:
         EMAIL_MJML,
         autoescape=True,
         issue=view,
-        words=words_for(view.lang),
         placeholders=PLACEHOLDERS,
     )
     return inline_styles(compile_mjml(source, config), source)

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ..errors import RenderError
+from ..i18n import Messages, is_plural, say
 from .view import IssueView, SectionView
-from .words import words_for
 
 MAX_HTML_BYTES = 100_000
 SHORT_SUMMARY_WORDS = 20
@@ -53,8 +53,9 @@ def _droppable(view: IssueView) -> list[SectionView]:
     return [*view.sections, *([view.agenda] if view.agenda else [])]
 
 
-def drop_items(view: IssueView, count: int) -> IssueView:
-    """`view` without `count` items, taken from the end of the largest sections."""
+def drop_items(view: IssueView, count: int, words: Messages) -> IssueView:
+    """`view` without `count` items, taken from the end of the largest sections, and a note
+    (in `words`) that says how many the web page adds."""
     lengths = [len(s.items) for s in _droppable(view)]
     for _ in range(min(count, sum(lengths))):
         # The largest section loses one; on a tie, the one further down the email.
@@ -64,12 +65,16 @@ def drop_items(view: IssueView, count: int) -> IssueView:
     sections = tuple(s for s in kept[: len(view.sections)] if s.items)
     agenda = kept[-1] if view.agenda and kept[-1].items else None
     trimmed = view.trimmed + min(count, sum(len(s.items) for s in _droppable(view)))
-    words = words_for(view.lang)
-    note = words["trimmed_one"] if trimmed == 1 else words["trimmed_many"].format(n=trimmed)
+    if is_plural(words.language, trimmed):
+        note = say(words, "email.trimmed_many", count=trimmed)
+    else:
+        note = say(words, "email.trimmed_one", count=trimmed)
     return replace(view, sections=sections, agenda=agenda, trimmed=trimmed, trimmed_note=note)
 
 
-def fit(view: IssueView, render: Render, limit: int = MAX_HTML_BYTES) -> tuple[IssueView, str]:
+def fit(
+    view: IssueView, render: Render, words: Messages, limit: int = MAX_HTML_BYTES
+) -> tuple[IssueView, str]:
     """The view actually sent and its HTML, under `limit` bytes (see the module's rule)."""
     html = render(view)
     if carried_size(html) <= limit:
@@ -78,14 +83,14 @@ def fit(view: IssueView, render: Render, limit: int = MAX_HTML_BYTES) -> tuple[I
     html = render(view)
     if carried_size(html) <= limit:
         return view, html
-    return _drop_until_fits(view, html, render, limit)
+    return _drop_until_fits(view, html, render, words, limit)
 
 
 def _drop_until_fits(
-    view: IssueView, html: str, render: Render, limit: int
+    view: IssueView, html: str, render: Render, words: Messages, limit: int
 ) -> tuple[IssueView, str]:
     total = sum(len(s.items) for s in _droppable(view))
-    floor = carried_size(render(drop_items(view, total)))
+    floor = carried_size(render(drop_items(view, total, words)))
     if floor > limit:
         raise RenderError(
             f"the email is {floor} bytes (encoded) even without any item (limit {limit})",
@@ -95,7 +100,7 @@ def _drop_until_fits(
     per_item = max(1.0, (carried_size(html) - floor) / total)
     count = math.ceil((carried_size(html) - limit) / per_item)
     while True:
-        trimmed = drop_items(view, count)
+        trimmed = drop_items(view, count, words)
         html = render(trimmed)
         if carried_size(html) <= limit:
             return trimmed, html

@@ -14,6 +14,7 @@ import jinja2
 
 from ..config import Config
 from ..errors import RenderError
+from ..i18n import messages
 from .environment import make_env
 
 EMAIL_MJML = "email.mjml"
@@ -76,10 +77,13 @@ def _where(tb: TracebackType | None, name: str) -> str:
 
 
 def render_template(config: Config, name: str, *, autoescape: bool, **context: Any) -> str:
-    """Render template `name`; any failure becomes a RenderError naming file and line."""
+    """Render template `name` with `context` and `_`, the catalogue in the newsletter's
+    language (`_("email.featured")`); any failure becomes a RenderError naming file and
+    line."""
     env = environment(config, autoescape=autoescape)
+    words = messages(config.newsletter.language, config.templates)
     try:
-        return env.get_template(name).render(**context)
+        return env.get_template(name).render(_=words, **context)
     except jinja2.TemplateSyntaxError as exc:
         where = f"{exc.filename or exc.name or name}, line {exc.lineno}"
         raise RenderError(f"template {where}: {exc.message}", hint=_HINT) from exc

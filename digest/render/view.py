@@ -8,7 +8,6 @@ Content strings are neutralised so that they cannot fake a per-subscriber placeh
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -16,13 +15,13 @@ from zoneinfo import ZoneInfo
 
 from ..chars import remove_control_chars
 from ..config import Config
+from ..i18n import Messages, messages, say
 from ..models import Issue, Item, Section
 from ..text import sanitize_html
 from ..urls import http_url
 from .dates import day_label, event_label, period_label
 from .placeholders import neutral_text, neutral_url
 from .typography import typo_html, typo_text
-from .words import words_for
 
 EMAIL_SUMMARY_WORDS = 45  # summaries in the email: compact, the link has the rest
 PREHEADER_CHARS = 140
@@ -136,7 +135,7 @@ class _Builder:
         self.issue = issue
         self.config = config
         self.lang = config.newsletter.language
-        self.words: Mapping[str, str] = words_for(self.lang)
+        self.words: Messages = messages(self.lang, config.templates)
         self.tz: ZoneInfo = config.newsletter.tz
         self.year = issue.period.end.astimezone(self.tz).year
 
@@ -153,7 +152,7 @@ class _Builder:
             date=day_label(when, self.tz, self.words, year=False) if when else "",
             summary=_text(item.summary_text, self.lang),
             image=_link(item.image),
-            image_alt=_attribute(self.words["image_alt"].format(title=title)),
+            image_alt=_attribute(say(self.words, "email.image_alt", title=title)),
             author=_text(item.author or "", self.lang),
             event=event_label(item.event_date, self.tz, self.words, self.year)
             if item.event_date
@@ -192,12 +191,12 @@ class _Builder:
         )
 
     def subject(self, title: str, period: str) -> str:
-        return self.words["subject"].format(title=title, period=period[:1].lower() + period[1:])
+        return say(self.words, "email.subject", title=title, period=period[:1].lower() + period[1:])
 
     def build(self) -> IssueView:
         newsletter = self.config.newsletter
-        featured = self.section(self.issue.featured, self.words["featured"])
-        agenda = self.section(self.issue.agenda, self.words["agenda"])
+        featured = self.section(self.issue.featured, say(self.words, "email.featured"))
+        agenda = self.section(self.issue.agenda, say(self.words, "email.agenda"))
         sections = tuple(s for s in map(self.section, self.issue.sections) if s is not None)
         everything = tuple(s for s in (featured, *sections, agenda) if s is not None)
         title = _text(newsletter.title, self.lang)
@@ -217,7 +216,7 @@ class _Builder:
             sections=sections,
             agenda=agenda,
             logo=_link(newsletter.logo) or "",
-            logo_alt=_attribute(self.words["logo_alt"].format(title=title)),
+            logo_alt=_attribute(say(self.words, "email.logo_alt", title=title)),
             subscribe_url=_link(newsletter.subscribe_url) or _link(newsletter.base_url) or "",
             archive_url=_link(newsletter.base_url.rstrip("/") + "/archives/") or "",
             sender_name=_text(name or newsletter.title, self.lang),

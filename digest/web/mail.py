@@ -13,27 +13,29 @@ from email.utils import format_datetime, make_msgid, parseaddr
 import jinja2
 
 from ..config import Config
+from ..i18n import Messages, say
 
 
 def confirmation_message(
     config: Config,
     env: jinja2.Environment,
-    t: dict[str, str],
+    words: Messages,
     address: str,
     url: str,
     now: datetime,
 ) -> EmailMessage:
-    """The message asking `address` to confirm, with `url` (the confirm link)."""
+    """The message asking `address` to confirm, with `url` (the confirm link); `words` are
+    the site's messages (site.email_*)."""
     newsletter = config.newsletter
     body = env.get_template("site/confirm_email.txt").render(
-        t=t,
+        _=words,
         newsletter=newsletter,
         url=url,
         days=config.site.confirm_days,
         base=newsletter.base_url.rstrip("/"),
     )
     message = EmailMessage()
-    message["Subject"] = " ".join(t["email_subject"].format(title=newsletter.title).split())
+    message["Subject"] = " ".join(say(words, "site.email_subject", title=newsletter.title).split())
     message["From"] = newsletter.sender
     message["To"] = address
     message["Date"] = format_datetime(now)

@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
+from ..i18n import N_, say
 from ..subscribers import BadAddress, confirm, normalise_email, request_subscription, unsubscribe
 from ..tokens import CONFIRM, UNSUBSCRIBE, BadToken, ExpiredToken, read_token
 from .security import client_ip, limit_key
@@ -58,7 +59,7 @@ class Pages:
             address = normalise_email(typed)
         except BadAddress:
             shown = typed[:254].replace("\r", " ").replace("\n", " ")
-            return await self.home(request, site.t["bad_email"], 400, shown)
+            return await self.home(request, say(site.words, "site.bad_email"), 400, shown)
         if not site.per_address.hit(address):
             return _limited(site.message(request, "rate", 429), site.config.site.window)
         subscriber_id = request_subscription(
@@ -102,7 +103,11 @@ class Pages:
         one_click = form is not None and form.get("List-Unsubscribe") == "One-Click"
         subscriber_id, problem = self._read(request, UNSUBSCRIBE)
         if problem is not None:
-            return PlainTextResponse(site.t["invalid_text"], 400) if one_click else problem
+            return (
+                PlainTextResponse(say(site.words, "site.invalid_text"), 400)
+                if one_click
+                else problem
+            )
         if form is None:
             return self._action(request, "unsubscribe")
         # No CSRF check on these POSTs (the subscribe form has one): the signed token in the
@@ -116,7 +121,7 @@ class Pages:
             ip=client_ip(request),
         )
         if one_click:
-            return PlainTextResponse(site.t["one_click_text"], 200)
+            return PlainTextResponse(say(site.words, "site.one_click_text"), 200)
         return site.message(request, "unsubscribed")
 
     def _read(self, request: Request, purpose: str) -> tuple[int, Response | None]:
@@ -140,14 +145,26 @@ class Pages:
         """The page with one button that POSTs back to this same URL (its token is the proof:
         no cookie, no CSRF field)."""
         site = self.site
+        heading, text, button = _ACTIONS[name]
         return site.page(
             request,
             "action.html",
-            heading=site.t[f"{name}_title"],
-            text=site.t[f"{name}_text"],
-            button=site.t[f"{name}_button"],
+            heading=say(site.words, heading),
+            text=say(site.words, text),
+            button=say(site.words, button),
             action=request.url.path,
         )
+
+
+# The pages with one button, by name: their title, text and button.
+_ACTIONS = {
+    "confirm": (N_("site.confirm_title"), N_("site.confirm_text"), N_("site.confirm_button")),
+    "unsubscribe": (
+        N_("site.unsubscribe_title"),
+        N_("site.unsubscribe_text"),
+        N_("site.unsubscribe_button"),
+    ),
+}
 
 
 async def _form(request: Request) -> FormData:

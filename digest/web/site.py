@@ -1,4 +1,9 @@
-"""What every page handler shares: config, store, keys, templates, wording, limits, clock."""
+"""What every page handler shares: config, store, keys, templates, wording, limits, clock.
+
+The site's wording is the catalogue's site.* messages in the newsletter's language (with the
+staff's own locale/<lang>.po first, see docs/messages.md); in French it gets the newsletter's
+no-break spaces, so a .po needs only ordinary ones.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,17 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
-import yaml
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..config import Config
 from ..delivery.smtp import SmtpSettings
-from ..errors import DigestError, SettingError
+from ..errors import SettingError
+from ..i18n import N_, Messages, messages, say
 from ..models import Period
 from ..render.dates import period_label
 from ..render.environment import make_env
 from ..render.typography import typo_text
-from ..render.words import words_for
 from ..store import Store, StoredIssue
 from ..tokens import Keys, confirm_url
 from .mail import confirmation_message
@@ -50,7 +54,9 @@ class Site:
         self.env = make_env(config)
         self.text_env = make_env(config, autoescape=False)
         self.lang = config.newsletter.language
-        self.t = load_messages(self.env, self.lang)
+        # Dates as the newsletter writes them; the site's own wording with French spaces.
+        self.plain_words = messages(self.lang, config.templates)
+        self.words = site_words(self.plain_words)
         self.css = _source(self.env, "site/site.css")
         self.csrf = Csrf(keys, secure=config.newsletter.base_url.startswith("https://"))
         self.per_ip, self.per_address = _limiters(config)
@@ -66,7 +72,7 @@ class Site:
         self, request: Request, template: str, status: int = 200, **values: Any
     ) -> HTMLResponse:
         html = self.env.get_template(f"site/{template}").render(
-            t=self.t,
+            _=self.words,
             lang=self.lang,
             newsletter=self.config.newsletter,
             root=request.scope.get("root_path", "").rstrip("/"),
@@ -76,19 +82,20 @@ class Site:
         return HTMLResponse(html, status, headers={"cache-control": "no-store"})
 
     def message(self, request: Request, name: str, status: int = 200) -> HTMLResponse:
-        """A page that only says something: `<name>_title` and `<name>_text` from the wording."""
+        """A page that only says something: the title and text of MESSAGE_PAGES[name]."""
+        title, text = MESSAGE_PAGES[name]
         return self.page(
             request,
             "message.html",
             status,
-            heading=self.t[f"{name}_title"],
-            text=self.t[f"{name}_text"],
+            heading=say(self.words, title),
+            text=say(self.words, text),
         )
 
     def label(self, issue: StoredIssue) -> str:
         """'Semaine du 8 au 14 mai 2023': what the issue itself says, not the week's id."""
         period = Period(issue.id, issue.period_start, issue.period_end)
-        return period_label(period, self.config.newsletter.tz, words_for(self.lang))
+        return period_label(period, self.config.newsletter.tz, self.plain_words)
 
     def send_confirmation(self, subscriber_id: int) -> None:
         """Record that a confirmation email is owed, and wake the mailer thread to send it.
@@ -101,22 +108,29 @@ class Site:
     def confirmation(self, subscriber_id: int, address: str, now: datetime) -> EmailMessage:
         """The confirmation email, its link signed now (the mailer thread calls this)."""
         url = confirm_url(self.config, subscriber_id, now, self.keys)
-        return confirmation_message(self.config, self.text_env, self.t, address, url, now)
+        return confirmation_message(self.config, self.text_env, self.words, address, url, now)
 
 
-def load_messages(env: Any, lang: str) -> dict[str, str]:
-    """The site's wording in `lang`, from site/messages.yaml (overridable like any template)."""
-    data = yaml.safe_load(_source(env, "site/messages.yaml"))
-    if not isinstance(data, dict) or not isinstance(data.get(lang), dict):
-        raise DigestError(
-            f"site/messages.yaml has no '{lang}' wording",
-            hint="copy digest/templates/site/messages.yaml into your `templates:` folder"
-            " (as site/messages.yaml) and edit it, or delete your copy",
-        )
-    # French spaces as the newsletter has them (no-break before : ; ! ? and inside « »),
-    # applied here so that staff editing messages.yaml type ordinary spaces.
-    polish = typo_text if lang == "fr" else str
-    return {str(k): polish(str(v)) for k, v in data[lang].items()}
+def site_words(words: Messages) -> Messages:
+    """`words` as the site shows them: in French with the newsletter's no-break spaces
+    (before : ; ! ? and inside « »), added so that staff writing their own .po type
+    ordinary spaces."""
+    return words.polished(typo_text) if words.language == "fr" else words
+
+
+# Pages that only say something, by name: their title and text.
+MESSAGE_PAGES = {
+    "check": (N_("site.check_title"), N_("site.check_text")),
+    "confirmed": (N_("site.confirmed_title"), N_("site.confirmed_text")),
+    "already": (N_("site.already_title"), N_("site.already_text")),
+    "expired": (N_("site.expired_title"), N_("site.expired_text")),
+    "invalid": (N_("site.invalid_title"), N_("site.invalid_text")),
+    "unsubscribed": (N_("site.unsubscribed_title"), N_("site.unsubscribed_text")),
+    "forbidden": (N_("site.forbidden_title"), N_("site.forbidden_text")),
+    "rate": (N_("site.rate_title"), N_("site.rate_text")),
+    "not_found": (N_("site.not_found_title"), N_("site.not_found_text")),
+    "error": (N_("site.error_title"), N_("site.error_text")),
+}
 
 
 def _source(env: Any, name: str) -> str:
