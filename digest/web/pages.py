@@ -1,7 +1,7 @@
 """The page handlers: home and subscribe, confirm, unsubscribe (with RFC 8058 one-click).
 
-State changes only on POST: a GET of a confirm or unsubscribe link shows a page with a
-button, so mail scanners that prefetch links change nothing. Every answer to a valid
+State changes only on POST: a GET or HEAD of a confirm or unsubscribe link shows a page
+with a button, so mail scanners that prefetch links change nothing. Every answer to a valid
 subscription is the same page, whether the address is new, pending or already confirmed.
 """
 
@@ -69,8 +69,9 @@ class Pages:
         return site.message(request, "check")
 
     async def confirm(self, request: Request) -> Response:
+        """GET and HEAD show the page; only a POST confirms."""
         subscriber_id, problem = self._read(request, CONFIRM)
-        if request.method == "GET":
+        if not _changes_state(request):
             return problem or self._confirm_page(request, subscriber_id)
         await _form(request)  # read within the size limits; the token is the proof
         if problem is not None:
@@ -96,8 +97,9 @@ class Pages:
         return self._action(request, "confirm")
 
     async def unsubscribe(self, request: Request) -> Response:
+        """GET and HEAD show the page; only a POST (a button or RFC 8058) unsubscribes."""
         site = self.site
-        form = await _form(request) if request.method == "POST" else None
+        form = await _form(request) if _changes_state(request) else None
         # RFC 8058: the mail client POSTs `List-Unsubscribe=One-Click`, with no cookie.
         one_click = form is not None and form.get("List-Unsubscribe") == "One-Click"
         subscriber_id, problem = self._read(request, UNSUBSCRIBE)
@@ -148,6 +150,13 @@ class Pages:
             button=site.t[f"{name}_button"],
             action=request.url.path,
         )
+
+
+def _changes_state(request: Request) -> bool:
+    """Whether this request may change anything: only a POST. Starlette also routes HEAD to
+    the handlers of GET routes, and mail scanners prefetch links with it, so a handler must
+    never treat "not GET" as "POST"."""
+    return request.method == "POST"
 
 
 async def _form(request: Request) -> FormData:
