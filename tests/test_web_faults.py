@@ -4,20 +4,24 @@ connection, a real `digest serve` process where the fault needs one)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from digest.config import load_config
 from digest.delivery.smtp import parse_smtp_url
 from digest.store import Store
 from digest.tokens import CONFIRM, UNSUBSCRIBE, make_token
 from digest.web import create_app
 from tests.smtp_server import SmtpServer
-from tests.web_support import KEYS, RunningSite, csrf_of, running_site
+from tests.test_web import server_errors
+from tests.web_support import KEYS, RunningSite, csrf_of, running_site, write_config
 
 
 @pytest.fixture
@@ -42,6 +46,14 @@ def _add(site: RunningSite, email: str, status: str) -> int:
         )
     assert new_id is not None
     return new_id
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """A bounded wait for something another thread does (not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "waited in vain"
+        time.sleep(0.01)
 
 
 # -- 1. HEAD never changes state --------------------------------------------------------
@@ -86,3 +98,91 @@ def test_head_changes_nothing_on_any_route_that_changes_state_on_post(
     with Store(site.config.store) as store:
         assert [e.event for e in store.consent_log(pending)] == ["add", "confirm"]
     assert smtp_server.messages == []
+
+
+# -- 3. Security headers on every response, errors included ------------------------------
+
+SECURITY = {
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+def _assert_secured(headers: httpx.Headers | dict[str, str], what: str) -> None:
+    csp = headers.get("content-security-policy", "")
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, what
+    for name, value in SECURITY.items():
+        assert headers.get(name) == value, (what, name, headers.get(name))
+
+
+def test_a_real_500_carries_the_security_headers_and_says_nothing_inside(
+    site: RunningSite,
+) -> None:
+    """A store that another hand broke (its issues table gone) makes the home page fail for
+    real: the 500 page still has the CSP, X-Frame-Options and no-store, shows the site's
+    error wording and no traceback, and the operator finds the exception in the log."""
+    with sqlite3.connect(site.config.store) as db:
+        db.execute("ALTER TABLE issues RENAME TO issues_moved_away")
+    with server_errors() as errors, httpx.Client(base_url=site.url) as client:
+        broken = client.get("/")
+        # uvicorn logs the exception once the page is sent: wait for it (bounded).
+        _wait_for(lambda: bool(errors))
+    assert broken.status_code == 500
+    _assert_secured(broken.headers, "500")
+    assert "Erreur" in broken.text and "Traceback" not in broken.text
+    assert "issues" not in broken.text
+    assert any("Exception in ASGI application" in r.getMessage() for r in errors)
+
+
+def test_404_405_and_413_carry_the_security_headers(site: RunningSite) -> None:
+    with httpx.Client(base_url=site.url) as client:
+        answers = {
+            "404": client.get("/nowhere"),
+            "405": client.put("/confirm/c.1.2.3.4"),
+            "413": client.post("/subscribe", content=b"x" * 20_000),
+        }
+    for status, answer in answers.items():
+        assert str(answer.status_code) == status
+        _assert_secured(answer.headers, status)
+
+
+def test_the_answer_to_a_client_that_went_away_carries_the_headers(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """The answer to a client that left mid-form is never read by anyone, but it goes through
+    the same stack: driven here through the production app's ASGI interface directly, since
+    over TCP there is no one left to read it."""
+    config = load_config(write_config(tmp_path, "http://127.0.0.1:9"))
+    app = create_app(config, keys=KEYS, smtp=parse_smtp_url(smtp_server.url))
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/subscribe",
+        "raw_path": b"/subscribe",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"content-length", b"100"),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 9),
+    }
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    start = sent[0]
+    assert start["type"] == "http.response.start" and start["status"] == 400
+    _assert_secured({k.decode(): v.decode() for k, v in start["headers"]}, "client gone")

@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from ..config import Config
 from ..delivery.smtp import SmtpSettings
@@ -76,12 +77,23 @@ def create_app(
         Route("/archives/{issue}/", archive.issue, methods=["GET"]),
         Route("/static/site.css", css, methods=["GET"]),
     ]
-    return Starlette(
+    return _Secured(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit)],
-        exception_handlers={HTTPException: error, ClientDisconnect: gone},
+        middleware=[Middleware(BodyLimit)],
+        # `Exception` goes to ServerErrorMiddleware: the 500 page is the site's own.
+        exception_handlers={HTTPException: error, ClientDisconnect: gone, Exception: error},
         lifespan=lifespan,
     )
+
+
+class _Secured(Starlette):
+    """Starlette with SecurityHeaders outside its whole stack.
+
+    Why: Starlette puts its ServerErrorMiddleware outside every middleware given to it, so a
+    500 page written there would miss headers added by a middleware in the list."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def _utc_now() -> datetime:
