@@ -8,6 +8,8 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import pytest
 
 from digest.config import load_config
 from digest.delivery.smtp import parse_smtp_url
-from digest.store import Store
+from digest.store import Store, StoredIssue
 from digest.tokens import CONFIRM, UNSUBSCRIBE, make_token
 from digest.web import create_app
 from tests.smtp_server import SmtpServer
@@ -186,3 +188,70 @@ def test_the_answer_to_a_client_that_went_away_carries_the_headers(
     start = sent[0]
     assert start["type"] == "http.response.start" and start["status"] == 400
     _assert_secured({k.decode(): v.decode() for k, v in start["headers"]}, "client gone")
+
+
+# -- 2. A write lock held by another process ---------------------------------------------
+
+
+def test_a_held_write_lock_stalls_no_read_and_a_write_answers_503(
+    site: RunningSite, smtp_server: SmtpServer
+) -> None:
+    """Another process holds the store's write lock (a real second connection, BEGIN
+    IMMEDIATE on the same file). Every page that only reads, the stylesheet included,
+    answers while the writes are still waiting for the lock; each write then answers 503
+    with Retry-After and changes nothing; once the lock is free the same write goes through."""
+    pending = _add(site, "pending@example.org", "pending")
+    confirmed = _add(site, "confirmed@example.org", "confirmed")
+    with Store(site.config.store) as store:
+        store.save_issue(_sent_issue("2023-W19"))
+        store.set_issue_status("2023-W19", "sent")
+    confirm = f"/confirm/{make_token(KEYS, CONFIRM, pending, site.clock())}"
+    leave = f"/unsubscribe/{make_token(KEYS, UNSUBSCRIBE, confirmed)}"
+    reads = ["/", "/archives/", "/archives/feed.xml", "/archives/2023-W19/", "/static/site.css"]
+    reads += [confirm, leave]
+    with httpx.Client(base_url=site.url) as client:
+        csrf = csrf_of(client.get("/").text)
+    form = {"email": "new@example.org", "website": "", "csrf": csrf}
+    writes = [
+        ("/subscribe", form, {"digest-csrf": csrf}),
+        (confirm, {}, {}),
+        (leave, {}, {}),
+        (leave, {"List-Unsubscribe": "One-Click"}, {}),
+    ]
+
+    def post(path: str, data: dict[str, str], cookies: dict[str, str]) -> httpx.Response:
+        with httpx.Client(base_url=site.url, cookies=cookies, timeout=60) as writer:
+            return writer.post(path, data=data)
+
+    before = _rows(site.config.store)
+    holder = sqlite3.connect(site.config.store, isolation_level=None)
+    with ThreadPoolExecutor(len(writes)) as pool:
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            waiting = [pool.submit(post, *write) for write in writes]
+            time.sleep(0.5)  # a head start, so that the writes are waiting for the lock
+            with httpx.Client(base_url=site.url, timeout=10) as reader:
+                answers = {path: reader.get(path) for path in reads}
+            answered_first = not any(w.done() for w in waiting)
+            written = [w.result() for w in waiting]
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+    assert {path: a.status_code for path, a in answers.items()} == dict.fromkeys(reads, 200)
+    assert answered_first, "a page that only reads waited for the lock"
+    for answer in written:
+        assert answer.status_code == 503
+        assert answer.headers["retry-after"] == "10"
+        assert "Site momentanément occupé" in answer.text
+        _assert_secured(answer.headers, "503")
+    assert _rows(site.config.store) == before
+    assert post(*writes[0]).status_code == 200  # the lock is free: the same write goes through
+    with Store(site.config.store) as store:
+        assert store.subscriber_by_email("new@example.org") is not None
+
+
+def _sent_issue(issue_id: str) -> StoredIssue:
+    start = datetime(2023, 5, 8, tzinfo=UTC)
+    end = datetime(2023, 5, 15, tzinfo=UTC)
+    web = "<html><body><h1>En ligne</h1></body></html>"
+    return StoredIssue(issue_id, start, end, end, "{}", "<html></html>", "text", web, "built")

@@ -16,11 +16,22 @@ from .schema import MIGRATIONS
 class StoreBase:
     """A connection to the store file. Use as a context manager, or call close()."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout: float = 30.0, check_same_thread: bool = True
+    ) -> None:
+        """Open (and migrate) the store. `busy_timeout`: how long a write waits for a lock
+        another connection holds before sqlite3.OperationalError (SQLITE_BUSY).
+        `check_same_thread=False` lets a pool hand the connection from thread to thread (the
+        pool sees that one thread at a time uses it)."""
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self.db = sqlite3.connect(
+                path,
+                timeout=busy_timeout,
+                isolation_level=None,
+                check_same_thread=check_same_thread,
+            )
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")

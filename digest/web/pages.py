@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
+from ..store import Store
 from ..subscribers import BadAddress, confirm, normalise_email, request_subscription, unsubscribe
 from ..tokens import CONFIRM, UNSUBSCRIBE, BadToken, ExpiredToken, read_token
 from .security import client_ip, limit_key
@@ -33,7 +34,7 @@ class Pages:
         """The home page; after a refused address, again with the error and what was typed."""
         site = self.site
         token, fresh = site.csrf.token_for(request)
-        latest = site.db.sent_issues(limit=1, content=False)
+        latest = await site.store.read(lambda db: db.sent_issues(limit=1, content=False))
         shown = {"id": latest[0].id, "label": site.label(latest[0])} if latest else None
         response = site.page(
             request, "home.html", status, csrf=token, error=error, latest=shown, email=email
@@ -61,35 +62,41 @@ class Pages:
             return await self.home(request, site.t["bad_email"], 400, shown)
         if not site.per_address.hit(address):
             return _limited(site.message(request, "rate", 429), site.config.site.window)
-        subscriber_id = request_subscription(
-            site.db, address, language=site.lang, now=site.clock(), source="web", ip=ip
-        )
-        if subscriber_id is not None:
-            site.send_confirmation(subscriber_id)
+        now = site.clock()
+
+        def record(db: Store) -> int | None:
+            subscriber_id = request_subscription(
+                db, address, language=site.lang, now=now, source="web", ip=ip
+            )
+            # Owed in the store, not queued in memory: the page answers at once, and an
+            # email the mail server could not take yet (or a restart) is sent later.
+            if subscriber_id is not None:
+                db.owe_confirmation(subscriber_id, now)
+            return subscriber_id
+
+        if await site.store.write(record) is not None:
+            site.mailer.wake()
         return site.message(request, "check")
 
     async def confirm(self, request: Request) -> Response:
         """GET and HEAD show the page; only a POST confirms."""
         subscriber_id, problem = self._read(request, CONFIRM)
         if not _changes_state(request):
-            return problem or self._confirm_page(request, subscriber_id)
+            return problem or await self._confirm_page(request, subscriber_id)
         await _form(request)  # read within the size limits; the token is the proof
         if problem is not None:
             return problem
-        outcome = confirm(
-            self.site.db,
-            subscriber_id,
-            now=self.site.clock(),
-            source="web",
-            ip=client_ip(request),
+        now, ip = self.site.clock(), client_ip(request)
+        outcome = await self.site.store.write(
+            lambda db: confirm(db, subscriber_id, now=now, source="web", ip=ip)
         )
         if outcome == "gone":
             return self.site.message(request, "expired", 410)
         return self.site.message(request, "confirmed" if outcome == "confirmed" else "already")
 
-    def _confirm_page(self, request: Request, subscriber_id: int) -> Response:
+    async def _confirm_page(self, request: Request, subscriber_id: int) -> Response:
         """The GET: a button for a pending subscriber, a plain message otherwise."""
-        current = self.site.db.subscriber(subscriber_id)
+        current = await self.site.store.read(lambda db: db.subscriber(subscriber_id))
         if current is None or current.status not in ("pending", "confirmed"):
             return self.site.message(request, "expired", 410)
         if current.status == "confirmed":
@@ -110,12 +117,10 @@ class Pages:
         # No CSRF check on these POSTs (the subscribe form has one): the signed token in the
         # URL already proves the request comes from the mailbox, and a reader whose browser
         # blocks cookies must still be able to confirm, and above all to leave.
-        unsubscribe(
-            site.db,
-            subscriber_id,
-            now=site.clock(),
-            source="one-click" if one_click else "web",
-            ip=client_ip(request),
+        now, ip = site.clock(), client_ip(request)
+        source = "one-click" if one_click else "web"
+        await site.store.write(
+            lambda db: unsubscribe(db, subscriber_id, now=now, source=source, ip=ip)
         )
         if one_click:
             return PlainTextResponse(site.t["one_click_text"], 200)

@@ -20,12 +20,13 @@ from ..render.dates import period_label
 from ..render.environment import make_env
 from ..render.typography import typo_text
 from ..render.words import words_for
-from ..store import Store, StoredIssue
+from ..store import StoredIssue
 from ..tokens import Keys, confirm_url
 from .mail import confirmation_message
 from .mailer import Mailer
 from .ratelimit import NoLimit, RateLimiter
 from .security import Csrf
+from .storage import StoreAccess
 
 log = logging.getLogger("digest.web")
 
@@ -54,13 +55,8 @@ class Site:
         self.css = _source(self.env, "site/site.css")
         self.csrf = Csrf(keys, secure=config.newsletter.base_url.startswith("https://"))
         self.per_ip, self.per_address = _limiters(config)
-        self.store: Store | None = None
-
-    @property
-    def db(self) -> Store:
-        if self.store is None:
-            raise RuntimeError("the store is opened by the app's lifespan")
-        return self.store
+        # Opened and closed by the app's lifespan; handlers go through its read and write.
+        self.store = StoreAccess(config.store)
 
     def page(
         self, request: Request, template: str, status: int = 200, **values: Any
@@ -89,14 +85,6 @@ class Site:
         """'Semaine du 8 au 14 mai 2023': what the issue itself says, not the week's id."""
         period = Period(issue.id, issue.period_start, issue.period_end)
         return period_label(period, self.config.newsletter.tz, words_for(self.lang))
-
-    def send_confirmation(self, subscriber_id: int) -> None:
-        """Record that a confirmation email is owed, and wake the mailer thread to send it.
-
-        Why through the store: the page answers at once, and an email the mail server could
-        not take yet (or a restart) is sent later rather than lost."""
-        self.db.owe_confirmation(subscriber_id, self.clock())
-        self.mailer.wake()
 
     def confirmation(self, subscriber_id: int, address: str, now: datetime) -> EmailMessage:
         """The confirmation email, its link signed now (the mailer thread calls this)."""
