@@ -21,6 +21,7 @@ from digest.delivery.smtp import parse_smtp_url
 from digest.store import Store, StoredIssue
 from digest.tokens import CONFIRM, UNSUBSCRIBE, make_token
 from digest.web import create_app
+from digest.web.mailer import Mailer
 from tests.smtp_server import SmtpServer
 from tests.test_web import server_errors
 from tests.web_support import KEYS, RunningSite, csrf_of, running_site, write_config
@@ -255,3 +256,81 @@ def _sent_issue(issue_id: str) -> StoredIssue:
     end = datetime(2023, 5, 15, tzinfo=UTC)
     web = "<html><body><h1>En ligne</h1></body></html>"
     return StoredIssue(issue_id, start, end, end, "{}", "<html></html>", "text", web, "built")
+
+
+# -- 4. Subscribing does the same work whatever the address's state ----------------------
+
+
+def test_subscribing_does_the_same_store_and_mailer_work_whatever_the_state(
+    tmp_path: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Confirmed addresses used to answer in half the time of new ones (no transaction, no
+    mailer wake-up), which told anyone who was subscribed. Now each valid request, for a new,
+    pending, confirmed, unsubscribed or bounced address, runs one write transaction holding
+    the same "confirmation owed" update, and wakes the mailer once, after the answer; only
+    the email itself is sent when it should be. Seen on the real site, through the
+    statements its store connections really execute."""
+    statements: list[str] = []
+
+    class TracedStore(Store):
+        def __init__(self, path: Path, **options: Any) -> None:
+            super().__init__(path, **options)
+            self.db.set_trace_callback(statements.append)
+
+    monkeypatch.setattr("digest.web.storage.Store", TracedStore)
+    wakes: list[str] = []
+    wake = Mailer.wake
+    monkeypatch.setattr(Mailer, "wake", lambda self: (wakes.append("wake"), wake(self)))
+    with running_site(tmp_path, smtp_server.url) as site:
+        for status in ("confirmed", "unsubscribed", "bounced"):
+            _add(site, f"{status}@example.org", status)
+        with httpx.Client(base_url=site.url) as client:
+            csrf = csrf_of(client.get("/").text)
+            work: dict[str, tuple[list[str], int, str]] = {}
+            for state, email, mailed in [
+                ("new", "pending@example.org", 1),
+                ("pending", "pending@example.org", 2),
+                ("confirmed", "confirmed@example.org", 2),
+                ("unsubscribed", "unsubscribed@example.org", 3),
+                ("bounced", "bounced@example.org", 4),
+            ]:
+                statements.clear()
+                woken = len(wakes)
+                form = {"email": email, "website": "", "csrf": csrf}
+                answer = client.post("/subscribe", data=form)
+                _wait_for(lambda before=woken: len(wakes) > before)  # after the answer
+                work[state] = (list(statements), len(wakes) - woken, answer.text)
+                smtp_server.wait_for(mailed)  # one email at a time: none is merged
+    for state, (done, woken, text) in work.items():
+        transactions = [s for s in done if s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))]
+        assert transactions == ["BEGIN IMMEDIATE", "COMMIT"], (state, done)
+        owed = [s for s in done if s.startswith("UPDATE") and "confirm_due_at" in s]
+        assert len(owed) == 1, (state, done)
+        assert woken == 1, state
+        assert text == work["new"][2], state
+    # In order: an email to the confirmed address would come before the third one.
+    assert [m.rcpt_tos[0] for m in smtp_server.messages] == [
+        "pending@example.org",
+        "pending@example.org",
+        "unsubscribed@example.org",
+        "bounced@example.org",
+    ]
+
+
+def test_a_transaction_inside_a_transaction_is_a_savepoint(tmp_path: Path) -> None:
+    """What lets request_subscription make its store calls one transaction: an inner one
+    that fails undoes its own work only, and the outer one commits the rest."""
+    now = datetime(2026, 5, 11, 9, tzinfo=UTC)
+    with Store(tmp_path / "digest.db") as store:
+        with store.transaction():
+            kept = store.create_subscriber("kept@example.org", "", "pending", "fr", now,
+                                           event="subscribe", source="web")  # fmt: skip
+            with pytest.raises(RuntimeError), store.transaction() as db:
+                db.execute("UPDATE subscribers SET status = 'confirmed'")
+                raise RuntimeError("the inner part fails")
+            assert store.create_subscriber("kept@example.org", "", "pending", "fr", now,
+                                           event="subscribe", source="web") is None  # fmt: skip
+        assert not store.db.in_transaction
+    with Store(tmp_path / "digest.db") as store:
+        assert [(s.id, s.status) for s in store.subscribers()] == [(kept, "pending")]
+        assert [r.event for r in store.consent_log(kept or 0)] == ["subscribe"]

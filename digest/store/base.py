@@ -53,7 +53,15 @@ class StoreBase:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception.
+
+        Inside a transaction already open on this connection, it is a savepoint of it: what
+        it did is undone on an exception, and the outer transaction commits the rest. So a
+        caller can make several store calls one transaction."""
+        if self.db.in_transaction:
+            with self._savepoint():
+                yield self.db
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
@@ -61,6 +69,17 @@ class StoreBase:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        self.db.execute("SAVEPOINT inner")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK TO inner")
+            self.db.execute("RELEASE inner")
+            raise
+        self.db.execute("RELEASE inner")
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
