@@ -5,10 +5,15 @@ connection, a real `digest serve` process where the fault needs one)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +28,15 @@ from digest.tokens import CONFIRM, UNSUBSCRIBE, make_token
 from digest.web import create_app
 from digest.web.mailer import Mailer
 from tests.smtp_server import SmtpServer
-from tests.test_web import server_errors
-from tests.web_support import KEYS, RunningSite, csrf_of, running_site, write_config
+from tests.test_web import _wait_until_up, server_errors, subscribe
+from tests.web_support import (
+    KEYS,
+    RunningSite,
+    bound_socket,
+    csrf_of,
+    running_site,
+    write_config,
+)
 
 
 @pytest.fixture
@@ -35,7 +47,7 @@ def site(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[RunningSite]:
 
 def _rows(store_path: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every subscriber and consent-log row, as a plain second connection reads them."""
-    with sqlite3.connect(store_path) as db:
+    with closing(sqlite3.connect(store_path)) as db:
         return {
             table: db.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
             for table in ("subscribers", "consent_log")
@@ -126,7 +138,7 @@ def test_a_real_500_carries_the_security_headers_and_says_nothing_inside(
     """A store that another hand broke (its issues table gone) makes the home page fail for
     real: the 500 page still has the CSP, X-Frame-Options and no-store, shows the site's
     error wording and no traceback, and the operator finds the exception in the log."""
-    with sqlite3.connect(site.config.store) as db:
+    with closing(sqlite3.connect(site.config.store, isolation_level=None)) as db:
         db.execute("ALTER TABLE issues RENAME TO issues_moved_away")
     with server_errors() as errors, httpx.Client(base_url=site.url) as client:
         broken = client.get("/")
@@ -334,3 +346,58 @@ def test_a_transaction_inside_a_transaction_is_a_savepoint(tmp_path: Path) -> No
     with Store(tmp_path / "digest.db") as store:
         assert [(s.id, s.status) for s in store.subscribers()] == [(kept, "pending")]
         assert [r.event for r in store.consent_log(kept or 0)] == ["subscribe"]
+
+
+# -- 5. The log of `digest serve` ---------------------------------------------------------
+
+LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} (INFO|WARNING|ERROR) [a-z.]+: .+")
+
+
+def test_digest_serve_logs_timestamped_lines_honeypot_and_mailer_errors_included(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """A real `digest serve`: its stderr holds one line per event, each timestamped and in
+    one format (uvicorn's own lines too), and the lines the site's logger writes are there:
+    the honeypot hit (INFO, once lost) and the mailer giving up on a refused address."""
+    smtp_server.script.rcpt["refused@example.org"] = "550 5.1.1 No such user"
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    sock.close()  # uvicorn binds it again (SO_REUSEADDR): a short, harmless race on loopback
+    config = write_config(tmp_path, f"http://127.0.0.1:{port}")
+    env = {**os.environ, "DIGEST_SECRET": KEYS.signing.decode(), "DIGEST_SMTP_URL": smtp_server.url}
+    command = [sys.executable, "-m", "digest", "--config", str(config), "serve", "--port",
+               str(port)]  # fmt: skip
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_up(url, server)
+        with httpx.Client(base_url=url) as client:
+            assert subscribe(client, "bot@example.org", website="http://spam").status_code == 200
+            assert subscribe(client, "refused@example.org").status_code == 200
+        # The mailer clears the mark right after it logs that it gave up: wait for that.
+        _wait_for(lambda: _owed(tmp_path / "digest.db", "refused@example.org") is None, 30)
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=30)
+    lines = err.decode().splitlines()
+    assert lines and all(LINE.fullmatch(line) for line in lines), lines
+    said = [line.split(" ", 1)[1] for line in lines]
+    assert "INFO digest.web: honeypot filled from 127.0.0.1: nothing done" in said
+    assert any(
+        s.startswith("ERROR digest.web: confirmation email to refused@example.org not sent,")
+        for s in said
+    ), said
+    assert (
+        f"INFO uvicorn.error: Uvicorn running on http://127.0.0.1:{port} (Press CTRL+C to quit)"
+        in said
+    )
+    assert any(
+        s.startswith("INFO uvicorn.access: 127.0.0.1:") and '"POST /subscribe' in s for s in said
+    )
+
+
+def _owed(store_path: Path, email: str) -> str | None:
+    with closing(sqlite3.connect(store_path)) as db:
+        row = db.execute("SELECT confirm_due_at FROM subscribers WHERE email = ?", (email,))
+        found = row.fetchone()
+    return "not yet subscribed" if found is None else found[0]
