@@ -5,6 +5,7 @@ connection, a real `digest serve` process where the fault needs one)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import sqlite3
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from tests.smtp_server import SmtpServer
 from tests.test_web import _wait_until_up, server_errors, subscribe
 from tests.web_support import (
     KEYS,
+    Clock,
     RunningSite,
     bound_socket,
     csrf_of,
@@ -261,6 +264,45 @@ def test_a_held_write_lock_stalls_no_read_and_a_write_answers_503(
     assert post(*writes[0]).status_code == 200  # the lock is free: the same write goes through
     with Store(site.config.store) as store:
         assert store.subscriber_by_email("new@example.org") is not None
+
+
+def test_the_confirmation_mailer_outlives_a_held_write_lock(
+    tmp_path: Path, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The mailer thread claims owed emails in a write transaction. When another process
+    held the lock longer than its busy timeout, the error ended the thread, and no
+    confirmation email went out until the site restarted. Now it logs, waits and tries
+    again: the owed email goes out once the lock is free, without any new request."""
+    path, clock = tmp_path / "digest.db", Clock(datetime(2026, 5, 11, 9, tzinfo=UTC))
+    with Store(path) as store:
+        lea = store.create_subscriber(
+            "lea@example.org", "", "pending", "fr", clock(), event="subscribe", source="web"
+        )
+        assert lea is not None
+        store.owe_confirmation(lea, clock())
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    mailer = Mailer(parse_smtp_url(smtp_server.url), path, _plain_email, clock, busy_timeout=0.2)
+    try:
+        with caplog.at_level(logging.WARNING, logger="digest.web"):
+            mailer.start()
+            _wait_for(lambda: any("store busy" in r.getMessage() for r in caplog.records))
+        holder.execute("ROLLBACK")
+        [received] = smtp_server.wait_for(1)
+        assert mailer.thread is not None and mailer.thread.is_alive()
+    finally:
+        holder.close()
+        mailer.stop()
+    assert received.rcpt_tos == ("lea@example.org",)
+
+
+def _plain_email(subscriber_id: int, address: str, now: datetime) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = "Lettre <lettre@example.org>"
+    message["To"] = address
+    message["Subject"] = "Confirmez"
+    message.set_content("Bonjour")
+    return message
 
 
 def _sent_issue(issue_id: str) -> StoredIssue:

@@ -26,7 +26,7 @@ from .mail import confirmation_message
 from .mailer import Mailer
 from .ratelimit import NoLimit, RateLimiter
 from .security import Csrf
-from .storage import StoreAccess
+from .storage import BUSY_TIMEOUT, StoreAccess
 
 log = logging.getLogger("digest.web")
 
@@ -47,7 +47,9 @@ class Site:
                 hint='set newsletter.sender in feeds.yaml, e.g. "Lettre <lettre@example.org>"',
             )
         self.config, self.keys, self.smtp, self.clock = config, keys, smtp, clock
-        self.mailer = Mailer(smtp, config.store, self.confirmation, clock)
+        self.mailer = Mailer(
+            smtp, config.store, self.confirmation, clock, busy_timeout=BUSY_TIMEOUT
+        )
         self.env = make_env(config)
         self.text_env = make_env(config, autoescape=False)
         self.lang = config.newsletter.language

@@ -36,6 +36,14 @@ class StoreBusy(Exception):
     """Another connection held the store's write lock for longer than the busy timeout."""
 
 
+def lock_timed_out(exc: BaseException) -> bool:
+    """Whether `exc` is SQLite giving up on a lock another connection held (SQLITE_BUSY or
+    SQLITE_LOCKED, extended codes included) rather than a real failure."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    busy = code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return isinstance(exc, sqlite3.OperationalError) and busy
+
+
 class StoreAccess:
     """A pool of store connections used from worker threads. `open` and `close` come from
     the app's lifespan; `read` and `write` from the handlers, on the event loop."""
@@ -97,7 +105,7 @@ class StoreAccess:
         try:
             return work(store)
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            if lock_timed_out(exc):
                 raise StoreBusy(f"the store stayed locked: {exc}") from exc
             raise
         finally:
