@@ -94,33 +94,37 @@ def clean_name(name: str | None) -> str:
 def request_subscription(
     store: Store, address: str, *, language: str, now: datetime, source: str, ip: str | None
 ) -> int | None:
-    """A web subscription: the id to send a confirmation to, or None if nothing is to be sent.
+    """A web subscription: the id a confirmation email is now owed to, or None if none is.
 
-    New, pending, unsubscribed and bounced addresses (re)start double opt-in; a confirmed one
-    gets nothing (the caller answers the same page either way: no enumeration).
+    New, pending, unsubscribed and bounced addresses (re)start double opt-in and are owed a
+    confirmation email (store/confirmations.py); a confirmed one gets nothing. The caller
+    answers the same page either way, and the work is the same too, so that neither the page
+    nor its timing tells whether an address is subscribed: one transaction, holding the same
+    "owed" update whatever the state (the store marks only pending rows, so a confirmed
+    one is left as it is).
     """
-    current = store.subscriber_by_email(address)
-    if current is None:
-        new_id = store.create_subscriber(
-            address, "", "pending", language, now, event="subscribe", source=source, ip=ip
-        )
-        if new_id is not None:
-            return new_id
-        current = store.subscriber_by_email(address)  # created meanwhile by another process
-        assert current is not None
-    if current.status == "confirmed":
-        return None
-    if current.status != "pending":
-        store.change_status(
-            current.id,
-            "pending",
-            ("unsubscribed", "bounced"),
-            now,
-            event="subscribe",
-            source=source,
-            ip=ip,
-        )
-    return current.id
+    with store.transaction():
+        current = store.subscriber_by_email(address)
+        if current is None:
+            subscriber_id = store.create_subscriber(
+                address, "", "pending", language, now, event="subscribe", source=source, ip=ip
+            )
+            # None only if the address exists after all; the transaction's lock rules it out.
+            assert subscriber_id is not None
+        else:
+            subscriber_id = current.id
+            if current.status in ("unsubscribed", "bounced"):
+                store.change_status(
+                    subscriber_id,
+                    "pending",
+                    ("unsubscribed", "bounced"),
+                    now,
+                    event="subscribe",
+                    source=source,
+                    ip=ip,
+                )
+        store.owe_confirmation(subscriber_id, now)
+    return None if current is not None and current.status == "confirmed" else subscriber_id
 
 
 def confirm(store: Store, subscriber_id: int, *, now: datetime, source: str, ip: str | None) -> str:

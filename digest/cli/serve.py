@@ -27,6 +27,7 @@ def serve_command(
     from ..delivery.smtp import settings_from_env
     from ..tokens import load_keys
     from ..web import create_app
+    from ..web.logs import log_config
 
     app = create_app(state.config, keys=load_keys(), smtp=settings_from_env())
     uvicorn.run(
@@ -35,5 +36,6 @@ def serve_command(
         port=port,
         proxy_headers=proxy_headers,
         forwarded_allow_ips=forwarded_allow_ips,
+        log_config=log_config(),  # one timestamped format, the site's lines included
         log_level="info",
     )

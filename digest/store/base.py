@@ -16,11 +16,22 @@ from .schema import MIGRATIONS
 class StoreBase:
     """A connection to the store file. Use as a context manager, or call close()."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout: float = 30.0, check_same_thread: bool = True
+    ) -> None:
+        """Open (and migrate) the store. `busy_timeout`: how long a write waits for a lock
+        another connection holds before sqlite3.OperationalError (SQLITE_BUSY).
+        `check_same_thread=False` lets a pool hand the connection from thread to thread (the
+        pool sees that one thread at a time uses it)."""
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self.db = sqlite3.connect(
+                path,
+                timeout=busy_timeout,
+                isolation_level=None,
+                check_same_thread=check_same_thread,
+            )
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
@@ -42,7 +53,15 @@ class StoreBase:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception.
+
+        Inside a transaction already open on this connection, it is a savepoint of it: what
+        it did is undone on an exception, and the outer transaction commits the rest. So a
+        caller can make several store calls one transaction."""
+        if self.db.in_transaction:
+            with self._savepoint():
+                yield self.db
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
@@ -50,6 +69,17 @@ class StoreBase:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        self.db.execute("SAVEPOINT inner")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK TO inner")
+            self.db.execute("RELEASE inner")
+            raise
+        self.db.execute("RELEASE inner")
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -12,15 +13,18 @@ from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from ..config import Config
 from ..delivery.smtp import SmtpSettings
-from ..store import Store
 from ..tokens import Keys
 from .archive import Archive
 from .pages import Pages
 from .security import BodyLimit, SecurityHeaders
 from .site import Site
+from .storage import RETRY_AFTER, StoreBusy
+
+log = logging.getLogger("digest.web")
 
 
 def create_app(
@@ -36,16 +40,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # One connection, used only from the event loop's thread: the handlers are async
-        # and SQLite calls are short (WAL), so they run inline rather than in a thread pool.
-        site.store = Store(config.store)
+        await site.store.open()
         site.mailer.start()
         try:
             yield
         finally:
             site.mailer.stop()
             site.store.close()
-            site.store = None
 
     async def css(request: Request) -> Response:
         return Response(
@@ -62,6 +63,13 @@ def create_app(
         response.headers.update(headers or {})
         return response
 
+    async def busy(request: Request, exc: Exception) -> Response:
+        # Another process held the write lock too long: nothing was done, say when to retry.
+        log.warning("store busy, %s %s answered 503: %s", request.method, _handler(request), exc)
+        response = site.message(request, "busy", 503)
+        response.headers["retry-after"] = str(RETRY_AFTER)
+        return response
+
     async def gone(request: Request, exc: Exception) -> Response:
         # The client left while its form was read: no one to answer, nothing went wrong here.
         return Response(status_code=400)
@@ -76,12 +84,34 @@ def create_app(
         Route("/archives/{issue}/", archive.issue, methods=["GET"]),
         Route("/static/site.css", css, methods=["GET"]),
     ]
-    return Starlette(
+    return _Secured(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit)],
-        exception_handlers={HTTPException: error, ClientDisconnect: gone},
+        middleware=[Middleware(BodyLimit)],
+        # `Exception` goes to ServerErrorMiddleware: the 500 page is the site's own.
+        exception_handlers={
+            HTTPException: error,
+            StoreBusy: busy,
+            ClientDisconnect: gone,
+            Exception: error,
+        },
         lifespan=lifespan,
     )
+
+
+class _Secured(Starlette):
+    """Starlette with SecurityHeaders outside its whole stack.
+
+    Why: Starlette puts its ServerErrorMiddleware outside every middleware given to it, so a
+    500 page written there would miss headers added by a middleware in the list."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
+def _handler(request: Request) -> str:
+    """The name of the handler that answered ('confirm'), for the log: never the path,
+    which carries the visitor's token."""
+    return str(getattr(request.scope.get("endpoint"), "__name__", "?"))
 
 
 def _utc_now() -> datetime:

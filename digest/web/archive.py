@@ -23,17 +23,17 @@ class Archive:
         self.site = site
 
     async def index(self, request: Request) -> Response:
-        issues = [
-            {"id": i.id, "label": self.site.label(i)}
-            for i in self.site.db.sent_issues(content=False)
-        ]
+        sent = await self.site.store.read(lambda db: db.sent_issues(content=False))
+        issues = [{"id": i.id, "label": self.site.label(i)} for i in sent]
         response = self.site.page(request, "archives.html", issues=issues)
         response.headers["cache-control"] = PUBLIC
         return response
 
     async def issue(self, request: Request) -> Response:
         issue_id = request.path_params["issue"]
-        found = self.site.db.issue(issue_id) if ISSUE_ID.fullmatch(issue_id) else None
+        found = None
+        if ISSUE_ID.fullmatch(issue_id):
+            found = await self.site.store.read(lambda db: db.issue(issue_id))
         if found is None or found.status != "sent":
             return self.site.message(request, "not_found", 404)
         headers = {"content-security-policy": ARCHIVE_CSP, "cache-control": PUBLIC}
@@ -41,7 +41,7 @@ class Archive:
 
     async def feed(self, request: Request) -> Response:
         site = self.site
-        issues = site.db.sent_issues(limit=50, content=False)
+        issues = await site.store.read(lambda db: db.sent_issues(limit=50, content=False))
         entries = [
             {"id": i.id, "label": site.label(i), "updated": i.built_at.isoformat()} for i in issues
         ]

@@ -23,6 +23,7 @@ from pathlib import Path
 from ..delivery.smtp import SmtpConnection, SmtpSettings
 from ..errors import DigestError
 from ..store import DueConfirmation, Store
+from .storage import lock_timed_out
 
 log = logging.getLogger("digest.web")
 IDLE_SECONDS = 5.0  # close the session when nothing came for this long
@@ -49,9 +50,11 @@ class Mailer:
         build: Build,
         clock: Callable[[], datetime],
         connect: Callable[[SmtpSettings], SmtpConnection] = SmtpConnection,
+        busy_timeout: float = 30.0,
     ) -> None:
         self.settings, self.store_path, self.build = settings, store_path, build
         self.clock, self.connect = clock, connect
+        self.busy_timeout = busy_timeout  # how long a store call waits for a lock held elsewhere
         self.wakeup = threading.Event()
         self.stopping = False
         self.thread: threading.Thread | None = None
@@ -76,15 +79,31 @@ class Mailer:
 
     def _run(self) -> None:
         # SQLite connections belong to their thread: this one is the mailer's own.
-        with Store(self.store_path) as store:
+        with Store(self.store_path, busy_timeout=self.busy_timeout) as store:
             while True:
                 self.wakeup.clear()
-                self._send_due(store)
+                pause = self._round(store)
                 if self.stopping:
                     break
-                if not self.wakeup.wait(self._sleep(store)):
+                if not self.wakeup.wait(pause):
                     self._close()  # idle: let the server have its connection back
         self._close()
+
+    def _round(self, store: Store) -> float:
+        """Send what is due; the seconds until the next look.
+
+        The thread must outlive any failure: if it died, no confirmation email would go out
+        until the site restarted. A store that another process keeps locked (or any other
+        error) is logged and tried again IDLE_SECONDS later; what was owed stays owed."""
+        try:
+            self._send_due(store)
+            return self._sleep(store)
+        except Exception as exc:
+            if lock_timed_out(exc):
+                log.warning("store busy, confirmation emails wait %g s: %s", IDLE_SECONDS, exc)
+            else:
+                log.exception("confirmation mailer failed, trying again in %g s", IDLE_SECONDS)
+        return IDLE_SECONDS
 
     def _sleep(self, store: Store) -> float:
         """Until the next retry falls due, but look again every IDLE_SECONDS at most."""

@@ -1,8 +1,9 @@
 """The page handlers: home and subscribe, confirm, unsubscribe (with RFC 8058 one-click).
 
-State changes only on POST: a GET of a confirm or unsubscribe link shows a page with a
-button, so mail scanners that prefetch links change nothing. Every answer to a valid
-subscription is the same page, whether the address is new, pending or already confirmed.
+State changes only on POST: a GET or HEAD of a confirm or unsubscribe link shows a page
+with a button, so mail scanners that prefetch links change nothing. Every answer to a valid
+subscription is the same page, whether the address is new, pending or already confirmed,
+and costs the same work.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -34,7 +36,7 @@ class Pages:
         """The home page; after a refused address, again with the error and what was typed."""
         site = self.site
         token, fresh = site.csrf.token_for(request)
-        latest = site.db.sent_issues(limit=1, content=False)
+        latest = await site.store.read(lambda db: db.sent_issues(limit=1, content=False))
         shown = {"id": latest[0].id, "label": site.label(latest[0])} if latest else None
         response = site.page(
             request, "home.html", status, csrf=token, error=error, latest=shown, email=email
@@ -62,34 +64,44 @@ class Pages:
             return await self.home(request, say(site.words, "site.bad_email"), 400, shown)
         if not site.per_address.hit(address):
             return _limited(site.message(request, "rate", 429), site.config.site.window)
-        subscriber_id = request_subscription(
-            site.db, address, language=site.lang, now=site.clock(), source="web", ip=ip
+        now = site.clock()
+        # The confirmation email is owed in the store, not queued in memory: an email the
+        # mail server cannot take yet (or a restart) is sent later. The same work whatever
+        # the address's state (see request_subscription), so the timing tells no one
+        # whether it is subscribed.
+        await site.store.write(
+            lambda db: request_subscription(
+                db, address, language=site.lang, now=now, source="web", ip=ip
+            )
         )
-        if subscriber_id is not None:
-            site.send_confirmation(subscriber_id)
-        return site.message(request, "check")
+        answer = site.message(request, "check")
+        # The mailer looks once the answer is sent, and for every address: its work (an
+        # email to build and send, or nothing) never runs while this answer is being made.
+        answer.background = BackgroundTask(self._wake_mailer)
+        return answer
+
+    async def _wake_mailer(self) -> None:
+        self.site.mailer.wake()
 
     async def confirm(self, request: Request) -> Response:
+        """GET and HEAD show the page; only a POST confirms."""
         subscriber_id, problem = self._read(request, CONFIRM)
-        if request.method == "GET":
-            return problem or self._confirm_page(request, subscriber_id)
+        if not _changes_state(request):
+            return problem or await self._confirm_page(request, subscriber_id)
         await _form(request)  # read within the size limits; the token is the proof
         if problem is not None:
             return problem
-        outcome = confirm(
-            self.site.db,
-            subscriber_id,
-            now=self.site.clock(),
-            source="web",
-            ip=client_ip(request),
+        now, ip = self.site.clock(), client_ip(request)
+        outcome = await self.site.store.write(
+            lambda db: confirm(db, subscriber_id, now=now, source="web", ip=ip)
         )
         if outcome == "gone":
             return self.site.message(request, "expired", 410)
         return self.site.message(request, "confirmed" if outcome == "confirmed" else "already")
 
-    def _confirm_page(self, request: Request, subscriber_id: int) -> Response:
+    async def _confirm_page(self, request: Request, subscriber_id: int) -> Response:
         """The GET: a button for a pending subscriber, a plain message otherwise."""
-        current = self.site.db.subscriber(subscriber_id)
+        current = await self.site.store.read(lambda db: db.subscriber(subscriber_id))
         if current is None or current.status not in ("pending", "confirmed"):
             return self.site.message(request, "expired", 410)
         if current.status == "confirmed":
@@ -97,8 +109,9 @@ class Pages:
         return self._action(request, "confirm")
 
     async def unsubscribe(self, request: Request) -> Response:
+        """GET and HEAD show the page; only a POST (a button or RFC 8058) unsubscribes."""
         site = self.site
-        form = await _form(request) if request.method == "POST" else None
+        form = await _form(request) if _changes_state(request) else None
         # RFC 8058: the mail client POSTs `List-Unsubscribe=One-Click`, with no cookie.
         one_click = form is not None and form.get("List-Unsubscribe") == "One-Click"
         subscriber_id, problem = self._read(request, UNSUBSCRIBE)
@@ -113,12 +126,10 @@ class Pages:
         # No CSRF check on these POSTs (the subscribe form has one): the signed token in the
         # URL already proves the request comes from the mailbox, and a reader whose browser
         # blocks cookies must still be able to confirm, and above all to leave.
-        unsubscribe(
-            site.db,
-            subscriber_id,
-            now=site.clock(),
-            source="one-click" if one_click else "web",
-            ip=client_ip(request),
+        now, ip = site.clock(), client_ip(request)
+        source = "one-click" if one_click else "web"
+        await site.store.write(
+            lambda db: unsubscribe(db, subscriber_id, now=now, source=source, ip=ip)
         )
         if one_click:
             return PlainTextResponse(say(site.words, "site.one_click_text"), 200)
@@ -165,6 +176,13 @@ _ACTIONS = {
         N_("site.unsubscribe_button"),
     ),
 }
+
+
+def _changes_state(request: Request) -> bool:
+    """Whether this request may change anything: only a POST. Starlette also routes HEAD to
+    the handlers of GET routes, and mail scanners prefetch links with it, so a handler must
+    never treat "not GET" as "POST"."""
+    return request.method == "POST"
 
 
 async def _form(request: Request) -> FormData:

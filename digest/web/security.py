@@ -40,11 +40,17 @@ HEADERS = {
     "x-frame-options": "DENY",
     "cross-origin-opener-policy": "same-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+    # What sets no cache-control of its own (an error page, a 413) is kept by no cache:
+    # pages may carry tokens, and an error must not outlive its cause in a shared cache.
+    "cache-control": "no-store",
 }
 
 
 class SecurityHeaders:
-    """ASGI middleware: adds HEADERS to every response that does not set its own."""
+    """ASGI middleware: adds HEADERS to every response that does not set its own.
+
+    The app puts it outside everything else, Starlette's ServerErrorMiddleware included (see
+    app.py), so that 500 pages get the headers too."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -24,12 +24,13 @@ from ..models import Period
 from ..render.dates import period_label
 from ..render.environment import make_env
 from ..render.typography import typo_text
-from ..store import Store, StoredIssue
+from ..store import StoredIssue
 from ..tokens import Keys, confirm_url
 from .mail import confirmation_message
 from .mailer import Mailer
 from .ratelimit import NoLimit, RateLimiter
 from .security import Csrf
+from .storage import BUSY_TIMEOUT, StoreAccess
 
 log = logging.getLogger("digest.web")
 
@@ -50,7 +51,9 @@ class Site:
                 hint='set newsletter.sender in feeds.yaml, e.g. "Lettre <lettre@example.org>"',
             )
         self.config, self.keys, self.smtp, self.clock = config, keys, smtp, clock
-        self.mailer = Mailer(smtp, config.store, self.confirmation, clock)
+        self.mailer = Mailer(
+            smtp, config.store, self.confirmation, clock, busy_timeout=BUSY_TIMEOUT
+        )
         self.env = make_env(config)
         self.text_env = make_env(config, autoescape=False)
         self.lang = config.newsletter.language
@@ -60,13 +63,8 @@ class Site:
         self.css = _source(self.env, "site/site.css")
         self.csrf = Csrf(keys, secure=config.newsletter.base_url.startswith("https://"))
         self.per_ip, self.per_address = _limiters(config)
-        self.store: Store | None = None
-
-    @property
-    def db(self) -> Store:
-        if self.store is None:
-            raise RuntimeError("the store is opened by the app's lifespan")
-        return self.store
+        # Opened and closed by the app's lifespan; handlers go through its read and write.
+        self.store = StoreAccess(config.store)
 
     def page(
         self, request: Request, template: str, status: int = 200, **values: Any
@@ -97,14 +95,6 @@ class Site:
         period = Period(issue.id, issue.period_start, issue.period_end)
         return period_label(period, self.config.newsletter.tz, self.plain_words)
 
-    def send_confirmation(self, subscriber_id: int) -> None:
-        """Record that a confirmation email is owed, and wake the mailer thread to send it.
-
-        Why through the store: the page answers at once, and an email the mail server could
-        not take yet (or a restart) is sent later rather than lost."""
-        self.db.owe_confirmation(subscriber_id, self.clock())
-        self.mailer.wake()
-
     def confirmation(self, subscriber_id: int, address: str, now: datetime) -> EmailMessage:
         """The confirmation email, its link signed now (the mailer thread calls this)."""
         url = confirm_url(self.config, subscriber_id, now, self.keys)
@@ -130,6 +120,7 @@ MESSAGE_PAGES = {
     "rate": (N_("site.rate_title"), N_("site.rate_text")),
     "not_found": (N_("site.not_found_title"), N_("site.not_found_text")),
     "error": (N_("site.error_title"), N_("site.error_text")),
+    "busy": (N_("site.busy_title"), N_("site.busy_text")),
 }
 
 
