@@ -16,7 +16,8 @@
     ├── DeliveryError      SMTP refused the run
     │   ├── DeliveryPaused   the server asked us to stop; a later run carries on
     │   └── DeliveryRefused  every message tried was refused (digest.delivery.deliver)
-    ├── StoreError         the SQLite store cannot be opened or migrated
+    ├── StoreError         the SQLite store cannot be opened, read or written (read-only,
+    │                      damaged, full disk): mapped in one place, digest.store.faults
     └── AlreadyRunning     another run holds the lock, exit 75
 
 The classes that carry a stage's own data (a token, a delivery report) live in that stage's

@@ -1,15 +1,20 @@
-"""The connection to the store file: pragmas, transactions and migrations."""
+"""The connection to the store file: pragmas, transactions and migrations.
+
+Faults of the file (read-only, damaged, unreachable, full disk) come out of every statement
+as StoreError with a hint: the connection is a faults.GuardedConnection.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Self
 
 from ..errors import StoreError
+from .faults import GuardedConnection, guarded, store_error
 from .schema import MIGRATIONS
 
 
@@ -20,16 +25,21 @@ class StoreBase:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        except OSError as exc:
+            raise store_error(path, exc) from exc
+        with guarded(path):
+            self.db = sqlite3.connect(
+                path, timeout=30, isolation_level=None, factory=GuardedConnection
+            )
+        self.db.store_path = path
+        try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"cannot open the store {path}: {exc}",
-                hint="check that the folder is writable and the file is a digest store",
-            ) from exc
+        except BaseException:
+            self.db.close()
+            raise
 
     def __enter__(self) -> Self:
         return self
@@ -47,7 +57,11 @@ class StoreBase:
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # SQLite has already rolled back after some faults (a full disk, a damaged page):
+            # a ROLLBACK then fails, and must not hide the fault that is being raised.
+            if self.db.in_transaction:
+                with suppress(StoreError):
+                    self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
