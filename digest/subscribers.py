@@ -4,8 +4,9 @@ Status moves only along documented paths: a web subscription creates `pending` (
 opt-in), `confirm` moves pending to `confirmed`, `unsubscribe` moves anything to
 `unsubscribed`; staff (`add`, `import`) record `confirmed` directly with their consent source.
 Every change writes a consent_log row (event, when, source, IP). `erase` (GDPR) removes the
-address, name and IPs, and keeps only an anonymised record: the row id and a SHA-256 of the
-normalised address in the consent log.
+address, name and IPs, from every table (the outbox's error texts quote addresses) and from
+the free pages and WAL of the store file, and keeps only an anonymised record: the row id and
+a SHA-256 of the normalised address in the consent log.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from .errors import DigestError, UsageError
+from .errors import DigestError, StoreError, UsageError
 from .models import Subscriber
 
 if TYPE_CHECKING:
@@ -310,20 +311,61 @@ def show(store: Store, address: str) -> dict[str, Any]:
     return record
 
 
-def erase(store: Store, address: str, *, now: datetime, source: str) -> str:
-    """Delete the personal data of one subscriber; returns the hash kept in the consent log."""
-    current = find(store, address)
-    digest = email_hash(current.email)
-    store.erase_subscriber(current.id, digest, now, source=source)
-    return digest
+@dataclass(frozen=True)
+class Erasure:
+    """What `erase` did: the hash the consent log keeps, and whether the address had been
+    erased before (then only the store's files were scrubbed again)."""
+
+    digest: str
+    already: bool
+
+
+def erasable(store: Store, address: str) -> bool:
+    """True: a subscriber to erase; False: erased before. UsageError if never known."""
+    email = normalise_email(address)
+    if store.subscriber_by_email(email) is not None:
+        return True
+    if store.was_erased(email_hash(email)):
+        return False
+    raise _unknown(address)
+
+
+def erase(store: Store, address: str, *, now: datetime, source: str) -> Erasure:
+    """Delete the personal data of one subscriber (GDPR), from every table and every copy
+    in the store's files; the consent log keeps an anonymised record (a SHA-256).
+
+    Erasing an address erased before changes nothing but scrubs the files again: that
+    finishes an erasure whose scrub another process held up (StoreError then).
+    """
+    email = normalise_email(address)
+    digest = email_hash(email)
+    current = store.subscriber_by_email(email)
+    if current is not None:
+        store.erase_subscriber(current.id, digest, now, source=source)
+    elif not store.was_erased(digest):
+        raise _unknown(address)
+    try:
+        store.scrub()
+    except StoreError as exc:
+        raise StoreError(
+            f"{email} is erased from every table, but the store's files may still hold old"
+            f" copies: {exc.message}",
+            hint=f"{exc.hint}; then run `digest subscribers erase {email}` again: it finishes"
+            " the job",
+        ) from exc
+    return Erasure(digest, already=current is None)
 
 
 def find(store: Store, address: str) -> Subscriber:
     current = store.subscriber_by_email(normalise_email(address))
     if current is None:
-        # Like an unknown issue: the command names something that is not there (exit 2).
-        raise UsageError(f"no subscriber {address}", hint="see `digest subscribers list`")
+        raise _unknown(address)
     return current
+
+
+def _unknown(address: str) -> UsageError:
+    # Like an unknown issue: the command names something that is not there (exit 2).
+    return UsageError(f"no subscriber {address}", hint="see `digest subscribers list`")
 
 
 def _cell(cells: list[str], index: int) -> str:

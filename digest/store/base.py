@@ -78,6 +78,25 @@ class StoreBase:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number}")
 
+    def scrub(self) -> None:
+        """Leave no copy of deleted data in the store's files (GDPR erasure).
+
+        VACUUM rewrites the file without free pages or free space, where old versions of a
+        row may linger (an SQLite built without secure_delete leaves them on UPDATE and
+        DELETE); the WAL, which holds the pages of earlier commits, is then checkpointed and
+        truncated to nothing. It costs a rewrite of the file: seconds, and free disk space
+        the size of the store. StoreError if another process kept reading old pages for the
+        whole busy timeout, so that the WAL could not be emptied.
+        """
+        self.db.execute("VACUUM")
+        busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            raise StoreError(
+                f"another process reading {self.path} kept old pages in {self.path.name}-wal",
+                hint="let `digest serve` and `digest run` finish what they are doing (or stop"
+                " them a moment)",
+            )
+
     @property
     def schema_version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
