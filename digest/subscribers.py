@@ -23,6 +23,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from .errors import DigestError, StoreError, UsageError
 from .models import Subscriber
+from .spreadsheet import guarded, unguarded
 
 if TYPE_CHECKING:
     from .store import Store
@@ -198,11 +199,14 @@ def leave(
 def parse_csv(text: str) -> tuple[list[tuple[int, str, str]], list[str]]:
     """Rows (line number, email, name) and problems ('line 4: ...') of an `email[,name]` CSV.
 
-    Tolerates a UTF-8 BOM, a header row, and `;` separators (French Excel).
+    Tolerates a UTF-8 BOM, a header row, and `;` separators (French Excel). In a `;` file,
+    what `export --excel` and Excel write, a name keeps no formula guard: `'=x` reads `=x`,
+    so that an export imports back as itself. Addresses are read as they are: never guarded.
     """
     text = text.removeprefix("\ufeff")
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
+    name_of = unguarded if delimiter == ";" else str
     rows: list[tuple[int, str, str]] = []
     problems: list[str] = []
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
@@ -216,7 +220,7 @@ def parse_csv(text: str) -> tuple[list[tuple[int, str, str]], list[str]]:
         if not any(cells):
             continue
         try:
-            name = clean_name(_cell(cells, name_at)) if name_at is not None else ""
+            name = clean_name(name_of(_cell(cells, name_at))) if name_at is not None else ""
             rows.append((number, normalise_email(cells[0]), name))
         except BadAddress as exc:
             problems.append(f"line {number}: {cells[0][:80]!r}: {exc.message}")
@@ -278,8 +282,11 @@ def listing(store: Store, status: str | None = None) -> list[Subscriber]:
 def to_csv(subscribers: list[Subscriber], *, excel: bool = False) -> str:
     """CSV with a header row: email,status,name,language,created_at,confirmed_at,...
 
+    The values as stored: what scripts read, and what `import` reads back as itself.
     `excel`: `;`-separated with CRLF line ends, which French Excel splits into columns (the
-    caller writes it with a UTF-8 BOM, without which Excel reads it in the ANSI code page).
+    caller writes it with a UTF-8 BOM, without which Excel reads it in the ANSI code page),
+    and names that a spreadsheet would run as a formula guarded with a `'` (addresses never:
+    `-bob@example.org` is one; `import` of a `;` file takes the guard off again).
     """
     out = io.StringIO()
     delimiter, line_end = (";", "\r\n") if excel else (",", "\n")
@@ -295,8 +302,10 @@ def to_csv(subscribers: list[Subscriber], *, excel: bool = False) -> str:
     ]
     writer.writerow(fields)
     for s in subscribers:
-        row = asdict(s)
-        writer.writerow([_csv_safe(_plain(row[f])) if row[f] is not None else "" for f in fields])
+        row = {f: "" if v is None else str(_plain(v)) for f, v in asdict(s).items()}
+        if excel:
+            row["name"] = guarded(row["name"])  # the only free text: the rest is ours
+        writer.writerow([row[f] for f in fields])
     return out.getvalue()
 
 
@@ -374,10 +383,3 @@ def _cell(cells: list[str], index: int) -> str:
 
 def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
-
-
-def _csv_safe(value: Any) -> Any:
-    """Spreadsheets run cells starting with = + - @ as formulas: quote them with a '."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value

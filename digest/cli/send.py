@@ -24,6 +24,7 @@ from ..errors import UsageError
 from ..lock import exclusive_run
 from ..period import unknown_issue_hint
 from ..schedule import item_count
+from ..spreadsheet import guarded
 from ..store import Store
 from ..tokens import load_keys
 from ..wording import say, status_label
@@ -165,8 +166,9 @@ def report_command(state: State, issue: str, fmt: str) -> None:
             writer.writerow(["email", "status", "bounced", "attempts", "last_error", "updated_at"])
             for p in store.problems(issue):
                 status = "bounced" if p.bounced else p.status
-                writer.writerow([_cell(p.email), status, int(p.bounced), p.attempts,
-                                 _cell(p.last_error), p.updated_at])  # fmt: skip
+                # The address as it is (never guarded); the error is a remote server's text.
+                writer.writerow([p.email, status, int(p.bounced), p.attempts,
+                                 guarded(p.last_error), p.updated_at])  # fmt: skip
             return
         language = state.config.newsletter.language
         echo_delivery(counts, language)
@@ -175,8 +177,3 @@ def report_command(state: State, issue: str, fmt: str) -> None:
             click.echo(f"  {p.email:<40} {status:<15} {p.last_error}")
     if counts.audience == 0:
         click.echo(say(state.config.newsletter.language, "not_sent_yet", issue=issue), err=True)
-
-
-def _cell(value: str) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas: quote them with a '."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
