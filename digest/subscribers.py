@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -196,12 +197,16 @@ def leave(
     return Leaving(subscriber_id, email, "unsubscribed" if after else "erased", changed)
 
 
-def parse_csv(text: str) -> tuple[list[tuple[int, str, str]], list[str]]:
+def parse_csv(text: str, source: str = "the file") -> tuple[list[tuple[int, str, str]], list[str]]:
     """Rows (line number, email, name) and problems ('line 4: ...') of an `email[,name]` CSV.
 
     Tolerates a UTF-8 BOM, a header row, and `;` separators (French Excel). In a `;` file,
     what `export --excel` and Excel write, a name keeps no formula guard: `'=x` reads `=x`,
     so that an export imports back as itself. Addresses are read as they are: never guarded.
+    A line with a bad address is a problem, the others are read. A file whose lines cannot
+    be told apart (a quote left open, so that several lines read as one cell, maybe over the
+    csv module's size limit) is refused whole: UsageError naming the lines, since what
+    follows such a quote cannot be trusted to be the rows it seems.
     """
     text = text.removeprefix("\ufeff")
     first = text.split("\n", 1)[0]
@@ -209,22 +214,64 @@ def parse_csv(text: str) -> tuple[list[tuple[int, str, str]], list[str]]:
     name_of = unguarded if delimiter == ";" else str
     rows: list[tuple[int, str, str]] = []
     problems: list[str] = []
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    broken: list[str] = []
     name_at: int | None = 1
-    for record, cells in enumerate(reader):
-        number = reader.line_num  # the line in the file, even after a quoted line break
+    for start, number, cells in _records(text, delimiter, broken):
         cells = [c.strip() for c in cells]
-        if record == 0 and cells and "@" not in cells[0]:
+        if start == 1 and cells and "@" not in cells[0]:
             name_at = _name_column(cells)  # a header row ("email;nom", "Adresse e-mail", ...)
             continue
         if not any(cells):
+            continue
+        if number > start and _swallowed_rows(cells, delimiter):
+            broken.append(f'lines {start}-{number} read as one cell: a quote (") left open?')
             continue
         try:
             name = clean_name(name_of(_cell(cells, name_at))) if name_at is not None else ""
             rows.append((number, normalise_email(cells[0]), name))
         except BadAddress as exc:
             problems.append(f"line {number}: {cells[0][:80]!r}: {exc.message}")
+    if broken:
+        raise UsageError(
+            f"{source} cannot be imported: " + "; ".join(broken),
+            hint='close or remove that quote (") in the file, then import it again: nothing'
+            " was imported",
+        )
     return rows, problems
+
+
+def _records(text: str, delimiter: str, broken: list[str]) -> Iterator[tuple[int, int, list[str]]]:
+    """(first line, last line, cells) of each record. One the csv module cannot read (a
+    cell over its size limit) is added to `broken`, and reading goes on after it, so that
+    every such place is named at once."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    done = 0  # the last line read so far, even after a quoted line break
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            broken.append(f"lines {done + 1}-{reader.line_num} not read ({exc})")
+            done = reader.line_num
+            continue
+        yield done + 1, reader.line_num, cells
+        done = reader.line_num
+
+
+def _swallowed_rows(cells: list[str], delimiter: str) -> bool:
+    """Whether a cell that spans lines holds, after a line break, what reads as a row of
+    its own (an address, then the separator or the end): a quote was left open. A name
+    with a line break in it ("Direction\nRH") is not that."""
+    for cell in cells:
+        for line in cell.split("\n")[1:]:
+            head = line.split(delimiter, 1)[0].strip().strip('"')
+            try:
+                normalise_email(head)
+            except BadAddress:
+                continue
+            return True
+    return False
 
 
 _NAME_HEADERS = {"name", "nom", "full name", "nom complet", "prénom nom", "nom prénom"}
@@ -249,7 +296,7 @@ def import_csv(store: Store, path: Path, *, language: str, now: datetime) -> Imp
         text = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise DigestError(f"cannot read {path}: {exc}", hint="save the file as CSV UTF-8") from exc
-    rows, problems = parse_csv(text)
+    rows, problems = parse_csv(text, path.name)
     added = confirmed = unchanged = 0
     skipped: list[tuple[int, str, str]] = []
     for number, email, name in rows:

@@ -113,3 +113,59 @@ def test_the_report_csv_keeps_addresses_and_guards_error_texts(tmp_path: Path) -
     report = digest(config.path, "report", ISSUE, "--format", "csv").stdout.decode()
     rows = list(csv.DictReader(io.StringIO(report)))
     assert [(r["email"], r["last_error"]) for r in rows] == [("-bob@example.org", "'=1+1 refused")]
+
+
+def importing(config: Path, path: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    return subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(config), "subscribers", "import",
+         str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )  # fmt: skip
+
+
+def listed(config: Path) -> list[tuple[str, str, str]]:
+    return rows_of(digest(config, "subscribers", "export").stdout)
+
+
+def test_a_cell_over_the_csv_limit_refuses_the_file_and_imports_nothing(tmp_path: Path) -> None:
+    """A quote left open in a long list: thousands of lines become one cell, over the csv
+    module's limit (128 KiB). Said in one message naming the lines, exit 2, nothing
+    imported; once the quote is closed the same file imports whole."""
+    config = write_config(tmp_path, "https://lettre.example.org")
+    many = "".join(f"lecteur{n:05d}@example.org;Lecteur {n}\n" for n in range(5000))
+    text = f'email;nom\nanne@example.org;Anne\nbob@example.org;"Bob\n{many}zoe@example.org;Zoé\n'
+    path = tmp_path / "liste.csv"
+    path.write_text(text, encoding="utf-8")
+    done = importing(config, path)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: liste.csv cannot be imported: lines 3-")
+    assert "field larger than field limit (131072)" in done.stderr
+    assert 'hint: close or remove that quote (") in the file' in done.stderr
+    assert listed(config) == []
+    path.write_text(text.replace(';"Bob', ";Bob"), encoding="utf-8")
+    assert importing(config, path).returncode == 0
+    assert len(listed(config)) == 5003
+
+
+def test_a_quote_left_open_that_swallows_rows_refuses_the_file(tmp_path: Path) -> None:
+    """Under the size limit the csv module reads the rest of the file into the open cell,
+    silently: the rows after it would be lost as one subscriber's name."""
+    config = write_config(tmp_path, "https://lettre.example.org")
+    path = tmp_path / "liste.csv"
+    path.write_text(
+        'email;nom\nanne@example.org;"Anne\nbob@example.org;Bob\nzoe@example.org;Zoé\n',
+        encoding="utf-8",
+    )
+    done = importing(config, path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert 'lines 2-4 read as one cell: a quote (") left open?' in done.stderr
+    assert listed(config) == []
+    # A name with a line break in it (an address book's "Service\nDirection") still imports.
+    path.write_text('email;nom\nanne@example.org;"Anne\nDirection"\n', encoding="utf-8")
+    assert importing(config, path).returncode == 0
+    assert listed(config) == [("anne@example.org", "confirmed", "Anne Direction")]
