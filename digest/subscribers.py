@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from . import utf8
 from .errors import DigestError, StoreError, UsageError
 from .models import Subscriber
 from .spreadsheet import guarded, unguarded
@@ -293,9 +294,17 @@ def import_csv(store: Store, path: Path, *, language: str, now: datetime) -> Imp
     re-subscribe someone who left.
     """
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DigestError(f"cannot read {path}: {exc}", hint="save the file as CSV UTF-8") from exc
+        text = utf8.decode(path.read_bytes())
+    except OSError as exc:
+        raise DigestError(
+            f"cannot read {path}: {exc.strerror or exc}", hint="check the file"
+        ) from exc
+    except utf8.NotUtf8 as exc:  # bad input: nothing is imported, exit 2
+        raise UsageError(
+            f"{path.name}:{exc.line}: {exc.detail}",
+            hint="save it as CSV UTF-8 (in Excel: Save as, « CSV UTF-8 (délimité par des"
+            " virgules) »)",
+        ) from exc
     rows, problems = parse_csv(text, path.name)
     added = confirmed = unchanged = 0
     skipped: list[tuple[int, str, str]] = []
