@@ -165,3 +165,25 @@ def test_a_damaged_store_is_said_and_changes_nothing(config: Path, tmp_path: Pat
     ):
         said_once(digest(config, *args), f"the store {store} is damaged", hint)
     assert store.read_bytes() == damaged  # nothing written over what a recovery may save
+
+
+def test_a_full_disk_mid_transaction_is_said_not_hidden_by_the_rollback(tmp_path: Path) -> None:
+    """On SQLITE_FULL, SQLite rolls the transaction back itself; a second ROLLBACK then
+    failed ("no transaction is active") and hid the real fault. max_page_count makes SQLite
+    answer exactly as a full disk does, on a real file."""
+    from digest.errors import StoreError
+
+    with Store(tmp_path / "digest.db") as store:
+        pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+        store.db.execute(f"PRAGMA max_page_count = {pages + 2}")
+        rows = [(f"reader{n:05d}@example.org", NOW.isoformat()) for n in range(3000)]
+        with pytest.raises(StoreError) as full, store.transaction() as db:
+            db.executemany(
+                "INSERT INTO subscribers (email, status, created_at, updated_at)"
+                " VALUES (?, 'confirmed', ?2, ?2)",
+                rows,
+            )
+        assert not store.db.in_transaction
+        assert store.subscribers() == []  # all or nothing
+    assert f"the disk holding the store {tmp_path / 'digest.db'} is full" in full.value.message
+    assert full.value.hint and "free some space" in full.value.hint
