@@ -179,3 +179,35 @@ def test_a_scrub_held_up_by_a_reader_is_said_and_finished_by_erasing_again(
         again = digest(sent, "subscribers", "erase", LEA)
         assert again.returncode == 0 and "déjà effacée" in again.stdout, again.stderr
         assert traces(sent.parent) == {"digest.db": [], "digest.db-wal": []}
+
+
+def test_erasing_an_address_spares_the_longer_addresses_that_contain_it(tmp_path: Path) -> None:
+    """The redaction of other rows' errors takes the address as a whole: erasing
+    lea@example.org leaves marie-lea@example.org and lea@example.org.uk as they are."""
+    from digest.store.outbox import Outcome
+
+    config = make_config(tmp_path)
+    with Store(config.store) as store:
+        ids = [
+            store.create_subscriber(email, "", "confirmed", "fr", NOW, event="add", source="cli")
+            or 0
+            for email in ("lea@example.org", "marie-lea@example.org")
+        ]
+        assert 0 not in ids
+        store_issue(store)
+        store.freeze_audience(ISSUE, "example.org", NOW)
+        store.claim(ISSUE, NOW, 10)
+        errors = ("550 <lea@example.org> unknown",
+                  "550 <marie-lea@example.org> unknown; not lea@example.org.uk;"
+                  " forwarded from LEA@example.org.")  # fmt: skip
+        store.record(
+            ISSUE, [Outcome(i, "failed", e) for i, e in zip(ids, errors, strict=True)], NOW
+        )
+    assert digest(config.path, "subscribers", "erase", "lea@example.org", "--yes").returncode == 0
+    as_csv = digest(config.path, "report", ISSUE, "--format", "csv").stdout
+    rows = {r["email"]: r["last_error"] for r in csv.DictReader(io.StringIO(as_csv))}
+    assert rows == {
+        "(erased)": "",
+        "marie-lea@example.org": "550 <marie-lea@example.org> unknown; not lea@example.org.uk;"
+        " forwarded from (erased).",
+    }

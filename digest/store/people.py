@@ -157,13 +157,13 @@ class SubscriberQueries(StoreBase):
             )
 
     def _redact_errors(self, quoted: list[str]) -> None:
-        """Replace each of `quoted` (any case) by ERASED in every outbox error text."""
+        """Replace each of `quoted` (any case, as a whole) by ERASED in every outbox error."""
         for text in quoted:
             rows = self.db.execute(
                 "SELECT rowid, last_error FROM outbox WHERE instr(lower(last_error), ?) > 0",
                 (text.lower(),),
             ).fetchall()
-            pattern = re.compile(re.escape(text), re.IGNORECASE)
+            pattern = _whole(text)
             self.db.executemany(
                 "UPDATE outbox SET last_error = ? WHERE rowid = ?",
                 [(pattern.sub(ERASED, error), rowid) for rowid, error in rows],
@@ -186,6 +186,19 @@ class SubscriberQueries(StoreBase):
         )
 
     # -- /subscribers ------------------------------------------------------------------
+
+
+# Characters that may stand next to an address inside a longer one: erasing
+# lea@example.org must not touch marie-lea@example.org nor lea@example.org.uk.
+_ADDRESS_BEFORE = r"(?<![\w!#$%&'*+/=?^`{|}~.-])"
+_ADDRESS_AFTER = r"(?![\w-]|\.\w)"
+
+
+def _whole(text: str) -> re.Pattern[str]:
+    """`text` where it stands alone: an address not inside a longer one, a name not inside
+    a longer word."""
+    before, after = (_ADDRESS_BEFORE, _ADDRESS_AFTER) if "@" in text else (r"(?<!\w)", r"(?!\w)")
+    return re.compile(before + re.escape(text) + after, re.IGNORECASE)
 
 
 def _subscriber(row: tuple[Any, ...]) -> Subscriber:
