@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from digest.store import Store
-from tests.test_store_faults import digest
+from tests.cli_support import digest
 from tests.web_support import write_config
 
 OUTSIDE = "is outside the dates digest works with (1900-01-01 to 9998-12-31)"

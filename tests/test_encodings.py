@@ -8,27 +8,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_support import digest
 from tests.web_support import write_config
 
 SAVE = "hint: save the file as UTF-8 (in most editors: Save as, Encoding: UTF-8)"
 RECAP = "# Retour sur l'atelier\n\nMis à jour le 11 mai 2023\n\nUn été à Lille.\n"
-
-
-def digest(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    return subprocess.run(
-        [sys.executable, "-m", "digest", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        timeout=120,
-    )
 
 
 def refused(done: subprocess.CompletedProcess[str], *said: str) -> None:

@@ -14,7 +14,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,21 +22,10 @@ from pathlib import Path
 import pytest
 
 from digest.store import Store
+from tests.cli_support import digest
 from tests.web_support import write_config
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-
-
-def digest(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    return subprocess.run(
-        [sys.executable, "-m", "digest", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        timeout=120,
-    )
 
 
 def said_once(done: subprocess.CompletedProcess[str], message: str, hint: str) -> None:

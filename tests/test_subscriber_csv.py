@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from digest.spreadsheet import guarded, unguarded
+from tests.cli_support import digest as cli
 from tests.web_support import write_config
 
 # (address, name): every address starts as a formula would, or holds a quote; every name
@@ -116,15 +117,7 @@ def test_the_report_csv_keeps_addresses_and_guards_error_texts(tmp_path: Path) -
 
 
 def importing(config: Path, path: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    return subprocess.run(
-        [sys.executable, "-m", "digest", "--config", str(config), "subscribers", "import",
-         str(path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )  # fmt: skip
+    return cli(config, "subscribers", "import", str(path))
 
 
 def listed(config: Path) -> list[tuple[str, str, str]]:
