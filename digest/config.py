@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from . import utf8
 from .checking import (
     Check,
     Checker,
@@ -270,13 +271,20 @@ def default_config_path() -> Path:
 
 
 def load_config(path: Path) -> Config:
-    """Read and check `path`; raise one ConfigError listing every problem."""
+    """Read and check `path`; raise one ConfigError listing every problem (a file that is
+    not UTF-8 is one, saying on which line)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(
             [f"cannot read {path}: {exc.strerror or exc}"],
             hint="pass --config PATH or set DIGEST_CONFIG",
+        ) from exc
+    try:
+        text = utf8.decode(raw)
+    except utf8.NotUtf8 as exc:
+        raise ConfigError(
+            [f"{path.name}:{exc.line}: {exc.detail}"], hint=utf8.SAVE_AS_UTF8, path=str(path)
         ) from exc
     return parse_config(text, path)
 

@@ -16,7 +16,9 @@
     ├── DeliveryError      SMTP refused the run
     │   ├── DeliveryPaused   the server asked us to stop; a later run carries on
     │   └── DeliveryRefused  every message tried was refused (digest.delivery.deliver)
-    ├── StoreError         the SQLite store cannot be opened or migrated
+    ├── StoreError         the SQLite store cannot be opened, read or written (read-only,
+    │                      damaged, full disk): mapped in one place, digest.store.faults
+    │   └── StoreLocked    another process held its write lock past the busy timeout
     └── AlreadyRunning     another run holds the lock, exit 75
 
 The classes that carry a stage's own data (a token, a delivery report) live in that stage's
@@ -131,6 +133,12 @@ class DeliveryError(DigestError):
 
 class StoreError(DigestError):
     """The SQLite store cannot be opened, migrated or written."""
+
+
+class StoreLocked(StoreError):
+    """Another process held the store's write lock for longer than the busy timeout: nothing
+    is wrong with the file, and the same call may succeed a moment later (the site answers
+    503 with Retry-After)."""
 
 
 class AlreadyRunning(DigestError):

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import AlreadyRunning
+from .store.faults import store_error
 
 
 def lock_path(store: Path) -> Path:
@@ -24,8 +25,11 @@ def lock_path(store: Path) -> Path:
 def exclusive_run(store: Path, what: str) -> Iterator[None]:
     """Hold the run lock for the store at `store`; raise AlreadyRunning (exit 75) at once."""
     path = lock_path(store)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:  # a read-only folder: said like the store's own faults
+        raise store_error(store, exc) from exc
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

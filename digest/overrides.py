@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from . import utf8
 from .checking import Checker, Key, TooLarge, did_you_mean, kind_name, load_yaml
 from .config import Config
 from .errors import ConfigError, quoted
@@ -106,10 +107,18 @@ def load_overrides(config: Config, issue_id: str) -> Overrides:
     if not found:
         return Overrides()
     try:
-        text = found[0].read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = utf8.decode(found[0].read_bytes())
+    except OSError as exc:
         raise ConfigError(
-            [f"cannot read it: {exc}"], hint="save it as UTF-8", about=_about(found[0])
+            [f"cannot read it: {exc.strerror or exc}"],
+            hint="check the file's permissions",
+            about=_about(found[0]),
+        ) from exc
+    except utf8.NotUtf8 as exc:
+        raise ConfigError(
+            [f"{found[0].name}:{exc.line}: {exc.detail}"],
+            hint=utf8.SAVE_AS_UTF8,
+            about=_about(found[0]),
         ) from exc
     return parse_overrides(text, found[0], move_targets(config))
 

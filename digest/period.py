@@ -15,6 +15,24 @@ from .models import Period
 
 _WEEK = re.compile(r"^(\d{4})-?W(\d{2})$", re.I)
 
+# The calendar digest works in. Python's ends at 9999-12-31, and an issue reaches past its
+# days (the next Monday, deadlines, the weeks before it), so the last year is left as room;
+# before 1900, a year is a typo (0203 for 2023), not a back-fill.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+
+
+def in_calendar(day: date) -> bool:
+    """Whether `day` is in the calendar digest works in (FIRST_DAY to LAST_DAY)."""
+    return FIRST_DAY <= day <= LAST_DAY
+
+
+def _outside(option: str, text: str) -> UsageError:
+    return UsageError(
+        f"{option}: {text} is outside the dates digest works with ({FIRST_DAY} to {LAST_DAY})",
+        hint="check the year: a typo?",
+    )
+
 
 def week_period(week: str, tz: ZoneInfo) -> Period:
     """The period of ISO week `week` ("2023-W19")."""
@@ -28,6 +46,8 @@ def week_period(week: str, tz: ZoneInfo) -> Period:
         monday = date.fromisocalendar(year, number, 1)
     except ValueError as exc:
         raise UsageError(f"--week: {year} has no week {number}") from exc
+    if not in_calendar(monday):  # as --as-of: a week is in if it starts in
+        raise _outside("--week", week.strip())
     return _period_from_monday(monday, tz)
 
 
@@ -37,10 +57,10 @@ def is_week(text: str) -> bool:
     if not match:
         return False
     try:
-        date.fromisocalendar(int(match[1]), int(match[2]), 1)
+        monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
     except ValueError:
         return False
-    return True
+    return in_calendar(monday)
 
 
 def unknown_issue_hint(issue_id: str) -> str:
@@ -58,6 +78,9 @@ def week_of(moment: datetime, tz: ZoneInfo) -> Period:
 
 def range_period(since: date, until: date, tz: ZoneInfo) -> Period:
     """From `since` 00:00 to the end of `until` (inclusive), named after `until`'s week."""
+    for option, day in (("--since", since), ("--until", until)):
+        if not in_calendar(day):
+            raise _outside(option, day.isoformat())
     if until < since:
         raise UsageError(f"--until {until} is before --since {since}")
     start = datetime.combine(since, time(), tz)
@@ -74,7 +97,11 @@ def _period_from_monday(monday: date, tz: ZoneInfo) -> Period:
 
 
 def parse_moment(text: str, tz: ZoneInfo, option: str = "--as-of") -> datetime:
-    """An --as-of value: an ISO date or datetime; naive values are local to the newsletter."""
+    """An --as-of value: an ISO date or datetime; naive values are local to the newsletter.
+
+    UsageError if it is not one, or if it falls outside FIRST_DAY..LAST_DAY (as written or
+    in the newsletter's timezone): nothing computed from it can then overflow.
+    """
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError as exc:
@@ -82,4 +109,8 @@ def parse_moment(text: str, tz: ZoneInfo, option: str = "--as-of") -> datetime:
             f"{option}: '{text}' is not an ISO date or datetime",
             hint="write it like 2023-05-12 or 2023-05-12T09:00 (local time)",
         ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=tz)
+    # The date as written first: converting 0001-01-01T00:00+05:00 would itself overflow.
+    if not (in_calendar(moment.date()) and in_calendar(moment.astimezone(tz).date())):
+        raise _outside(option, text.strip())
+    return moment

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import Config, FetchConfig, SourceConfig
-from .errors import SourceError
+from .errors import DigestError, SourceError
 from .i18n import say, staff_language
 from .models import Issue, Item, Period, Selection, SourceResult
 from .overrides import load_overrides
@@ -180,15 +180,25 @@ def build_issue(
 
 
 def write_issue(build: Build, out_dir: Path) -> tuple[Path, ...]:
-    """Write the four files of DESIGN.md §4, each atomically (temp file, fsync, rename)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write the four files of DESIGN.md §4, each atomically (temp file, fsync, rename).
+
+    A folder that cannot be written is a DigestError (exit 1) naming it, not a traceback.
+    """
     files = {
         "digest.html": build.rendered.html,
         "digest.txt": build.rendered.text,
         "digest.json": build.data,
         "web.html": build.rendered.web,
     }
-    return tuple(_write_atomically(out_dir / name, text) for name, text in files.items())
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return tuple(_write_atomically(out_dir / name, text) for name, text in files.items())
+    except OSError as exc:
+        raise DigestError(
+            f"cannot write the issue to {out_dir}: {exc.strerror or exc}",
+            hint="check that the folder can be written (`ls -ld`), or write elsewhere with"
+            " --out DIR",
+        ) from exc
 
 
 def _write_atomically(path: Path, text: str) -> Path:

@@ -4,8 +4,9 @@ Status moves only along documented paths: a web subscription creates `pending` (
 opt-in), `confirm` moves pending to `confirmed`, `unsubscribe` moves anything to
 `unsubscribed`; staff (`add`, `import`) record `confirmed` directly with their consent source.
 Every change writes a consent_log row (event, when, source, IP). `erase` (GDPR) removes the
-address, name and IPs, and keeps only an anonymised record: the row id and a SHA-256 of the
-normalised address in the consent log.
+address, name and IPs, from every table (the outbox's error texts quote addresses) and from
+the free pages and WAL of the store file, and keeps only an anonymised record: the row id and
+a SHA-256 of the normalised address in the consent log.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from .errors import DigestError, UsageError
+from . import utf8
+from .errors import DigestError, StoreError, UsageError
 from .models import Subscriber
+from .spreadsheet import guarded, unguarded
 
 if TYPE_CHECKING:
     from .store import Store
@@ -198,32 +202,81 @@ def leave(
     return Leaving(subscriber_id, email, "unsubscribed" if after else "erased", changed)
 
 
-def parse_csv(text: str) -> tuple[list[tuple[int, str, str]], list[str]]:
+def parse_csv(text: str, source: str = "the file") -> tuple[list[tuple[int, str, str]], list[str]]:
     """Rows (line number, email, name) and problems ('line 4: ...') of an `email[,name]` CSV.
 
-    Tolerates a UTF-8 BOM, a header row, and `;` separators (French Excel).
+    Tolerates a UTF-8 BOM, a header row, and `;` separators (French Excel). In a `;` file,
+    what `export --excel` and Excel write, a name keeps no formula guard: `'=x` reads `=x`,
+    so that an export imports back as itself. Addresses are read as they are: never guarded.
+    A line with a bad address is a problem, the others are read. A file whose lines cannot
+    be told apart (a quote left open, so that several lines read as one cell, maybe over the
+    csv module's size limit) is refused whole: UsageError naming the lines, since what
+    follows such a quote cannot be trusted to be the rows it seems.
     """
     text = text.removeprefix("\ufeff")
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
+    name_of = unguarded if delimiter == ";" else str
     rows: list[tuple[int, str, str]] = []
     problems: list[str] = []
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    broken: list[str] = []
     name_at: int | None = 1
-    for record, cells in enumerate(reader):
-        number = reader.line_num  # the line in the file, even after a quoted line break
+    for start, number, cells in _records(text, delimiter, broken):
         cells = [c.strip() for c in cells]
-        if record == 0 and cells and "@" not in cells[0]:
+        if start == 1 and cells and "@" not in cells[0]:
             name_at = _name_column(cells)  # a header row ("email;nom", "Adresse e-mail", ...)
             continue
         if not any(cells):
             continue
+        if number > start and _swallowed_rows(cells, delimiter):
+            broken.append(f'lines {start}-{number} read as one cell: a quote (") left open?')
+            continue
         try:
-            name = clean_name(_cell(cells, name_at)) if name_at is not None else ""
+            name = clean_name(name_of(_cell(cells, name_at))) if name_at is not None else ""
             rows.append((number, normalise_email(cells[0]), name))
         except BadAddress as exc:
             problems.append(f"line {number}: {cells[0][:80]!r}: {exc.message}")
+    if broken:
+        raise UsageError(
+            f"{source} cannot be imported: " + "; ".join(broken),
+            hint='close or remove that quote (") in the file, then import it again: nothing'
+            " was imported",
+        )
     return rows, problems
+
+
+def _records(text: str, delimiter: str, broken: list[str]) -> Iterator[tuple[int, int, list[str]]]:
+    """(first line, last line, cells) of each record. One the csv module cannot read (a
+    cell over its size limit) is added to `broken`, and reading goes on after it, so that
+    every such place is named at once."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    done = 0  # the last line read so far, even after a quoted line break
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            broken.append(f"lines {done + 1}-{reader.line_num} not read ({exc})")
+            done = reader.line_num
+            continue
+        yield done + 1, reader.line_num, cells
+        done = reader.line_num
+
+
+def _swallowed_rows(cells: list[str], delimiter: str) -> bool:
+    """Whether a cell that spans lines holds, after a line break, what reads as a row of
+    its own (an address, then the separator or the end): a quote was left open. A name
+    with a line break in it ("Direction\nRH") is not that."""
+    for cell in cells:
+        for line in cell.split("\n")[1:]:
+            head = line.split(delimiter, 1)[0].strip().strip('"')
+            try:
+                normalise_email(head)
+            except BadAddress:
+                continue
+            return True
+    return False
 
 
 _NAME_HEADERS = {"name", "nom", "full name", "nom complet", "prénom nom", "nom prénom"}
@@ -245,10 +298,18 @@ def import_csv(store: Store, path: Path, *, language: str, now: datetime) -> Imp
     re-subscribe someone who left.
     """
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DigestError(f"cannot read {path}: {exc}", hint="save the file as CSV UTF-8") from exc
-    rows, problems = parse_csv(text)
+        text = utf8.decode(path.read_bytes())
+    except OSError as exc:
+        raise DigestError(
+            f"cannot read {path}: {exc.strerror or exc}", hint="check the file"
+        ) from exc
+    except utf8.NotUtf8 as exc:  # bad input: nothing is imported, exit 2
+        raise UsageError(
+            f"{path.name}:{exc.line}: {exc.detail}",
+            hint="save it as CSV UTF-8 (in Excel: Save as, « CSV UTF-8 (délimité par des"
+            " virgules) »)",
+        ) from exc
+    rows, problems = parse_csv(text, path.name)
     added = confirmed = unchanged = 0
     skipped: list[tuple[int, str, str]] = []
     for number, email, name in rows:
@@ -281,8 +342,11 @@ def listing(store: Store, status: str | None = None) -> list[Subscriber]:
 def to_csv(subscribers: list[Subscriber], *, excel: bool = False) -> str:
     """CSV with a header row: email,status,name,language,created_at,confirmed_at,...
 
+    The values as stored: what scripts read, and what `import` reads back as itself.
     `excel`: `;`-separated with CRLF line ends, which French Excel splits into columns (the
-    caller writes it with a UTF-8 BOM, without which Excel reads it in the ANSI code page).
+    caller writes it with a UTF-8 BOM, without which Excel reads it in the ANSI code page),
+    and names that a spreadsheet would run as a formula guarded with a `'` (addresses never:
+    `-bob@example.org` is one; `import` of a `;` file takes the guard off again).
     """
     out = io.StringIO()
     delimiter, line_end = (";", "\r\n") if excel else (",", "\n")
@@ -298,8 +362,10 @@ def to_csv(subscribers: list[Subscriber], *, excel: bool = False) -> str:
     ]
     writer.writerow(fields)
     for s in subscribers:
-        row = asdict(s)
-        writer.writerow([_csv_safe(_plain(row[f])) if row[f] is not None else "" for f in fields])
+        row = {f: "" if v is None else str(_plain(v)) for f, v in asdict(s).items()}
+        if excel:
+            row["name"] = guarded(row["name"])  # the only free text: the rest is ours
+        writer.writerow([row[f] for f in fields])
     return out.getvalue()
 
 
@@ -314,20 +380,61 @@ def show(store: Store, address: str) -> dict[str, Any]:
     return record
 
 
-def erase(store: Store, address: str, *, now: datetime, source: str) -> str:
-    """Delete the personal data of one subscriber; returns the hash kept in the consent log."""
-    current = find(store, address)
-    digest = email_hash(current.email)
-    store.erase_subscriber(current.id, digest, now, source=source)
-    return digest
+@dataclass(frozen=True)
+class Erasure:
+    """What `erase` did: the hash the consent log keeps, and whether the address had been
+    erased before (then only the store's files were scrubbed again)."""
+
+    digest: str
+    already: bool
+
+
+def erasable(store: Store, address: str) -> bool:
+    """True: a subscriber to erase; False: erased before. UsageError if never known."""
+    email = normalise_email(address)
+    if store.subscriber_by_email(email) is not None:
+        return True
+    if store.was_erased(email_hash(email)):
+        return False
+    raise _unknown(address)
+
+
+def erase(store: Store, address: str, *, now: datetime, source: str) -> Erasure:
+    """Delete the personal data of one subscriber (GDPR), from every table and every copy
+    in the store's files; the consent log keeps an anonymised record (a SHA-256).
+
+    Erasing an address erased before changes nothing but scrubs the files again: that
+    finishes an erasure whose scrub another process held up (StoreError then).
+    """
+    email = normalise_email(address)
+    digest = email_hash(email)
+    current = store.subscriber_by_email(email)
+    if current is not None:
+        store.erase_subscriber(current.id, digest, now, source=source)
+    elif not store.was_erased(digest):
+        raise _unknown(address)
+    try:
+        store.scrub()
+    except StoreError as exc:
+        raise StoreError(
+            f"{email} is erased from every table, but the store's files may still hold old"
+            f" copies: {exc.message}",
+            hint=f"{exc.hint}; then run `digest subscribers erase {email}` again: it finishes"
+            " the job",
+        ) from exc
+    return Erasure(digest, already=current is None)
 
 
 def find(store: Store, address: str) -> Subscriber:
     current = store.subscriber_by_email(normalise_email(address))
     if current is None:
-        # Like an unknown issue: the command names something that is not there (exit 2).
-        raise UsageError(f"no subscriber {address}", hint="see `digest subscribers list`")
+        raise _unknown(address)
     return current
+
+
+def _unknown(address: str) -> UsageError:
+    # Like an unknown issue: the command names something that is not there (exit 2).
+    return UsageError(f"no subscriber {address}", hint="see `digest subscribers list`")
 
 
 def _cell(cells: list[str], index: int) -> str:
@@ -336,10 +443,3 @@ def _cell(cells: list[str], index: int) -> str:
 
 def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
-
-
-def _csv_safe(value: Any) -> Any:
-    """Spreadsheets run cells starting with = + - @ as formulas: quote them with a '."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value

@@ -203,11 +203,16 @@ def test_an_export_imports_back_with_its_names(config_path: Path, tmp_path: Path
     assert [(r["email"], r["name"]) for r in rows] == [("lea@example.org", "Léa Dubois")]
 
 
-def test_export_escapes_spreadsheet_formulas(config_path: Path) -> None:
+def test_only_the_excel_export_guards_formulas(config_path: Path) -> None:
+    """The plain export is what scripts read: the name as stored. (It was guarded too, which
+    made an export import back as something else: issue 10.)"""
     run(config_path, "add", "x@example.org", "--name", '=HYPERLINK("http://evil")')
     exported = run(config_path, "export").output
     rows = list(csv.DictReader(io.StringIO(exported)))
-    assert rows[0]["name"].startswith("'=")
+    assert rows[0]["name"] == '=HYPERLINK("http://evil")'
+    excel = run(config_path, "export", "--excel").output.removeprefix("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(excel), delimiter=";"))
+    assert rows[0]["name"] == '\'=HYPERLINK("http://evil")'
 
 
 def test_show_exports_one_subscriber_with_consent_log(config_path: Path) -> None:

@@ -25,6 +25,7 @@ from ..i18n import N_, say, staff_language, status_label
 from ..lock import exclusive_run
 from ..period import unknown_issue_hint
 from ..schedule import item_count
+from ..spreadsheet import guarded
 from ..store import Store
 from ..tokens import load_keys
 from .progress import TerminalProgress
@@ -163,8 +164,9 @@ def report_command(state: State, issue: str, fmt: str) -> None:
             writer.writerow(["email", "status", "bounced", "attempts", "last_error", "updated_at"])
             for p in store.problems(issue):
                 status = "bounced" if p.bounced else p.status
-                writer.writerow([_cell(p.email), status, int(p.bounced), p.attempts,
-                                 _cell(p.last_error), p.updated_at])  # fmt: skip
+                # The address as it is (never guarded); the error is a remote server's text.
+                writer.writerow([p.email, status, int(p.bounced), p.attempts,
+                                 guarded(p.last_error), p.updated_at])  # fmt: skip
             return
         language = staff_language(state.config)
         echo_delivery(counts, language)
@@ -173,8 +175,3 @@ def report_command(state: State, issue: str, fmt: str) -> None:
             click.echo(f"  {p.email:<40} {status:<15} {p.last_error}")
     if counts.audience == 0:
         click.echo(say(language, "report.not_sent_yet", issue=issue), err=True)
-
-
-def _cell(value: str) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas: quote them with a '."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value

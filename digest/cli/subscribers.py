@@ -147,12 +147,18 @@ def show_command(state: State, email: str) -> None:
 def erase_command(state: State, email: str, yes: bool) -> None:
     language = _language(state)
     with _store(state) as store:
-        subs.find(store, email)  # an unknown address is said before asking anything
-        if not yes and not agrees(language, say(language, "sub.erase_confirm", email=email)):
+        # An unknown address is said before asking anything; an erased one is not asked
+        # about again (erasing it again only scrubs the store's files once more).
+        ask = subs.erasable(store, email) and not yes
+        if ask and not agrees(language, say(language, "sub.erase_confirm", email=email)):
             click.echo(say(language, "sub.erase_declined", email=email))
             return  # a "no" is an answer, not a failure: exit 0
-        kept = subs.erase(store, email, now=_now(), source="cli")
-    click.echo(say(language, "sub.erased", email=email, digest=kept[:16]))
+        done = subs.erase(store, email, now=_now(), source="cli")
+    if done.already:
+        erased = status_label(language, "erased")
+        click.echo(say(language, "sub.already", email=email, status=erased))
+    else:
+        click.echo(say(language, "sub.erased", email=email, digest=done.digest[:16]))
 
 
 @subscribers_group.command("unsubscribe-mail", help=N_("help.subscribers.unsubscribe-mail"))

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from .. import utf8
 from ..config import SourceConfig
 from ..errors import ParseError, quoted, shortened
 from ..identity import item_key
@@ -119,6 +120,15 @@ def _skipped(name: str) -> bool:
 def read_recap(path: Path, source: SourceConfig, tz: ZoneInfo) -> Item:
     """One recap file as an Item; ParseError (naming the file and line) when it is unusable."""
     name = _display_name(path, source.path)
+    if not _is_utf8(name):
+        # The name arrives with the bytes it cannot decode as surrogates, which no hash,
+        # JSON or terminal takes: the recap is reported (its name readable), not read.
+        shown = os.fsencode(name).decode("utf-8", "backslashreplace")
+        raise ParseError(
+            f"{shown}: the file name is not UTF-8",
+            hint="rename the file (it was named on a system in another encoding, often in a"
+            " zip made on Windows)",
+        )
     front, body, body_line = _split_front_matter(_read_text(path, name), name)
     meta, lines = _parse_front_matter(front, name) if front is not None else ({}, {})
     recap = _Recap(name, meta, lines, tz)
@@ -154,6 +164,14 @@ def read_recap(path: Path, source: SourceConfig, tz: ZoneInfo) -> Item:
 # --- reading ------------------------------------------------------------------------------
 
 
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _display_name(path: Path, folder: Path | None) -> str:
     if folder is not None and folder.is_dir():
         try:
@@ -178,13 +196,9 @@ def _read_text(path: Path, name: str) -> str:
             hint="a recap is a page of text: link images instead of embedding them",
         )
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ParseError(
-            f"{name}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
-            hint="save the file as UTF-8 (in most editors: Save as, Encoding: UTF-8)",
-        ) from exc
+        text = utf8.decode(raw)
+    except utf8.NotUtf8 as exc:
+        raise ParseError(f"{name}:{exc.line}: {exc.detail}", hint=utf8.SAVE_AS_UTF8) from exc
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

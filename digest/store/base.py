@@ -1,15 +1,20 @@
-"""The connection to the store file: pragmas, transactions and migrations."""
+"""The connection to the store file: pragmas, transactions and migrations.
+
+Faults of the file (read-only, damaged, unreachable, full disk) come out of every statement
+as StoreError with a hint: the connection is a faults.GuardedConnection.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Self
 
 from ..errors import StoreError
+from .faults import GuardedConnection, guarded, store_error
 from .schema import MIGRATIONS
 
 
@@ -26,21 +31,25 @@ class StoreBase:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise store_error(path, exc) from exc
+        with guarded(path):
             self.db = sqlite3.connect(
                 path,
                 timeout=busy_timeout,
                 isolation_level=None,
                 check_same_thread=check_same_thread,
+                factory=GuardedConnection,
             )
+        self.db.store_path = path
+        try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"cannot open the store {path}: {exc}",
-                hint="check that the folder is writable and the file is a digest store",
-            ) from exc
+        except BaseException:
+            self.db.close()
+            raise
 
     def __enter__(self) -> Self:
         return self
@@ -66,7 +75,11 @@ class StoreBase:
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # SQLite has already rolled back after some faults (a full disk, a damaged page):
+            # a ROLLBACK then fails, and must not hide the fault that is being raised.
+            if self.db.in_transaction:
+                with suppress(StoreError):
+                    self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
@@ -93,6 +106,25 @@ class StoreBase:
                 for statement in filter(str.strip, script.split(";")):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number}")
+
+    def scrub(self) -> None:
+        """Leave no copy of deleted data in the store's files (GDPR erasure).
+
+        VACUUM rewrites the file without free pages or free space, where old versions of a
+        row may linger (an SQLite built without secure_delete leaves them on UPDATE and
+        DELETE); the WAL, which holds the pages of earlier commits, is then checkpointed and
+        truncated to nothing. It costs a rewrite of the file: seconds, and free disk space
+        the size of the store. StoreError if another process kept reading old pages for the
+        whole busy timeout, so that the WAL could not be emptied.
+        """
+        self.db.execute("VACUUM")
+        busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            raise StoreError(
+                f"another process reading {self.path} kept old pages in {self.path.name}-wal",
+                hint="let `digest serve` and `digest run` finish what they are doing (or stop"
+                " them a moment)",
+            )
 
     @property
     def schema_version(self) -> int:

@@ -16,7 +16,14 @@ from typing import Any
 
 from ..errors import StoreError
 from .base import StoreBase
+from .people import ERASED
 
+# The error text to keep: none for a subscriber erased meanwhile (a reply that arrives after
+# the erasure, or a late bounce report, quotes the address that erasure removed).
+_ERROR_UNLESS_ERASED = (
+    "CASE WHEN (SELECT status FROM subscribers WHERE id = outbox.subscriber_id) = 'erased'"
+    " THEN NULL ELSE COALESCE(?, last_error) END"
+)
 ACTIVE = ("pending", "sending", "deferred")  # an issue with such rows is not yet 'sent'
 FETCH = 1000  # rows read at a time: memory does not grow with the list
 
@@ -191,7 +198,7 @@ class OutboxQueries(StoreBase):
         with self.transaction() as db:
             db.executemany(
                 "UPDATE outbox SET status = ?, attempts = attempts + ?, next_attempt_at = ?,"
-                " last_error = COALESCE(?, last_error), bounced = ?, updated_at = ?"
+                f" last_error = {_ERROR_UNLESS_ERASED}, bounced = ?, updated_at = ?"
                 " WHERE issue_id = ? AND subscriber_id = ?",
                 values,
             )
@@ -232,12 +239,12 @@ class OutboxQueries(StoreBase):
     def problems(self, issue_id: str) -> Iterator[Problem]:
         """Deferred, failed and bounced rows with their last error, by address (streamed)."""
         cursor = self.db.execute(
-            "SELECT COALESCE(s.email, '(erased)'), o.status, o.attempts,"
+            "SELECT COALESCE(s.email, ?), o.status, o.attempts,"
             " COALESCE(o.last_error, ''), o.bounced, o.updated_at"
             " FROM outbox o JOIN subscribers s ON s.id = o.subscriber_id"
             " WHERE o.issue_id = ? AND o.status IN ('deferred', 'failed')"
             " ORDER BY o.status, s.email",
-            (issue_id,),
+            (ERASED, issue_id),
         )
         while chunk := cursor.fetchmany(FETCH):
             for r in chunk:
@@ -287,7 +294,8 @@ class OutboxQueries(StoreBase):
         """A message the server had accepted was not delivered after all (a DSN said so)."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE outbox SET status = 'failed', last_error = ?, bounced = ?, updated_at = ?"
+                "UPDATE outbox SET status = 'failed',"
+                f" last_error = {_ERROR_UNLESS_ERASED}, bounced = ?, updated_at = ?"
                 " WHERE issue_id = ? AND subscriber_id = ? AND status IN ('sent', 'failed')",
                 (error[:500], int(bounced), now.isoformat(), issue_id, subscriber_id),
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,10 @@ from .base import when as _when
 # id is also at least the milliseconds since ID_EPOCH: later than any id given before the
 # backup was restored (a burst of inserts runs ahead of the clock by a millisecond each).
 ID_EPOCH = datetime(2026, 11, 26, tzinfo=UTC)
+
+# What stands for an erased address or name where a text quoted it (as `digest report` shows
+# an erased subscriber).
+ERASED = "(erased)"
 
 
 def id_floor(now: datetime) -> int:
@@ -120,9 +125,21 @@ class SubscriberQueries(StoreBase):
     def erase_subscriber(
         self, subscriber_id: int, email_hash: str, now: datetime, *, source: str
     ) -> None:
-        """Drop the address, name and IPs; keep the row (its id) and an 'erase' record."""
+        """Drop the address, name and IPs; keep the row (its id) and an 'erase' record.
+
+        The outbox's error texts go too: SMTP replies quote the address ("550 5.1.1
+        <lea@example.org>: no such user"). Those of this subscriber are dropped; any other
+        that quotes the address or the name gets ERASED in their place. The old bytes are
+        zeroed as they are freed (secure_delete); `scrub` then clears what earlier writes
+        left in the file.
+        """
         when = now.isoformat()
+        self.db.execute("PRAGMA secure_delete=ON")
         with self.transaction() as db:
+            row = db.execute(
+                "SELECT email, name FROM subscribers WHERE id = ?", (subscriber_id,)
+            ).fetchone()
+            quoted = [text for text in (row or ()) if text]
             db.execute(
                 "UPDATE subscribers SET email = NULL, name = '', status = 'erased',"
                 " updated_at = ? WHERE id = ?",
@@ -130,10 +147,35 @@ class SubscriberQueries(StoreBase):
             )
             db.execute("UPDATE consent_log SET ip = NULL WHERE subscriber_id = ?", (subscriber_id,))
             db.execute(
+                "UPDATE outbox SET last_error = NULL WHERE subscriber_id = ?", (subscriber_id,)
+            )
+            self._redact_errors(quoted)
+            db.execute(
                 "INSERT INTO consent_log (subscriber_id, event, at, source, email_hash)"
                 " VALUES (?, 'erase', ?, ?, ?)",
                 (subscriber_id, when, source, email_hash),
             )
+
+    def _redact_errors(self, quoted: list[str]) -> None:
+        """Replace each of `quoted` (any case, as a whole) by ERASED in every outbox error."""
+        for text in quoted:
+            rows = self.db.execute(
+                "SELECT rowid, last_error FROM outbox WHERE instr(lower(last_error), ?) > 0",
+                (text.lower(),),
+            ).fetchall()
+            pattern = _whole(text)
+            self.db.executemany(
+                "UPDATE outbox SET last_error = ? WHERE rowid = ?",
+                [(pattern.sub(ERASED, error), rowid) for rowid, error in rows],
+            )
+
+    def was_erased(self, email_hash: str) -> bool:
+        """Whether an address with this hash was erased (the consent log keeps the hash)."""
+        row = self.db.execute(
+            "SELECT 1 FROM consent_log WHERE event = 'erase' AND email_hash = ? LIMIT 1",
+            (email_hash,),
+        ).fetchone()
+        return row is not None
 
     def _log_consent(
         self, subscriber_id: int, event: str, when: str, source: str, ip: str | None
@@ -144,6 +186,19 @@ class SubscriberQueries(StoreBase):
         )
 
     # -- /subscribers ------------------------------------------------------------------
+
+
+# Characters that may stand next to an address inside a longer one: erasing
+# lea@example.org must not touch marie-lea@example.org nor lea@example.org.uk.
+_ADDRESS_BEFORE = r"(?<![\w!#$%&'*+/=?^`{|}~.-])"
+_ADDRESS_AFTER = r"(?![\w-]|\.\w)"
+
+
+def _whole(text: str) -> re.Pattern[str]:
+    """`text` where it stands alone: an address not inside a longer one, a name not inside
+    a longer word."""
+    before, after = (_ADDRESS_BEFORE, _ADDRESS_AFTER) if "@" in text else (r"(?<!\w)", r"(?!\w)")
+    return re.compile(before + re.escape(text) + after, re.IGNORECASE)
 
 
 def _subscriber(row: tuple[Any, ...]) -> Subscriber:

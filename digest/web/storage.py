@@ -22,6 +22,7 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 
+from ..errors import StoreLocked
 from ..store import Store
 
 BUSY_TIMEOUT = 5.0  # seconds a write waits for a lock held elsewhere (then 503)
@@ -38,7 +39,10 @@ class StoreBusy(Exception):
 
 def lock_timed_out(exc: BaseException) -> bool:
     """Whether `exc` is SQLite giving up on a lock another connection held (SQLITE_BUSY or
-    SQLITE_LOCKED, extended codes included) rather than a real failure."""
+    SQLITE_LOCKED, extended codes included) rather than a real failure: the store's
+    StoreLocked, or the raw sqlite3 error where a connection does not translate it."""
+    if isinstance(exc, StoreLocked):
+        return True
     code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
     busy = code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
     return isinstance(exc, sqlite3.OperationalError) and busy
@@ -104,7 +108,7 @@ class StoreAccess:
         store = self._checkout()
         try:
             return work(store)
-        except sqlite3.OperationalError as exc:
+        except (sqlite3.OperationalError, StoreLocked) as exc:
             if lock_timed_out(exc):
                 raise StoreBusy(f"the store stayed locked: {exc}") from exc
             raise
