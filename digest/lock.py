@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import AlreadyRunning
+from .i18n import t
 from .store.faults import store_error
 
 
@@ -36,8 +37,8 @@ def exclusive_run(store: Path, what: str) -> Iterator[None]:
         except BlockingIOError:
             holder = os.pread(handle, 200, 0).decode("utf-8", "replace").strip()
             raise AlreadyRunning(
-                f"another digest run holds the lock ({holder or 'unknown process'})",
-                hint=f"wait for it to finish; the lock is {path}",
+                t("lock.held", holder=holder or t("lock.unknown_holder")),
+                hint=t("lock.held_hint", path=path),
             ) from None
         os.ftruncate(handle, 0)
         os.pwrite(handle, f"pid {os.getpid()}: {what}\n".encode(), 0)

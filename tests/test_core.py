@@ -173,7 +173,7 @@ def test_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "digest.db"
     with Store(path) as store:
         store.db.execute("PRAGMA user_version = 999")
-    with pytest.raises(StoreError, match="newer digest"):
+    with pytest.raises(StoreError, match="une version plus récente de digest"):
         Store(path)
 
 

@@ -125,7 +125,7 @@ def test_two_sends_at_once_send_once(tmp_path: Path, smtp_server: SmtpServer) ->
     smtp_server.script.data_delay = 0
     _, err = first.communicate(timeout=120)
     assert second.returncode == 75, second.stderr
-    assert "another digest run holds the lock" in second.stderr
+    assert "une autre exécution de digest est en cours et tient le verrou" in second.stderr
     assert first.returncode == 0, err
     received = by_recipient(smtp_server)
     assert set(received) == set(emails) and all(len(ids) == 1 for ids in received.values())

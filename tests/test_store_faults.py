@@ -76,7 +76,7 @@ def statuses(store_path: Path) -> dict[str, str]:
         return {s.email or "": s.status for s in store.subscribers()}
 
 
-READ_ONLY_HINT = "digest must be able to write digest.db and its folder"
+READ_ONLY_HINT = "digest doit pouvoir écrire dans digest.db et dans son dossier"
 
 
 def test_a_read_only_store_file_is_said_and_changes_nothing(config: Path, tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ def test_a_read_only_store_file_is_said_and_changes_nothing(config: Path, tmp_pa
             ("subscribers", "import", str(tmp_path / "new.csv")),
             ("subscribers", "erase", "bob@example.org", "--yes"),
         ):
-            said_once(digest(config, *args), "is read-only", READ_ONLY_HINT)
+            said_once(digest(config, *args), "est en lecture seule", READ_ONLY_HINT)
         listed = digest(config, "subscribers", "list", "--format", "csv")  # reading still works
         assert listed.returncode == 0 and "anne@example.org,confirmed" in listed.stdout
     assert statuses(store) == before
@@ -145,13 +145,13 @@ def test_a_damaged_store_is_said_and_changes_nothing(config: Path, tmp_path: Pat
     every.write_text("".join(f"reader{n:05d}@example.org\n" for n in range(3000)), "utf-8")
     damage_a_subscribers_page(store)
     damaged = store.read_bytes()
-    hint = "restore the last backup"
+    hint = "restaurez la dernière sauvegarde"
     for args in (
         ("subscribers", "list"),
         ("subscribers", "export", "--excel"),
         ("subscribers", "import", str(every)),  # looks each address up: one is damaged
     ):
-        said_once(digest(config, *args), f"the store {store} is damaged", hint)
+        said_once(digest(config, *args), f"la base {store} est endommagée", hint)
     assert store.read_bytes() == damaged  # nothing written over what a recovery may save
 
 
@@ -173,5 +173,5 @@ def test_a_full_disk_mid_transaction_is_said_not_hidden_by_the_rollback(tmp_path
             )
         assert not store.db.in_transaction
         assert store.subscribers() == []  # all or nothing
-    assert f"the disk holding the store {tmp_path / 'digest.db'} is full" in full.value.message
-    assert full.value.hint and "free some space" in full.value.hint
+    assert f"le disque de la base {tmp_path / 'digest.db'} est plein" in full.value.message
+    assert full.value.hint and "libérez de la place" in full.value.hint

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Self
 
 from ..errors import StoreError
+from ..i18n import t
 from .faults import GuardedConnection, guarded, store_error
 from .schema import MIGRATIONS
 
@@ -98,8 +99,7 @@ class StoreBase:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
             raise StoreError(
-                f"{self.path} was written by a newer digest (schema {version})",
-                hint="upgrade digest, or point `store:` at another file",
+                t("store.newer", path=self.path, version=version), hint=t("store.newer_hint")
             )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction() as db:
@@ -121,9 +121,8 @@ class StoreBase:
         busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         if busy:
             raise StoreError(
-                f"another process reading {self.path} kept old pages in {self.path.name}-wal",
-                hint="let `digest serve` and `digest run` finish what they are doing (or stop"
-                " them a moment)",
+                t("store.scrub_busy", path=self.path, wal=f"{self.path.name}-wal"),
+                hint=t("store.scrub_busy_hint"),
             )
 
     @property

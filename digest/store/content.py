@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..errors import StoreError
+from ..i18n import current_staff_language, status_label, t
 from .base import StoreBase
 from .base import when as _when
 
@@ -118,9 +119,10 @@ class ContentQueries(StoreBase):
         with self.transaction() as db:
             row = db.execute("SELECT status FROM issues WHERE id = ?", (issue.id,)).fetchone()
             if row and row[0] not in REBUILDABLE:
+                status = status_label(current_staff_language(), row[0], of="issue")
                 raise StoreError(
-                    f"issue {issue.id} is already {row[0]}: it is not rebuilt in the store",
-                    hint="build with --out only, or choose another week",
+                    t("store.not_rebuilt", issue=issue.id, status=status),
+                    hint=t("store.not_rebuilt_hint"),
                 )
             db.execute("DELETE FROM issues WHERE id = ?", (issue.id,))
             db.execute(
@@ -166,7 +168,7 @@ class ContentQueries(StoreBase):
         with self.transaction() as db:
             cursor = db.execute("UPDATE issues SET status = ? WHERE id = ?", (status, issue_id))
         if not cursor.rowcount:
-            raise StoreError(f"no issue {issue_id} in the store", hint="build it first")
+            raise StoreError(t("store.no_issue", issue=issue_id), hint=t("store.no_issue_hint"))
 
     def issues_with(self, statuses: tuple[str, ...]) -> list[StoredIssue]:
         """Every issue with one of `statuses`, newest first (ids are ISO weeks: they sort),

@@ -3,8 +3,9 @@
 Every connection the store opens is a `GuardedConnection`: a statement, or reading its rows,
 that fails because of the file (read-only, damaged, missing folder, full or failing disk,
 held locked too long) raises StoreError, which the CLI prints as a message and a hint
-(exit 1). Failures of our own SQL (IntegrityError, ProgrammingError) are left as they are:
-callers rely on them (a duplicate address is an IntegrityError) and a bug must show as one.
+(exit 1), in the staff language (the catalogue's store.* messages). Failures of our own SQL
+(IntegrityError, ProgrammingError) are left as they are: callers rely on them (a duplicate
+address is an IntegrityError) and a bug must show as one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from ..errors import StoreError, StoreLocked
+from ..i18n import t
 
 # SQLite's primary result codes (the low byte of an extended code).
 SQLITE_PERM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM = 3, 5, 6, 7
@@ -48,55 +50,35 @@ def _code(exc: sqlite3.Error) -> int:
 
 
 def store_error(path: Path, exc: sqlite3.Error | OSError) -> StoreError:
-    """What to tell a person about `exc`, raised by the store at `path`."""
+    """What to tell a person about `exc`, raised by the store at `path` (staff language)."""
     if isinstance(exc, OSError):  # creating the folder or the lock beside the store
-        return StoreError(
-            f"cannot write beside the store {path}: {exc.strerror or exc}",
-            hint=_folder_hint(path),
-        )
+        error = exc.strerror or exc
+        return StoreError(t("store.beside", path=path, error=error), hint=_folder_hint(path))
     code, detail = _code(exc), str(exc)
     if code in (SQLITE_READONLY, SQLITE_PERM):
-        return StoreError(
-            f"the store {path} is read-only: nothing could be written to it ({detail})",
-            hint=_folder_hint(path),
-        )
+        return StoreError(t("store.read_only", path=path, detail=detail), hint=_folder_hint(path))
     if code in (SQLITE_CORRUPT, SQLITE_NOTADB):
         return StoreError(
-            f"the store {path} is damaged ({detail}); digest stopped before changing anything more",
-            hint="restore the last backup (docs/operations.md, 'Backing up the store'); keep"
-            " the damaged file aside, `sqlite3 digest.db .recover` may save what the backup"
-            " lacks",
+            t("store.damaged", path=path, detail=detail), hint=t("store.damaged_hint")
         )
     if code == SQLITE_CANTOPEN:
         return StoreError(
-            f"cannot open the store {path} ({detail})",
-            hint=f"{_folder_hint(path)}; and `store:` in feeds.yaml must name a file",
+            t("store.cannot_open", path=path, detail=detail),
+            hint=t("store.cannot_open_hint", folder_hint=_folder_hint(path)),
         )
     if code == SQLITE_FULL:
-        return StoreError(
-            f"the disk holding the store {path} is full ({detail})",
-            hint="free some space (`df -h`), then run the command again",
-        )
+        return StoreError(t("store.full", path=path, detail=detail), hint=t("store.full_hint"))
     if code == SQLITE_IOERR:
         return StoreError(
-            f"the disk failed while reading or writing the store {path} ({detail})",
-            hint="check the disk (`dmesg`, `df -h`, the mount); then run the command again",
+            t("store.disk_failed", path=path, detail=detail), hint=t("store.disk_failed_hint")
         )
     if code in (SQLITE_BUSY, SQLITE_LOCKED):
-        return StoreLocked(
-            f"the store {path} stayed locked by another process ({detail})",
-            hint="another digest command is writing for a long time: let it finish, then"
-            " run the command again",
-        )
-    return StoreError(f"the store {path} failed: {detail}", hint=_folder_hint(path))
+        return StoreLocked(t("store.locked", path=path, detail=detail), hint=t("store.locked_hint"))
+    return StoreError(t("store.failed", path=path, detail=detail), hint=_folder_hint(path))
 
 
 def _folder_hint(path: Path) -> str:
-    return (
-        f"digest must be able to write {path.name} and its folder {path.parent} (SQLite keeps"
-        f" {path.name}-wal and {path.name}-shm beside it): check their owner and permissions"
-        " (`ls -ld`, and `lsattr -d` for the immutable flag)"
-    )
+    return t("store.folder_hint", name=path.name, folder=path.parent)
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import StoreError
+from ..i18n import t
 from .base import StoreBase
 from .people import ERASED
 
@@ -88,7 +89,7 @@ class OutboxQueries(StoreBase):
         with self.transaction() as db:
             status = db.execute("SELECT status FROM issues WHERE id = ?", (issue_id,)).fetchone()
             if status is None:
-                raise StoreError(f"no issue {issue_id} in the store", hint="build it first")
+                raise StoreError(t("store.no_issue", issue=issue_id), hint=t("store.no_issue_hint"))
             if status[0] not in ("sending", "sent"):  # built, approved, or skipped and forced
                 reader = db.execute(
                     "SELECT id FROM subscribers WHERE status = 'confirmed' ORDER BY id"
