@@ -10,7 +10,8 @@ import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .errors import UsageError
+from .errors import UsageError, quoted
+from .i18n import t
 from .models import Period
 
 _WEEK = re.compile(r"^(\d{4})-?W(\d{2})$", re.I)
@@ -29,8 +30,8 @@ def in_calendar(day: date) -> bool:
 
 def _outside(option: str, text: str) -> UsageError:
     return UsageError(
-        f"{option}: {text} is outside the dates digest works with ({FIRST_DAY} to {LAST_DAY})",
-        hint="check the year: a typo?",
+        t("period.outside", option=option, value=text, first=FIRST_DAY, last=LAST_DAY),
+        hint=t("period.outside_hint"),
     )
 
 
@@ -39,13 +40,13 @@ def week_period(week: str, tz: ZoneInfo) -> Period:
     match = _WEEK.match(week.strip())
     if not match:
         raise UsageError(
-            f"--week: '{week}' is not an ISO week", hint="write it like 2023-W19 (year-Wweek)"
+            t("period.not_a_week", week=quoted(week)), hint=t("period.not_a_week_hint")
         )
     year, number = int(match[1]), int(match[2])
     try:
         monday = date.fromisocalendar(year, number, 1)
     except ValueError as exc:
-        raise UsageError(f"--week: {year} has no week {number}") from exc
+        raise UsageError(t("period.no_such_week", year=year, number=number)) from exc
     if not in_calendar(monday):  # as --as-of: a week is in if it starts in
         raise _outside("--week", week.strip())
     return _period_from_monday(monday, tz)
@@ -66,8 +67,8 @@ def is_week(text: str) -> bool:
 def unknown_issue_hint(issue_id: str) -> str:
     """The hint for an issue the store does not have: build it, or the ids that exist."""
     if is_week(issue_id):
-        return f"see `digest issues`, or build it: `digest build --week {issue_id.upper()}`"
-    return "issues are named by their ISO week, such as 2023-W19: see `digest issues`"
+        return t("period.unknown_issue_hint", week=issue_id.upper())
+    return t("period.issue_names_hint")
 
 
 def week_of(moment: datetime, tz: ZoneInfo) -> Period:
@@ -82,7 +83,7 @@ def range_period(since: date, until: date, tz: ZoneInfo) -> Period:
         if not in_calendar(day):
             raise _outside(option, day.isoformat())
     if until < since:
-        raise UsageError(f"--until {until} is before --since {since}")
+        raise UsageError(t("period.until_before_since", until=until, since=since))
     start = datetime.combine(since, time(), tz)
     end = datetime.combine(until + timedelta(days=1), time(), tz)
     year, week, _ = until.isocalendar()
@@ -106,8 +107,8 @@ def parse_moment(text: str, tz: ZoneInfo, option: str = "--as-of") -> datetime:
         moment = datetime.fromisoformat(text.strip())
     except ValueError as exc:
         raise UsageError(
-            f"{option}: '{text}' is not an ISO date or datetime",
-            hint="write it like 2023-05-12 or 2023-05-12T09:00 (local time)",
+            t("period.not_a_moment", option=option, value=quoted(text)),
+            hint=t("period.not_a_moment_hint"),
         ) from exc
     moment = moment if moment.tzinfo else moment.replace(tzinfo=tz)
     # The date as written first: converting 0001-01-01T00:00+05:00 would itself overflow.

@@ -261,7 +261,7 @@ def test_a_recap_folder_read_in_part_is_named_in_the_summary(tmp_path: Path) -> 
 
 def test_bad_usage_is_exit_2(shipped: Path) -> None:
     run = digest("--config", str(shipped), "build", "--week", "2023-W60")
-    assert run.returncode == 2 and "2023 has no week 60" in run.stderr
+    assert run.returncode == 2 and "l'année 2023 n'a pas de semaine 60" in run.stderr
     run = digest("--config", str(shipped), "build", "--week", "2023-W19", "--since", "2023-05-01")
     assert run.returncode == 2 and "cannot be combined" in run.stderr
 
@@ -269,8 +269,8 @@ def test_bad_usage_is_exit_2(shipped: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--week", "2023-19"], "error: --week: '2023-19' is not an ISO week\nhint: write it like"),
-        (["--as-of", "hier"], "error: --as-of: 'hier' is not an ISO date or datetime\nhint:"),
+        (["--week", "2023-19"], "error: --week : '2023-19' n'est pas une semaine ISO\nhint:"),
+        (["--as-of", "hier"], "error: --as-of : 'hier' n'est pas une date ISO (avec ou sans"),
         (["--since", "2023-05-01", "--until", "x"], "error: --until: 'x' is not a date\n"),
     ],
 )

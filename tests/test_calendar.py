@@ -12,7 +12,7 @@ from digest.store import Store
 from tests.cli_support import digest
 from tests.web_support import write_config
 
-OUTSIDE = "is outside the dates digest works with (1900-01-01 to 9998-12-31)"
+OUTSIDE = "est en dehors des dates que digest connaît (du 1900-01-01 au 9998-12-31)"
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,7 @@ def test_a_date_outside_the_calendar_is_bad_usage(tmp_path: Path, args: tuple[st
     done = digest(config, *args, *extra)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
-    assert OUTSIDE in done.stderr and "hint: check the year: a typo?" in done.stderr
+    assert OUTSIDE in done.stderr and "vérifiez l'année : une faute de frappe ?" in done.stderr
     with Store(tmp_path / "digest.db") as store:
         assert [i.id for i in store.issues(10)] == (["2023-W19"] if args[0] == "approve" else [])
         assert [i.status for i in store.issues(10)] == (["built"] if args[0] == "approve" else [])

@@ -242,12 +242,12 @@ def test_approving_an_unknown_or_sent_issue_is_refused(
     assert unknown.returncode == 2 and "no issue 2023-W30" in unknown.stderr
     assert unknown.stderr == (
         "error: no issue 2023-W30 in the store\n"
-        "hint: see `digest issues`, or build it: `digest build --week 2023-W30`\n"
+        "hint: voir `digest issues`, ou construisez-la : `digest build --week 2023-W30`\n"
     )
     garbled = digest(config, smtp_server, "approve", "foo")
     assert garbled.returncode == 2
     assert "build --week foo" not in garbled.stderr
-    assert "named by their ISO week, such as 2023-W19" in garbled.stderr
+    assert "nommées par leur semaine ISO, comme 2023-W19" in garbled.stderr
 
 
 def test_approving_a_sent_or_sending_issue_is_nothing_to_do(
