@@ -22,15 +22,12 @@ from datetime import datetime, timedelta
 
 from .config import Config
 from .errors import DigestError, SettingError
+from .i18n import t
 
 SECRET_ENV = "DIGEST_SECRET"
 CONFIRM = "c"
 UNSUBSCRIBE = "u"
 MIN_KEY_LENGTH = 16
-SECRET_HINT = (
-    "generate one with `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'` and "
-    "export DIGEST_SECRET=<it>; to rotate, put the new key first: DIGEST_SECRET=new,old"
-)
 _SHAPE = re.compile(
     r"(?P<purpose>[cu])\.(?P<id>[1-9][0-9]{0,17})(?:\.(?P<issued>[0-9]{1,12}))?"
     r"\.(?P<kid>[0-9a-f]{8})\.(?P<mac>[A-Za-z0-9_-]{22})"
@@ -69,14 +66,11 @@ def load_keys(environ: Mapping[str, str] | None = None) -> Keys:
     raw = (os.environ if environ is None else environ).get(SECRET_ENV, "")
     parts = [p.strip() for p in raw.split(",") if p.strip()]
     if not parts:
-        raise SettingError(
-            f"{SECRET_ENV} is not set: the links in emails cannot be signed", hint=SECRET_HINT
-        )
+        raise SettingError(t("token.no_secret"), hint=t("token.secret_hint"))
     short = [i + 1 for i, p in enumerate(parts) if len(p) < MIN_KEY_LENGTH]
     if short:
         raise SettingError(
-            f"{SECRET_ENV}: key {short[0]} is shorter than {MIN_KEY_LENGTH} characters",
-            hint=SECRET_HINT,
+            t("token.short_key", key=short[0], length=MIN_KEY_LENGTH), hint=t("token.secret_hint")
         )
     return Keys(tuple(p.encode() for p in parts))
 
@@ -104,19 +98,19 @@ def read_token(
     """The subscriber id in a genuine token for `purpose`; BadToken (or ExpiredToken) if not."""
     match = _SHAPE.fullmatch(token)
     if match is None or match["purpose"] != purpose:
-        raise BadToken("this link is not valid", hint="copy the whole link from the email")
+        raise BadToken(t("token.invalid"), hint=t("token.invalid_hint"))
     if (match["issued"] is None) != (purpose == UNSUBSCRIBE):
-        raise BadToken("this link is not valid", hint="copy the whole link from the email")
+        raise BadToken(t("token.invalid"), hint=t("token.invalid_hint"))
     key = keys.by_kid(match["kid"])
     issued = match["issued"] or ""
     subscriber_id = int(match["id"])
     expected = _mac(key, purpose, subscriber_id, issued, match["kid"]) if key else ""
     if not key or not hmac.compare_digest(expected, match["mac"]):
-        raise BadToken("this link is not valid", hint="the signature does not match")
+        raise BadToken(t("token.invalid"), hint=t("token.forged_hint"))
     if purpose == CONFIRM and max_age is not None:
         age = _required(now).timestamp() - int(issued)
         if age > max_age.total_seconds() or age < -300:  # 5 min of clock skew between hosts
-            raise ExpiredToken("this confirmation link has expired", hint="subscribe again")
+            raise ExpiredToken(t("token.expired"), hint=t("token.expired_hint"))
     return subscriber_id
 
 

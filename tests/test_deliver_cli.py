@@ -179,7 +179,7 @@ def test_dry_run_shows_who_and_sends_nothing(tmp_path: Path, smtp_server: SmtpSe
     ("smtp", "secret", "expected"),
     [
         (None, True, "DIGEST_SMTP_URL is not set"),
-        ("yes", False, "DIGEST_SECRET is not set"),
+        ("yes", False, "DIGEST_SECRET n'est pas défini"),
         ("http://mail.example.org", True, "DIGEST_SMTP_URL is not an smtp:// URL"),
     ],
 )

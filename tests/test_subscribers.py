@@ -296,7 +296,7 @@ def test_serve_without_secret_says_how_to_make_one(config_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 2  # bad configuration, not a failed job
-    assert "DIGEST_SECRET is not set" in done.stderr
+    assert "DIGEST_SECRET n'est pas défini" in done.stderr
     assert "secrets.token_urlsafe(32)" in done.stderr
 
 

@@ -98,11 +98,11 @@ def test_key_rotation_first_signs_all_verify() -> None:
 def test_missing_or_short_secret_is_a_clear_error() -> None:
     with pytest.raises(DigestError) as missing:
         load_keys({})
-    assert "DIGEST_SECRET is not set" in missing.value.message
+    assert "DIGEST_SECRET n'est pas défini" in missing.value.message
     assert missing.value.hint is not None and "secrets.token_urlsafe" in missing.value.hint
     with pytest.raises(DigestError) as short:
         load_keys({"DIGEST_SECRET": f"{NEW},short"})
-    assert "key 2" in short.value.message
+    assert "la clé 2 fait moins de 16 caractères" in short.value.message
 
 
 def test_urls_live_under_base_url(tmp_path: Path) -> None:

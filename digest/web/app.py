@@ -17,6 +17,7 @@ from starlette.types import ASGIApp
 
 from ..config import Config
 from ..delivery.smtp import SmtpSettings
+from ..i18n import say
 from ..tokens import Keys
 from .archive import Archive
 from .pages import Pages
@@ -86,7 +87,7 @@ def create_app(
     ]
     return _Secured(
         routes=routes,
-        middleware=[Middleware(BodyLimit)],
+        middleware=[Middleware(BodyLimit, text=say(site.words, "site.too_large"))],
         # `Exception` goes to ServerErrorMiddleware: the 500 page is the site's own.
         exception_handlers={
             HTTPException: error,

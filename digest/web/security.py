@@ -79,8 +79,9 @@ MAX_BODY = 16 * 1024  # the forms hold an address and two tokens
 class BodyLimit:
     """ASGI middleware: a request body over MAX_BODY bytes gets 413 (announced or streamed)."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+    def __init__(self, app: ASGIApp, text: str, limit: int = MAX_BODY) -> None:
         self.app = app
+        self.text = text  # what a body announced too large is answered, in the site's words
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -89,7 +90,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > self.limit:
-            await PlainTextResponse("Request body too large", 413)(scope, receive, send)
+            await PlainTextResponse(self.text, 413)(scope, receive, send)
             return
         received = 0
 

@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse
 from ..config import Config
 from ..delivery.smtp import SmtpSettings
 from ..errors import SettingError
-from ..i18n import N_, Messages, messages, say
+from ..i18n import N_, Messages, messages, say, t
 from ..models import Period
 from ..render.dates import period_label
 from ..render.environment import make_env
@@ -46,10 +46,7 @@ class Site:
         clock: Callable[[], datetime],
     ) -> None:
         if not config.newsletter.sender.strip():
-            raise SettingError(
-                "newsletter.sender is empty: the confirmation email needs a From: address",
-                hint='set newsletter.sender in feeds.yaml, e.g. "Lettre <lettre@example.org>"',
-            )
+            raise SettingError(t("serve.no_sender"), hint=t("serve.no_sender_hint"))
         self.config, self.keys, self.smtp, self.clock = config, keys, smtp, clock
         self.mailer = Mailer(
             smtp, config.store, self.confirmation, clock, busy_timeout=BUSY_TIMEOUT
