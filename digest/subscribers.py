@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from email_validator import EmailNotValidError, validate_email
 
 from . import utf8
-from .errors import DigestError, StoreError, UsageError
+from .errors import DigestError, StoreError, UsageError, shortened
+from .i18n import t
 from .models import Subscriber
 from .spreadsheet import guarded, unguarded
 
@@ -67,20 +68,20 @@ def normalise_email(text: str) -> str:
     injection), nothing over 254 characters. No DNS lookup: this runs inside a web request.
     """
     if any(c in text for c in "\r\n\0") or any(ord(c) < 32 or ord(c) == 127 for c in text):
-        raise BadAddress("the address contains control characters or a line break")
+        raise BadAddress(t("sub.bad.control"))
     text = text.strip()
     if not text:
-        raise BadAddress("the address is empty")
+        raise BadAddress(t("sub.bad.empty"))
     if len(text) > MAX_EMAIL_LENGTH:
-        raise BadAddress(f"the address is longer than {MAX_EMAIL_LENGTH} characters")
+        raise BadAddress(t("sub.bad.too_long", length=MAX_EMAIL_LENGTH))
     if any(c in text for c in '<>"(),;:[] \t'):
-        raise BadAddress("give the bare address only, like name@example.org")
+        raise BadAddress(t("sub.bad.not_bare"))
     try:
         valid = validate_email(
             text, check_deliverability=False, allow_smtputf8=False, allow_display_name=False
         )
     except EmailNotValidError as exc:
-        raise BadAddress(f"not a valid email address: {exc}") from exc
+        raise BadAddress(t("sub.bad.invalid", reason=exc)) from exc
     # Mailbox providers treat the local part case-insensitively in practice: one person, one row.
     return (valid.ascii_email or valid.normalized).lower()
 
@@ -202,7 +203,7 @@ def leave(
     return Leaving(subscriber_id, email, "unsubscribed" if after else "erased", changed)
 
 
-def parse_csv(text: str, source: str = "the file") -> tuple[list[tuple[int, str, str]], list[str]]:
+def parse_csv(text: str, source: str | None = None) -> tuple[list[tuple[int, str, str]], list[str]]:
     """Rows (line number, email, name) and problems ('line 4: ...') of an `email[,name]` CSV.
 
     Tolerates a UTF-8 BOM, a header row, and `;` separators (French Excel). In a `;` file,
@@ -211,7 +212,8 @@ def parse_csv(text: str, source: str = "the file") -> tuple[list[tuple[int, str,
     A line with a bad address is a problem, the others are read. A file whose lines cannot
     be told apart (a quote left open, so that several lines read as one cell, maybe over the
     csv module's size limit) is refused whole: UsageError naming the lines, since what
-    follows such a quote cannot be trusted to be the rows it seems.
+    follows such a quote cannot be trusted to be the rows it seems. `source` names the file
+    in that error ("the file" when not given). Problems and errors are in the staff language.
     """
     text = text.removeprefix("\ufeff")
     first = text.split("\n", 1)[0]
@@ -229,18 +231,22 @@ def parse_csv(text: str, source: str = "the file") -> tuple[list[tuple[int, str,
         if not any(cells):
             continue
         if number > start and _swallowed_rows(cells, delimiter):
-            broken.append(f'lines {start}-{number} read as one cell: a quote (") left open?')
+            broken.append(t("sub.import.one_cell", first=start, last=number))
             continue
         try:
             name = clean_name(name_of(_cell(cells, name_at))) if name_at is not None else ""
             rows.append((number, normalise_email(cells[0]), name))
         except BadAddress as exc:
-            problems.append(f"line {number}: {cells[0][:80]!r}: {exc.message}")
+            shown = repr(cells[0][:80])
+            problems.append(t("sub.import.bad_line", line=number, cell=shown, problem=exc.message))
     if broken:
         raise UsageError(
-            f"{source} cannot be imported: " + "; ".join(broken),
-            hint='close or remove that quote (") in the file, then import it again: nothing'
-            " was imported",
+            t(
+                "sub.import.refused",
+                file=source or t("sub.import.the_file"),
+                problems=t("sub.import.separator").join(broken),
+            ),
+            hint=t("sub.import.refused_hint"),
         )
     return rows, problems
 
@@ -257,7 +263,7 @@ def _records(text: str, delimiter: str, broken: list[str]) -> Iterator[tuple[int
         except StopIteration:
             return
         except csv.Error as exc:
-            broken.append(f"lines {done + 1}-{reader.line_num} not read ({exc})")
+            broken.append(t("sub.import.not_read", first=done + 1, last=reader.line_num, error=exc))
             done = reader.line_num
             continue
         yield done + 1, reader.line_num, cells
@@ -301,13 +307,13 @@ def import_csv(store: Store, path: Path, *, language: str, now: datetime) -> Imp
         text = utf8.decode(path.read_bytes())
     except OSError as exc:
         raise DigestError(
-            f"cannot read {path}: {exc.strerror or exc}", hint="check the file"
+            t("sub.import.unreadable", path=path, error=exc.strerror or exc),
+            hint=t("sub.import.unreadable_hint"),
         ) from exc
     except utf8.NotUtf8 as exc:  # bad input: nothing is imported, exit 2
         raise UsageError(
-            f"{path.name}:{exc.line}: {exc.detail}",
-            hint="save it as CSV UTF-8 (in Excel: Save as, « CSV UTF-8 (délimité par des"
-            " virgules) »)",
+            t("sub.import.not_utf8", file=path.name, line=exc.line, detail=exc.detail),
+            hint=t("sub.import.not_utf8_hint"),
         ) from exc
     rows, problems = parse_csv(text, path.name)
     added = confirmed = unchanged = 0
@@ -417,10 +423,8 @@ def erase(store: Store, address: str, *, now: datetime, source: str) -> Erasure:
         store.scrub()
     except StoreError as exc:
         raise StoreError(
-            f"{email} is erased from every table, but the store's files may still hold old"
-            f" copies: {exc.message}",
-            hint=f"{exc.hint}; then run `digest subscribers erase {email}` again: it finishes"
-            " the job",
+            t("sub.erase.not_scrubbed", email=email, error=exc.message),
+            hint=t("sub.erase.not_scrubbed_hint", hint=exc.hint, email=email),
         ) from exc
     return Erasure(digest, already=current is None)
 
@@ -434,7 +438,7 @@ def find(store: Store, address: str) -> Subscriber:
 
 def _unknown(address: str) -> UsageError:
     # Like an unknown issue: the command names something that is not there (exit 2).
-    return UsageError(f"no subscriber {address}", hint="see `digest subscribers list`")
+    return UsageError(t("sub.unknown", email=shortened(address)), hint=t("sub.unknown_hint"))
 
 
 def _cell(cells: list[str], index: int) -> str:

@@ -2,20 +2,35 @@
 
 A file saved otherwise is not guessed at: `decode` says where it stops being UTF-8 (line,
 column, byte, and which letter that byte is in Windows-1252, what French Windows saves), or
-that it was saved as UTF-16, so that the person can save it again as UTF-8.
+that it was saved as UTF-16, so that the person can save it again as UTF-8. What it says
+is staff output, in the staff language (the catalogue's utf8.* messages).
 """
 
 from __future__ import annotations
 
-SAVE_AS_UTF8 = "save the file as UTF-8 (in most editors: Save as, Encoding: UTF-8)"
+from .i18n import t
+
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def save_as_utf8() -> str:
+    """The hint that goes with NotUtf8: how to save the file again as UTF-8."""
+    return t("utf8.save_as_hint")
+
+
+def __getattr__(name: str) -> str:
+    """`utf8.SAVE_AS_UTF8`, the hint as it was named before it came from the catalogue: said
+    when read, in the staff language of that moment (callers read it as they raise)."""
+    if name == "SAVE_AS_UTF8":
+        return save_as_utf8()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class NotUtf8(ValueError):
     """Bytes that are not UTF-8 text: `line` (from 1) and `detail` say where and why."""
 
     def __init__(self, line: int, detail: str) -> None:
-        super().__init__(f"line {line}: {detail}")
+        super().__init__(t("utf8.line", line=line, detail=detail))
         self.line = line
         self.detail = detail
 
@@ -27,10 +42,10 @@ def decode(raw: bytes) -> str:
     ASCII letters between NUL bytes, which would otherwise decode as "valid" garbage.
     """
     if raw.startswith(_UTF16_BOMS):
-        raise NotUtf8(1, "not UTF-8: the file is saved as UTF-16 (Unicode)")
+        raise NotUtf8(1, t("utf8.utf16"))
     if b"\0" in raw:
         line = raw[: raw.index(b"\0")].count(b"\n") + 1
-        raise NotUtf8(line, "not UTF-8 text: it holds NUL bytes (saved as UTF-16?)")
+        raise NotUtf8(line, t("utf8.nul"))
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -44,5 +59,7 @@ def _where(raw: bytes, start: int) -> tuple[int, str]:
     column = len(raw[line_start:start].decode("utf-8", "replace")) + 1
     byte = raw[start]
     letter = bytes([byte]).decode("cp1252", "replace")
-    guess = f", « {letter} » in Windows-1252" if letter.isprintable() and letter != "\ufffd" else ""
-    return line, f"not UTF-8 (byte 0x{byte:02x} at column {column}{guess})"
+    shown = f"0x{byte:02x}"
+    if letter.isprintable() and letter != "\ufffd":
+        return line, t("utf8.byte_letter", byte=shown, column=column, letter=letter)
+    return line, t("utf8.byte", byte=shown, column=column)

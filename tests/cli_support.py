@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 
-def digest(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`digest --config CONFIG ARGS...`: no DIGEST_* variable from the test's environment,
-    nothing on stdin."""
+def digest(config: Path, *args: str, lang: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`digest --config CONFIG ARGS...`: no DIGEST_* variable from the test's environment
+    (but DIGEST_LANG=`lang` when given), nothing on stdin."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    if lang:
+        env["DIGEST_LANG"] = lang
     return subprocess.run(
         [sys.executable, "-m", "digest", "--config", str(config), *args],
         capture_output=True,

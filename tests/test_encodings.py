@@ -1,6 +1,9 @@
 """Files not saved as UTF-8 (issue 10): one message naming the file, line and byte, with how
 to save it; never a traceback; a recap is reported in the build summary and the others are
 read. The real CLI in subprocesses, files written byte for byte as editors save them.
+
+The files the build reads are checked in English (DIGEST_LANG=en: the language is not the
+point there); the subscriber list, in French, as a French newsletter's staff read it.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def test_a_feeds_yaml_not_in_utf8_says_where(tmp_path: Path, raw: bytes, said: s
     config = tmp_path / "feeds.yaml"
     config.write_bytes(raw)
     for command in ("check", "build"):
-        refused(digest(config, command), said, SAVE)
+        refused(digest(config, command, lang="en"), said, SAVE)
 
 
 def test_a_feeds_yaml_with_a_bom_is_read(tmp_path: Path) -> None:
@@ -65,9 +68,10 @@ def test_an_overrides_file_not_in_utf8_says_where_and_builds_nothing(tmp_path: P
         "---\nsubject: Numéro d'été\n---\nBonne lecture !\n".encode("latin-1")
     )
     said = "2023-W19.md:2: not UTF-8 (byte 0xe9 at column 13, « é » in Windows-1252)"
-    refused(digest(config, "check"), said, SAVE)
+    refused(digest(config, "check", lang="en"), said, SAVE)
     out = tmp_path / "out"
-    refused(digest(config, "build", "--week", "2023-W19", "--offline", "--out", str(out)), said)
+    build = ("build", "--week", "2023-W19", "--offline", "--out", str(out))
+    refused(digest(config, *build, lang="en"), said)
     assert not out.exists()
 
 
@@ -84,7 +88,7 @@ def test_recaps_not_in_utf8_are_reported_in_the_summary_and_the_rest_built(
     with open(os.fsencode(recaps) + b"/r\xe9cap.md", "wb") as handle:  # a bytes name
         handle.write(RECAP.encode("utf-8"))
     out = tmp_path / "out"
-    done = digest(config, "build", "--week", "2023-W19", "--offline", "--out", str(out))
+    done = digest(config, "build", "--week", "2023-W19", "--offline", "--out", str(out), lang="en")
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert "3 of 4 recaps not read" in done.stderr
     assert "latin.md:3: not UTF-8 (byte 0xe0 at column 5, « à » in Windows-1252)" in done.stderr
@@ -103,7 +107,7 @@ def test_a_csv_not_in_utf8_is_refused_with_its_line(tmp_path: Path) -> None:
     path.write_bytes("email;nom\nanne@example.org;Anne\nleo@example.org;Léo\n".encode("cp1252"))
     refused(
         digest(config, "subscribers", "import", str(path)),
-        "error: liste.csv:3: not UTF-8 (byte 0xe9 at column 18, « é » in Windows-1252)",
-        "hint: save it as CSV UTF-8",
+        "liste.csv:3 : pas de l'UTF-8 (octet 0xe9 à la colonne 18, « é » en Windows-1252)",
+        "enregistrez-le en CSV UTF-8 (dans Excel : Enregistrer sous,",
     )
     assert digest(config, "subscribers", "list", "--format", "csv").stdout.count("\n") == 1

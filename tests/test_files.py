@@ -422,7 +422,10 @@ def test_huge_file_is_refused_with_a_clear_error(tmp_path: Path) -> None:
     assert info.value.hint
 
 
-def test_non_utf8_bytes_are_a_clear_error_and_others_still_read(tmp_path: Path) -> None:
+def test_non_utf8_bytes_are_a_clear_error_and_others_still_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIGEST_LANG", "en")  # the words of the build side: in English here
     (tmp_path / "latin1.md").write_bytes("# Titre\n\nÉté à Lille\n".encode("latin-1"))
     write(tmp_path, "utf8.md", "\ufeff# Été\n\nTexte.\n")  # a BOM is fine
     with pytest.raises(ParseError, match=r"latin1\.md:3: not UTF-8 \(byte 0xc9"):

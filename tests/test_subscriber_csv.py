@@ -136,9 +136,9 @@ def test_a_cell_over_the_csv_limit_refuses_the_file_and_imports_nothing(tmp_path
     done = importing(config, path)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
-    assert done.stderr.startswith("error: liste.csv cannot be imported: lines 3-")
+    assert "liste.csv ne peut pas être importé : lignes 3 à " in done.stderr
     assert "field larger than field limit (131072)" in done.stderr
-    assert 'hint: close or remove that quote (") in the file' in done.stderr
+    assert 'fermez ou supprimez ce guillemet (") dans le fichier' in done.stderr
     assert listed(config) == []
     path.write_text(text.replace(';"Bob', ";Bob"), encoding="utf-8")
     assert importing(config, path).returncode == 0
@@ -156,7 +156,9 @@ def test_a_quote_left_open_that_swallows_rows_refuses_the_file(tmp_path: Path) -
     )
     done = importing(config, path)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-    assert 'lines 2-4 read as one cell: a quote (") left open?' in done.stderr
+    assert 'lignes 2 à 4 lues comme une seule cellule : un guillemet (") resté ouvert ?' in (
+        done.stderr
+    )
     assert listed(config) == []
     # A name with a line break in it (an address book's "Service\nDirection") still imports.
     path.write_text('email;nom\nanne@example.org;"Anne\nDirection"\n', encoding="utf-8")

@@ -160,8 +160,8 @@ def test_import_tolerates_bom_semicolons_and_reports_bad_lines(
     result = CliRunner().invoke(cli, ["--config", str(config_path), "subscribers", "import",
                                       str(path)])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "line 3: 'pas une adresse'" in result.output
-    assert "line 6: 'Camille <c@example.org>'" in result.output
+    assert "ligne 3 : 'pas une adresse' : indiquez l'adresse seule" in result.output
+    assert "ligne 6 : 'Camille <c@example.org>'" in result.output
     assert "ligne 7 : left@example.org est désinscrite, laissée en l'état" in result.output
     assert result.output.endswith(
         "2 ajoutées, 0 confirmée, 1 inchangée, 1 laissée en l'état, 2 lignes invalides\n"
@@ -182,7 +182,7 @@ def test_parse_csv_with_commas_and_no_header() -> None:
     text = 'a@example.org,A\nb@example.org,"Line\nbreak"\n,\nbad,B\n'
     rows, problems = parse_csv(text)
     assert rows == [(1, "a@example.org", "A"), (3, "b@example.org", "Line break")]
-    assert problems == ["line 5: 'bad': not a valid email address: "
+    assert problems == ["ligne 5 : 'bad' : adresse électronique non valide : "
                         "An email address must have an @-sign."]  # fmt: skip
 
 
@@ -278,11 +278,12 @@ def test_errors_print_a_message_and_hint(config_path: Path) -> None:
     bad = subprocess.run(
         [*digest, "subscribers", "add", "Léa <lea@example.org>"], capture_output=True, text=True
     )
-    assert bad.returncode == 2 and "bare address" in bad.stderr
+    assert bad.returncode == 2 and "indiquez l'adresse seule" in bad.stderr
     unknown = subprocess.run(
         [*digest, "subscribers", "show", "nobody@example.org"], capture_output=True, text=True
     )
-    assert unknown.returncode == 2 and "no subscriber nobody@example.org" in unknown.stderr
+    assert unknown.returncode == 2
+    assert "aucun abonné à l'adresse nobody@example.org" in unknown.stderr
     assert "Traceback" not in bad.stderr + unknown.stderr
 
 
@@ -486,5 +487,5 @@ def test_erase_of_an_unknown_address_says_so_before_asking(tmp_path: Path) -> No
     config_path = write_config(tmp_path, "https://lettre.example.org")
     done = process(config_path, "erase", "personne@example.org", given="o\n")
     assert done.returncode == 2
-    assert "no subscriber personne@example.org" in done.stderr
+    assert "aucun abonné à l'adresse personne@example.org" in done.stderr
     assert "Effacer" not in done.stdout
