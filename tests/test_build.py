@@ -140,7 +140,8 @@ def test_an_alias_bomb_recap_is_reported_and_the_issue_built(shipped: Path, tmp_
     (recaps,) = [s for s in data["sources"] if s["name"] == "Le Cerdd"]
     assert recaps["status"] == "ok" and recaps["items"] >= 3
     assert recaps["error"].startswith(
-        "1 of 6 recaps not read: 2023-05-10-bombe.md:2: anchors and aliases (&, *) are not"
+        "1 récap sur 6 non lu : 2023-05-10-bombe.md:2: les ancres et alias (&, *) ne sont pas"
+        " permis dans l'en-tête"
     )
     assert len(recaps["error"]) < 300
     titles = [item["title"] for item in all_items(data)]
@@ -255,7 +256,7 @@ def test_a_recap_folder_read_in_part_is_named_in_the_summary(tmp_path: Path) -> 
     run = digest("--config", str(config), "build", "--week", "2023-W19", "--offline")
     assert run.returncode == 0, run.stderr
     assert "1 article dans la lettre" in run.stdout
-    assert "⚠ Récits : lue en partie (1 of 2 recaps not read: " in run.stderr
+    assert "⚠ Récits : lue en partie (1 récap sur 2 non lu : " in run.stderr
     assert "2023-05-11-casse.md" in run.stderr
 
 

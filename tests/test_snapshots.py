@@ -90,6 +90,7 @@ def test_a_snapshot_goes_through_the_sanitizer(tmp_path: Path) -> None:
         assert "\n" not in item.title and "\r" not in item.title
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_a_snapshot_over_the_byte_cap_is_refused(tmp_path: Path) -> None:
     config = write_config(
         tmp_path, "https://partenaire.example.org/feed/", extra="fetch:\n  max_bytes: 1000\n"
