@@ -76,14 +76,20 @@ def test_digest_lang_speaks_english_to_staff_and_french_to_readers(
     for name in ("digest.html", "digest.txt", "web.html"):  # what readers get: the same
         assert (tmp_path / "fr" / name).read_bytes() == (tmp_path / "en" / name).read_bytes()
     assert "Semaine du 8 au 14 mai 2023" in (tmp_path / "en" / "digest.txt").read_text("utf-8")
-    # digest.json is for staff: only why a source was skipped follows their language.
+    # digest.json is for staff: why a source was skipped and why an item is in its section
+    # follow their language; the rest is the same.
     data = {
         lang: json.loads((tmp_path / lang / "digest.json").read_text("utf-8"))
         for lang in ("fr", "en")
     }
+    assert data["fr"]["featured"]["items"][0]["reason"] == "mis à la une par 2023-W19.md"
+    assert data["en"]["featured"]["items"][0]["reason"] == "pinned by 2023-W19.md"
     for data_ in data.values():
         for source in data_["sources"]:
             source["error"] = None
+        for block in [data_["featured"], *data_["sections"], data_["agenda"]]:
+            for item in block["items"] if block else ():
+                item["reason"] = None
     assert data["fr"] == data["en"]
 
 
