@@ -236,9 +236,9 @@ def test_cli_check_exits_2_without_traceback(tmp_path: Path) -> None:
     bad.write_text("newsletter: {}\nsources: []\n", encoding="utf-8")
     run = check(bad)
     assert run.returncode == 2
-    assert run.stderr.startswith(f"error: {bad}: 1 problème dans la configuration :\n")
+    assert run.stderr.startswith(f"erreur : {bad}: 1 problème dans la configuration :\n")
     assert "feeds.yaml:1: newsletter.title: manquant (obligatoire)" in run.stderr
-    assert run.stderr.endswith(f"hint: corrigez ces points dans {bad}\n")
+    assert run.stderr.endswith(f"conseil : corrigez ces points dans {bad}\n")
     assert "Traceback" not in run.stderr
 
 

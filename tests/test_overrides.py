@@ -289,7 +289,7 @@ def test_build_stops_on_a_bad_overrides_file_with_exit_2(tmp_path: Path) -> None
     assert done.returncode == 2
     overrides = tmp_path / "issues" / "2023-W19.md"
     assert done.stderr.startswith(
-        f"error: 2 problèmes dans le fichier d'ajustements {overrides} :\n"
+        f"erreur : 2 problèmes dans le fichier d'ajustements {overrides} :\n"
     )
     assert "2023-W19.md:2: pins: clé inconnue 'pins' : vouliez-vous dire 'pin' ?" in done.stderr
     assert "2023-W19.md:4: move.https://a.example/x: thème inconnu 'climate'" in done.stderr
