@@ -35,7 +35,8 @@ def approve_issue(config: Config, store: Store, issue_id: str, now: datetime) ->
     language = staff_language(config)
     stored = store.issue(issue_id)
     if stored is None:
-        raise UsageError(f"no issue {issue_id} in the store", hint=unknown_issue_hint(issue_id))
+        unknown = say(language, "approve.unknown", issue=issue_id)
+        raise UsageError(unknown, hint=unknown_issue_hint(issue_id))
     if stored.status == "sent":
         return Approval(say(language, "run.already_sent", issue=issue_id))
     if stored.status == "sending":
@@ -45,7 +46,7 @@ def approve_issue(config: Config, store: Store, issue_id: str, now: datetime) ->
     due = due_of(week_period(issue_id, tz), config.schedule, tz)
     hold = held(due, stored, config.schedule, now)
     if hold is not None:
-        raise _refusal(hold)
+        raise _refusal(hold, language)
     warnings = (_preview_warning(stored, due, language),) if is_preview(stored, tz) else ()
     if stored.status == "approved":
         return Approval(say(language, "approve.already", issue=issue_id), warnings)
@@ -68,20 +69,22 @@ def _approved(due: Due, now: datetime, language: str) -> str:
     return say(language, "approve.done", **fields)
 
 
-def _refusal(hold: Decision) -> UsageError:
+def _refusal(hold: Decision, language: str) -> UsageError:
     """Why an issue run would skip is not approved, and the commands that send it anyway."""
     issue, fields = hold.issue, dict(hold.fields)
-    send = f"`digest send --issue {issue}` (try `--dry-run` first)"
+    send = say(language, "approve.send_command", issue=issue)
     if hold.phrase == "run.thin":
-        count = fields["count"]
         return UsageError(
-            f"{issue} has {count} item{'' if count == 1 else 's'}, fewer than schedule.min_items"
-            f" ({fields['minimum']}): `digest run` will not send it, so it is not approved",
-            hint=f"add items and rebuild it (`digest build --week {issue}`), then approve it;"
-            f" or send it as it is: {send}",
+            say(
+                language,
+                "approve.thin",
+                issue=issue,
+                count=fields["count"],
+                minimum=fields["minimum"],
+            ),
+            hint=say(language, "approve.thin_hint", issue=issue, send=send),
         )
     return UsageError(
-        f"{issue} is past its deadline ({fields['deadline']}): `digest run` no longer sends"
-        " it, so it is not approved",
-        hint=f"to send it anyway: {send}",
+        say(language, "approve.late", issue=issue, deadline=fields["deadline"]),
+        hint=say(language, "approve.late_hint", send=send),
     )

@@ -23,8 +23,10 @@ from pathlib import Path, PurePath
 from typing import Any
 
 import yaml
+from babel.numbers import format_decimal
 
-from .errors import quoted, shortened
+from .errors import ConfigError, quoted, shortened
+from .i18n import N_, current_staff_language, t
 
 # Why a bound: PyYAML shares an aliased node instead of copying it, so eight levels of
 # `b: [*a, *a, ...]` load in a millisecond yet stand for 43 million strings, which the
@@ -44,13 +46,11 @@ def load_yaml(text: str) -> tuple[yaml.Node | None, Any]:
         if node is None:
             return None, None
         if expanded_size(node, {}) > MAX_VALUES:
-            raise TooLarge(
-                f"it stands for more than {MAX_VALUES:,} values once its aliases (*) are"
-                " expanded: write the values out, or share smaller ones"
-            )
+            limit = format_decimal(MAX_VALUES, locale=current_staff_language())
+            raise TooLarge(t("config.too_large", limit=limit))
         return node, loader.construct_document(node)
     except RecursionError as exc:
-        raise TooLarge("it is nested too deeply") from exc
+        raise TooLarge(t("config.too_deep")) from exc
     finally:
         loader.dispose()
 
@@ -69,6 +69,16 @@ def expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
     size = 1 + sum(expanded_size(child, sizes) for child in children)
     sizes[id(node)] = size
     return size
+
+
+def config_error(
+    problems: list[str], hint: str | None = None, path: str = "", about: str | None = None
+) -> ConfigError:
+    """The ConfigError listing `problems`, its heading in the staff language: "3 problems in
+    the configuration:", or in `about` ("the overrides file …") when it names another file."""
+    about = about if about is not None else t("error.about_config")
+    heading = t("error.problems", count=len(problems), about=about)
+    return ConfigError(problems, heading=heading, hint=hint, path=path)
 
 
 REQUIRED = object()
@@ -123,10 +133,26 @@ def keys_of(cls: type) -> dict[str, Key]:
 SUGGEST_CUTOFF = 0.75
 
 
-def did_you_mean(word: str, known: list[str]) -> str:
-    """ ", did you mean 'x'?" for a close name, else the list of the known ones."""
+def close_name(word: str, known: list[str]) -> str | None:
+    """The known name `word` was most likely meant to be, if one is close enough."""
     close = difflib.get_close_matches(word, known, n=1, cutoff=SUGGEST_CUTOFF)
-    return f", did you mean '{close[0]}'?" if close else f" (known: {', '.join(known)})"
+    return close[0] if close else None
+
+
+def unknown_key(key: Any, known: list[str]) -> str:
+    """The problem of an unknown key: the close name it may stand for, else the known ones."""
+    close = close_name(str(key), known)
+    if close is not None:
+        return t("config.unknown_key_close", key=quoted(key), close=close)
+    return t("config.unknown_key", key=quoted(key), known=", ".join(known))
+
+
+def unknown_theme(theme: str, known: list[str]) -> str:
+    """The problem of an unknown theme id: the close id, else the known ones."""
+    close = close_name(theme, known)
+    if close is not None:
+        return t("config.unknown_theme_close", theme=quoted(theme), close=close)
+    return t("config.unknown_theme", theme=quoted(theme), known=", ".join(known))
 
 
 class Checker:
@@ -151,7 +177,7 @@ class Checker:
                 key = str(key_node.value)
                 if key in seen:
                     self.lines[(*at, key)] = key_node.start_mark.line + 1
-                    self.problem((*at, key), "key given twice (the last one would win)")
+                    self.problem((*at, key), t("config.key_twice"))
                 seen.add(key)
                 self.index(value_node, (*at, key))
                 self.lines[(*at, key)] = key_node.start_mark.line + 1
@@ -165,7 +191,8 @@ class Checker:
         # Kept in file order (the checks run key by key), so a person fixes top to bottom.
         index = bisect.bisect_right(self._problem_lines, line or 0)
         self._problem_lines.insert(index, line or 0)
-        self.problems.insert(index, f"{where}{dotted(at) or '(top)'}: {message}")
+        located = dotted(at) or t("config.top")
+        self.problems.insert(index, f"{where}{located}: {message}")
 
     def _line(self, at: tuple[str | int, ...]) -> int | None:
         while at and at not in self.lines:
@@ -175,23 +202,24 @@ class Checker:
     def section(self, data: Any, keys: dict[str, Key], at: tuple[str | int, ...]) -> dict[str, Any]:
         """Check one mapping against its key table; return values with defaults filled in."""
         if not isinstance(data, dict):
-            self.problem(at, f"expected a mapping, got {kind_name(data)}")
+            self.problem(at, t("config.expected", expected=expected(dict), got=kind_name(data)))
             data = {}
         for unknown in sorted(set(map(str, data)) - set(keys)):
-            hint = did_you_mean(unknown, list(keys))
-            self.problem((*at, unknown), f"unknown key {quoted(unknown)}{hint}")
+            self.problem((*at, unknown), unknown_key(unknown, list(keys)))
         return {name: self.value(data, name, key, (*at, name)) for name, key in keys.items()}
 
     def value(self, data: dict[str, Any], name: str, key: Key, at: tuple[str | int, ...]) -> Any:
         if name not in data or data[name] is None:
             if key.default is REQUIRED:
-                self.problem(at, "missing (required)")
+                self.problem(at, t("config.missing"))
             return key.default
         value = data[name]
         if key.kind in (float, (int, float)) and isinstance(value, int):
             value = float(value)
         if not isinstance(value, key.kind) or (isinstance(value, bool) and key.kind is not bool):
-            self.problem(at, f"expected {expected(key.kind)}, got {kind_name(value)}")
+            self.problem(
+                at, t("config.expected", expected=expected(key.kind), got=kind_name(value))
+            )
             return key.default if key.default is not REQUIRED else None
         message = key.check(value) if key.check else None
         if message:
@@ -200,16 +228,18 @@ class Checker:
 
     def strings(self, values: Any, at: tuple[str | int, ...]) -> None:
         for position, value in enumerate(values or ()):
-            if not isinstance(value, str) or not value.strip():
-                self.problem(
-                    (*at, position), f"expected a non-empty string, got {kind_name(value)}"
-                )
+            if isinstance(value, str) and not value.strip():
+                self.problem((*at, position), t("config.blank_text"))
+            elif not isinstance(value, str):
+                self.problem((*at, position), t("config.expected_text", got=kind_name(value)))
 
     def unique(self, values: list[str], list_name: str, key: str) -> None:
         seen: set[str] = set()
         for position, value in enumerate(values):
             if value and value in seen:
-                self.problem((list_name, position, key), f"{quoted(value)} is used twice")
+                self.problem(
+                    (list_name, position, key), t("config.used_twice", value=quoted(value))
+                )
             seen.add(value)
 
     def resolve(self, value: str) -> Path:
@@ -227,19 +257,28 @@ def dotted(at: tuple[str | int, ...]) -> str:
     return text
 
 
+# What a value is, as a problem names it ("expected a list, got text").
+KIND_NAMES = {
+    dict: N_("config.kind.mapping"),
+    list: N_("config.kind.list"),
+    str: N_("config.kind.text"),
+    bool: N_("config.kind.bool"),
+    int: N_("config.kind.int"),
+    float: N_("config.kind.float"),
+    type(None): N_("config.kind.none"),
+}
+
+
 def kind_name(value: Any) -> str:
-    names = {
-        dict: "a mapping",
-        list: "a list",
-        str: "text",
-        bool: "true/false",
-        int: "a whole number",
-        float: "a number",
-        type(None): "nothing",
-    }
-    return names.get(type(value), type(value).__name__)
+    key = KIND_NAMES.get(type(value))
+    return t(key) if key else type(value).__name__
 
 
 def expected(kind: Kind) -> str:
+    """The kinds a key accepts, as a problem names them ("a whole number or a number")."""
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(kind_name(k()) for k in kinds)
+    names = [kind_name(k()) for k in kinds]
+    said = names[0]
+    for name in names[1:]:
+        said = t("config.kind.or", first=said, second=name)
+    return said

@@ -23,56 +23,58 @@ from .checking import (
     Check,
     Checker,
     TooLarge,
-    did_you_mean,
+    config_error,
     keys_of,
     kind_name,
     load_yaml,
     required,
     setting,
     subsection,
+    unknown_theme,
 )
-from .errors import ConfigError, quoted
+from .errors import quoted
+from .i18n import t
 
 
 def _http(value: Any) -> str | None:
     ok = isinstance(value, str) and re.match(r"^https?://[^/\s]+", value)
-    return None if ok else "not an http(s) URL"
+    return None if ok else t("config.not_http")
 
 
 def _timezone(value: Any) -> str | None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
-        return f"unknown timezone {quoted(value)} (e.g. Europe/Paris)"
+        return t("config.unknown_timezone", value=quoted(value))
     return None
 
 
 def _one_of(*choices: str) -> Check:
     def check(value: Any) -> str | None:
-        return None if value in choices else f"must be one of {', '.join(choices)}"
+        return None if value in choices else t("config.one_of", choices=", ".join(choices))
 
     return check
 
 
 def _positive(value: Any) -> str | None:
-    return None if value > 0 else "must be greater than 0"
+    return None if value > 0 else t("config.positive")
 
 
 def _not_negative(value: Any) -> str | None:
-    return None if value >= 0 else "must be 0 or more"
+    return None if value >= 0 else t("config.not_negative")
 
 
 def _fraction(value: Any) -> str | None:
-    return None if 0 < value <= 1 else "must be a number above 0 and at most 1"
+    return None if 0 < value <= 1 else t("config.fraction")
 
 
 def _hour(value: Any) -> str | None:
-    return None if 0 <= value <= 23 else "must be an hour from 0 to 23"
+    return None if 0 <= value <= 23 else t("config.hour")
 
 
 def _identifier(value: Any) -> str | None:
     ok = re.fullmatch(r"[a-z0-9][a-z0-9_-]*", value)
-    return None if ok else "use lower-case letters, digits, '-' or '_'"
+    return None if ok else t("config.identifier")
 
 
 @dataclass(frozen=True)
@@ -276,15 +278,15 @@ def load_config(path: Path) -> Config:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(
-            [f"cannot read {path}: {exc.strerror or exc}"],
-            hint="pass --config PATH or set DIGEST_CONFIG",
+        raise config_error(
+            [t("error.cannot_read", path=path, error=exc.strerror or exc)],
+            hint=t("config.cannot_read_hint"),
         ) from exc
     try:
         text = utf8.decode(raw)
     except utf8.NotUtf8 as exc:
-        raise ConfigError(
-            [f"{path.name}:{exc.line}: {exc.detail}"], hint=utf8.SAVE_AS_UTF8, path=str(path)
+        raise config_error(
+            [f"{path.name}:{exc.line}: {exc.detail}"], hint=utf8.save_as_utf8(), path=str(path)
         ) from exc
     return parse_config(text, path)
 
@@ -295,11 +297,13 @@ def parse_config(text: str, path: Path) -> Config:
     try:
         node, data = load_yaml(text)
     except TooLarge as exc:
-        raise ConfigError([f"{path.name}: refused: {exc}"], path=str(path)) from exc
+        refused = t("config.refused", reason=exc)
+        raise config_error([f"{path.name}: {refused}"], path=str(path)) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError([f"{path.name}{line}: not valid YAML: {exc}"], path=str(path)) from exc
+        invalid = t("config.not_yaml", error=exc)
+        raise config_error([f"{path.name}{line}: {invalid}"], path=str(path)) from exc
     if node is not None:
         checker.index(node, ())
     return checker.build(data if data is not None else {})
@@ -319,7 +323,7 @@ class _ConfigChecker(Checker):
         ]
         self.unique([s.name for s in sources], "sources", "name")
         if top["sources"] is not None and not sources and not self.problems:
-            self.problem(("sources",), "no source: add a feed `url:` or a folder `path:`")
+            self.problem(("sources",), t("config.no_source"))
         fetch = FetchConfig(**self.section(top["fetch"], FETCH_KEYS, ("fetch",)))
         select = SelectConfig(**self.section(top["select"], SELECT_KEYS, ("select",)))
         schedule = ScheduleConfig(**self.section(top["schedule"], SCHEDULE_KEYS, ("schedule",)))
@@ -328,8 +332,8 @@ class _ConfigChecker(Checker):
         site = SiteConfig(**self.section(top["site"], SITE_KEYS, ("site",)))
         delivery = self.delivery(top["delivery"])
         if self.problems:
-            raise ConfigError(
-                self.problems, hint="fix these in " + str(self.path), path=str(self.path)
+            raise config_error(
+                self.problems, hint=t("config.fix_these", path=self.path), path=str(self.path)
             )
         newsletter["subscribe_url"] = (
             newsletter["subscribe_url"] or newsletter["base_url"].rstrip("/") + "/"
@@ -352,10 +356,10 @@ class _ConfigChecker(Checker):
     def delivery(self, data: Any) -> DeliveryConfig:
         values = self.section(data, DELIVERY_KEYS, ("delivery",))
         if bool(values["dkim_key"]) != bool(values["dkim_selector"]):
-            self.problem(("delivery",), "give both `dkim_key:` and `dkim_selector:`, or neither")
+            self.problem(("delivery",), t("config.dkim_pair"))
         key = self.resolve(values["dkim_key"]) if values["dkim_key"] else None
         if key is not None and not key.is_file():
-            self.problem(("delivery", "dkim_key"), f"{key} does not exist")
+            self.problem(("delivery", "dkim_key"), t("config.no_such_path", path=key))
         return DeliveryConfig(**{**values, "dkim_key": key})
 
     def theme(self, data: Any, at: tuple[str | int, ...]) -> ThemeConfig:
@@ -372,10 +376,10 @@ class _ConfigChecker(Checker):
     def source(self, data: Any, at: tuple[str | int, ...], theme_ids: set[str]) -> SourceConfig:
         values = self.section(data, SOURCE_KEYS, at)
         if (values["url"] is None) == (values["path"] is None):
-            self.problem(at, "give exactly one of `url:` (a feed) or `path:` (a folder or file)")
+            self.problem(at, t("config.url_or_path"))
         path = self.resolve(values["path"]) if values["path"] else None
         if path is not None and not path.exists():
-            self.problem((*at, "path"), f"{path} does not exist")
+            self.problem((*at, "path"), t("config.no_such_path", path=path))
         snapshot = self.snapshot(values, at)
         self.theme_ref(values["theme"], (*at, "theme"), theme_ids)
         categories = values["categories"] or {}
@@ -398,19 +402,18 @@ class _ConfigChecker(Checker):
             return None
         where = (*at, "snapshot")
         if values["url"] is None:
-            self.problem(where, "only for a feed given by `url:` (it is a copy of that feed)")
+            self.problem(where, t("config.snapshot_without_url"))
         path = self.resolve(values["snapshot"])
         if not path.exists():
-            self.problem(where, f"{path} does not exist")
+            self.problem(where, t("config.no_such_path", path=path))
         elif not path.is_file():
-            self.problem(where, f"{path} is not a file (a feed saved on disk)")
+            self.problem(where, t("config.snapshot_not_a_file", path=path))
         return path
 
     def theme_ref(self, theme: Any, at: tuple[str | int, ...], theme_ids: set[str]) -> None:
         if theme is None or (isinstance(theme, str) and theme in theme_ids):
             return
         if not isinstance(theme, str):  # a list or mapping: not hashable, not worth quoting
-            self.problem(at, f"expected a theme id, got {kind_name(theme)}")
+            self.problem(at, t("config.expected_theme", got=kind_name(theme)))
             return
-        hint = did_you_mean(theme, sorted(theme_ids))
-        self.problem(at, f"unknown theme {quoted(theme)}{hint}")
+        self.problem(at, unknown_theme(theme, sorted(theme_ids)))

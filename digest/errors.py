@@ -85,23 +85,20 @@ class UsageError(DigestError):
 
 class ConfigError(DigestError):
     """A file staff wrote is wrong (feeds.yaml, an overrides file); `problems` lists every
-    one. `about` names that file in the heading ("the overrides file content/issues/…")."""
+    one, under `heading`, which names that file ("2 problems in the overrides file …:").
+
+    The raiser words the heading in the staff language (checking.config_error does):
+    errors.py is below the message catalogue, which raises ConfigError itself."""
 
     exit_code = EXIT_USAGE
 
     def __init__(
-        self,
-        problems: list[str],
-        hint: str | None = None,
-        path: str = "",
-        about: str = "the configuration",
+        self, problems: list[str], *, heading: str, hint: str | None = None, path: str = ""
     ) -> None:
         self.problems = list(problems)
         where = f"{path}: " if path else ""
-        count = len(self.problems)
-        head = f"{where}{count} problem{'s' if count != 1 else ''} in {about}"
         body = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{head}:\n{body}", hint)
+        super().__init__(f"{where}{heading}\n{body}", hint)
 
 
 class SettingError(DigestError):

@@ -243,7 +243,7 @@ def _messages(language: str, override: Path | None, stamp: int | None) -> Messag
         return Messages(language, package)
     problems = override_problems(override, language)
     if problems:
-        raise ConfigError(problems, hint=t("i18n.override.hint"), about=str(override))
+        raise _refused(override, problems)
     staff = gettext.GNUTranslations(BytesIO(compile_po(override, language)))
     staff.add_fallback(package)
     return Messages(language, staff)
@@ -283,8 +283,13 @@ def check_overrides(folder: Path) -> list[ConfigError]:
     for language in LANGUAGES:
         po = overrides_file(folder, language)
         if po.exists() and (problems := override_problems(po, language)):
-            errors.append(ConfigError(problems, hint=t("i18n.override.hint"), about=str(po)))
+            errors.append(_refused(po, problems))
     return errors
+
+
+def _refused(po: Path, problems: list[str]) -> ConfigError:
+    heading = t("error.problems", count=len(problems), about=po)
+    return ConfigError(problems, heading=heading, hint=t("i18n.override.hint"))
 
 
 def _braced(name: str) -> str:

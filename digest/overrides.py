@@ -17,9 +17,18 @@ from typing import Any
 import yaml
 
 from . import utf8
-from .checking import Checker, Key, TooLarge, did_you_mean, kind_name, load_yaml
+from .checking import (
+    Checker,
+    Key,
+    TooLarge,
+    config_error,
+    kind_name,
+    load_yaml,
+    unknown_theme,
+)
 from .config import Config
 from .errors import ConfigError, quoted
+from .i18n import t
 from .models import AGENDA_ID, FALLBACK_ID, RECAP, RECAP_FILE_DATE
 from .text import html_to_text, markdown_to_html
 from .urls import canonical_url
@@ -57,7 +66,7 @@ class Overrides:
 
     @property
     def label(self) -> str:
-        return self.path.name if self.path else "overrides"
+        return self.path.name if self.path else t("overrides.label")
 
     @property
     def edito_html(self) -> str:
@@ -99,25 +108,25 @@ def load_overrides(config: Config, issue_id: str) -> Overrides:
     found = [folder / f"{issue_id}{s}" for s in SUFFIXES if (folder / f"{issue_id}{s}").is_file()]
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
-        raise ConfigError(
-            [f"{len(found)} override files for {issue_id} ({names})"],
-            hint="keep one of them",
-            about=f"the overrides folder {folder}",
+        raise config_error(
+            [t("overrides.several", count=len(found), issue=issue_id, names=names)],
+            hint=t("overrides.several_hint"),
+            about=t("overrides.about_folder", folder=folder),
         )
     if not found:
         return Overrides()
     try:
         text = utf8.decode(found[0].read_bytes())
     except OSError as exc:
-        raise ConfigError(
-            [f"cannot read it: {exc.strerror or exc}"],
-            hint="check the file's permissions",
+        raise config_error(
+            [t("overrides.unreadable", error=exc.strerror or exc)],
+            hint=t("overrides.unreadable_hint"),
             about=_about(found[0]),
         ) from exc
     except utf8.NotUtf8 as exc:
-        raise ConfigError(
+        raise config_error(
             [f"{found[0].name}:{exc.line}: {exc.detail}"],
-            hint=utf8.SAVE_AS_UTF8,
+            hint=utf8.save_as_utf8(),
             about=_about(found[0]),
         ) from exc
     return parse_overrides(text, found[0], move_targets(config))
@@ -144,7 +153,7 @@ def check_all_overrides(config: Config) -> list[ConfigError]:
 
 def _about(path: Path) -> str:
     """The heading of its errors names the overrides file, not "the configuration"."""
-    return f"the overrides file {path}"
+    return t("overrides.about_file", path=path)
 
 
 def parse_overrides(text: str, path: Path, targets: Collection[str]) -> Overrides:
@@ -166,9 +175,10 @@ def parse_overrides(text: str, path: Path, targets: Collection[str]) -> Override
     moved = {url: at for url, (_, at) in move.items()}
     _no_conflicts(checker, {"pin": pin, "exclude": exclude, "move": moved})
     if body and values["edito"]:
-        checker.problem(("edito",), "the body of a .md file is already the edito: remove this key")
+        checker.problem(("edito",), t("overrides.edito_twice"))
     if checker.problems:
-        raise ConfigError(checker.problems, hint=f"fix these in {path}", about=_about(path))
+        hint = t("config.fix_these", path=path)
+        raise config_error(checker.problems, hint=hint, about=_about(path))
     return Overrides(
         edito_markdown=(body or values["edito"] or "").strip(),
         pin=tuple(pin),
@@ -188,9 +198,10 @@ def _split_front_matter(text: str, path: Path) -> tuple[str, int, str]:
     for number, line in enumerate(lines[1:], start=1):
         if line.strip() in ("---", "..."):
             return "".join(lines[1:number]), 1, "".join(lines[number + 1 :]).strip()
-    raise ConfigError(
-        [f"{path.name}:1: the front matter opened here is never closed by a '---' line"],
-        hint=f"fix this in {path}",
+    never_closed = t("overrides.front_matter_open")
+    raise config_error(
+        [f"{path.name}:1: {never_closed}"],
+        hint=t("config.fix_this", path=path),
         about=_about(path),
     )
 
@@ -199,15 +210,19 @@ def _load_yaml(text: str, path: Path) -> tuple[yaml.Node | None, Any]:
     try:
         return load_yaml(text)
     except TooLarge as exc:
-        raise ConfigError(
-            [f"{path.name}: refused: {exc}"], hint=f"fix this in {path}", path=str(path)
+        refused = t("config.refused", reason=exc)
+        raise config_error(
+            [f"{path.name}: {refused}"],
+            hint=t("config.fix_this", path=path),
+            path=str(path),
         ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(
-            [f"{path.name}{line}: not valid YAML: {exc}"],
-            hint=f"fix this in {path}",
+        invalid = t("config.not_yaml", error=exc)
+        raise config_error(
+            [f"{path.name}{line}: {invalid}"],
+            hint=t("config.fix_this", path=path),
             about=_about(path),
         ) from exc
 
@@ -221,9 +236,6 @@ def _accept_single_urls(data: Any) -> Any:
     }
 
 
-NOT_A_REFERENCE = "is neither an http(s) URL nor a recap file name (….md)"
-
-
 Where = tuple[str | int, ...]
 
 
@@ -233,7 +245,7 @@ def _urls(checker: Checker, values: list[Any], name: str) -> dict[str, Where]:
     for position, value in enumerate(values or ()):
         ref = reference(value)
         if ref is None:
-            checker.problem((name, position), f"{quoted(value)} {NOT_A_REFERENCE}")
+            checker.problem((name, position), t("overrides.not_a_reference", value=quoted(value)))
         else:
             urls.setdefault(ref, (name, position))
     return urls
@@ -248,12 +260,11 @@ def _moves(
         at = ("move", str(url))
         ref = reference(url)
         if ref is None:
-            checker.problem(at, f"{quoted(url)} {NOT_A_REFERENCE}")
+            checker.problem(at, t("overrides.not_a_reference", value=quoted(url)))
         elif not isinstance(target, str):
-            checker.problem(at, f"expected a theme id, got {kind_name(target)}")
+            checker.problem(at, t("config.expected_theme", got=kind_name(target)))
         elif target not in targets:
-            hint = did_you_mean(target, sorted(targets))
-            checker.problem(at, f"unknown theme {quoted(target)}{hint}")
+            checker.problem(at, unknown_theme(target, sorted(targets)))
         else:
             moves[ref] = (target, at)
     return moves
@@ -266,4 +277,4 @@ def _no_conflicts(checker: Checker, lists: dict[str, dict[str, Where]]) -> None:
         for other in names[first + 1 :]:
             for url, at in lists[other].items():
                 if url in lists[name]:
-                    checker.problem(at, f"{url} is also in `{name}`: keep one of the two")
+                    checker.problem(at, t("overrides.conflict", url=url, key=name))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .config import Config, FetchConfig, SourceConfig
 from .errors import DigestError, SourceError
-from .i18n import say, staff_language
+from .i18n import N_, say, staff_language, t
 from .models import Issue, Item, Period, Selection, SourceResult
 from .overrides import load_overrides
 from .render import RenderedIssue, render_issue
@@ -121,15 +121,26 @@ def _preparing(on_source: OnSource | None) -> OnSource:
     return prepared
 
 
-def _nothing_read(results: tuple[SourceResult, ...]) -> SourceError:
+# Each source in the error of a build no source could feed, by its status.
+_NOTHING_READ_LINES = {
+    "error": N_("build.nothing_read.failed"),
+    "skipped": N_("build.nothing_read.skipped"),
+}
+
+
+def _nothing_read(results: tuple[SourceResult, ...], language: str) -> SourceError:
     """The error of a build no source could feed, naming each source and why."""
-    skipped = all(r.status == "skipped" for r in results)
-    head = "no source could be read" if skipped else "every source failed"
-    lines = "".join(f"\n  {r.name}: {r.status}, {r.error or '?'}" for r in results)
-    hint = "`digest check --fetch` tries each source and shows its status"
-    if skipped:
-        hint = "build once without --offline to fetch the feeds (and enable any disabled source)"
-    return SourceError(f"{head}: no issue was built{lines}", hint=hint)
+    if all(r.status == "skipped" for r in results):
+        head = say(language, "build.nothing_read.all_skipped")
+        hint = say(language, "build.nothing_read.all_skipped_hint")
+    else:
+        head = say(language, "build.nothing_read.all_failed")
+        hint = say(language, "build.nothing_read.all_failed_hint")
+    lines = "".join(
+        "\n  " + say(language, _NOTHING_READ_LINES[r.status], name=r.name, error=r.error or "?")
+        for r in results  # none is ok: each failed or was skipped
+    )
+    return SourceError(head + lines, hint=hint)
 
 
 def choose(
@@ -157,7 +168,7 @@ def build_issue(
     """Collect, select, arrange and render the issue of `period` (nothing is written)."""
     results = collect(config, store, now, offline, _preparing(on_source))
     if results and not any(r.ok for r in results):
-        raise _nothing_read(results)
+        raise _nothing_read(results, staff_language(config))
     selection = choose(results, config, period, now, store)
     overrides = load_overrides(config, period.name)
     arranged = arrange(selection.items, config, period, overrides)
@@ -195,9 +206,8 @@ def write_issue(build: Build, out_dir: Path) -> tuple[Path, ...]:
         return tuple(_write_atomically(out_dir / name, text) for name, text in files.items())
     except OSError as exc:
         raise DigestError(
-            f"cannot write the issue to {out_dir}: {exc.strerror or exc}",
-            hint="check that the folder can be written (`ls -ld`), or write elsewhere with"
-            " --out DIR",
+            t("build.cannot_write_out", folder=out_dir, error=exc.strerror or exc),
+            hint=t("build.cannot_write_out_hint"),
         ) from exc
 
 

@@ -147,16 +147,20 @@ def _rules(themes: tuple[ThemeConfig, ...]) -> _Rules:
 
 
 def assign_theme(item: Item, config: Config, source: SourceConfig | None) -> tuple[str, str]:
-    """(theme id, reason): the section `item` belongs to, and why."""
+    """(theme id, reason): the section `item` belongs to, and why (staff read the reason in
+    digest.json: in their language)."""
     theme_ids = [theme.id for theme in config.themes]
-    note = ""
-    if item.theme and _front_matter(item, config) is None:
-        note = f"; front matter theme '{item.theme}' is not a configured theme"
+    chosen = None
     for rule in (_front_matter_rule, _category, _keywords, _source_default):
         found = rule(item, config, source)
         if found is not None and found[0] in theme_ids:
-            return found[0], found[1] + note
-    return FALLBACK_ID, "fallback" + note
+            chosen = found
+            break
+    theme_id, reason = chosen or (FALLBACK_ID, say(staff_language(config), "reason.fallback"))
+    if item.theme and _front_matter(item, config) is None:
+        language = staff_language(config)
+        reason = say(language, "reason.unknown_theme", reason=reason, theme=item.theme)
+    return theme_id, reason
 
 
 def _front_matter(item: Item, config: Config) -> str | None:
@@ -174,7 +178,7 @@ def _front_matter_rule(
     item: Item, config: Config, source: SourceConfig | None
 ) -> tuple[str, str] | None:
     theme = _front_matter(item, config)
-    return (theme, "front matter") if theme else None
+    return (theme, say(staff_language(config), "reason.front_matter")) if theme else None
 
 
 def _category(item: Item, config: Config, source: SourceConfig | None) -> tuple[str, str] | None:
@@ -183,12 +187,14 @@ def _category(item: Item, config: Config, source: SourceConfig | None) -> tuple[
     mapping = {" ".join(words(k)): v for k, v in (source.categories if source else {}).items()}
     for key, raw in folded:
         if key in mapping:
-            return mapping[key], f"category '{raw}' (source '{item.source}')"
+            language = staff_language(config)
+            reason = say(language, "reason.source_category", category=raw, source=item.source)
+            return mapping[key], reason
     rules = _rules(config.themes)
     for theme_id, categories in zip(rules.ids, rules.categories, strict=True):
         for key, raw in folded:
             if key in categories:
-                return theme_id, f"category '{raw}'"
+                return theme_id, say(staff_language(config), "reason.category", category=raw)
     return None
 
 
@@ -207,13 +213,16 @@ def _keywords(item: Item, config: Config, source: SourceConfig | None) -> tuple[
     # The reason names the strongest keywords, in the theme's own order on a tie.
     named = sorted((k for k in hits if k[0] == best), key=lambda k: (-hits[k], k[1]))
     names = ", ".join(f"'{k[2]}'" for k in named[:3]) + (", …" if len(named) > 3 else "")
-    return rules.ids[best], f"keyword{'s' if len(named) > 1 else ''} {names}"
+    language = staff_language(config)
+    return rules.ids[best], say(language, "reason.keywords", count=len(named), names=names)
 
 
 def _source_default(
     item: Item, config: Config, source: SourceConfig | None
 ) -> tuple[str, str] | None:
-    return (source.theme, "source default") if source and source.theme else None
+    if source and source.theme:
+        return source.theme, say(staff_language(config), "reason.source_default")
+    return None
 
 
 # ---------------------------------------------------------------- the whole issue
@@ -282,11 +291,13 @@ def _place(
     """(section id, reason) for an item that is neither pinned nor excluded."""
     for ref in item_references(item.url, item.guid) if overrides.move else ():
         if ref in overrides.move:
-            return overrides.move[ref], f"moved by {overrides.label}"
+            return overrides.move[ref], say(
+                staff_language(config), "reason.moved", label=overrides.label
+            )
     event = _aware(item.event_date, config)
     if event is not None and event >= period.end:
         day = event.astimezone(config.newsletter.tz).date().isoformat()
-        return AGENDA_ID, f"event on {day}, after the issue period"
+        return AGENDA_ID, say(staff_language(config), "reason.event", day=day)
     return assign_theme(item, config, source)
 
 
@@ -389,7 +400,8 @@ def _sections(buckets: dict[str, list[Placed]], config: Config) -> tuple[Section
 
 
 def _featured(pinned: list[Item], config: Config, overrides: Overrides) -> Section | None:
-    placed = [(item, f"pinned by {overrides.label}") for item in pinned]
+    reason = say(staff_language(config), "reason.pinned", label=overrides.label)
+    placed = [(item, reason) for item in pinned]
     return _section(FEATURED_ID, _title(config, FEATURED_ID), placed)
 
 

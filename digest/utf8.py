@@ -18,14 +18,6 @@ def save_as_utf8() -> str:
     return t("utf8.save_as_hint")
 
 
-def __getattr__(name: str) -> str:
-    """`utf8.SAVE_AS_UTF8`, the hint as it was named before it came from the catalogue: said
-    when read, in the staff language of that moment (callers read it as they raise)."""
-    if name == "SAVE_AS_UTF8":
-        return save_as_utf8()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class NotUtf8(ValueError):
     """Bytes that are not UTF-8 text: `line` (from 1) and `detail` say where and why."""
 

@@ -19,3 +19,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _staff_language_from_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's own DIGEST_LANG must not change what the tests expect to read."""
     monkeypatch.delenv("DIGEST_LANG", raising=False)
+
+
+@pytest.fixture
+def english_staff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Staff output in English (DIGEST_LANG=en, child processes included), for tests whose
+    point is not the language: they compare the English texts, which stay as they were,
+    while the newsletters they build stay French."""
+    monkeypatch.setenv("DIGEST_LANG", "en")

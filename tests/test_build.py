@@ -22,8 +22,12 @@ AS_OF = "2023-05-15T07:00:00+02:00"
 HOSTILE = ("<script", "javascript:", "onclick", "<iframe", "pixel.gif", "alert(")
 
 
-def digest(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def digest(
+    *args: str, cwd: Path | None = None, lang: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    if lang:
+        env["DIGEST_LANG"] = lang
     return subprocess.run(
         [sys.executable, "-m", "digest", *args],
         capture_output=True,
@@ -140,7 +144,8 @@ def test_an_alias_bomb_recap_is_reported_and_the_issue_built(shipped: Path, tmp_
     (recaps,) = [s for s in data["sources"] if s["name"] == "Le Cerdd"]
     assert recaps["status"] == "ok" and recaps["items"] >= 3
     assert recaps["error"].startswith(
-        "1 of 6 recaps not read: 2023-05-10-bombe.md:2: anchors and aliases (&, *) are not"
+        "1 récap sur 6 non lu : 2023-05-10-bombe.md:2: les ancres et alias (&, *) ne sont pas"
+        " permis dans l'en-tête"
     )
     assert len(recaps["error"]) < 300
     titles = [item["title"] for item in all_items(data)]
@@ -189,6 +194,34 @@ def test_a_broken_feed_is_reported_and_the_issue_built(
     assert "Atlas de la biodiversité communale : 12 nouvelles communes engagées" in titles
 
 
+def test_why_a_source_failed_is_said_in_the_staff_language(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """The build summary and digest.json's sources[].error: French for a French newsletter,
+    English with DIGEST_LANG=en."""
+    config = online_config(
+        tmp_path, feed_server, ("Biodiversité", "/feeds/rss20.xml"), ("Page", "/feeds/page.html")
+    )
+    args = ("--config", str(config), "build", "--week", "2023-W19", "--out")
+    french = digest(*args, str(tmp_path / "fr"))
+    assert french.returncode == 0, french.stderr
+    assert french.stdout.startswith("2023-W19 : 2 sources sur 3 lues, 1 en échec ; ")
+    assert "  ✗ Page : pas un flux (reçu : text/html)\n" in french.stderr
+    data = json.loads((tmp_path / "fr" / "digest.json").read_text(encoding="utf-8"))
+    errors = {s["name"]: s["error"] for s in data["sources"]}
+    assert errors == {
+        "Biodiversité": None,
+        "Page": "pas un flux (reçu : text/html)",
+        "Le Cerdd": None,
+    }
+    english = digest(*args, str(tmp_path / "en"), lang="en")
+    assert english.returncode == 0, english.stderr
+    assert english.stdout.startswith("2023-W19: 2 of 3 sources read, 1 failed; ")
+    assert "  ✗ Page: not a feed (got text/html)\n" in english.stderr
+    data = json.loads((tmp_path / "en" / "digest.json").read_text(encoding="utf-8"))
+    assert [s["error"] for s in data["sources"]] == [None, "not a feed (got text/html)", None]
+
+
 def test_a_literal_tag_in_a_text_title_is_shown_escaped(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
@@ -233,13 +266,27 @@ def test_every_source_failing_is_exit_1(feed_server: FeedServer, tmp_path: Path)
     )
     run = digest("--config", str(config), "build", "--out", str(tmp_path / "out"))
     assert run.returncode == 1
-    assert "every source failed" in run.stderr and "Traceback" not in run.stderr
-    assert "\n  A: error, HTTP 404" in run.stderr and "\n  B: error, " in run.stderr
+    assert run.stderr.startswith(
+        "erreur : toutes les sources sont en échec : aucune lettre n'a été construite\n"
+        "  A : en échec, HTTP 404 Not Found\n"
+        "  B : en échec, pas un flux (reçu : text/html)\n"
+        "conseil : `digest check --fetch` essaie chaque source et affiche son état\n"
+    )
+    assert "Traceback" not in run.stderr
     assert not (tmp_path / "out").exists()
     offline = digest("--config", str(config), "build", "--offline", "--out", str(tmp_path / "o"))
     assert offline.returncode == 1
-    assert "no source could be read" in offline.stderr and "A: skipped, " in offline.stderr
-    assert "without --offline" in offline.stderr
+    assert "aucune source n'a pu être lue" in offline.stderr
+    assert "\n  A : ignorée, hors ligne, jamais récupérée\n" in offline.stderr
+    assert "construisez une fois sans --offline" in offline.stderr
+    english = digest("--config", str(config), "build", "--offline", lang="en")
+    assert english.stderr == (
+        "error: no source could be read: no issue was built\n"
+        "  A: skipped, offline, never fetched before\n"
+        "  B: skipped, offline, never fetched before\n"
+        "hint: build once without --offline to fetch the feeds (and enable any disabled"
+        " source)\n"
+    )
 
 
 def test_a_recap_folder_read_in_part_is_named_in_the_summary(tmp_path: Path) -> None:
@@ -255,7 +302,7 @@ def test_a_recap_folder_read_in_part_is_named_in_the_summary(tmp_path: Path) -> 
     run = digest("--config", str(config), "build", "--week", "2023-W19", "--offline")
     assert run.returncode == 0, run.stderr
     assert "1 article dans la lettre" in run.stdout
-    assert "⚠ Récits : lue en partie (1 of 2 recaps not read: " in run.stderr
+    assert "⚠ Récits : lue en partie (1 récap sur 2 non lu : " in run.stderr
     assert "2023-05-11-casse.md" in run.stderr
 
 
@@ -263,24 +310,28 @@ def test_bad_usage_is_exit_2(shipped: Path) -> None:
     run = digest("--config", str(shipped), "build", "--week", "2023-W60")
     assert run.returncode == 2 and "l'année 2023 n'a pas de semaine 60" in run.stderr
     run = digest("--config", str(shipped), "build", "--week", "2023-W19", "--since", "2023-05-01")
-    assert run.returncode == 2 and "cannot be combined" in run.stderr
+    assert run.returncode == 2 and "--week ne peut pas s'utiliser avec" in run.stderr
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--week", "2023-19"], "error: --week : '2023-19' n'est pas une semaine ISO\nhint:"),
-        (["--as-of", "hier"], "error: --as-of : 'hier' n'est pas une date ISO (avec ou sans"),
+        (["--week", "2023-19"], "error: --week: '2023-19' is not an ISO week\nhint:"),
+        (["--as-of", "hier"], "error: --as-of: 'hier' is not an ISO date or datetime\n"),
         (["--since", "2023-05-01", "--until", "x"], "error: --until: 'x' is not a date\n"),
     ],
 )
 def test_usage_errors_are_not_called_configuration_problems(
     shipped: Path, args: list[str], expected: str
 ) -> None:
-    run = digest("--config", str(shipped), "build", "--offline", *args)
+    run = digest("--config", str(shipped), "build", "--offline", *args, lang="en")
     assert run.returncode == 2
     assert run.stderr.startswith(expected), run.stderr
     assert "configuration" not in run.stderr
+    french = digest("--config", str(shipped), "build", "--offline", *args)
+    assert french.returncode == 2
+    assert french.stderr.startswith("erreur : --") and "\nconseil : " in french.stderr
+    assert "configuration" not in french.stderr
 
 
 def test_check_fetch_prints_a_status_table(feed_server: FeedServer, tmp_path: Path) -> None:

@@ -95,6 +95,7 @@ def test_every_config_field_is_a_documented_key() -> None:
         assert keys in tables, f"{cls.__name__} has no *_KEYS table: not in the reference"
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
     text = """\
 newsletter:
@@ -134,6 +135,7 @@ fetch:
         assert problem.startswith(start), problem
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_a_far_name_is_not_suggested_the_known_ones_are_listed(tmp_path: Path) -> None:
     text = MINIMAL + "themes:\n  - {id: climat, title: Climat}\n  - {id: eau, title: Eau}\n"
     text = text.replace('"\nthemes:', '"\n    theme: nature\nthemes:', 1)
@@ -143,11 +145,13 @@ def test_a_far_name_is_not_suggested_the_known_ones_are_listed(tmp_path: Path) -
     ), problems
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_duplicate_yaml_keys_are_reported(tmp_path: Path) -> None:
     problems = problems_of(MINIMAL + "newsletter:\n  title: again\n", tmp_path)
     assert any("newsletter: key given twice" in p for p in problems)
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     problems = problems_of("newsletter: [unclosed\nsources: []\n", tmp_path)
     assert problems[0].startswith("feeds.yaml:")
@@ -163,6 +167,7 @@ def alias_bomb(levels: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_shared_values_are_fine_but_an_alias_bomb_is_refused(tmp_path: Path) -> None:
     shared = (
         "newsletter: {title: La lettre}\nthemes: [{id: climat, title: Climat}]\nsources:\n"
@@ -178,6 +183,7 @@ def test_shared_values_are_fine_but_an_alias_bomb_is_refused(tmp_path: Path) -> 
     ]
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_a_cycle_or_a_deep_nesting_is_refused_not_a_traceback(tmp_path: Path) -> None:
     cycle = problems_of("newsletter: &n {title: x, again: [*n]}\n", tmp_path)
     assert len(cycle) == 1 and cycle[0].startswith("feeds.yaml: refused: it stands for more")
@@ -197,6 +203,7 @@ def test_messages_quote_at_most_80_characters_of_a_value(tmp_path: Path) -> None
         assert max(len(run) for run in re.findall(r"x+|y+|z+", problem)) <= 80, problem
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_a_list_where_a_theme_id_goes_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     text = MINIMAL + "    categories: {Climat: [climat, air]}\n"
     assert problems_of(text, tmp_path) == [
@@ -229,7 +236,9 @@ def test_cli_check_exits_2_without_traceback(tmp_path: Path) -> None:
     bad.write_text("newsletter: {}\nsources: []\n", encoding="utf-8")
     run = check(bad)
     assert run.returncode == 2
-    assert "newsletter.title: missing (required)" in run.stderr
+    assert run.stderr.startswith(f"erreur : {bad}: 1 problème dans la configuration :\n")
+    assert "feeds.yaml:1: newsletter.title: manquant (obligatoire)" in run.stderr
+    assert run.stderr.endswith(f"conseil : corrigez ces points dans {bad}\n")
     assert "Traceback" not in run.stderr
 
 

@@ -190,7 +190,7 @@ def test_missing_settings_are_clear_errors(
     url = smtp_server.url if smtp == "yes" else smtp
     run = digest(config, "send", "--issue", ISSUE, smtp=url, secret=secret)
     assert run.returncode == 2  # bad configuration (DESIGN.md §3), not a failed job
-    assert expected in run.stderr and "hint:" in run.stderr
+    assert expected in run.stderr and "\nconseil : " in run.stderr  # main's French prefix
     assert smtp_server.messages == []
 
 
@@ -342,5 +342,5 @@ def test_a_test_copy_with_nothing_built_is_one_clear_error(
     config = make_config(tmp_path, "").path
     run = digest(config, "send", "--to", "staff@example.org", smtp=smtp_server.url)
     assert run.returncode == 2
-    assert run.stdout == "" and run.stderr.startswith("error: no issue is stored\n")
+    assert run.stdout == "" and run.stderr.startswith("erreur : no issue is stored\n")
     assert smtp_server.messages == []

@@ -171,15 +171,15 @@ def test_what_is_not_utf8_is_said_in_the_staff_language(monkeypatch: pytest.Monk
         french.value.detail == "pas de l'UTF-8 (octet 0xc9 à la colonne 1, « É » en Windows-1252)"
     )
     assert str(french.value).startswith("ligne 2 : pas de l'UTF-8")
-    assert utf8.SAVE_AS_UTF8.startswith("enregistrez le fichier en UTF-8")
+    assert utf8.save_as_utf8().startswith("enregistrez le fichier en UTF-8")
     monkeypatch.setenv("DIGEST_LANG", "en")
     with pytest.raises(utf8.NotUtf8) as english:
         utf8.decode("titre\nÉté\n".encode("utf-16"))
     assert english.value.detail == "not UTF-8: the file is saved as UTF-16 (Unicode)"
     # Read when it is said, in the language of that moment (config.py and sources read it).
-    assert utf8.SAVE_AS_UTF8 == "save the file as UTF-8 (in most editors: Save as, Encoding: UTF-8)"
-    with pytest.raises(AttributeError):
-        utf8.NO_SUCH_THING  # noqa: B018
+    assert (
+        utf8.save_as_utf8() == "save the file as UTF-8 (in most editors: Save as, Encoding: UTF-8)"
+    )
 
 
 # -- links and DIGEST_SECRET ------------------------------------------------------------

@@ -20,6 +20,9 @@ from digest.sources.feeds import collect_feeds, items_from_cache, read_feed_file
 from digest.store import CachedFetch
 from tests.http_server import ETAG, LAST_MODIFIED, FeedServer, gzip_bomb
 
+# Why a source failed is staff output: read here in English (conftest's english_staff).
+pytestmark = pytest.mark.usefixtures("english_staff")
+
 FEEDS = Path(__file__).parent / "data" / "feeds"
 NOW = datetime(2023, 5, 15, 8, 0, tzinfo=UTC)
 QUICK = FetchConfig(deadline=5.0)

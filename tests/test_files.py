@@ -19,6 +19,9 @@ from digest.sources.feeds import read_snapshot
 from digest.sources.files import MAX_BYTES, read_recap, read_recaps, recap_files
 from digest.sources.recap_text import parse_date
 
+# Why a recap is refused is staff output: read here in English (conftest's english_staff).
+pytestmark = pytest.mark.usefixtures("english_staff")
+
 PARIS = ZoneInfo("Europe/Paris")
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_NAME = "2023-05-11-retour-journee-territoires-participatifs.md"

@@ -139,6 +139,7 @@ def test_an_item_link_with_credentials_falls_back_to_its_guid() -> None:
     assert b"evil" not in repr(item).encode()
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_a_recap_url_with_credentials_is_refused_with_a_hint(tmp_path: Path) -> None:
     path = tmp_path / "r.md"
     path.write_text(f"---\ntitle: T\nurl: {CREDENTIALS}\n---\nTexte.\n", encoding="utf-8")

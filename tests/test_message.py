@@ -133,6 +133,7 @@ def test_accented_names_are_encoded_and_read_back(tmp_path: Path) -> None:
     assert message["List-Id"] == "Lettre de l'été <lettre.example.org>"
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_dkim_settings_are_checked_with_the_config(tmp_path: Path) -> None:
     (tmp_path / "recaps").mkdir()
     with pytest.raises(ConfigError) as error:

@@ -11,9 +11,10 @@ import pytest
 
 from digest.config import Config, parse_config
 from digest.errors import ConfigError
-from digest.overrides import NOT_A_REFERENCE, Overrides, load_overrides
+from digest.overrides import Overrides, load_overrides
 
 REPO = Path(__file__).resolve().parents[1]
+NOT_A_REFERENCE = "is neither an http(s) URL nor a recap file name (….md)"
 
 CONFIG = """
 newsletter:
@@ -109,6 +110,7 @@ def test_no_file_means_no_overrides(tmp_path: Path) -> None:
     assert load_overrides(no_folder, "2023-W19") == Overrides()
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_every_problem_is_listed_with_its_line(tmp_path: Path) -> None:
     text = (
         "---\n"  # 1
@@ -141,6 +143,7 @@ def test_every_problem_is_listed_with_its_line(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_yaml_lines_are_the_file_lines(tmp_path: Path) -> None:
     text = "edito: Bonjour\nmove:\n  https://cerdd.example.org/a: climat\n  notaurl: climat\n"
     assert problems(tmp_path, "2023-W19.yaml", text) == [
@@ -148,6 +151,7 @@ def test_yaml_lines_are_the_file_lines(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_edito_key_and_markdown_body_conflict(tmp_path: Path) -> None:
     text = "---\nedito: Bonjour\n---\nUn autre texte.\n"
     assert problems(tmp_path, "2023-W19.md", text) == [
@@ -155,11 +159,13 @@ def test_edito_key_and_markdown_body_conflict(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
     found = problems(tmp_path, "2023-W19.md", "---\npin:\n  - https://a.example/\n bad: [\n---\n")
     assert len(found) == 1 and found[0].startswith("2023-W19.md:4: not valid YAML")
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_an_alias_bomb_is_refused_and_long_values_are_cut(tmp_path: Path) -> None:
     lines = ["a: &a [" + ", ".join(['"https://a.example/"'] * 9) + "]"]
     lines += [
@@ -183,6 +189,7 @@ def test_an_alias_bomb_is_refused_and_long_values_are_cut(tmp_path: Path) -> Non
         assert len(problem) < 250, problem
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_front_matter_must_be_a_mapping_and_closed(tmp_path: Path) -> None:
     assert problems(tmp_path, "2023-W19.md", "---\n- a\n- b\n---\nTexte\n") == [
         "2023-W19.md:2: (top): expected a mapping, got a list"
@@ -192,6 +199,7 @@ def test_front_matter_must_be_a_mapping_and_closed(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_two_files_for_one_issue_is_an_error(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     write(tmp_path, "2023-W19.md", "Edito\n")
@@ -280,9 +288,11 @@ def test_build_stops_on_a_bad_overrides_file_with_exit_2(tmp_path: Path) -> None
     done = run_build(tmp_path, "---\npins: []\nmove:\n  https://a.example/x: climate\n---\n")
     assert done.returncode == 2
     overrides = tmp_path / "issues" / "2023-W19.md"
-    assert done.stderr.startswith(f"error: 2 problems in the overrides file {overrides}:\n")
-    assert "2023-W19.md:2: pins: unknown key 'pins', did you mean 'pin'?" in done.stderr
-    assert "2023-W19.md:4: move.https://a.example/x: unknown theme 'climate'" in done.stderr
+    assert done.stderr.startswith(
+        f"erreur : 2 problèmes dans le fichier d'ajustements {overrides} :\n"
+    )
+    assert "2023-W19.md:2: pins: clé inconnue 'pins' : vouliez-vous dire 'pin' ?" in done.stderr
+    assert "2023-W19.md:4: move.https://a.example/x: thème inconnu 'climate'" in done.stderr
     assert not (tmp_path / "out").exists()
 
 
@@ -331,8 +341,8 @@ def test_check_validates_every_overrides_file(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "digest", "--config", str(config), "check"]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120)
     assert done.returncode == 2, done.stderr
-    assert "1 problem in the overrides file" in done.stderr and "2023-W20.md" in done.stderr
-    assert "2023-W20.md:3: move.https://a.example/x: unknown theme 'climt'" in done.stderr
+    assert "1 problème dans le fichier d'ajustements" in done.stderr
+    assert "2023-W20.md:3: move.https://a.example/x: thème inconnu 'climt'" in done.stderr
     assert "2023-W19" not in done.stderr and "README" not in done.stderr
     (tmp_path / "issues" / "2023-W20.md").unlink()
     again = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120)

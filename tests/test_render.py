@@ -171,6 +171,7 @@ def test_500_items_fit_under_the_limit_with_the_footer(tmp_path: Path) -> None:
     assert "mot15…" in result.html and "mot16" not in result.html
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_an_edito_too_large_for_any_email_fails_clearly(tmp_path: Path) -> None:
     issue = replace(golden_issue(), edito_html="<p>" + "Un édito bien trop long. " * 5000 + "</p>")
     with pytest.raises(RenderError, match="even without any item") as caught:

@@ -30,16 +30,31 @@ def _render_with(tmp_path: Path, name: str, text: str) -> RenderError:
     return caught.value
 
 
-def test_jinja_syntax_error_names_file_and_line(tmp_path: Path) -> None:
-    error = _render_with(tmp_path, "email.mjml", "<mjml>\n<mj-body>\n{% if %}\n</mj-body>\n")
-    assert f"{tmp_path / 'my-templates' / 'email.mjml'}, line 3" in error.message
+def test_jinja_syntax_error_names_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the staff language: French by default, English with DIGEST_LANG=en (Jinja's own
+    words stay English)."""
+    broken = "<mjml>\n<mj-body>\n{% if %}\n</mj-body>\n"
+    template = tmp_path / "my-templates" / "email.mjml"
+    error = _render_with(tmp_path, "email.mjml", broken)
+    assert error.message.startswith(f"modèle {template}, ligne 3 : ")
+    assert error.hint == (
+        "corrigez le modèle, ou supprimez votre copie pour revenir au modèle par défaut"
+    )
+    monkeypatch.setenv("DIGEST_LANG", "en")
+    error = _render_with(tmp_path, "email.mjml", broken)
+    assert error.message.startswith(f"template {template}, line 3: ")
+    assert error.hint == "fix the template, or delete your copy of it to use the default again"
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_unknown_variable_names_file_and_line(tmp_path: Path) -> None:
     error = _render_with(tmp_path, "email.txt", "{{ issue.title }}\n\n{{ issue.no_such_field }}\n")
     assert "email.txt, line 3" in error.message and "no_such_field" in error.message
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_mjml_error_names_the_template_line(tmp_path: Path) -> None:
     default = (DEFAULT_TEMPLATES / "email.mjml").read_text(encoding="utf-8")
     # The header's <mj-column> is left open: its line (which holds Jinja expressions) is
@@ -57,6 +72,7 @@ def test_mjml_error_names_the_template_line(tmp_path: Path) -> None:
     assert f"email.mjml, line {opened}:" in error.message
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_stray_closing_tag_names_its_line(tmp_path: Path) -> None:
     default = (DEFAULT_TEMPLATES / "email.mjml").read_text(encoding="utf-8")
     broken = default.replace("</mj-body>", "</mj-column>\n</mj-body>")
@@ -74,7 +90,8 @@ def test_a_template_without_unsubscribe_link_is_refused(tmp_path: Path) -> None:
     default = (DEFAULT_TEMPLATES / "email.txt").read_text(encoding="utf-8")
     without = default.replace("{{ placeholders.unsubscribe_url }}", "")
     error = _render_with(tmp_path, "email.txt", without)
-    assert "email.txt has no unsubscribe link" in error.message
+    assert error.message == "le modèle email.txt n'a pas de lien de désinscription"
+    assert error.hint == "mettez {{ placeholders.unsubscribe_url }} dans son pied de page"
 
 
 def test_an_override_replaces_one_file_only(tmp_path: Path) -> None:

@@ -90,6 +90,7 @@ def test_a_snapshot_goes_through_the_sanitizer(tmp_path: Path) -> None:
         assert "\n" not in item.title and "\r" not in item.title
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_a_snapshot_over_the_byte_cap_is_refused(tmp_path: Path) -> None:
     config = write_config(
         tmp_path, "https://partenaire.example.org/feed/", extra="fetch:\n  max_bytes: 1000\n"
@@ -100,6 +101,7 @@ def test_a_snapshot_over_the_byte_cap_is_refused(tmp_path: Path) -> None:
     assert result.error == "snapshot partenaire.xml: larger than 1000 bytes"
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_a_missing_snapshot_is_a_config_error_with_its_location(tmp_path: Path) -> None:
     config = write_config(tmp_path, "https://partenaire.example.org/feed/", "absent.xml")
     with pytest.raises(ConfigError) as caught:
@@ -109,6 +111,7 @@ def test_a_missing_snapshot_is_a_config_error_with_its_location(tmp_path: Path) 
     assert problem == f"feeds.yaml:6: sources[0].snapshot: {missing} does not exist"
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_a_snapshot_must_be_a_file_of_a_url_feed(tmp_path: Path) -> None:
     (tmp_path / "dossier").mkdir()
     (tmp_path / "recaps").mkdir()

@@ -18,6 +18,8 @@ import pytest
 from digest import i18n
 from digest.cli import cli
 from digest.cli.language import CLICK_MESSAGES, CLICK_PLURALS, config_path, localize_help
+from digest.config import parse_config
+from digest.errors import ConfigError
 from digest.i18n import current_staff_language, set_staff_language, staff_language, t
 from tests.golden_plugin import make_config
 
@@ -76,14 +78,20 @@ def test_digest_lang_speaks_english_to_staff_and_french_to_readers(
     for name in ("digest.html", "digest.txt", "web.html"):  # what readers get: the same
         assert (tmp_path / "fr" / name).read_bytes() == (tmp_path / "en" / name).read_bytes()
     assert "Semaine du 8 au 14 mai 2023" in (tmp_path / "en" / "digest.txt").read_text("utf-8")
-    # digest.json is for staff: only why a source was skipped follows their language.
+    # digest.json is for staff: why a source was skipped and why an item is in its section
+    # follow their language; the rest is the same.
     data = {
         lang: json.loads((tmp_path / lang / "digest.json").read_text("utf-8"))
         for lang in ("fr", "en")
     }
+    assert data["fr"]["featured"]["items"][0]["reason"] == "mis à la une par 2023-W19.md"
+    assert data["en"]["featured"]["items"][0]["reason"] == "pinned by 2023-W19.md"
     for data_ in data.values():
         for source in data_["sources"]:
             source["error"] = None
+        for block in [data_["featured"], *data_["sections"], data_["agenda"]]:
+            for item in block["items"] if block else ():
+                item["reason"] = None
     assert data["fr"] == data["en"]
 
 
@@ -132,6 +140,94 @@ def test_click_usage_errors_in_french(tmp_path: Path) -> None:
     assert "Arguments en trop (a b)" in extra
     no_file = digest("subscribers", "import", "absent.csv", cwd=tmp_path).stderr
     assert "Fichier 'absent.csv' : introuvable." in no_file
+
+
+BROKEN = """\
+newsletter:
+  titel: "Lettre"
+  timezone: Europe/Lile
+sources:
+  - name: A
+    url: ftp://example.org/feed
+  - name: B
+themes:
+  - {id: Climat, title: Climat, keywords: [""]}
+fetch:
+  concurrency: "dix"
+"""
+
+
+def test_check_on_a_broken_file_speaks_french_and_english_with_digest_lang(
+    tmp_path: Path,
+) -> None:
+    """Problems, hint and the error:/hint: prefixes in the staff language; locations, keys
+    and quoted values as the file wrote them."""
+    (tmp_path / "feeds.yaml").write_text(BROKEN, encoding="utf-8")
+    french = digest("check", cwd=tmp_path)
+    assert (french.returncode, french.stdout) == (2, "")
+    assert french.stderr == (
+        "erreur : feeds.yaml: 8 problèmes dans la configuration :\n"
+        "  - feeds.yaml:1: newsletter.title: manquant (obligatoire)\n"
+        "  - feeds.yaml:2: newsletter.titel: clé inconnue 'titel' : vouliez-vous dire 'title' ?\n"
+        "  - feeds.yaml:3: newsletter.timezone: fuseau horaire inconnu 'Europe/Lile'"
+        " (par exemple Europe/Paris)\n"
+        "  - feeds.yaml:6: sources[0].url: pas une adresse http(s)\n"
+        "  - feeds.yaml:7: sources[1]: donnez `url:` (un flux) ou `path:` (un dossier ou un"
+        " fichier), et un seul des deux\n"
+        "  - feeds.yaml:9: themes[0].id: utilisez des lettres minuscules sans accent, des"
+        " chiffres, '-' ou '_'\n"
+        "  - feeds.yaml:9: themes[0].keywords[0]: vide : écrivez un mot ou une expression, ou"
+        " supprimez la ligne\n"
+        "  - feeds.yaml:11: fetch.concurrency: il faut un nombre entier, pas du texte\n"
+        "conseil : corrigez ces points dans feeds.yaml\n"
+    )
+    english = digest("check", cwd=tmp_path, lang="en")
+    assert (english.returncode, english.stdout) == (2, "")
+    assert english.stderr == (
+        "error: feeds.yaml: 8 problems in the configuration:\n"
+        "  - feeds.yaml:1: newsletter.title: missing (required)\n"
+        "  - feeds.yaml:2: newsletter.titel: unknown key 'titel', did you mean 'title'?\n"
+        "  - feeds.yaml:3: newsletter.timezone: unknown timezone 'Europe/Lile'"
+        " (e.g. Europe/Paris)\n"
+        "  - feeds.yaml:6: sources[0].url: not an http(s) URL\n"
+        "  - feeds.yaml:7: sources[1]: give exactly one of `url:` (a feed) or `path:`"
+        " (a folder or file)\n"
+        "  - feeds.yaml:9: themes[0].id: use lower-case letters, digits, '-' or '_'\n"
+        "  - feeds.yaml:9: themes[0].keywords[0]: expected a non-empty string, got text\n"
+        "  - feeds.yaml:11: fetch.concurrency: expected a whole number, got text\n"
+        "hint: fix these in feeds.yaml\n"
+    )
+    # A file that is not YAML at all: the language is French, the default.
+    (tmp_path / "feeds.yaml").write_text("newsletter: [\n", encoding="utf-8")
+    unreadable = digest("check", cwd=tmp_path)
+    assert unreadable.returncode == 2
+    assert unreadable.stderr.startswith(
+        "erreur : feeds.yaml: 1 problème dans la configuration :\n"
+        "  - feeds.yaml:2: pas du YAML valide : "
+    )
+
+
+def test_library_users_get_french_problems_unless_digest_lang_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the CLI, nothing sets the staff language: French, or $DIGEST_LANG."""
+    assert current_staff_language() == "fr"
+    with pytest.raises(ConfigError) as caught:
+        parse_config("newsletter: []\nsources: {}\n", tmp_path / "feeds.yaml")
+    assert caught.value.problems == [
+        "feeds.yaml:1: newsletter: il faut des lignes « clé: valeur », pas une liste",
+        "feeds.yaml:1: newsletter.title: manquant (obligatoire)",
+        "feeds.yaml:2: sources: il faut une liste, pas des lignes « clé: valeur »",
+    ]
+    assert caught.value.message.startswith(f"{tmp_path / 'feeds.yaml'}: 3 problèmes dans la")
+    monkeypatch.setenv("DIGEST_LANG", "en")
+    with pytest.raises(ConfigError) as caught:
+        parse_config("newsletter: []\nsources: {}\n", tmp_path / "feeds.yaml")
+    assert caught.value.problems == [
+        "feeds.yaml:1: newsletter: expected a mapping, got a list",
+        "feeds.yaml:1: newsletter.title: missing (required)",
+        "feeds.yaml:2: sources: expected a list, got a mapping",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -32,8 +32,8 @@ def said_once(done: subprocess.CompletedProcess[str], message: str, hint: str) -
     """Exit 1 (the job failed), the message and its hint, no traceback."""
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
-    assert done.stderr.startswith("error: "), done.stderr
-    assert message in done.stderr and f"hint: {hint}" in done.stderr, done.stderr
+    assert done.stderr.startswith("erreur : "), done.stderr
+    assert message in done.stderr and f"conseil : {hint}" in done.stderr, done.stderr
 
 
 @contextmanager
@@ -115,7 +115,7 @@ def test_an_issue_folder_that_cannot_be_written_is_said(config: Path, tmp_path: 
     out.mkdir()
     with read_only(out):
         done = digest(config, "build", "--offline", "--week", "2023-W19", "--out", str(out / "w"))
-    said_once(done, f"cannot write the issue to {out / 'w'}", "check that the folder can be")
+    said_once(done, f"impossible d'écrire la lettre dans {out / 'w'}", "vérifiez que le dossier")
 
 
 def damage_a_subscribers_page(store: Path) -> None:

@@ -158,6 +158,7 @@ def test_occurrences_count_whole_word_sequences() -> None:
         ),
     ],
 )
+@pytest.mark.usefixtures("english_staff")
 def test_keywords_place_realistic_french_items(
     tmp_path: Path, title: str, summary: str, expected: str
 ) -> None:
@@ -166,11 +167,36 @@ def test_keywords_place_realistic_french_items(
     assert reason.startswith("keyword")
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_reason_names_the_matching_keywords(tmp_path: Path) -> None:
     item = make_item("Appel à projets", "Réemploi, recyclage et déchets : le réemploi d'abord.")
     assert theme_of(make_config(tmp_path), item) == (
         "economie-circulaire",
         "keywords 'réemploi', 'recyclage', 'déchet'",
+    )
+
+
+def test_reasons_are_in_the_staff_language(tmp_path: Path) -> None:
+    """digest.json's reasons are for staff: French unless DIGEST_LANG says otherwise."""
+    config = make_config(tmp_path)
+    item = make_item("Appel à projets", "Réemploi, recyclage et déchets : le réemploi d'abord.")
+    assert theme_of(config, item)[1] == "mots-clés 'réemploi', 'recyclage', 'déchet'"
+    assert theme_of(config, make_item("La Trame Verte et Bleue s'étend"))[1] == (
+        "mot-clé 'trame verte et bleue'"
+    )
+    velo = make_item("Un atelier vélo à Arras", theme="velo")
+    assert theme_of(config, velo)[1] == (
+        "mot-clé 'vélo' ; le thème 'velo' de l'en-tête n'est pas un thème configuré"
+    )
+    assert theme_of(config, make_item("Assemblée générale")) == ("autres", "section par défaut")
+    event = make_item("Forum", event_date=datetime(2023, 5, 20, 10, tzinfo=PARIS))
+    pinned = make_item("Vélo A")
+    overrides = Overrides(pin=(str(pinned.url),), path=Path("2023-W19.md"))
+    result = arrange([event, pinned], config, W19, overrides)
+    assert result.featured is not None and result.agenda is not None
+    assert result.featured.reasons[pinned.key] == "mis à la une par 2023-W19.md"
+    assert (
+        result.agenda.reasons[event.key] == "événement le 2023-05-20, après la période de la lettre"
     )
 
 
@@ -183,10 +209,12 @@ def test_reason_names_the_matching_keywords(tmp_path: Path) -> None:
         "Offre d'emploi : chargé·e de communication",
     ],
 )
+@pytest.mark.usefixtures("english_staff")
 def test_items_that_match_nothing_fall_back(tmp_path: Path, title: str) -> None:
     assert theme_of(make_config(tmp_path), make_item(title)) == ("autres", "fallback")
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_phrase_keyword_matches_across_elisions_and_case(tmp_path: Path) -> None:
     item = make_item("La Trame Verte et Bleue du Douaisis s'étend")
     assert theme_of(make_config(tmp_path), item) == (
@@ -233,6 +261,7 @@ def test_participatif_is_not_participation(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ authority order
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_theme_category_matches_case_and_accent_insensitively(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     item = make_item("Retour sur la journée du 4 mai", categories=["CLIMAT"])
@@ -241,6 +270,7 @@ def test_theme_category_matches_case_and_accent_insensitively(tmp_path: Path) ->
     assert theme_of(config, solar) == ("energie", "category 'energies renouvelables'")
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_category_beats_keywords_and_source_mapping_is_per_source(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     fields: dict[str, Any] = {"categories": ["Transition energetique"]}
@@ -253,6 +283,7 @@ def test_category_beats_keywords_and_source_mapping_is_per_source(tmp_path: Path
     assert theme_of(config, other) == ("climat", "keyword 'climat'")
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_front_matter_beats_everything_by_id_or_title(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     item = make_item("Vélo et climat", categories=["Climat"], theme="participation")
@@ -261,6 +292,7 @@ def test_front_matter_beats_everything_by_id_or_title(tmp_path: Path) -> None:
     assert theme_of(config, by_title) == ("participation", "front matter")
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_unknown_front_matter_theme_falls_through_and_says_so(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     item = make_item("Un atelier vélo à Arras", theme="velo")
@@ -270,6 +302,7 @@ def test_unknown_front_matter_theme_falls_through_and_says_so(tmp_path: Path) ->
     )
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_source_default_comes_after_keywords(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     plain = make_item("Rencontre annuelle des producteurs", source="Agence Bio")
@@ -291,6 +324,7 @@ def at(day: int, hour: int = 9) -> datetime:
     return datetime(2023, 5, day, hour, 0, tzinfo=PARIS)
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_sections_follow_configured_order_with_fallback_last(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     items = [
@@ -326,6 +360,7 @@ def test_recaps_come_first_then_newest_first(tmp_path: Path) -> None:
     assert titles(result.sections[0]) == ["Vélo recap", "Vélo 2", "Vélo 3", "Vélo 1"]
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_agenda_holds_future_events_in_date_order_only_once(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     items = [
@@ -399,6 +434,7 @@ def test_issue_cap_drops_feed_items_before_any_recap(tmp_path: Path) -> None:
     assert result.trimmed == 3
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_pins_are_never_trimmed(tmp_path: Path) -> None:
     config = make_config(tmp_path, extra="issue:\n  max_items: 1\n")
     items = [make_item("Vélo A"), make_item("Vélo B"), make_item("Vélo C")]
@@ -410,6 +446,7 @@ def test_pins_are_never_trimmed(tmp_path: Path) -> None:
     assert result.sections == () and result.trimmed == 1
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_overrides_exclude_and_move(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     items = [
@@ -449,6 +486,7 @@ def test_override_urls_match_whatever_the_tracking_and_warn_when_unmatched(
     )
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_recaps_are_pinned_and_moved_by_file_name(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     recap = make_item("Retour sur la journée", url=None, origin="file", guid="file:2023/journee")
@@ -499,6 +537,7 @@ def test_many_items_stay_within_the_caps(tmp_path: Path) -> None:
     assert result.trimmed == 300 - config.issue.max_items
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_the_shipped_recap_lands_in_participation(tmp_path: Path) -> None:
     from digest.sources.files import read_recaps
 

@@ -19,6 +19,7 @@ from ..config import default_config_path
 from ..errors import DigestError
 from ..i18n import N_, t
 from .build import build, check
+from .failure import show_error
 from .language import speak
 from .run import approve_command, issues_command, run_command
 from .send import report_command, send_command
@@ -71,7 +72,5 @@ def main() -> None:
     except DigestError as exc:
         if debug:
             raise
-        click.echo(f"error: {exc.message}", err=True)
-        if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+        show_error(exc)
         sys.exit(exc.exit_code)

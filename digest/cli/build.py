@@ -12,9 +12,10 @@ import click
 
 from ..config import Config
 from ..errors import EXIT_FAILED, EXIT_USAGE, SettingError, UsageError
-from ..i18n import N_, say, staff_language
+from ..i18n import N_, say, staff_language, t
 from ..models import Period, SourceResult
 from ..period import parse_moment, range_period, week_of, week_period
+from .failure import show_error
 from .progress import TerminalProgress
 from .state import State, pass_state
 from .summary import build_summary, status_table
@@ -56,9 +57,7 @@ def _check_overrides(config: Config) -> None:
     errors = check_all_overrides(config)
     errors += check_overrides(config.templates) if config.templates else []
     for error in errors:
-        click.echo(f"error: {error.message}", err=True)
-        if error.hint:
-            click.echo(f"hint: {error.hint}", err=True)
+        show_error(error)
     if errors:
         sys.exit(EXIT_USAGE)
 
@@ -79,14 +78,12 @@ def _period(
     """The period asked for on the command line; by default the week that contains `now`."""
     tz = config.newsletter.tz
     if week and (since or until):
-        raise UsageError(
-            "--week cannot be combined with --since/--until", hint="give one period or the other"
-        )
+        raise UsageError(t("build.week_and_range"), hint=t("build.week_and_range_hint"))
     if week:
         return week_period(week, tz)
     if since or until:
         if not (since and until):
-            raise UsageError("--since and --until go together", hint="give both, or --week")
+            raise UsageError(t("build.since_until"), hint=t("build.since_until_hint"))
         return range_period(_date(since, "--since"), _date(until, "--until"), tz)
     return week_of(now, tz)
 
@@ -96,7 +93,7 @@ def _date(text: str, option: str) -> date:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise UsageError(
-            f"{option}: '{text}' is not a date", hint="write it like 2023-05-08"
+            t("build.not_a_date", option=option, text=text), hint=t("build.not_a_date_hint")
         ) from exc
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..config import Config
 from ..errors import RenderError
-from ..i18n import messages
+from ..i18n import messages, t
 from ..models import Issue
 from .email import render_email
 from .limits import MAX_HTML_BYTES, fit, size
@@ -64,6 +64,6 @@ def _check_placeholders(output: str, name: str) -> None:
     """A template without the unsubscribe link must not reach anyone (the law requires it)."""
     if PLACEHOLDERS["unsubscribe_url"] not in output:
         raise RenderError(
-            f"template {name} has no unsubscribe link",
-            hint="put {{ placeholders.unsubscribe_url }} in its footer",
+            t("render.no_unsubscribe", name=name),
+            hint=t("render.no_unsubscribe_hint", tag="{{ placeholders.unsubscribe_url }}"),
         )

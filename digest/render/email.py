@@ -23,6 +23,7 @@ import mjml
 
 from ..config import Config
 from ..errors import RenderError
+from ..i18n import t
 from .placeholders import PLACEHOLDERS
 from .templates import EMAIL_MJML, environment, render_template
 from .view import IssueView
@@ -58,8 +59,7 @@ def inline_styles(html: str, source: str) -> str:
         inlined: str = inliner.inline(html)
     except (css_inline.InlineError, ValueError) as exc:
         raise RenderError(
-            f"template {EMAIL_MJML}: the CSS of <mj-style inline> cannot be applied ({exc})",
-            hint="check the CSS syntax in the template's mj-style blocks",
+            t("render.inline_css", name=EMAIL_MJML, error=exc), hint=t("render.inline_css_hint")
         ) from exc
     return inlined
 
@@ -71,8 +71,7 @@ def compile_mjml(source: str, config: Config) -> str:
     except ValueError as exc:
         where = _locate(source, config)
         raise RenderError(
-            f"template {where}: the MJML does not compile ({exc})",
-            hint="check that every <mj-…> tag (and HTML tag inside mj-text) is closed",
+            t("render.mjml", where=where, error=exc), hint=t("render.mjml_hint")
         ) from exc
     return html
 
@@ -194,5 +193,5 @@ def _locate(source: str, config: Config) -> str:
     generated = source.splitlines()[line - 1].strip()
     number = _template_line(template, generated)
     if number is not None:
-        return f"{filename}, line {number}"
-    return f"{filename} (generated MJML line {line}: {generated[:120]!r})"
+        return t("render.where", file=filename, line=number)
+    return t("render.where_generated", file=filename, line=line, text=repr(generated[:120]))

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ..errors import RenderError
-from ..i18n import Messages, is_plural, say
+from ..i18n import Messages, is_plural, say, t
 from .view import IssueView, SectionView
 
 MAX_HTML_BYTES = 100_000
@@ -93,8 +93,7 @@ def _drop_until_fits(
     floor = carried_size(render(drop_items(view, total, words)))
     if floor > limit:
         raise RenderError(
-            f"the email is {floor} bytes (encoded) even without any item (limit {limit})",
-            hint="shorten the edito or the 'À la une' items; Gmail clips emails near 102 KB",
+            t("render.too_large", size=floor, limit=limit), hint=t("render.too_large_hint")
         )
     # Items cost about the same: estimate how many to drop, then adjust by re-rendering.
     per_item = max(1.0, (carried_size(html) - floor) / total)

@@ -14,7 +14,7 @@ import jinja2
 
 from ..config import Config
 from ..errors import RenderError
-from ..i18n import messages
+from ..i18n import messages, t
 from .environment import make_env
 
 EMAIL_MJML = "email.mjml"
@@ -23,7 +23,6 @@ WEB_HTML = "web.html"
 TEXT_WIDTH = 72
 
 _ENVS: dict[tuple[Path | None, bool], jinja2.Environment] = {}
-_HINT = "fix the template, or delete your copy of it to use the default again"
 
 
 def clip(text: str, words: int) -> str:
@@ -71,7 +70,7 @@ def _where(tb: TracebackType | None, name: str) -> str:
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
         if not filename.endswith(".py") and not filename.startswith("<"):
-            where = f"{filename}, line {tb.tb_lineno}"
+            where = t("render.where", file=filename, line=tb.tb_lineno)
         tb = tb.tb_next
     return where
 
@@ -85,10 +84,16 @@ def render_template(config: Config, name: str, *, autoescape: bool, **context: A
     try:
         return env.get_template(name).render(_=words, **context)
     except jinja2.TemplateSyntaxError as exc:
-        where = f"{exc.filename or exc.name or name}, line {exc.lineno}"
-        raise RenderError(f"template {where}: {exc.message}", hint=_HINT) from exc
+        where = t("render.where", file=exc.filename or exc.name or name, line=exc.lineno)
+        raise RenderError(_failed(where, exc.message), hint=t("render.hint")) from exc
     except jinja2.TemplateNotFound as exc:
-        raise RenderError(f"template {exc.name} not found", hint=_HINT) from exc
+        raise RenderError(t("render.not_found", name=exc.name), hint=t("render.hint")) from exc
     except Exception as exc:  # anything raised while rendering: name where it happened
         where = _where(exc.__traceback__, name)
-        raise RenderError(f"template {where}: {exc}", hint=_HINT) from exc
+        raise RenderError(_failed(where, exc), hint=t("render.hint")) from exc
+
+
+def _failed(where: str, error: object) -> str:
+    """What failed where: `template email.mjml, line 12: 'x' is undefined` (Jinja's own
+    words stay English)."""
+    return t("render.failed", where=where, error=error)

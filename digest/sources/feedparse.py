@@ -24,6 +24,7 @@ from feedparser.encodings import convert_to_utf8
 from ..chars import remove_control_chars
 from ..config import SourceConfig
 from ..errors import ParseError
+from ..i18n import t
 from ..identity import item_key
 from ..models import Item
 from ..text import clean_title, plain_title, sanitize_html, sanitized_to_text, summarize
@@ -79,7 +80,7 @@ def strip_doctype(body: bytes) -> bytes:
     # A declaration anywhere else (after stray text, or a second DOCTYPE) would still
     # reach feedparser's lenient parser, which expands such entities itself.
     if _ENTITY_DECL.search(body):
-        raise ParseError("the feed declares XML entities outside its DOCTYPE: refused")
+        raise ParseError(t("source.entities"))
     return body
 
 
@@ -114,7 +115,7 @@ def _doctype_end(body: bytes, position: int) -> int:
             depth -= 1
         elif char == ord(">") and depth <= 0:
             return index + 1
-    raise ParseError("malformed XML: the DOCTYPE declaration never ends")
+    raise ParseError(t("source.doctype_open"))
 
 
 def _run_feedparser(body: bytes, headers: dict[str, str]) -> Any:
@@ -166,11 +167,11 @@ def _check(result: Any, content_type: str) -> None:
     if result.entries:
         return
     if not result.get("version"):
-        got = content_type.split(";")[0].strip() or "no Content-Type"
-        raise ParseError(f"not a feed (got {got})")
+        got = content_type.split(";")[0].strip() or t("source.no_content_type")
+        raise ParseError(t("source.not_a_feed", got=got))
     problem = result.get("bozo_exception")
     if result.get("bozo") and not isinstance(problem, feedparser.ThingsNobodyCaresAboutButMe):
-        raise ParseError(f"malformed feed with no entries: {problem}")
+        raise ParseError(t("source.malformed", error=problem))
 
 
 def _items(entries: list[Any], source: SourceConfig, base: str | None) -> tuple[Item, ...]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..config import SourceConfig
 from ..errors import ParseError
+from ..i18n import current_staff_language, set_staff_language, t
 from ..models import Item
 from .feedparse import parse_feed
 
@@ -47,7 +48,9 @@ def parser_pool(feeds: int) -> Iterator[Executor | None]:
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     workers = max(1, min(os.cpu_count() or 1, 4, feeds))
-    pool = ProcessPoolExecutor(workers, context, initializer=worker_init)
+    # The workers say why a feed is refused in the staff language (spawn does not inherit it).
+    language = (current_staff_language(),)
+    pool = ProcessPoolExecutor(workers, context, initializer=worker_init, initargs=language)
     try:
         pool.submit(int).result()  # with fork, the first submit starts every worker
         yield pool
@@ -59,7 +62,9 @@ class ParseTimeout(BaseException):
     """Raised by the CPU timer. A BaseException, so no `except Exception` swallows it."""
 
 
-def worker_init() -> None:
+def worker_init(language: str | None = None) -> None:
+    if language is not None:
+        set_staff_language(language)
     signal.signal(signal.SIGVTALRM, _parse_timeout)
     sys.unraisablehook = _quiet_timeouts(sys.unraisablehook)
 
@@ -101,4 +106,4 @@ def parse_in_worker(
         finally:
             signal.setitimer(signal.ITIMER_VIRTUAL, 0)
     except ParseTimeout:
-        raise ParseError(f"took more than {limit:.1f} s of CPU to parse: refused") from None
+        raise ParseError(t("source.parse_cpu", seconds=limit)) from None

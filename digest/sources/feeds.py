@@ -27,6 +27,7 @@ import httpx
 from .. import __version__
 from ..config import FetchConfig, SourceConfig
 from ..errors import FetchError, ParseError, SourceError
+from ..i18n import t
 from ..models import Item, SourceResult
 from ..store import CachedFetch
 from .feedparse import parse_feed, self_describing
@@ -86,7 +87,7 @@ def items_from_cache(source: SourceConfig, cached: CachedFetch) -> SourceResult:
     try:
         items = parse_feed(cached.body, source, cached.url)
     except ParseError as exc:
-        return _error(source, f"cached copy unusable: {exc.message}")
+        return _error(source, t("source.cache_unusable", error=exc.message))
     return SourceResult(
         source.name, "not_modified", items, etag=cached.etag, last_modified=cached.last_modified
     )
@@ -95,7 +96,7 @@ def items_from_cache(source: SourceConfig, cached: CachedFetch) -> SourceResult:
 def read_feed_file(source: SourceConfig) -> SourceResult:
     """The items of a feed file on disk (a `path:` naming a file, e.g. a partner's export)."""
     if source.path is None or not source.path.is_file():
-        return _error(source, f"not a feed file: {source.path}")
+        return _error(source, t("source.not_a_feed_file", path=source.path))
     try:
         body = _read_capped(source.path, FetchConfig().max_bytes)
     except SourceError as exc:
@@ -115,11 +116,12 @@ def read_snapshot(source: SourceConfig, max_bytes: int) -> SourceResult:
     copy was read, which is no reason to warn anyone (the demo's partners, a partner down).
     """
     if source.snapshot is None:
-        return _error(source, "no `snapshot:` file")
+        return _error(source, t("source.no_snapshot"))
     try:
         items = parse_feed(_read_capped(source.snapshot, max_bytes), source, source.url)
     except SourceError as exc:
-        return _error(source, f"snapshot {source.snapshot.name}: {exc.message}")
+        name = source.snapshot.name
+        return _error(source, t("source.snapshot_unusable", name=name, error=exc.message))
     return SourceResult(source.name, "ok", items)
 
 
@@ -130,9 +132,9 @@ def _read_capped(path: Path, limit: int) -> bytes:
         with path.open("rb") as stream:
             body = stream.read(limit + 1)
     except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise SourceError(t("error.cannot_read", path=path, error=exc.strerror or exc)) from None
     if len(body) > limit:
-        raise SourceError(f"larger than {limit} bytes")
+        raise SourceError(t("source.too_large", limit=limit))
     return body
 
 
@@ -194,11 +196,12 @@ async def _one(
     except SourceError as exc:
         result, entry = _error(source, exc.message), None
     except ParseTimeout:  # the timer fired just as the worker returned
-        result, entry = _error(source, "took too long to parse: refused"), None
+        result, entry = _error(source, t("source.parse_too_long")), None
     except BrokenProcessPool:
-        result, entry = _error(source, "the parser process died (out of memory?)"), None
+        result, entry = _error(source, t("source.parser_died")), None
     except Exception as exc:  # a source must never abort the run; say what happened
-        result, entry = _error(source, f"unexpected {type(exc).__name__}: {exc}"), None
+        unexpected = t("source.unexpected", kind=type(exc).__name__, error=exc)
+        result, entry = _error(source, unexpected), None
     return replace(result, elapsed_s=round(time.monotonic() - started, 3)), entry
 
 
@@ -212,7 +215,7 @@ async def _interpret(
     """304: the cached items; 2xx: the parsed body and the cache entry to store."""
     if fetched.status == 304:
         if cached is None or not cached.body:
-            raise FetchError("HTTP 304 Not Modified, but there is no cached copy")
+            raise FetchError(t("source.304_without_cache"))
         items = await _parse(pool, cached.body, source, cached.url, {})
         result = SourceResult(source.name, "not_modified", items)
         return replace(result, etag=cached.etag, last_modified=cached.last_modified), None
@@ -255,13 +258,14 @@ async def _fetch_within_deadline(
         async with asyncio.timeout(fetch.deadline):
             return await _fetch(client, url, cached, fetch)
     except TimeoutError:
-        raise FetchError(f"timed out after {fetch.deadline:g} s") from None
+        raise FetchError(t("source.timed_out_after", seconds=fetch.deadline)) from None
     except httpx.TimeoutException as exc:
-        raise FetchError(f"timed out ({type(exc).__name__})") from None
+        raise FetchError(t("source.timed_out", kind=type(exc).__name__)) from None
     except httpx.InvalidURL as exc:  # httpx parses a redirect's Location before we see it
-        raise FetchError(f"redirect to an invalid URL refused: {exc}") from None
+        raise FetchError(t("source.redirect_invalid", error=exc)) from None
     except httpx.HTTPError as exc:
-        raise FetchError(f"connection failed: {exc or type(exc).__name__}") from None
+        error = str(exc) or type(exc).__name__
+        raise FetchError(t("source.connection_failed", error=error)) from None
 
 
 async def _fetch(
@@ -270,9 +274,9 @@ async def _fetch(
     try:
         scheme = httpx.URL(url).scheme
     except httpx.InvalidURL as exc:
-        raise FetchError(f"invalid URL: {exc}") from None
+        raise FetchError(t("source.invalid_url", error=exc)) from None
     if scheme not in ("http", "https"):
-        raise FetchError(f"not an http(s) URL: {url[:120]}")
+        raise FetchError(t("source.not_http", url=url[:120]))
     headers = _conditional_headers(cached)
     for _ in range(fetch.max_redirects + 1):
         async with client.stream("GET", url, headers=headers) as response:
@@ -281,7 +285,7 @@ async def _fetch(
                 url = _redirect_target(url, location)
                 continue
             return await _final(response, url, fetch.max_bytes)
-    raise FetchError(f"too many redirects (more than {fetch.max_redirects})")
+    raise FetchError(t("source.too_many_redirects", limit=fetch.max_redirects))
 
 
 def _conditional_headers(cached: CachedFetch | None) -> dict[str, str]:
@@ -298,7 +302,7 @@ def _conditional_headers(cached: CachedFetch | None) -> dict[str, str]:
 def _redirect_target(current: str, location: str) -> str:
     target = urljoin(current, location.strip())
     if urlsplit(target).scheme.lower() not in ("http", "https"):
-        raise FetchError(f"redirect to a non-http(s) URL refused: {target[:120]}")
+        raise FetchError(t("source.redirect_not_http", url=target[:120]))
     return target
 
 
@@ -316,7 +320,7 @@ async def _read_body(response: httpx.Response, headers: dict[str, str], limit: i
     decoder = _Decoder(headers.get("content-encoding", ""), limit)
     declared = headers.get("content-length", "")
     if decoder.identity and declared.isdigit() and int(declared) > limit:
-        raise FetchError(f"larger than {limit} bytes")
+        raise FetchError(t("source.too_large", limit=limit))
     chunks = [decoder.feed(raw) async for raw in response.aiter_raw()]
     chunks.append(decoder.flush())
     return b"".join(chunks)
@@ -332,7 +336,7 @@ class _Decoder:
     def __init__(self, encoding: str, limit: int) -> None:
         encoding = encoding.strip().lower()
         if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
-            raise FetchError(f"unsupported Content-Encoding: {encoding[:40]}")
+            raise FetchError(t("source.encoding", encoding=encoding[:40]))
         self.identity = encoding in ("", "identity")
         self.deflate = encoding == "deflate"
         self.inflater: zlib._Decompress | None = None
@@ -348,7 +352,7 @@ class _Decoder:
         try:
             data = raw if self.inflater is None else self._inflate(raw)
         except zlib.error as exc:
-            raise FetchError(f"corrupt compressed body: {exc}") from None
+            raise FetchError(t("source.corrupt", error=exc)) from None
         return self._count(data)
 
     def _inflate(self, raw: bytes) -> bytes:
@@ -362,7 +366,7 @@ class _Decoder:
     def _count(self, data: bytes) -> bytes:
         self.total += len(data)
         if self.total > self.limit:
-            raise FetchError(f"larger than {self.limit} bytes")
+            raise FetchError(t("source.too_large", limit=self.limit))
         return data
 
 

@@ -27,6 +27,7 @@ import yaml
 from .. import utf8
 from ..config import SourceConfig
 from ..errors import ParseError, quoted, shortened
+from ..i18n import t
 from ..identity import item_key
 from ..models import Item, SourceResult, SourceStatus
 from ..text import clean_title, html_to_text, summarize
@@ -57,17 +58,17 @@ class _Loader(yaml.SafeLoader):
         event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise _Refused(
-                problem="anchors and aliases (&, *) are not allowed in front matter",
+                problem=t("recap.aliases"),
                 problem_mark=event.start_mark,
-                note="write each value in full; put text that starts with & or * in quotes",
+                note=t("recap.aliases_hint"),
             )
         tag = getattr(event, "tag", None)
         if tag not in (None, "!", _STR_TAG):  # `!!str` and `!` only say "text"
             shown = shortened(tag.replace("tag:yaml.org,2002:", "!!"))
             raise _Refused(
-                problem=f"YAML tags ({shown}) are not allowed in front matter",
+                problem=t("recap.tags", tag=shown),
                 problem_mark=event.start_mark,
-                note="write the value as plain text; put text that starts with ! in quotes",
+                note=t("recap.tags_hint"),
             )
         return super().compose_node(parent, index)
 
@@ -84,7 +85,8 @@ def read_recaps(source: SourceConfig, tz: ZoneInfo) -> SourceResult:
     started = time.perf_counter()
     folder = source.path
     if folder is None or not folder.exists():
-        return SourceResult(source.name, "error", error=f"{folder}: no such folder")
+        missing = t("recap.no_folder")
+        return SourceResult(source.name, "error", error=f"{folder}: {missing}")
     files = [folder] if folder.is_file() else list(recap_files(folder))
     items: list[Item] = []
     problems: list[str] = []
@@ -94,7 +96,7 @@ def read_recaps(source: SourceConfig, tz: ZoneInfo) -> SourceResult:
         except ParseError as exc:
             problems.append(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
     status: SourceStatus = "error" if files and not items else "ok"
-    error = f"{len(problems)} of {len(files)} recaps not read: " + "; ".join(problems)
+    error = t("recap.not_read", count=len(problems), total=len(files), problems="; ".join(problems))
     elapsed = time.perf_counter() - started
     return SourceResult(
         source.name, status, tuple(items), error=error if problems else None, elapsed_s=elapsed
@@ -137,7 +139,8 @@ def read_recap(path: Path, source: SourceConfig, tz: ZoneInfo) -> Item:
     summary_html, first_image = summary(body, recap.text("summary"), url)
     title = clean_title(recap.text("title") or heading or "")
     if not title:
-        raise ParseError(f"{name}: no title", hint="start the text with '# Title' or add title:")
+        no_title = t("recap.no_title")
+        raise ParseError(f"{name}: {no_title}", hint=t("recap.no_title_hint"))
     published = recap.date("date") or line_date or _file_date(path, tz)
     summary_text = summarize(html_to_text(summary_html))
     guid = _guid(path, source.path, recap.text("id"))
@@ -187,18 +190,15 @@ def _read_text(path: Path, name: str) -> str:
         with path.open("rb") as handle:
             raw = handle.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise ParseError(
-            f"{name}: cannot read: {exc.strerror or exc}", hint="check the file"
-        ) from exc
+        unreadable = t("recap.unreadable", error=exc.strerror or exc)
+        raise ParseError(f"{name}: {unreadable}", hint=t("recap.unreadable_hint")) from exc
     if len(raw) > MAX_BYTES:
-        raise ParseError(
-            f"{name}: larger than {MAX_BYTES // 1024} KiB, not read",
-            hint="a recap is a page of text: link images instead of embedding them",
-        )
+        too_large = t("recap.too_large", kib=MAX_BYTES // 1024)
+        raise ParseError(f"{name}: {too_large}", hint=t("recap.too_large_hint"))
     try:
         text = utf8.decode(raw)
     except utf8.NotUtf8 as exc:
-        raise ParseError(f"{name}:{exc.line}: {exc.detail}", hint=utf8.SAVE_AS_UTF8) from exc
+        raise ParseError(f"{name}:{exc.line}: {exc.detail}", hint=utf8.save_as_utf8()) from exc
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -210,31 +210,28 @@ def _split_front_matter(text: str, name: str) -> tuple[str | None, str, int]:
     for index in range(1, len(lines)):
         if lines[index].rstrip() in ("---", "..."):
             return "\n".join(lines[1:index]), "\n".join(lines[index + 1 :]), index + 2
-    raise ParseError(
-        f"{name}:1: the front matter opened by '---' is never closed",
-        hint="end the front matter with a line holding only '---'",
-    )
+    never_closed = t("recap.front_matter_open")
+    raise ParseError(f"{name}:1: {never_closed}", hint=t("recap.front_matter_open_hint"))
 
 
 def _parse_front_matter(front: str, name: str) -> tuple[dict[str, Any], dict[str, int]]:
     """The front matter's keys and values, and the file line of each key (safe YAML only)."""
-    hint = "front matter is YAML `key: value` lines between two '---' lines (no !!tags)"
+    hint = t("recap.front_matter_hint")
     try:
         node, data = _load(front)
     except _Refused as exc:
         raise ParseError(f"{name}:{_line(exc)}: {exc.problem}", exc.note) from exc
     except yaml.MarkedYAMLError as exc:
-        raise ParseError(
-            f"{name}:{_line(exc)}: front matter is not valid YAML: {exc.problem}", hint
-        ) from exc
+        invalid = t("recap.front_matter_yaml", error=exc.problem)
+        raise ParseError(f"{name}:{_line(exc)}: {invalid}", hint) from exc
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
-        raise ParseError(
-            f"{name}:2: front matter is not valid YAML: {shortened(str(exc))}", hint
-        ) from exc
+        invalid = t("recap.front_matter_yaml", error=shortened(str(exc)))
+        raise ParseError(f"{name}:2: {invalid}", hint) from exc
     if data is None:
         return {}, {}
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
-        raise ParseError(f"{name}:2: front matter is not a list of `key: value` lines", hint)
+        not_lines = t("recap.front_matter_lines")
+        raise ParseError(f"{name}:2: {not_lines}", hint)
     lines = {str(key.value): 2 + key.start_mark.line for key, _ in node.value}
     return {str(key): value for key, value in data.items()}, lines
 
@@ -270,15 +267,15 @@ class _Recap:
         if value is None:
             return None
         if isinstance(value, dict | list):
-            raise self.fail(key, "expected text", f'write {key}: "..." on one line')
+            raise self.fail(key, t("recap.expected_text"), t("recap.expected_text_hint", key=key))
         return str(value)
 
     def url(self) -> str | None:
         raw = self.text("url")
         url = http_url(raw)
         if raw and url is None:
-            hint = "give the page's full address, without user:password@"
-            raise self.fail("url", f"{quoted(raw)} is not an http(s) URL", hint)
+            hint = t("recap.not_http_hint")
+            raise self.fail("url", t("recap.not_http", value=quoted(raw)), hint)
         return url
 
     def date(self, key: str) -> datetime | None:
@@ -288,7 +285,7 @@ class _Recap:
         parsed = parse_date(value, self.tz) if isinstance(value, str) else None
         if parsed is None:
             raise self.fail(
-                key, f"{quoted(value)} is not a date", f"write {key}: 2023-05-11 or 11 mai 2023"
+                key, t("recap.not_a_date", value=quoted(value)), t("recap.not_a_date_hint", key=key)
             )
         return parsed
 
@@ -298,7 +295,8 @@ class _Recap:
             value = self.meta.get(key) or []
             for entry in value if isinstance(value, list) else [value]:
                 if isinstance(entry, dict | list):
-                    raise self.fail(key, "expected a list of words", f"write {key}: [climat, eau]")
+                    hint = t("recap.expected_words_hint", key=key)
+                    raise self.fail(key, t("recap.expected_words"), hint)
                 label = clean_title(str(entry))
                 if label and label not in found:
                     found.append(label)

@@ -19,6 +19,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from ..errors import ParseError, quoted
+from ..i18n import t
 from ..text import html_to_text, sanitize_html
 
 HEAD_LINES = 5  # the date line is looked for among the first non-blank lines only
@@ -137,10 +138,8 @@ def strip_head(
 def _line_date(line: str, name: str, tz: ZoneInfo, number: int) -> datetime:
     parsed = parse_date(line, tz)
     if parsed is None:
-        raise ParseError(
-            f"{name}:{number}: {quoted(line.strip())} is not a real date",
-            hint="write the date as in 'Mis à jour le 11 mai 2023'",
-        )
+        wrong = t("recap.not_a_real_date", value=quoted(line.strip()))
+        raise ParseError(f"{name}:{number}: {wrong}", hint=t("recap.not_a_real_date_hint"))
     return parsed
 
 
