@@ -1,9 +1,19 @@
-"""Characters that must not reach a reader: controls, format characters, odd line breaks."""
+"""Characters and encodings: what must not reach a reader (controls, format characters, odd
+line breaks), and the strict UTF-8 reading of the files staff save.
+
+Files staff save (feeds.yaml, overrides, recaps, CSV lists) are read as strict UTF-8. A file
+saved otherwise is not guessed at: `decode` says where it stops being UTF-8 (line, column,
+byte, and which letter that byte is in Windows-1252, what French Windows saves), or that it
+was saved as UTF-16, so that the person can save it again as UTF-8. What it says is staff
+output, in the staff language (the catalogue's utf8.* messages).
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+
+from .i18n import t
 
 _BREAKS = re.compile("[\t\n\r\u2028\u2029\x85]")
 
@@ -25,3 +35,52 @@ def remove_control_chars(text: str) -> str:
 
 
 _DROPPED = frozenset(("Cc", "Cf", "Cs", "Co", "Cn"))
+
+
+# -- strict UTF-8 for the files staff save ------------------------------------------------
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def save_as_utf8() -> str:
+    """The hint that goes with NotUtf8: how to save the file again as UTF-8."""
+    return t("utf8.save_as_hint")
+
+
+class NotUtf8(ValueError):
+    """Bytes that are not UTF-8 text: `line` (from 1) and `detail` say where and why."""
+
+    def __init__(self, line: int, detail: str) -> None:
+        super().__init__(t("utf8.line", line=line, detail=detail))
+        self.line = line
+        self.detail = detail
+
+
+def decode(raw: bytes) -> str:
+    """`raw` as text: UTF-8, with or without a BOM; NotUtf8 if it is not UTF-8 text.
+
+    A NUL byte is refused too: UTF-8 text has none, and UTF-16 without a BOM is mostly
+    ASCII letters between NUL bytes, which would otherwise decode as "valid" garbage.
+    """
+    if raw.startswith(_UTF16_BOMS):
+        raise NotUtf8(1, t("utf8.utf16"))
+    if b"\0" in raw:
+        line = raw[: raw.index(b"\0")].count(b"\n") + 1
+        raise NotUtf8(line, t("utf8.nul"))
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NotUtf8(*_where(raw, exc.start)) from exc
+
+
+def _where(raw: bytes, start: int) -> tuple[int, str]:
+    """The line of byte `start`, and what it is: its value, column and Windows-1252 letter."""
+    line_start = raw.rfind(b"\n", 0, start) + 1
+    line = raw[:start].count(b"\n") + 1
+    column = len(raw[line_start:start].decode("utf-8", "replace")) + 1
+    byte = raw[start]
+    letter = bytes([byte]).decode("cp1252", "replace")
+    shown = f"0x{byte:02x}"
+    if letter.isprintable() and letter != "\ufffd":
+        return line, t("utf8.byte_letter", byte=shown, column=column, letter=letter)
+    return line, t("utf8.byte", byte=shown, column=column)

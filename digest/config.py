@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from . import utf8
+from . import chars
 from .checking import (
     Check,
     Checker,
@@ -283,10 +283,10 @@ def load_config(path: Path) -> Config:
             hint=t("config.cannot_read_hint"),
         ) from exc
     try:
-        text = utf8.decode(raw)
-    except utf8.NotUtf8 as exc:
+        text = chars.decode(raw)
+    except chars.NotUtf8 as exc:
         raise config_error(
-            [f"{path.name}:{exc.line}: {exc.detail}"], hint=utf8.save_as_utf8(), path=str(path)
+            [f"{path.name}:{exc.line}: {exc.detail}"], hint=chars.save_as_utf8(), path=str(path)
         ) from exc
     return parse_config(text, path)
 

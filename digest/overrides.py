@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from . import utf8
+from . import chars
 from .checking import (
     Checker,
     Key,
@@ -116,17 +116,17 @@ def load_overrides(config: Config, issue_id: str) -> Overrides:
     if not found:
         return Overrides()
     try:
-        text = utf8.decode(found[0].read_bytes())
+        text = chars.decode(found[0].read_bytes())
     except OSError as exc:
         raise config_error(
             [t("overrides.unreadable", error=exc.strerror or exc)],
             hint=t("overrides.unreadable_hint"),
             about=_about(found[0]),
         ) from exc
-    except utf8.NotUtf8 as exc:
+    except chars.NotUtf8 as exc:
         raise config_error(
             [f"{found[0].name}:{exc.line}: {exc.detail}"],
-            hint=utf8.save_as_utf8(),
+            hint=chars.save_as_utf8(),
             about=_about(found[0]),
         ) from exc
     return parse_overrides(text, found[0], move_targets(config))

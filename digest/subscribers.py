@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from . import utf8
+from . import chars
 from .errors import DigestError, StoreError, UsageError, shortened
 from .i18n import t
 from .models import Subscriber
@@ -304,13 +304,13 @@ def import_csv(store: Store, path: Path, *, language: str, now: datetime) -> Imp
     re-subscribe someone who left.
     """
     try:
-        text = utf8.decode(path.read_bytes())
+        text = chars.decode(path.read_bytes())
     except OSError as exc:
         raise DigestError(
             t("sub.import.unreadable", path=path, error=exc.strerror or exc),
             hint=t("sub.import.unreadable_hint"),
         ) from exc
-    except utf8.NotUtf8 as exc:  # bad input: nothing is imported, exit 2
+    except chars.NotUtf8 as exc:  # bad input: nothing is imported, exit 2
         raise UsageError(
             t("sub.import.not_utf8", file=path.name, line=exc.line, detail=exc.detail),
             hint=t("sub.import.not_utf8_hint"),

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from digest import i18n, utf8
+from digest import chars, i18n
 from digest.config import load_config
 from digest.delivery.smtp import parse_smtp_url
 from digest.errors import EXIT_LOCKED, SettingError, UsageError
@@ -165,20 +165,20 @@ def test_a_damaged_store_is_said_in_french(french: Path, tmp_path: Path) -> None
 
 
 def test_what_is_not_utf8_is_said_in_the_staff_language(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(utf8.NotUtf8) as french:
-        utf8.decode("titre\nÉté\n".encode("latin-1"))
+    with pytest.raises(chars.NotUtf8) as french:
+        chars.decode("titre\nÉté\n".encode("latin-1"))
     assert (
         french.value.detail == "pas de l'UTF-8 (octet 0xc9 à la colonne 1, « É » en Windows-1252)"
     )
     assert str(french.value).startswith("ligne 2 : pas de l'UTF-8")
-    assert utf8.save_as_utf8().startswith("enregistrez le fichier en UTF-8")
+    assert chars.save_as_utf8().startswith("enregistrez le fichier en UTF-8")
     monkeypatch.setenv("DIGEST_LANG", "en")
-    with pytest.raises(utf8.NotUtf8) as english:
-        utf8.decode("titre\nÉté\n".encode("utf-16"))
+    with pytest.raises(chars.NotUtf8) as english:
+        chars.decode("titre\nÉté\n".encode("utf-16"))
     assert english.value.detail == "not UTF-8: the file is saved as UTF-16 (Unicode)"
     # Read when it is said, in the language of that moment (config.py and sources read it).
     assert (
-        utf8.save_as_utf8() == "save the file as UTF-8 (in most editors: Save as, Encoding: UTF-8)"
+        chars.save_as_utf8() == "save the file as UTF-8 (in most editors: Save as, Encoding: UTF-8)"
     )
 
 

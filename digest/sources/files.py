@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from .. import utf8
+from .. import chars
 from ..config import SourceConfig
 from ..errors import ParseError, quoted, shortened
 from ..i18n import t
@@ -196,9 +196,9 @@ def _read_text(path: Path, name: str) -> str:
         too_large = t("recap.too_large", kib=MAX_BYTES // 1024)
         raise ParseError(f"{name}: {too_large}", hint=t("recap.too_large_hint"))
     try:
-        text = utf8.decode(raw)
-    except utf8.NotUtf8 as exc:
-        raise ParseError(f"{name}:{exc.line}: {exc.detail}", hint=utf8.save_as_utf8()) from exc
+        text = chars.decode(raw)
+    except chars.NotUtf8 as exc:
+        raise ParseError(f"{name}:{exc.line}: {exc.detail}", hint=chars.save_as_utf8()) from exc
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
