@@ -26,6 +26,11 @@ SMTP_ENV = "DIGEST_SMTP_URL"
 TLS_MODES = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 URL_HINT = "set DIGEST_SMTP_URL=smtp://[user:password@]host[:port][?tls=starttls|ssl|none]"
+# Characters that end the user:password part of a URL early: they must be percent-encoded.
+ENCODE_HINT = (
+    "percent-encode them in the user and password: '/' is %2F, '?' is %3F, '#' is %23"
+    " (and '%' is %25), e.g. smtp://lettre:abc%2Fdef@mail.example.org:587"
+)
 
 
 @dataclass(frozen=True)
@@ -58,10 +63,18 @@ class Refusal:
 
 
 def parse_smtp_url(url: str) -> SmtpSettings:
-    """Read `smtp://[user:password@]host[:port][?tls=...]`; the default TLS mode is starttls."""
+    """Read `smtp://[user:password@]host[:port][?tls=...]`; the default TLS mode is starttls.
+    The user and password never appear in an error (it may be logged)."""
     parts = urlsplit(url.strip())
     if parts.scheme != "smtp" or not parts.hostname:
         raise SettingError(f"{SMTP_ENV} is not an smtp:// URL", hint=URL_HINT)
+    if "@" in parts.path + parts.query + parts.fragment:
+        # "smtp://u:pa/ss@host": the '/' ended the host part, and "pa" reads as its port.
+        raise SettingError(
+            f"{SMTP_ENV}: the user or password contains '/', '?' or '#', which end the"
+            " host part of a URL",
+            hint=ENCODE_HINT,
+        )
     query = parse_qs(parts.query)
     tls = query.get("tls", ["starttls"])[-1].lower()
     if tls not in TLS_MODES:
