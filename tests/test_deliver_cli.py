@@ -344,3 +344,31 @@ def test_a_test_copy_with_nothing_built_is_one_clear_error(
     assert run.returncode == 2
     assert run.stdout == "" and run.stderr.startswith("error: no issue is stored\n")
     assert smtp_server.messages == []
+
+
+def test_report_prints_no_escape_sequence_from_a_reply_or_a_bounce(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """Issue 10: an ESC sequence in a forged bounce retitled the terminal of whoever ran
+    `digest report`. What servers and bounces say is shown without control characters, in
+    the table and in the CSV."""
+    from tests.test_mailbox import pipe, report
+
+    config, emails = prepare(tmp_path, 3)
+    title = "\x1b]0;pwned\x07"  # "set the window title", then BEL
+    smtp_server.script.rcpt[emails[0]] = f"550 5.1.1 {title}No such \x1b[31muser\x1b[0m"
+    sent = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
+    assert sent.returncode == 0, sent.stderr
+    original = next(m.data for m in smtp_server.messages if m.rcpt_tos == (emails[1],))
+    dsn = report(original, "5.2.2").replace(
+        b" Recipient address rejected", b" Mailbox full\x1b]0;owned\x07\x1b[2J\xc2\x9b31m"
+    )
+    assert pipe(config, "bounce-mail", dsn).returncode == 0
+    table = digest(config, "report", ISSUE)
+    as_csv = digest(config, "report", ISSUE, "--format", "csv")
+    for shown in (table.stdout + table.stderr, as_csv.stdout + as_csv.stderr):
+        assert not any(c in shown for c in "\x1b\x07\x9b"), repr(shown)
+        assert "No such [31muser[0m" in shown or "No such user" in shown
+        assert "Mailbox full" in shown
+    rows = {r["email"]: r for r in csv.DictReader(io.StringIO(as_csv.stdout))}
+    assert rows[emails[0]]["status"] == "bounced" and "]0;pwned" in rows[emails[0]]["last_error"]

@@ -14,6 +14,7 @@ from ..delivery.deliver import (
     DeliveryReport,
     default_issue,
     default_test_issue,
+    problems,
     report,
     send_issue,
     sendable_issue,
@@ -163,14 +164,14 @@ def report_command(state: State, issue: str, fmt: str) -> None:
         if fmt == "csv":
             writer = csv.writer(sys.stdout, lineterminator="\n")
             writer.writerow(["email", "status", "bounced", "attempts", "last_error", "updated_at"])
-            for p in store.problems(issue):
+            for p in problems(store, issue):
                 status = "bounced" if p.bounced else p.status
                 writer.writerow([_cell(p.email), status, int(p.bounced), p.attempts,
                                  _cell(p.last_error), p.updated_at])  # fmt: skip
             return
         language = state.config.newsletter.language
         echo_delivery(counts, language)
-        for p in store.problems(issue):
+        for p in problems(store, issue):
             status = status_label(language, "bounced" if p.bounced else p.status, of="row")
             click.echo(f"  {p.email:<40} {status:<15} {p.last_error}")
     if counts.audience == 0:

@@ -32,12 +32,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..chars import remove_control_chars
 from ..config import Config
 from ..errors import DeliveryError, UsageError
 from ..period import unknown_issue_hint, week_period
 from ..schedule import Due, due_of, is_preview
 from ..store import Store, StoredIssue
-from ..store.outbox import OutboxRow, Outcome
+from ..store.outbox import OutboxRow, Outcome, Problem
 from ..tokens import Keys, unsubscribe_url
 from ..wording import say
 from .message import MessageTemplate, Recipient, build_template, clean_header, sender_domain
@@ -115,6 +116,17 @@ class DeliveryRefused(DeliveryError):
             hint=f"see `digest report {report.issue_id}` for the replies",
         )
         self.report = report
+
+
+def problems(store: Store, issue_id: str) -> Iterator[Problem]:
+    """The deferred, failed and bounced rows of `digest report`, fit for a terminal: what a
+    server or a DSN said may hold escape sequences (a forged bounce can retitle a terminal),
+    and none of it reaches the screen or the CSV."""
+    for p in store.problems(issue_id):
+        yield Problem(
+            remove_control_chars(p.email), remove_control_chars(p.status), p.attempts,
+            remove_control_chars(p.last_error), p.bounced, remove_control_chars(p.updated_at),
+        )  # fmt: skip
 
 
 def report(store: Store, issue_id: str) -> DeliveryReport:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
+from ..chars import remove_control_chars
 from ..errors import DeliveryError
 from ..store.outbox import OutboxRow
 from .smtp import SmtpConnection, SmtpSettings
@@ -255,7 +256,7 @@ class Pool:
     def _refused(self, row: OutboxRow, code: int, reply: bytes | str, why: str = "") -> Result:
         said = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
         said = " ".join(said.split())
-        text = f"{code} {said}"[:500]
+        text = remove_control_chars(f"{code} {said}")[:500]  # it goes to terminals
         kind = classify(code, said)
         if kind == "pause" and code != 421 and row.attempts > 0:
             # A policy reply to an address already tried (one that paused a run before) is

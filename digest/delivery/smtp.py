@@ -20,6 +20,7 @@ from email.utils import getaddresses
 from types import TracebackType
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ..chars import remove_control_chars
 from ..errors import DeliveryError, SettingError
 
 SMTP_ENV = "DIGEST_SMTP_URL"
@@ -218,8 +219,10 @@ def _reply(exc: BaseException) -> str:
         return f"{code} {_text(error)}"
     if isinstance(exc, socket.timeout):
         return "timed out"
-    return str(exc) or type(exc).__name__
+    return _text(str(exc) or type(exc).__name__)
 
 
 def _text(reply: bytes | str) -> str:
-    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    """A server's words as text fit for a terminal or a log: no escape sequence, no CR/LF."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return remove_control_chars(text)
