@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 from digest.period import week_of
 from digest.store import Store
 from tests.deliver_support import ISSUE, SUBJECT, add_subscribers, make_config, parse, store_issue
-from tests.smtp_server import SmtpServer
+from tests.smtp_server import SmtpServer, TricklingServer
 from tests.web_support import KEYS
 
 SECRET = KEYS.signing.decode()
@@ -372,3 +373,33 @@ def test_report_prints_no_escape_sequence_from_a_reply_or_a_bounce(
         assert "Mailbox full" in shown
     rows = {r["email"]: r for r in csv.DictReader(io.StringIO(as_csv.stdout))}
     assert rows[emails[0]]["status"] == "bounced" and "]0;pwned" in rows[emails[0]]["last_error"]
+
+
+def test_a_relay_that_trickles_cannot_hold_the_run_and_the_lock(
+    tmp_path: Path, trickling_smtp: TricklingServer, smtp_server: SmtpServer
+) -> None:
+    """Issue 10: a relay that answers one byte every few seconds never trips a per-read
+    timeout, and held the run (and the lock) without end. Each command has a total deadline
+    (timeout= in DIGEST_SMTP_URL, 60 s by default): past it the run pauses, exit 1."""
+    config, emails = prepare(tmp_path, 3, "delivery:\n  connections: 1\n")
+    started = time.monotonic()
+    slow = subprocess.Popen(
+        command(config, "send", "--issue", ISSUE),
+        env=environment(trickling_smtp.url + "&timeout=2"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:  # each RCPT reply takes 13 s to trickle in: three of them, 40 s
+        out, err = slow.communicate(timeout=20)
+    finally:
+        slow.kill()
+    took = time.monotonic() - started
+    assert slow.returncode == 1, err
+    assert took < 15, f"the run held on for {took:.0f} s"
+    assert "paused: the mail server 127.0.0.1 did not answer RCPT within 2 s" in err
+    assert "timeout= in DIGEST_SMTP_URL" in err and "Traceback" not in err
+    assert "0 envoyé" in out and "3 en tout" in out
+    # The lock is free, nobody was blamed, and a working relay gets the issue to everyone.
+    resumed = digest(config, "send", smtp=smtp_server.url)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "3 envoyés, 0 différé, 0 en échec" in resumed.stdout
+    assert {a: len(ids) for a, ids in by_recipient(smtp_server).items()} == dict.fromkeys(emails, 1)

@@ -9,7 +9,8 @@ and `send` returns when every job has a result. A reply of 421, or a 4.7.x/5.7.x
 rate-limit reply, sets `paused` and the jobs not yet tried come back as 'untried' (a policy
 reply to an address tried before is deferred instead: that address's own refusal). A dropped
 connection is reopened and the message in flight is tried once more, as is (same bytes, same
-Message-ID); if the server cannot be reached again, the pool pauses.
+Message-ID); if the server cannot be reached again, or takes longer than its timeout to
+answer one command, the pool pauses.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from types import TracebackType
 from ..chars import remove_control_chars
 from ..errors import DeliveryError
 from ..store.outbox import OutboxRow
-from .smtp import SmtpConnection, SmtpSettings
+from .smtp import SMTP_ENV, CommandTimeout, SmtpConnection, SmtpSettings
 
 _ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
 
@@ -231,6 +232,14 @@ class Pool:
                 return Result(row, "untried"), connection
             try:
                 return self._transaction(connection, row, data), connection
+            except CommandTimeout as exc:  # a server this slow is not tried again now
+                connection.close()
+                self._pause(
+                    f"the mail server {self.settings.host} did not answer {exc.command} within"
+                    f" {exc.seconds:g} s (check it, or give it longer: timeout= in"
+                    f" {SMTP_ENV})"
+                )
+                return Result(row, "paused", f"no answer to {exc.command} in time"), None
             except (smtplib.SMTPServerDisconnected, OSError) as exc:
                 connection.close()
                 connection = None
