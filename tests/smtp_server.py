@@ -6,7 +6,10 @@ replies through `smtp_server.script`:
 
     smtp_server.script.rcpt["gone@example.org"] = "550 5.1.1 No such user"
     smtp_server.script.rcpt["later@example.org"] = "451 4.3.0 Try again later"
+    smtp_server.script.rcpt_default = "550 relaying denied"       # every other address...
+    smtp_server.script.default_after = 40                         # ...once 40 were accepted
     smtp_server.script.mail = "421 4.7.0 Too many connections"   # refuse MAIL FROM
+    smtp_server.script.data = "552 5.3.4 Message too big"         # refuse every message
     smtp_server.script.drop_rcpt.add("cut@example.org")          # hang up at that RCPT
     smtp_server.script.drop_data_after = 2                       # hang up at every DATA after 2
     smtp_server.script.drop_data_at = {3}                        # hang up at the 3rd DATA only
@@ -59,6 +62,9 @@ class Script:
 
     mail: str | None = None
     rcpt: dict[str, str] = field(default_factory=dict)
+    rcpt_default: str | None = None  # the reply to every address not in `rcpt`...
+    default_after: int = 0  # ...once this many messages were accepted
+    data: str | None = None  # the reply to every message, instead of accepting it
     drop_rcpt: set[str] = field(default_factory=set)
     drop_data_after: int | None = None
     drop_data_at: set[int] = field(default_factory=set)
@@ -95,6 +101,8 @@ class Recorder:
             server.transport.close()
             return "421 4.4.2 Connection dropped"
         reply = self.script.rcpt.get(address.lower())
+        if reply is None and len(self.messages) >= self.script.default_after:
+            reply = self.script.rcpt_default
         if reply:
             if reply.startswith("421"):
                 _hang_up_after(server, reply)
@@ -112,6 +120,8 @@ class Recorder:
             assert server.transport is not None
             server.transport.close()
             return "421 4.4.2 Connection dropped"
+        if self.script.data:
+            return self.script.data
         content = envelope.original_content or b""
         received = Received(envelope.mail_from or "", tuple(envelope.rcpt_tos), content)
         with self.arrived:

@@ -75,6 +75,13 @@ def by_recipient(server: SmtpServer) -> dict[str, list[str]]:
     return found
 
 
+def subscriber_statuses(config: Path) -> dict[str, str]:
+    """`digest subscribers list --format csv`: each address's status."""
+    listed = digest(config, "subscribers", "list", "--format", "csv")
+    assert listed.returncode == 0, listed.stderr
+    return {r["email"]: r["status"] for r in csv.DictReader(io.StringIO(listed.stdout))}
+
+
 @pytest.mark.parametrize(
     ("signal_number", "exit_code"), [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGINT, 130)]
 )
@@ -402,4 +409,36 @@ def test_a_relay_that_trickles_cannot_hold_the_run_and_the_lock(
     resumed = digest(config, "send", smtp=smtp_server.url)
     assert resumed.returncode == 0, resumed.stderr
     assert "3 envoyés, 0 différé, 0 en échec" in resumed.stdout
+    assert {a: len(ids) for a, ids in by_recipient(smtp_server).items()} == dict.fromkeys(emails, 1)
+
+
+@pytest.mark.parametrize(
+    ("where", "reply", "said"),
+    [
+        ("rcpt", "550 relaying denied", "DIGEST_SMTP_URL"),
+        ("data", "552 5.3.4 Message size exceeds fixed limit", "refused the message itself"),
+    ],
+)
+def test_a_refusal_that_is_not_about_one_address_is_exit_1_and_blames_nobody(
+    tmp_path: Path, smtp_server: SmtpServer, where: str, reply: str, said: str
+) -> None:
+    """Issue 10: a relay that denies relaying marked every subscriber bounced in a second,
+    and a size limit failed every message for good; each issue after went to nobody."""
+    config, emails = prepare(tmp_path, 200)
+    if where == "rcpt":
+        smtp_server.script.rcpt_default = reply
+    else:
+        smtp_server.script.data = reply
+    refused = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
+    assert refused.returncode == 1, refused.stderr
+    assert f"error: sending {ISSUE} paused: the mail server 127.0.0.1" in refused.stderr
+    assert reply in refused.stderr and said in refused.stderr
+    assert "0 en échec (dont 0 rejeté)" in refused.stdout
+    assert subscriber_statuses(config) == dict.fromkeys(emails, "confirmed")
+    rows = csv.DictReader(io.StringIO(digest(config, "report", ISSUE, "--format", "csv").stdout))
+    assert {r["status"] for r in rows} <= {"deferred"}, "nobody failed or bounced"
+    smtp_server.script.rcpt_default = smtp_server.script.data = None
+    fixed = digest(config, "send", smtp=smtp_server.url)  # the same issue, by default
+    assert fixed.returncode == 0, fixed.stderr
+    assert "200 envoyés, 0 différé, 0 en échec" in fixed.stdout
     assert {a: len(ids) for a, ids in by_recipient(smtp_server).items()} == dict.fromkeys(emails, 1)

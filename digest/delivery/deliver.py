@@ -9,13 +9,16 @@ Then, batch after batch: mark N rows 'sending' (commit), send them, write their 
 (commit). A crash therefore re-sends at most one batch per run, with the same Message-IDs;
 a 'sent' row is never sent again, and no row is skipped. The caller holds the run lock.
 
-Replies: 4xx → deferred (exponential back-off with jitter, retried in this run when due
-within `delivery.retry_wait`, else by a later run, until `delivery.retry_hours` after the
-audience was frozen: then failed); 5xx → failed, a 5.1.x mailbox error also marks the
-subscriber `bounced`; 421 or a 4.7.x/5.7.x policy reply pauses the run (DeliveryPaused,
-exit 1) after committing what was done, except a policy reply to an address tried before,
-which is deferred (sending.py). A quota (`per_minute`, `per_hour`) that would keep
-the run waiting more than `retry_wait` ends it quietly: the rest stays pending (`later`).
+Replies (replies.py): 4xx → deferred (exponential back-off with jitter, retried in this run
+when due within `delivery.retry_wait`, else by a later run, until `delivery.retry_hours`
+after the audience was frozen: then failed); a 5xx clearly about the mailbox (5.1.x, "user
+unknown") → failed and the subscriber `bounced`; another 5xx about the recipient → failed.
+A refusal that is not about one recipient (421, a policy, relaying or the sender refused,
+the message refused at DATA, the same 5xx for several addresses in a row) pauses the run
+(DeliveryPaused, exit 1) after committing what was done, and blames nobody; a policy reply
+to an address tried before is deferred instead (pool.py). A quota (`per_minute`,
+`per_hour`) that would keep the run waiting more than `retry_wait` ends it quietly: the
+rest stays pending (`later`).
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ from ..store.outbox import OutboxRow, Outcome, Problem
 from ..tokens import Keys, unsubscribe_url
 from ..wording import say
 from .message import MessageTemplate, Recipient, build_template, clean_header, sender_domain
-from .pool import Pool, RateLimiter, Result
+from .pool import Pause, Pool, RateLimiter
+from .replies import Result
 from .smtp import SmtpSettings
 
 # A built or skipped issue is sent only when asked by name: `digest send --issue`, or
@@ -65,7 +69,8 @@ class DeliveryReport:
     failed: int
     bounced: int  # among `failed`: the address was suppressed (5.1.x)
     pending: int  # not tried yet, or caught in flight by a crash
-    paused: str | None = None  # why the run paused (421, policy or rate-limit reply)
+    paused: str | None = None  # why the run paused (the server's reply), if it did
+    advice: str | None = None  # what to do about that pause
     # Why this run left pending rows to a later one without any error: a quota used up.
     later: str | None = None
 
@@ -95,14 +100,17 @@ class DeliveryReport:
 
 
 class DeliveryPaused(DeliveryError):
-    """The server asked us to stop (421, policy, rate limit) or went away; `report` says
-    what was done. A later run carries on."""
+    """The server asked us to stop (421, policy, rate limit), refused something that is not
+    about one recipient (relay, sender, the message), or went away; `report` says what was
+    done. Nobody's status changed for it; a later run carries on."""
 
     def __init__(self, report: DeliveryReport) -> None:
+        advice = f"{report.advice}. " if report.advice else ""
         super().__init__(
             f"sending {report.issue_id} paused: {report.paused}",
-            hint=f"{report.sent} sent, {report.pending + report.deferred} left: run "
-            "`digest send` again later (nothing is sent twice)",
+            hint=f"{advice}{report.sent} sent, {report.left} left, no address blamed for"
+            " this: run `digest send` again later, or once that is fixed (nothing is sent"
+            " twice)",
         )
         self.report = report
 
@@ -167,9 +175,9 @@ def send_issue(
     paused = run.deliver(smtp)
     run.expire()
     store.finish_issue(issue_id)
-    result = replace(report(store, issue_id), paused=paused, later=run.later)
+    result = replace(report(store, issue_id), later=run.later)
     if paused:
-        raise DeliveryPaused(result)
+        raise DeliveryPaused(replace(result, paused=paused.reason, advice=paused.advice or None))
     return result
 
 
@@ -273,8 +281,8 @@ class _Run:
     def now(self) -> datetime:
         return _utc(self.clock)
 
-    def deliver(self, smtp: SmtpSettings) -> str | None:
-        """Send every due row, batch by batch; the pause reason, if the server paused us."""
+    def deliver(self, smtp: SmtpSettings) -> Pause | None:
+        """Send every due row, batch by batch; the pause, if the server paused us."""
         self.expire()
         limiter = self._limiter()
         progress = _Counter(report(self.store, self.issue_id), self.on_progress)
@@ -285,16 +293,20 @@ class _Run:
         pool = Pool(smtp, self.settings.connections, limiter, self.template.sender)
         self._open(pool, first)
         with contextlib.closing(pool):
+            judged = False  # every due row tried: the refusals still held are their own
             for rows in itertools.chain([first], batches):
                 results = pool.send(rows, self.render)
                 self._record(results)
-                progress.add(sum(r.kind != "untried" for r in results))
+                progress.add(sum(r.kind not in ("untried", "halted") for r in results))
                 if pool.paused:
-                    return pool.paused
+                    break
                 if pool.quota_reached:
                     self.later = self._quota_note()
-                    return None
-        return None
+                    break
+            else:
+                judged = True
+            self._record(pool.settle(judged))
+        return pool.paused
 
     def _quota_note(self) -> str:
         s, language = self.settings, self.config.newsletter.language
@@ -359,6 +371,8 @@ class _Run:
         row = result.row
         if result.kind == "untried":
             return Outcome(row.subscriber_id, "pending", tried=False)
+        if result.kind == "halted":  # the sender or the message refused: not this address
+            return Outcome(row.subscriber_id, "pending", result.reply, tried=False)
         if result.kind == "sent":
             return Outcome(row.subscriber_id, "sent")
         if result.kind == "paused":  # due again at once: the pause itself is the wait

@@ -1,16 +1,19 @@
 """The SMTP side of delivery: a few reused connections in threads, a rate limit, and what
-each reply means.
+each reply does to the run.
 
     with Pool(settings, size, limiter, sender) as pool:
         pool.send(rows, render) -> list[Result]
+        pool.settle(judged) -> list[Result]      # the refusals still held
 
 smtplib blocks, so each connection has its own thread; a batch is shared out between them
-and `send` returns when every job has a result. A reply of 421, or a 4.7.x/5.7.x policy or
-rate-limit reply, sets `paused` and the jobs not yet tried come back as 'untried' (a policy
-reply to an address tried before is deferred instead: that address's own refusal). A dropped
-connection is reopened and the message in flight is tried once more, as is (same bytes, same
-Message-ID); if the server cannot be reached again, or takes longer than its timeout to
-answer one command, the pool pauses.
+and `send` returns when every job has a result, or is held. What a reply means is
+replies.py's rule. A reply that pauses the run (421, a policy, the relay refusing the sender,
+the message, or everyone) sets `paused`: the jobs not yet tried come back 'untried'; a
+policy reply to an address tried before is deferred instead (that address's own refusal).
+Permanent refusals wait in a `Streak` until they cannot be the relay refusing everyone. A
+dropped connection is reopened and the message in flight is tried once more, as is (same
+bytes, same Message-ID); if the server cannot be reached again, or takes longer than its
+timeout to answer one command, the pool pauses.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from __future__ import annotations
 import collections
 import math
 import queue
-import re
 import smtplib
 import threading
 import time
@@ -29,40 +31,33 @@ from types import TracebackType
 from ..chars import remove_control_chars
 from ..errors import DeliveryError
 from ..store.outbox import OutboxRow
-from .smtp import SMTP_ENV, CommandTimeout, SmtpConnection, SmtpSettings
+from .replies import Result, Stage, Streak, about_us, classify, without_address
+from .smtp import CommandTimeout, SmtpConnection, SmtpSettings
 
-_ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+# What to do, said after the server's reply when the run pauses.
+LATER = "the server asks to wait (a rate limit or a policy): run `digest send` again later"
+OUR_SIDE = (
+    "the refusal is about digest's side (relaying, sender, login), not the address: check the"
+    " user and password in DIGEST_SMTP_URL, newsletter.sender and delivery.return_path, and"
+    " what the relay allows"
+)
+MESSAGE = (
+    "the relay refuses the message itself ({size} KB), whatever the address: its size limit"
+    " or its content filter; ask its administrator"
+)
+EVERYONE = (
+    "that is the relay refusing everyone, not {count} dead mailboxes: check its settings"
+    " (relaying, sender, login)"
+)
+SLOW = "check the mail server, or give it longer (timeout= in DIGEST_SMTP_URL)"
 
 
 @dataclass(frozen=True)
-class Result:
-    """What the server said about one message.
+class Pause:
+    """Why the run paused (the server's words) and what to do about it."""
 
-    kind: sent, defer, fail, bounce, paused (the reply that paused the run), untried.
-    """
-
-    row: OutboxRow
-    kind: str
-    reply: str = ""
-
-
-def classify(code: int, reply: str) -> str:
-    """pause, defer, fail or bounce (a 5.1.x mailbox error: the address is suppressed).
-
-    Greylisting (a 4.7.x "greylisted" reply from one recipient's domain) is a deferral:
-    pausing the whole run for it would stall every run at the same address.
-    """
-    enhanced = _ENHANCED.match(reply)
-    if code == 421:
-        return "pause"
-    if enhanced and enhanced[2] == "7" and code >= 400 and "greylist" not in reply.lower():
-        return "pause"
-    if 400 <= code < 500:
-        return "defer"
-    if enhanced and enhanced[1] == "5" and enhanced[2] == "1":
-        return "bounce"
-    # Without an enhanced code, these three name the mailbox itself (RFC 5321 §4.2.3).
-    return "bounce" if not enhanced and code in (550, 551, 553) else "fail"
+    reason: str
+    advice: str = ""
 
 
 class RateLimiter:
@@ -139,18 +134,23 @@ class Pool:
     """`size` SMTP connections, each in its own thread. Use as a context manager."""
 
     def __init__(
-        self, settings: SmtpSettings, size: int, limiter: RateLimiter, sender: str
+        self,
+        settings: SmtpSettings,
+        size: int,
+        limiter: RateLimiter,
+        sender: str,
     ) -> None:
         self.settings = settings
         self.size = size
         self.limiter = limiter
         self.sender = sender
-        self.paused: str | None = None
+        self.paused: Pause | None = None
         self.quota_reached = False  # the limiter's quota needs a later run: stop, fail no one
         self.stopping = False
         self.jobs: queue.Queue[tuple[OutboxRow, Render] | None] = queue.Queue()
         self.results: list[Result] = []
-        self.lock = threading.Lock()
+        self.streak = Streak()
+        self.lock = threading.RLock()
         self.threads: list[threading.Thread] = []
 
     def __enter__(self) -> Pool:
@@ -191,32 +191,60 @@ class Pool:
         return connection
 
     def send(self, rows: list[OutboxRow], render: Render) -> list[Result]:
-        """Send each row's message (rendered in the worker threads); one result per row."""
+        """Send each row's message (rendered in the worker threads); one result per row,
+        here or from `settle` (a refusal the streak holds)."""
         self.results = []
         for row in rows:
             self.jobs.put((row, render))
         self.jobs.join()
         return self.results
 
+    def settle(self, judged: bool) -> list[Result]:
+        """The refusals the streak still holds: each its address's own when `judged` (the
+        run went to its end without a pause), else deferred, due at once: nobody blamed."""
+        with self.lock:
+            return self.streak.settle(judged and self.paused is None)
+
     def _work(self, connection: SmtpConnection | None) -> None:
         while (job := self.jobs.get()) is not None:
             row, render = job
             try:
-                if self.paused is not None or self.stopping or self.quota_reached:
+                if self._halted():
                     result = Result(row, "untried")
                 elif isinstance(data := _rendered(row, render), Result):
                     result = data
                 else:
                     result, connection = self._deliver(connection, row, data)
             except Exception as exc:  # never lose a row: report it as not tried
-                self._pause(f"unexpected error while sending: {exc!r}")
+                self._pause(Pause(f"unexpected error while sending: {exc!r}"))
                 result = Result(row, "untried")
+            decided = self._judge(result)
             with self.lock:
-                self.results.append(result)
+                self.results += decided
             self.jobs.task_done()
         if connection is not None:
             connection.close()
         self.jobs.task_done()
+
+    def _halted(self) -> bool:
+        return self.paused is not None or self.stopping or self.quota_reached
+
+    def _judge(self, result: Result) -> list[Result]:
+        """The results decided by this one: a permanent refusal waits in the streak."""
+        with self.lock:
+            if result.kind == "sent":
+                return [result, *self.streak.accept()]
+            if result.kind not in ("fail", "bounce") or not result.stage:
+                return [result]
+            if self.paused is not None:
+                self.streak.hold(result)  # settled with the run: nobody is blamed in a pause
+                return []
+            decided = self.streak.refuse(result)
+            if self.streak.tripped:
+                count = len(self.streak.held)
+                reason = f"gave the same refusal to {count} addresses in a row: {result.reply}"
+                self._pause(self._said(reason, EVERYONE.format(count=count)))
+            return decided
 
     def _deliver(
         self, connection: SmtpConnection | None, row: OutboxRow, data: bytes
@@ -232,13 +260,10 @@ class Pool:
                 return Result(row, "untried"), connection
             try:
                 return self._transaction(connection, row, data), connection
-            except CommandTimeout as exc:  # a server this slow is not tried again now
+            except CommandTimeout as exc:
                 connection.close()
-                self._pause(
-                    f"the mail server {self.settings.host} did not answer {exc.command} within"
-                    f" {exc.seconds:g} s (check it, or give it longer: timeout= in"
-                    f" {SMTP_ENV})"
-                )
+                said = f"did not answer {exc.command} within {exc.seconds:g} s"
+                self._pause(self._said(said, SLOW))
                 return Result(row, "paused", f"no answer to {exc.command} in time"), None
             except (smtplib.SMTPServerDisconnected, OSError) as exc:
                 connection.close()
@@ -252,38 +277,53 @@ class Pool:
             refused = connection.send_bytes(self.sender, [row.email], data)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = exc.recipients.get(row.email, next(iter(exc.recipients.values())))
-            return self._refused(row, code, reply)
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-            if isinstance(exc, smtplib.SMTPSenderRefused):
-                # The sender itself is refused: every message would be. Stop, fail no one.
-                return self._refused(row, exc.smtp_code, exc.smtp_error, "refused the sender: ")
-            return self._refused(row, exc.smtp_code, exc.smtp_error)
+            return self._refused(row, code, reply, "rcpt", len(data))
+        except smtplib.SMTPSenderRefused as exc:
+            return self._refused(row, exc.smtp_code, exc.smtp_error, "mail", len(data))
+        except smtplib.SMTPDataError as exc:
+            return self._refused(row, exc.smtp_code, exc.smtp_error, "data", len(data))
         if refused:
-            return self._refused(row, refused[0].code, refused[0].reply.encode())
+            return self._refused(row, refused[0].code, refused[0].reply, "rcpt", len(data))
         return Result(row, "sent")
 
-    def _refused(self, row: OutboxRow, code: int, reply: bytes | str, why: str = "") -> Result:
+    def _refused(
+        self, row: OutboxRow, code: int, reply: bytes | str, stage: Stage, size: int
+    ) -> Result:
         said = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-        said = " ".join(said.split())
-        text = remove_control_chars(f"{code} {said}")[:500]  # it goes to terminals
-        kind = classify(code, said)
+        text = remove_control_chars(f"{code} {' '.join(said.split())}")[:500]
+        words = without_address(said, row.email)  # no word of the address decides
+        kind = classify(code, words, stage)
         if kind == "pause" and code != 421 and row.attempts > 0:
             # A policy reply to an address already tried (one that paused a run before) is
             # that recipient's own refusal: pausing again would stall the whole list
             # behind it until the deadline. It waits its turn with back-off instead.
-            kind = "defer"
-        if why or kind == "pause":
-            self._pause(f"the mail server {self.settings.host} {why or 'said: '}{text}")
-            return Result(row, "paused", text)  # retried after the pause, never failed
-        return Result(row, kind, text)
+            return Result(row, "defer", text, stage)
+        if kind == "halt":
+            self._pause(self._halt_reason(text, stage, size))
+            return Result(row, "halted", text, stage)  # still pending: nobody is to blame
+        if kind == "pause":
+            advice = OUR_SIDE if code != 421 and about_us(words) else LATER
+            self._pause(self._said(f"said: {text}", advice))
+            return Result(row, "paused", text, stage)  # retried after the pause, never failed
+        return Result(row, kind, text, stage)
+
+    def _halt_reason(self, text: str, stage: Stage, size: int) -> Pause:
+        if stage == "mail":
+            return self._said(f"refused the sender: {text}", OUR_SIDE)
+        return self._said(
+            f"refused the message itself: {text}", MESSAGE.format(size=math.ceil(size / 1024))
+        )
+
+    def _said(self, what: str, advice: str) -> Pause:
+        return Pause(f"the mail server {self.settings.host} {what}", advice)
 
     def _reconnect(self) -> SmtpConnection | None:
         try:
             return self._connect()
         except DeliveryError as exc:
-            self._pause(f"lost the connection and could not reconnect: {exc.message}")
+            self._pause(Pause(f"lost the connection and could not reconnect: {exc.message}"))
             return None
 
-    def _pause(self, reason: str) -> None:
+    def _pause(self, pause: Pause) -> None:
         with self.lock:
-            self.paused = self.paused or reason
+            self.paused = self.paused or pause
