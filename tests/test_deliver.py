@@ -4,6 +4,7 @@ dropped connections, the frozen audience, and the one-click link against the rea
 
 from __future__ import annotations
 
+import re
 import socket
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,7 @@ from digest.delivery.deliver import (
 from digest.delivery.pool import RateLimiter
 from digest.delivery.replies import SAME_REFUSALS, Stage, classify
 from digest.delivery.smtp import parse_smtp_url
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, StoreError
 from digest.store import Store
 from digest.subscribers import unsubscribe
 from digest.tokens import UNSUBSCRIBE, read_token
@@ -645,3 +646,57 @@ def test_a_message_refused_at_data_pauses_and_keeps_every_row_pending(
     last = send(config, store, smtp_server, Clock(NOW.replace(hour=9)))
     assert (last.sent, last.failed, last.done) == (30, 0, True)
     assert recipients(smtp_server) == Counter(emails)
+
+
+def stated_doubles(hint: str) -> int:
+    """How many messages the hint says the next run sends again (0: "nobody is sent twice")."""
+    found = re.search(r"(\d+) messages? the server accepted just then could not be", hint)
+    return int(found[1]) if found else 0
+
+
+def test_a_full_disk_stops_the_run_and_loses_no_one(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """Issue 10: a full disk mid-send gave a traceback, and the resume sent a whole batch
+    twice. SQLite's own limit on the store file's size (max_page_count, set on the run's
+    connection once 100 messages went out) makes the next write that needs a page fail
+    with SQLITE_FULL, as a full disk does."""
+    config = make_config(tmp_path, "delivery:\n  retry_wait: 0\n  retry_base: 0.01\n  batch: 50\n")
+    store = Store(config.store)
+    emails = add_subscribers(store, 300)
+    store_issue(store)
+    # Every other address is deferred with a long reply: recording that needs room.
+    busy = "451 4.3.0 " + "The mailbox server is busy, try again later. " * 8
+    smtp_server.script.rcpt.update(dict.fromkeys(emails[1::2], busy))
+    full: list[int] = []
+
+    def fill_the_disk(done: int, total: int) -> None:
+        if done >= 100 and not full:
+            pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+            store.db.execute(f"PRAGMA max_page_count = {pages}")
+            full.append(done)
+
+    with pytest.raises(StoreError) as stopped:
+        send_issue(
+            config, store, ISSUE, Clock(NOW), smtp=parse_smtp_url(smtp_server.url), keys=KEYS,
+            on_progress=fill_the_disk,
+        )  # fmt: skip
+    assert full, "the disk filled up mid-send"
+    assert stopped.value.exit_code == 1
+    assert "cannot write to the store" in stopped.value.message
+    assert "database or disk is full" in stopped.value.message
+    hint = stopped.value.hint or ""
+    assert hint.startswith(f"free some space where the store is ({config.store})")
+    sent_before = len(smtp_server.messages)
+    assert sent_before < 150, "nothing more is sent once the store cannot record it"
+    store.close()
+    smtp_server.script.rcpt.clear()
+    with Store(config.store) as again:  # space freed: a new connection, no limit
+        last = send(config, again, smtp_server, Clock(NOW.replace(hour=9)))
+        assert (last.sent, last.failed, last.done) == (300, 0, True)
+        assert statuses(again) == Counter({"confirmed": 300})
+    got = recipients(smtp_server)
+    assert set(got) == set(emails), "nobody is skipped"
+    doubled = sum(count - 1 for count in got.values())
+    assert doubled == stated_doubles(hint), "the hint says who goes twice"
+    assert doubled == 0, "the accepted ones were recorded before stopping"

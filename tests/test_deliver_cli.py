@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
+import resource
 import signal
 import subprocess
 import sys
@@ -88,8 +90,9 @@ def subscriber_statuses(config: Path) -> dict[str, str]:
 def test_killed_in_the_middle_then_resumed(
     tmp_path: Path, smtp_server: SmtpServer, signal_number: int, exit_code: int
 ) -> None:
-    """kill -9 (or Ctrl-C) a send of 3,000, run it again: everyone once, but the batch in
-    flight, which may come twice with the same Message-ID."""
+    """kill -9 (or Ctrl-C) a send of 3,000, run it again: everyone once, but the few
+    messages whose reply was not yet written, which may come twice with the same
+    Message-ID. Results are written as they come, not per batch of 50."""
     config, emails = prepare(tmp_path, 3000, "delivery:\n  batch: 50\n")
     # From the 800th message on the server is slow, so the signal lands mid-list even when
     # this test process is starved on a loaded machine (a fast send could otherwise finish).
@@ -114,7 +117,8 @@ def test_killed_in_the_middle_then_resumed(
     assert set(received) == set(emails), "nobody is skipped"
     twice = {a: ids for a, ids in received.items() if len(ids) > 1}
     assert all(len(ids) == 2 and ids[0] == ids[1] for ids in twice.values()), twice
-    assert len(twice) <= 50, "only the batch in flight may go twice"
+    # Only the few in flight or not yet written (4 connections), not a batch of 50.
+    assert len(twice) <= 20, len(twice)
     assert len(smtp_server.messages) == 3000 + len(twice)
     with Store(tmp_path / "digest.db") as store:
         issue = store.issue(ISSUE)
@@ -354,32 +358,42 @@ def test_a_test_copy_with_nothing_built_is_one_clear_error(
     assert smtp_server.messages == []
 
 
-def test_report_prints_no_escape_sequence_from_a_reply_or_a_bounce(
+def test_a_full_disk_mid_send_is_one_clear_error_and_doubles_nobody(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
-    """Issue 10: an ESC sequence in a forged bounce retitled the terminal of whoever ran
-    `digest report`. What servers and bounces say is shown without control characters, in
-    the table and in the CSV."""
-    from tests.test_mailbox import pipe, report
+    """Issue 10: the disk filled up mid-send: a traceback, and the resume doubled a batch.
+    The kernel's file size limit (RLIMIT_FSIZE) stands in for the full disk: the store's
+    write-ahead log grows with each commit until a write is refused, as on a full disk."""
+    config, emails = prepare(tmp_path, 1000, "delivery:\n  batch: 50\n")
+    limit = (tmp_path / "digest.db").stat().st_size + 1_000_000
 
-    config, emails = prepare(tmp_path, 3)
-    title = "\x1b]0;pwned\x07"  # "set the window title", then BEL
-    smtp_server.script.rcpt[emails[0]] = f"550 5.1.1 {title}No such \x1b[31muser\x1b[0m"
-    sent = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
-    assert sent.returncode == 0, sent.stderr
-    original = next(m.data for m in smtp_server.messages if m.rcpt_tos == (emails[1],))
-    dsn = report(original, "5.2.2").replace(
-        b" Recipient address rejected", b" Mailbox full\x1b]0;owned\x07\x1b[2J\xc2\x9b31m"
-    )
-    assert pipe(config, "bounce-mail", dsn).returncode == 0
-    table = digest(config, "report", ISSUE)
-    as_csv = digest(config, "report", ISSUE, "--format", "csv")
-    for shown in (table.stdout + table.stderr, as_csv.stdout + as_csv.stderr):
-        assert not any(c in shown for c in "\x1b\x07\x9b"), repr(shown)
-        assert "No such [31muser[0m" in shown or "No such user" in shown
-        assert "Mailbox full" in shown
-    rows = {r["email"]: r for r in csv.DictReader(io.StringIO(as_csv.stdout))}
-    assert rows[emails[0]]["status"] == "bounced" and "]0;pwned" in rows[emails[0]]["last_error"]
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    full = subprocess.run(
+        command(config, "send", "--issue", ISSUE), env=environment(smtp_server.url),
+        capture_output=True, text=True, check=False, timeout=120, preexec_fn=small_disk,
+    )  # fmt: skip
+    assert full.returncode == 1, full.stderr
+    assert "Traceback" not in full.stderr
+    lines = full.stderr.splitlines()
+    assert lines[-2].startswith(f"error: sending {ISSUE} stopped: cannot write to the store")
+    assert lines[-1].startswith("hint: free some space where the store is")
+    before = len(smtp_server.messages)
+    assert 0 < before < 1000, "the disk filled up mid-list"
+    again = digest(config, "send", smtp=smtp_server.url)
+    assert again.returncode == 0, again.stderr
+    assert "1000 envoyés, 0 différé, 0 en échec" in again.stdout
+    received = by_recipient(smtp_server)
+    assert set(received) == set(emails), "nobody is skipped"
+    doubled = {a: ids for a, ids in received.items() if len(ids) > 1}
+    if "nobody is sent twice" in lines[-1]:
+        assert doubled == {}
+    else:  # only those the hint counts, with the same Message-ID
+        said = re.search(r"(\d+) messages? the server accepted just then", lines[-1])
+        assert said and len(doubled) == int(said[1]) < 50, lines[-1]
+        assert all(ids[0] == ids[1] for ids in doubled.values())
+    assert subscriber_statuses(config) == dict.fromkeys(emails, "confirmed")
 
 
 def test_a_relay_that_trickles_cannot_hold_the_run_and_the_lock(
@@ -410,6 +424,34 @@ def test_a_relay_that_trickles_cannot_hold_the_run_and_the_lock(
     assert resumed.returncode == 0, resumed.stderr
     assert "3 envoyés, 0 différé, 0 en échec" in resumed.stdout
     assert {a: len(ids) for a, ids in by_recipient(smtp_server).items()} == dict.fromkeys(emails, 1)
+
+
+def test_report_prints_no_escape_sequence_from_a_reply_or_a_bounce(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """Issue 10: an ESC sequence in a forged bounce retitled the terminal of whoever ran
+    `digest report`. What servers and bounces say is shown without control characters, in
+    the table and in the CSV."""
+    from tests.test_mailbox import pipe, report
+
+    config, emails = prepare(tmp_path, 3)
+    title = "\x1b]0;pwned\x07"  # "set the window title", then BEL
+    smtp_server.script.rcpt[emails[0]] = f"550 5.1.1 {title}No such \x1b[31muser\x1b[0m"
+    sent = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
+    assert sent.returncode == 0, sent.stderr
+    original = next(m.data for m in smtp_server.messages if m.rcpt_tos == (emails[1],))
+    dsn = report(original, "5.2.2").replace(
+        b" Recipient address rejected", b" Mailbox full\x1b]0;owned\x07\x1b[2J\xc2\x9b31m"
+    )
+    assert pipe(config, "bounce-mail", dsn).returncode == 0
+    table = digest(config, "report", ISSUE)
+    as_csv = digest(config, "report", ISSUE, "--format", "csv")
+    for shown in (table.stdout + table.stderr, as_csv.stdout + as_csv.stderr):
+        assert not any(c in shown for c in "\x1b\x07\x9b"), repr(shown)
+        assert "No such [31muser[0m" in shown or "No such user" in shown
+        assert "Mailbox full" in shown
+    rows = {r["email"]: r for r in csv.DictReader(io.StringIO(as_csv.stdout))}
+    assert rows[emails[0]]["status"] == "bounced" and "]0;pwned" in rows[emails[0]]["last_error"]
 
 
 @pytest.mark.parametrize(

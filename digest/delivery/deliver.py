@@ -5,9 +5,11 @@
 
 The first run of an issue freezes its audience (one outbox row per confirmed subscriber,
 with its Message-ID) and records its items as sent, in the store, before anything is sent.
-Then, batch after batch: mark N rows 'sending' (commit), send them, write their results
-(commit). A crash therefore re-sends at most one batch per run, with the same Message-IDs;
-a 'sent' row is never sent again, and no row is skipped. The caller holds the run lock.
+Then, batch after batch: mark N rows 'sending' (commit), send them, and write each result
+as soon as the server answered (a commit for whatever came in meanwhile). A crash or a full
+disk therefore re-sends only the few messages whose reply was not yet written, with the
+same Message-IDs; a 'sent' row is never sent again, and no row is skipped. The caller holds
+the run lock.
 
 Replies (replies.py): 4xx → deferred (exponential back-off with jitter, retried in this run
 when due within `delivery.retry_wait`, else by a later run, until `delivery.retry_hours`
@@ -23,7 +25,6 @@ rest stays pending (`later`).
 
 from __future__ import annotations
 
-import contextlib
 import html
 import itertools
 import json
@@ -37,7 +38,7 @@ from typing import Any
 
 from ..chars import remove_control_chars
 from ..config import Config
-from ..errors import DeliveryError, UsageError
+from ..errors import DeliveryError, StoreError, UsageError
 from ..period import unknown_issue_hint, week_period
 from ..schedule import Due, due_of, is_preview
 from ..store import Store, StoredIssue
@@ -160,7 +161,11 @@ def send_issue(
     keys: Keys,
     on_progress: Progress | None = None,
 ) -> DeliveryReport:
-    """Send (or go on sending) `issue_id`; raises DeliveryPaused when the server pauses it."""
+    """Send (or go on sending) `issue_id`.
+
+    Raises DeliveryPaused when the server pauses it, StoreError when the store cannot be
+    written (a full disk): then nothing more is sent.
+    """
     stored = sendable_issue(store, issue_id)
     if stored.status == "sent":
         return report(store, issue_id)
@@ -277,12 +282,14 @@ class _Run:
         self.rng = random.Random()
         self.deadline = timedelta(hours=self.settings.retry_hours)
         self.later: str | None = None
+        self.unwritten: list[Result] = []  # results the store could not take (yet)
 
     def now(self) -> datetime:
         return _utc(self.clock)
 
     def deliver(self, smtp: SmtpSettings) -> Pause | None:
-        """Send every due row, batch by batch; the pause, if the server paused us."""
+        """Send every due row, batch by batch, each result written as soon as it comes; the
+        pause, if the server paused us."""
         self.expire()
         limiter = self._limiter()
         progress = _Counter(report(self.store, self.issue_id), self.on_progress)
@@ -292,21 +299,59 @@ class _Run:
             return None  # nothing due: no need to reach the mail server
         pool = Pool(smtp, self.settings.connections, limiter, self.template.sender)
         self._open(pool, first)
-        with contextlib.closing(pool):
-            judged = False  # every due row tried: the refusals still held are their own
-            for rows in itertools.chain([first], batches):
-                results = pool.send(rows, self.render)
+        try:
+            judged = self._send_all(pool, itertools.chain([first], batches), progress)
+            self._record(pool.settle(judged))
+        except StoreError as exc:
+            raise self._unwritable(pool, exc) from exc
+        finally:
+            pool.close()
+        if pool.quota_reached and not pool.paused:
+            self.later = self._quota_note()
+        return pool.paused
+
+    def _send_all(self, pool: Pool, batches: Iterator[list[OutboxRow]], progress: _Counter) -> bool:
+        """Send batch after batch; True when every due row was tried (not paused, nor left
+        to a quota)."""
+        for rows in batches:
+            for results in pool.send(rows, self.render):
                 self._record(results)
                 progress.add(sum(r.kind not in ("untried", "halted") for r in results))
-                if pool.paused:
-                    break
-                if pool.quota_reached:
-                    self.later = self._quota_note()
-                    break
-            else:
-                judged = True
-            self._record(pool.settle(judged))
-        return pool.paused
+            if pool.paused or pool.quota_reached:
+                return False
+        return True
+
+    def _unwritable(self, pool: Pool, error: StoreError) -> StoreError:
+        """The store cannot be written (a full disk): send nothing more, try once more to
+        write what the server answered, and say what the next run will do."""
+        pool.halt()
+        results = self.unwritten + pool.drain() + pool.settle(judged=False)
+        self.unwritten = []
+        self.store.make_room()
+        lost: list[Result] = []
+        # The accepted ones first, on their own: they are what a resume would send twice,
+        # and marking a row 'sent' makes it no bigger, so it may fit where the rest did not.
+        for part in ([r for r in results if r.kind == "sent"],
+                     [r for r in results if r.kind != "sent"]):  # fmt: skip
+            try:
+                self._record(part)
+            except StoreError:
+                lost += self.unwritten
+                self.unwritten = []
+        accepted = sum(r.kind == "sent" for r in lost)
+        again = (
+            f"{accepted} message{'s' if accepted > 1 else ''} the server accepted just then"
+            " could not be recorded: the next run sends"
+            f" {'them' if accepted > 1 else 'it'} again, with the same Message-ID; nobody"
+            " else is sent twice"
+            if accepted
+            else "what the server accepted is recorded: nobody is sent twice"
+        )
+        return StoreError(
+            f"sending {self.issue_id} stopped: {error.message}",
+            hint=f"free some space where the store is ({self.store.path}), then run"
+            f" `digest send` again; {again}",
+        )
 
     def _quota_note(self) -> str:
         s, language = self.settings, self.config.newsletter.language
@@ -358,8 +403,16 @@ class _Run:
         return self.template.render(Recipient(row.email, row.message_id, url))
 
     def _record(self, results: list[Result]) -> None:
+        """Write `results` (and any the store could not take before) in one commit."""
+        results, self.unwritten = self.unwritten + results, []
+        if not results:
+            return
         now = self.now()
-        self.store.record(self.issue_id, [self._outcome(r, now) for r in results], now)
+        try:
+            self.store.record(self.issue_id, [self._outcome(r, now) for r in results], now)
+        except StoreError:
+            self.unwritten = results
+            raise
         for result in results:
             if result.kind == "bounce":
                 self.store.change_status(

@@ -2,18 +2,19 @@
 each reply does to the run.
 
     with Pool(settings, size, limiter, sender) as pool:
-        pool.send(rows, render) -> list[Result]
-        pool.settle(judged) -> list[Result]      # the refusals still held
+        for results in pool.send(rows, render): ...   # as the server answers
+        pool.settle(judged) -> list[Result]           # the refusals still held
 
 smtplib blocks, so each connection has its own thread; a batch is shared out between them
-and `send` returns when every job has a result, or is held. What a reply means is
-replies.py's rule. A reply that pauses the run (421, a policy, the relay refusing the sender,
-the message, or everyone) sets `paused`: the jobs not yet tried come back 'untried'; a
-policy reply to an address tried before is deferred instead (that address's own refusal).
-Permanent refusals wait in a `Streak` until they cannot be the relay refusing everyone. A
-dropped connection is reopened and the message in flight is tried once more, as is (same
-bytes, same Message-ID); if the server cannot be reached again, or takes longer than its
-timeout to answer one command, the pool pauses.
+and `send` yields results as they come, so that the caller records each message as soon as
+the server answered it (a crash or a full disk then re-sends almost nothing).
+What a reply means is replies.py's rule. A reply that pauses the run (421, a policy, the
+relay refusing the sender, the message, or everyone) sets `paused`: the jobs not yet tried
+come back 'untried'; a policy reply to an address tried before is deferred instead (that
+address's own refusal). Permanent refusals wait in a `Streak` until they cannot be the relay
+refusing everyone. A dropped connection is reopened and the message in flight is tried once
+more, as is (same bytes, same Message-ID); if the server cannot be reached again, or takes
+longer than its timeout to answer one command, the pool pauses.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import queue
 import smtplib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -34,6 +35,11 @@ from ..store.outbox import OutboxRow
 from .replies import Result, Stage, Streak, about_us, classify, without_address
 from .smtp import CommandTimeout, SmtpConnection, SmtpSettings
 
+POLL = 0.2  # seconds to wait for replies before looking again
+# Replies that come within this many seconds of one another are written in one commit:
+# a commit per message would cost more than sending it (each one is fsynced). At most this
+# window's worth of accepted messages can go twice after a kill -9 or a power cut.
+GATHER = 0.01
 # What to do, said after the server's reply when the run pauses.
 LATER = "the server asks to wait (a rate limit or a policy): run `digest send` again later"
 OUR_SIDE = (
@@ -148,7 +154,10 @@ class Pool:
         self.quota_reached = False  # the limiter's quota needs a later run: stop, fail no one
         self.stopping = False
         self.jobs: queue.Queue[tuple[OutboxRow, Render] | None] = queue.Queue()
-        self.results: list[Result] = []
+        # (rows accounted for, results decided): a refusal the streak holds is accounted
+        # for without a result yet.
+        self.done: queue.Queue[tuple[int, list[Result]]] = queue.Queue()
+        self.outstanding = 0  # rows sent to the threads and not yet accounted for
         self.streak = Streak()
         self.lock = threading.RLock()
         self.threads: list[threading.Thread] = []
@@ -175,9 +184,13 @@ class Pool:
             thread.start()
             self.threads.append(thread)
 
+    def halt(self) -> None:
+        """Send nothing more: the jobs still queued come back untried."""
+        self.stopping = True
+
     def close(self) -> None:
-        """Let the threads finish their connections (QUIT) and end. Jobs still queued (an
-        interrupted run: Ctrl-C) come back untried instead of being sent unrecorded."""
+        """Let the threads finish their connections (QUIT) and end. Jobs still queued come
+        back untried instead of being sent unrecorded."""
         self.stopping = True
         for _ in self.threads:
             self.jobs.put(None)
@@ -190,14 +203,40 @@ class Pool:
         connection.open()
         return connection
 
-    def send(self, rows: list[OutboxRow], render: Render) -> list[Result]:
-        """Send each row's message (rendered in the worker threads); one result per row,
-        here or from `settle` (a refusal the streak holds)."""
-        self.results = []
+    def send(self, rows: list[OutboxRow], render: Render) -> Iterator[list[Result]]:
+        """Send each row's message (rendered in the worker threads), yielding the results
+        as the server answers, a few at a time. Every row gets one result, here or from
+        `settle` (a refusal the streak holds)."""
         for row in rows:
             self.jobs.put((row, render))
-        self.jobs.join()
-        return self.results
+        self.outstanding += len(rows)
+        while self.outstanding:
+            if results := self._take():
+                yield results
+
+    def drain(self) -> list[Result]:
+        """After `halt`: the results of the rows still out. The queued ones come back
+        untried at once, the ones in flight when their reply comes (within the timeout)."""
+        results: list[Result] = []
+        while self.outstanding:
+            results += self._take()
+        return results
+
+    def _take(self) -> list[Result]:
+        """The results that came in: waiting POLL seconds at most for the first, then what
+        else comes within GATHER seconds of it (one commit for all of them)."""
+        results: list[Result] = []
+        until = time.monotonic() + POLL
+        while self.outstanding:
+            try:
+                count, more = self.done.get(timeout=max(0.0, until - time.monotonic()))
+            except queue.Empty:
+                break
+            if not results:
+                until = time.monotonic() + GATHER
+            self.outstanding -= count
+            results += more
+        return results
 
     def settle(self, judged: bool) -> list[Result]:
         """The refusals the streak still holds: each its address's own when `judged` (the
@@ -218,13 +257,9 @@ class Pool:
             except Exception as exc:  # never lose a row: report it as not tried
                 self._pause(Pause(f"unexpected error while sending: {exc!r}"))
                 result = Result(row, "untried")
-            decided = self._judge(result)
-            with self.lock:
-                self.results += decided
-            self.jobs.task_done()
+            self.done.put((1, self._judge(result)))
         if connection is not None:
             connection.close()
-        self.jobs.task_done()
 
     def _halted(self) -> bool:
         return self.paused is not None or self.stopping or self.quota_reached

@@ -42,14 +42,25 @@ class StoreBase:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (the COMMIT's own
+        included). A write the disk refuses (full, I/O error) is a StoreError with a hint."""
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:  # SQLite may have rolled back already
+                    self.db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            if _disk_error(exc):
+                raise StoreError(
+                    f"cannot write to the store {self.path}: {exc}",
+                    hint="free some space on the disk that holds it, then run the command"
+                    " again (nothing half-written was kept)",
+                ) from exc
             raise
-        self.db.execute("COMMIT")
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -67,6 +78,15 @@ class StoreBase:
     @property
     def schema_version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+
+# SQLITE_FULL, SQLITE_IOERR (and its extended codes, same low byte): the disk said no.
+_DISK_ERRORS = frozenset((13, 10))
+
+
+def _disk_error(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _DISK_ERRORS
 
 
 def when(text: str) -> datetime:
