@@ -164,6 +164,15 @@ PHRASES: dict[str, dict[str, str]] = {
             "« {title} » ({source}) : le thème « {theme} » de l'en-tête n'est pas un thème"
             " configuré ; l'article est classé par les autres règles"
         ),
+        # issue 10 (delivery)
+        "stopping": (
+            "{signal} reçu : arrêt dès que les messages en cours ont leur réponse (ce que le"
+            " serveur a accepté est noté) ; un second signal arrête tout de suite"
+        ),
+        "stopping_now": (
+            "{signal} reçu de nouveau : arrêt immédiat ; les quelques messages en cours"
+            " repartiront au prochain envoi, avec le même Message-ID"
+        ),
     },
     "en": {
         "build": "{issue}: building the issue of the past week",
@@ -291,6 +300,15 @@ PHRASES: dict[str, dict[str, str]] = {
         "unknown_theme": (
             "'{title}' ({source}): front matter theme '{theme}' is not a configured theme;"
             " the item was placed by the other rules"
+        ),
+        # issue 10 (delivery)
+        "stopping": (
+            "{signal} received: stopping once the messages in flight have their reply (what"
+            " the server accepted is recorded); a second signal stops at once"
+        ),
+        "stopping_now": (
+            "{signal} received again: stopping at once; the few messages in flight go again"
+            " with the next send, with the same Message-ID"
         ),
     },
 }

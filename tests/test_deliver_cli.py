@@ -85,41 +85,57 @@ def subscriber_statuses(config: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    ("signal_number", "exit_code"), [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGINT, 130)]
+    ("signal_number", "exit_code"),
+    [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGINT, 130), (signal.SIGTERM, 143)],
 )
 def test_killed_in_the_middle_then_resumed(
     tmp_path: Path, smtp_server: SmtpServer, signal_number: int, exit_code: int
 ) -> None:
-    """kill -9 (or Ctrl-C) a send of 3,000, run it again: everyone once, but the few
-    messages whose reply was not yet written, which may come twice with the same
-    Message-ID. Results are written as they come, not per batch of 50."""
+    """Stop a send of 3,000 mid-list, run it again: everyone gets it. Ctrl-C and SIGTERM
+    stop cleanly (issue 10: a SIGTERM doubled 22 messages on resume): each address exactly
+    once. kill -9 cannot be caught: only messages whose reply was not yet written may come
+    twice, with the same Message-ID."""
     config, emails = prepare(tmp_path, 3000, "delivery:\n  batch: 50\n")
     # From the 800th message on the server is slow, so the signal lands mid-list even when
     # this test process is starved on a loaded machine (a fast send could otherwise finish).
     smtp_server.script.slow_after, smtp_server.script.data_delay = 800, 0.2
     first = subprocess.Popen(
         command(config, "send", "--issue", ISSUE), env=environment(smtp_server.url),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         smtp_server.wait_for(800, timeout=60)
     finally:
         first.send_signal(signal_number)
-        first.wait(30)
+        out, err = first.communicate(timeout=60)
     smtp_server.script.data_delay = 0
-    assert first.returncode == exit_code
+    assert first.returncode == exit_code, err
     before = len(smtp_server.messages)
-    assert 800 <= before < 3000, "the kill must land in the middle of the list"
+    assert 800 <= before < 3000, "the signal must land in the middle of the list"
+    if signal_number != signal.SIGKILL:
+        name = signal.Signals(signal_number).name
+        assert f"{name} reçu : arrêt dès que les messages en cours ont leur réponse" in err
+        assert f"error: sending {ISSUE} stopped by {name}" in err and "Traceback" not in err
+        assert f"{before} envoyés" in out, "what the server accepted is recorded"
     again = digest(config, "send", smtp=smtp_server.url)  # the one being sent, by default
     assert again.returncode == 0, again.stderr
-    assert "3000 envoyés" in again.stdout
+    assert "3000 envoyés, 0 différé, 0 en échec" in again.stdout
     received = by_recipient(smtp_server)
     assert set(received) == set(emails), "nobody is skipped"
     twice = {a: ids for a, ids in received.items() if len(ids) > 1}
-    assert all(len(ids) == 2 and ids[0] == ids[1] for ids in twice.values()), twice
-    # Only the few in flight or not yet written (4 connections), not a batch of 50.
-    assert len(twice) <= 20, len(twice)
+    if signal_number == signal.SIGKILL:
+        assert all(len(ids) == 2 and ids[0] == ids[1] for ids in twice.values()), twice
+        # Recorded as they come: only the few in flight or not yet written (4 connections),
+        # not a batch of 50.
+        assert len(twice) <= 20, len(twice)
+    else:
+        assert twice == {}, "nobody is sent twice after a clean stop"
     assert len(smtp_server.messages) == 3000 + len(twice)
+    table = digest(config, "report", ISSUE)
+    assert table.stdout.startswith(f"{ISSUE} : 3000 envoyés, 0 différé, 0 en échec")
+    problems = digest(config, "report", ISSUE, "--format", "csv").stdout.splitlines()
+    assert problems == ["email,status,bounced,attempts,last_error,updated_at"]
+    assert subscriber_statuses(config) == dict.fromkeys(emails, "confirmed")
     with Store(tmp_path / "digest.db") as store:
         issue = store.issue(ISSUE)
         assert issue is not None and issue.status == "sent"
@@ -484,3 +500,32 @@ def test_a_refusal_that_is_not_about_one_address_is_exit_1_and_blames_nobody(
     assert fixed.returncode == 0, fixed.stderr
     assert "200 envoyés, 0 différé, 0 en échec" in fixed.stdout
     assert {a: len(ids) for a, ids in by_recipient(smtp_server).items()} == dict.fromkeys(emails, 1)
+
+
+def test_a_second_ctrl_c_stops_at_once(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    """The first Ctrl-C waits for the replies in flight (here 3 s each); the second does
+    not: those few messages are sent again by the next run, with the same Message-ID."""
+    config, emails = prepare(tmp_path, 40, "delivery:\n  batch: 10\n")
+    smtp_server.script.slow_after, smtp_server.script.data_delay = 8, 3.0
+    first = subprocess.Popen(
+        command(config, "send", "--issue", ISSUE), env=environment(smtp_server.url),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        smtp_server.wait_for(8, timeout=60)
+        time.sleep(0.5)  # the next ones are in flight, the server slow to answer them
+        first.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        first.send_signal(signal.SIGINT)
+        _, err = first.communicate(timeout=2)  # without waiting for the 3 s replies
+    finally:
+        first.kill()
+    assert first.returncode == 130, err
+    assert "SIGINT reçu de nouveau : arrêt immédiat" in err and "Traceback" not in err
+    smtp_server.script.data_delay = 0
+    again = digest(config, "send", smtp=smtp_server.url)
+    assert again.returncode == 0, again.stderr
+    received = by_recipient(smtp_server)
+    assert set(received) == set(emails), "nobody is skipped"
+    twice = {a: ids for a, ids in received.items() if len(ids) > 1}
+    assert len(twice) <= 4 and all(ids[0] == ids[1] for ids in twice.values()), twice

@@ -14,7 +14,7 @@ import click
 
 from .. import __version__
 from ..config import default_config_path
-from ..errors import DigestError
+from ..errors import EXIT_INTERRUPTED, DigestError
 from .build import build, check
 from .run import approve_command, issues_command, run_command
 from .send import report_command, send_command
@@ -57,7 +57,7 @@ def main() -> None:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

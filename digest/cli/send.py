@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..delivery.deliver import (
+    DeliveryInterrupted,
     DeliveryPaused,
     DeliveryReport,
     default_issue,
@@ -21,6 +22,7 @@ from ..delivery.deliver import (
 )
 from ..delivery.proof import send_proof
 from ..delivery.smtp import settings_from_env
+from ..delivery.stopping import Notify, Stop
 from ..errors import UsageError
 from ..lock import exclusive_run
 from ..period import unknown_issue_hint
@@ -80,8 +82,11 @@ def send_command(state: State, issue_id: str | None, address: str | None, dry_ru
         if not (issue := _pick(config, store, issue_id)):
             return
         try:
-            result = send_issue(config, store, issue, _now, smtp=smtp, keys=keys, on_progress=bar)
-        except DeliveryPaused as exc:
+            result = send_issue(
+                config, store, issue, _now, smtp=smtp, keys=keys, on_progress=bar,
+                on_stop=stopping_notice(language),
+            )  # fmt: skip
+        except (DeliveryPaused, DeliveryInterrupted) as exc:
             bar.finish()
             echo_delivery(exc.report, language)
             raise
@@ -129,6 +134,16 @@ def _preview(store: Store, issue: str, address: str | None, language: str) -> No
         click.echo(f"  {email}")
     if count > len(first):
         click.echo(say(language, "and_more", count=count - len(first)))
+
+
+def stopping_notice(language: str) -> Notify:
+    """What to say on stderr when Ctrl-C or SIGTERM arrives mid-send, and again."""
+
+    def notice(stop: Stop) -> None:
+        key = "stopping_now" if stop.at_once else "stopping"
+        click.echo(say(language, key, signal=stop.name), err=True)
+
+    return notice
 
 
 def echo_delivery(result: DeliveryReport, language: str, command: str = "digest send") -> None:

@@ -20,7 +20,8 @@ the message refused at DATA, the same 5xx for several addresses in a row) pauses
 (DeliveryPaused, exit 1) after committing what was done, and blames nobody; a policy reply
 to an address tried before is deferred instead (pool.py). A quota (`per_minute`,
 `per_hour`) that would keep the run waiting more than `retry_wait` ends it quietly: the
-rest stays pending (`later`).
+rest stays pending (`later`). SIGINT or SIGTERM stops it cleanly (stopping.py):
+DeliveryInterrupted, exit 130 or 143, what the server accepted recorded.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import itertools
 import json
 import random
 import re
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -49,6 +49,7 @@ from .message import MessageTemplate, Recipient, build_template, clean_header, s
 from .pool import Pause, Pool, RateLimiter
 from .replies import Result
 from .smtp import SmtpSettings
+from .stopping import Notify, Stop, catching_signals
 
 # A built or skipped issue is sent only when asked by name: `digest send --issue`, or
 # `digest run --force`; `digest run` itself sends approved ones.
@@ -116,6 +117,25 @@ class DeliveryPaused(DeliveryError):
         self.report = report
 
 
+class DeliveryInterrupted(DeliveryError):
+    """SIGINT or SIGTERM stopped the run; what the server accepted is recorded. The exit
+    code is the shell's for that signal: 130 (Ctrl-C) or 143 (SIGTERM)."""
+
+    def __init__(self, report: DeliveryReport, stop: Stop) -> None:
+        again = (
+            "nobody is sent twice"
+            if not stop.at_once
+            else "the few messages in flight when it stopped go again, same Message-ID"
+        )
+        super().__init__(
+            f"sending {report.issue_id} stopped by {stop.name}",
+            hint=f"{report.sent} sent, {report.left} left: run `digest send` again to go on"
+            f" ({again})",
+        )
+        self.exit_code = stop.exit_code
+        self.report = report
+
+
 class DeliveryRefused(DeliveryError):
     """Every message tried was refused and none accepted; `report` says what was done."""
 
@@ -160,11 +180,15 @@ def send_issue(
     smtp: SmtpSettings,
     keys: Keys,
     on_progress: Progress | None = None,
+    on_stop: Notify | None = None,
+    stop: Stop | None = None,
 ) -> DeliveryReport:
     """Send (or go on sending) `issue_id`.
 
-    Raises DeliveryPaused when the server pauses it, StoreError when the store cannot be
-    written (a full disk): then nothing more is sent.
+    Raises DeliveryPaused when the server pauses it, DeliveryInterrupted when SIGINT or
+    SIGTERM stops it (while it runs, in the main thread, they only set `stop`, and call
+    `on_stop` to say so), StoreError when the store cannot be written (a full disk): then
+    nothing more is sent.
     """
     stored = sendable_issue(store, issue_id)
     if stored.status == "sent":
@@ -174,12 +198,16 @@ def send_issue(
         config, issue_id, issue_subject(store, stored, config), stored.html, stored.text,
         _utc(clock),
     )  # fmt: skip
-    store.durable()
-    start(config, store, stored, _utc(clock))
-    run = _Run(config, store, issue_id, clock, template, keys, on_progress)
-    paused = run.deliver(smtp)
-    run.expire()
-    store.finish_issue(issue_id)
+    stop = stop or Stop()
+    with catching_signals(stop, on_stop):
+        store.durable()
+        start(config, store, stored, _utc(clock))
+        run = _Run(config, store, issue_id, clock, template, keys, on_progress, stop)
+        paused = run.deliver(smtp)
+        if stop.requested:
+            raise DeliveryInterrupted(report(store, issue_id), stop)
+        run.expire()
+        store.finish_issue(issue_id)
     result = replace(report(store, issue_id), later=run.later)
     if paused:
         raise DeliveryPaused(replace(result, paused=paused.reason, advice=paused.advice or None))
@@ -274,11 +302,13 @@ class _Run:
         template: MessageTemplate,
         keys: Keys,
         on_progress: Progress | None,
+        stop: Stop,
     ) -> None:
         self.config, self.store, self.issue_id = config, store, issue_id
         self.settings = config.delivery
         self.clock, self.template, self.keys = clock, template, keys
         self.on_progress = on_progress
+        self.stop = stop
         self.rng = random.Random()
         self.deadline = timedelta(hours=self.settings.retry_hours)
         self.later: str | None = None
@@ -289,7 +319,7 @@ class _Run:
 
     def deliver(self, smtp: SmtpSettings) -> Pause | None:
         """Send every due row, batch by batch, each result written as soon as it comes; the
-        pause, if the server paused us."""
+        pause, if the server paused us. Returns early when `stop` is requested."""
         self.expire()
         limiter = self._limiter()
         progress = _Counter(report(self.store, self.issue_id), self.on_progress)
@@ -297,29 +327,30 @@ class _Run:
         first = next(batches, None)
         if first is None:
             return None  # nothing due: no need to reach the mail server
-        pool = Pool(smtp, self.settings.connections, limiter, self.template.sender)
+        pool = Pool(smtp, self.settings.connections, limiter, self.template.sender, self.stop)
         self._open(pool, first)
         try:
             judged = self._send_all(pool, itertools.chain([first], batches), progress)
-            self._record(pool.settle(judged))
+            if not self.stop.at_once:  # at once: held rows stay 'sending', tried again
+                self._record(pool.settle(judged))
         except StoreError as exc:
             raise self._unwritable(pool, exc) from exc
         finally:
-            pool.close()
+            pool.close(wait=not self.stop.at_once)
         if pool.quota_reached and not pool.paused:
             self.later = self._quota_note()
         return pool.paused
 
     def _send_all(self, pool: Pool, batches: Iterator[list[OutboxRow]], progress: _Counter) -> bool:
-        """Send batch after batch; True when every due row was tried (not paused, nor left
-        to a quota)."""
+        """Send batch after batch; True when every due row was tried (not paused, stopped
+        or left to a quota)."""
         for rows in batches:
             for results in pool.send(rows, self.render):
                 self._record(results)
                 progress.add(sum(r.kind not in ("untried", "halted") for r in results))
-            if pool.paused or pool.quota_reached:
+            if pool.paused or pool.quota_reached or self.stop.requested:
                 return False
-        return True
+        return not self.stop.requested
 
     def _unwritable(self, pool: Pool, error: StoreError) -> StoreError:
         """The store cannot be written (a full disk): send nothing more, try once more to
@@ -361,7 +392,9 @@ class _Run:
 
     def _limiter(self) -> RateLimiter:
         s = self.settings
-        limiter = RateLimiter(s.rate, s.per_minute, s.per_hour, max_wait=s.retry_wait)
+        limiter = RateLimiter(
+            s.rate, s.per_minute, s.per_hour, sleep=self.stop.sleep, max_wait=s.retry_wait
+        )
         if s.per_hour or s.per_minute:  # a quota is the provider's, not this run's
             now = self.now()
             span = 3600 if s.per_hour else 60
@@ -379,7 +412,7 @@ class _Run:
 
     def _batches(self) -> Iterator[list[OutboxRow]]:
         waits = 0
-        while True:
+        while not self.stop.requested:
             rows = self.store.claim(self.issue_id, self.now(), self.settings.batch)
             if rows:
                 yield rows
@@ -388,7 +421,7 @@ class _Run:
             if wait is None or waits >= MAX_WAITS:
                 return
             waits += 1
-            time.sleep(wait)
+            self.stop.sleep(wait)
 
     def _retry_wait(self) -> float | None:
         """Seconds until the next deferred row is due, if this run should wait for it."""

@@ -1,13 +1,13 @@
 """The SMTP side of delivery: a few reused connections in threads, a rate limit, and what
 each reply does to the run.
 
-    with Pool(settings, size, limiter, sender) as pool:
+    with Pool(settings, size, limiter, sender, stop) as pool:
         for results in pool.send(rows, render): ...   # as the server answers
         pool.settle(judged) -> list[Result]           # the refusals still held
 
 smtplib blocks, so each connection has its own thread; a batch is shared out between them
 and `send` yields results as they come, so that the caller records each message as soon as
-the server answered it (a crash or a full disk then re-sends almost nothing).
+the server answered it (a crash, a full disk or a signal then re-sends almost nothing).
 What a reply means is replies.py's rule. A reply that pauses the run (421, a policy, the
 relay refusing the sender, the message, or everyone) sets `paused`: the jobs not yet tried
 come back 'untried'; a policy reply to an address tried before is deferred instead (that
@@ -34,8 +34,9 @@ from ..errors import DeliveryError
 from ..store.outbox import OutboxRow
 from .replies import Result, Stage, Streak, about_us, classify, without_address
 from .smtp import CommandTimeout, SmtpConnection, SmtpSettings
+from .stopping import Stop
 
-POLL = 0.2  # seconds to wait for replies before looking again
+POLL = 0.2  # seconds between two looks at a stop asked "at once", while waiting for replies
 # Replies that come within this many seconds of one another are written in one commit:
 # a commit per message would cost more than sending it (each one is fsynced). At most this
 # window's worth of accepted messages can go twice after a kill -9 or a power cut.
@@ -145,11 +146,13 @@ class Pool:
         size: int,
         limiter: RateLimiter,
         sender: str,
+        stop: Stop | None = None,
     ) -> None:
         self.settings = settings
         self.size = size
         self.limiter = limiter
         self.sender = sender
+        self.stop = stop or Stop()
         self.paused: Pause | None = None
         self.quota_reached = False  # the limiter's quota needs a later run: stop, fail no one
         self.stopping = False
@@ -188,14 +191,16 @@ class Pool:
         """Send nothing more: the jobs still queued come back untried."""
         self.stopping = True
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         """Let the threads finish their connections (QUIT) and end. Jobs still queued come
-        back untried instead of being sent unrecorded."""
+        back untried instead of being sent unrecorded. `wait=False` (a stop asked at once)
+        leaves the threads behind: they end with the process."""
         self.stopping = True
         for _ in self.threads:
             self.jobs.put(None)
-        for thread in self.threads:
-            thread.join()
+        if wait:
+            for thread in self.threads:
+                thread.join()
 
     def _connect(self) -> SmtpConnection:
         """Open one connection; DeliveryError (with the reason) if the server is unreachable."""
@@ -206,11 +211,12 @@ class Pool:
     def send(self, rows: list[OutboxRow], render: Render) -> Iterator[list[Result]]:
         """Send each row's message (rendered in the worker threads), yielding the results
         as the server answers, a few at a time. Every row gets one result, here or from
-        `settle` (a refusal the streak holds)."""
+        `settle` (a refusal the streak holds). Only a stop asked at once ends it early:
+        the rows then in flight get none."""
         for row in rows:
             self.jobs.put((row, render))
         self.outstanding += len(rows)
-        while self.outstanding:
+        while self.outstanding and not self.stop.at_once:
             if results := self._take():
                 yield results
 
@@ -218,7 +224,7 @@ class Pool:
         """After `halt`: the results of the rows still out. The queued ones come back
         untried at once, the ones in flight when their reply comes (within the timeout)."""
         results: list[Result] = []
-        while self.outstanding:
+        while self.outstanding and not self.stop.at_once:
             results += self._take()
         return results
 
@@ -227,7 +233,7 @@ class Pool:
         else comes within GATHER seconds of it (one commit for all of them)."""
         results: list[Result] = []
         until = time.monotonic() + POLL
-        while self.outstanding:
+        while self.outstanding and not (results and self.stop.requested):
             try:
                 count, more = self.done.get(timeout=max(0.0, until - time.monotonic()))
             except queue.Empty:
@@ -262,7 +268,7 @@ class Pool:
             connection.close()
 
     def _halted(self) -> bool:
-        return self.paused is not None or self.stopping or self.quota_reached
+        return self.paused is not None or self.stopping or self.quota_reached or self.stop.requested
 
     def _judge(self, result: Result) -> list[Result]:
         """The results decided by this one: a permanent refusal waits in the streak."""
@@ -271,7 +277,7 @@ class Pool:
                 return [result, *self.streak.accept()]
             if result.kind not in ("fail", "bounce") or not result.stage:
                 return [result]
-            if self.paused is not None:
+            if self.paused is not None or self.stop.requested:
                 self.streak.hold(result)  # settled with the run: nobody is blamed in a pause
                 return []
             decided = self.streak.refuse(result)
@@ -292,6 +298,8 @@ class Pool:
                     return Result(row, "untried"), None
             if not self.limiter.acquire():
                 self.quota_reached = True
+                return Result(row, "untried"), connection
+            if self._halted():  # a stop came while waiting for the rate limit
                 return Result(row, "untried"), connection
             try:
                 return self._transaction(connection, row, data), connection
