@@ -70,7 +70,7 @@ class OutboxQueries(StoreBase):
         a few rows more). False if even that failed."""
         try:
             busy = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        except sqlite3.Error:
+        except (sqlite3.Error, StoreError):  # a connection may report faults as StoreError
             return False
         return not (busy and busy[0])
 
