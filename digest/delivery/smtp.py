@@ -139,6 +139,7 @@ class _Lines:
     def __init__(self, smtp: _DeadlineSMTP, sock: socket.socket) -> None:
         self.smtp, self.sock = smtp, sock
         self.buffer = bytearray()
+        self.timeout = sock.gettimeout()
 
     def readline(self, limit: int) -> bytes:
         while True:
@@ -148,7 +149,13 @@ class _Lines:
                 line = bytes(self.buffer[:size])
                 del self.buffer[:size]
                 return line
-            self.sock.settimeout(self.smtp.time_left())
+            wait = self.smtp.time_left()
+            if wait != self.timeout:
+                # settimeout is a system call that lets go of the GIL: with four sending
+                # threads that costs more than the read, so only when the wait changes
+                # (a command in its last READ_TIMEOUT seconds).
+                self.sock.settimeout(wait)
+                self.timeout = wait
             chunk = self.sock.recv(8192)
             if not chunk:  # the server hung up: what is left, then b"" (smtplib's EOF)
                 line = bytes(self.buffer)
@@ -194,14 +201,23 @@ class _DeadlineSMTP(smtplib.SMTP):
 
     def send(self, s: Any) -> None:
         self.deadline = time.monotonic() + self.command_timeout
-        if self.sock is not None:
-            self.sock.settimeout(min(self.command_timeout, READ_TIMEOUT))
+        lines = self._lines()
+        if lines is not None and lines.timeout != (wait := self.time_left()):
+            lines.sock.settimeout(wait)  # sendall's own deadline (see _Lines.readline)
+            lines.timeout = wait
         self._bounded(lambda: super(_DeadlineSMTP, self).send(s))
 
     def getreply(self) -> tuple[int, bytes]:
-        if self.file is None and self.sock is not None:
-            self.file = _Lines(self, self.sock)
+        self._lines()
         return self._bounded(super().getreply)
+
+    def _lines(self) -> _Lines | None:
+        """The reader of the current socket (STARTTLS replaces it, and smtplib's file)."""
+        if self.sock is None:
+            return None
+        if not isinstance(self.file, _Lines) or self.file.sock is not self.sock:
+            self.file = _Lines(self, self.sock)
+        return self.file
 
     def _bounded(self, call: Callable[[], _T]) -> _T:
         """`call()`; a timeout, which smtplib reports as a disconnection, is CommandTimeout."""
