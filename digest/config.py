@@ -197,7 +197,9 @@ class ScheduleConfig:
 class DeliveryConfig:
     connections: int = setting(4, "SMTP connections used in parallel", check=_positive)
     batch: int = setting(
-        100, "messages marked 'sending' per commit: the most a crash re-sends", check=_positive
+        100,
+        "messages marked 'sending' per commit (each result is written as it comes)",
+        check=_positive,
     )
     rate: float = setting(0.0, "messages per second at most (0: no limit)", check=_not_negative)
     per_minute: int = setting(0, "messages per minute at most (0: no limit)", check=_not_negative)

@@ -15,6 +15,7 @@
     ├── RenderError        a template or the MJML failed; names the template and line
     ├── DeliveryError      SMTP refused the run
     │   ├── DeliveryPaused   the server asked us to stop; a later run carries on
+    │   ├── DeliveryInterrupted  SIGINT/SIGTERM stopped the run: exit 130/143
     │   └── DeliveryRefused  every message tried was refused (digest.delivery.deliver)
     ├── StoreError         the SQLite store cannot be opened, read or written (read-only,
     │                      damaged, full disk): mapped in one place, digest.store.faults
@@ -37,6 +38,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 75
+# A run a signal stopped cleanly exits as a shell reports it: 128 + the signal's number.
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C)
+EXIT_TERMINATED = 143  # SIGTERM
 
 
 QUOTED_MAX_CHARS = 80

@@ -6,7 +6,10 @@ replies through `smtp_server.script`:
 
     smtp_server.script.rcpt["gone@example.org"] = "550 5.1.1 No such user"
     smtp_server.script.rcpt["later@example.org"] = "451 4.3.0 Try again later"
+    smtp_server.script.rcpt_default = "550 relaying denied"       # every other address...
+    smtp_server.script.default_after = 40                         # ...once 40 were accepted
     smtp_server.script.mail = "421 4.7.0 Too many connections"   # refuse MAIL FROM
+    smtp_server.script.data = "552 5.3.4 Message too big"         # refuse every message
     smtp_server.script.drop_rcpt.add("cut@example.org")          # hang up at that RCPT
     smtp_server.script.drop_data_after = 2                       # hang up at every DATA after 2
     smtp_server.script.drop_data_at = {3}                        # hang up at the 3rd DATA only
@@ -14,6 +17,9 @@ replies through `smtp_server.script`:
 
 `smtp_server.url` is the DIGEST_SMTP_URL to use; `wait_for(n)` waits for n messages (mail
 sent from a background task arrives after the HTTP response).
+
+`trickling_smtp` is another loopback server, a relay gone wrong: it answers one command a
+byte at a time, a fraction of a second apart, so that no single read ever times out.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import socket
+import socketserver
 import threading
 import time
 from collections.abc import Iterator
@@ -54,6 +62,9 @@ class Script:
 
     mail: str | None = None
     rcpt: dict[str, str] = field(default_factory=dict)
+    rcpt_default: str | None = None  # the reply to every address not in `rcpt`...
+    default_after: int = 0  # ...once this many messages were accepted
+    data: str | None = None  # the reply to every message, instead of accepting it
     drop_rcpt: set[str] = field(default_factory=set)
     drop_data_after: int | None = None
     drop_data_at: set[int] = field(default_factory=set)
@@ -90,6 +101,8 @@ class Recorder:
             server.transport.close()
             return "421 4.4.2 Connection dropped"
         reply = self.script.rcpt.get(address.lower())
+        if reply is None and len(self.messages) >= self.script.default_after:
+            reply = self.script.rcpt_default
         if reply:
             if reply.startswith("421"):
                 _hang_up_after(server, reply)
@@ -107,6 +120,8 @@ class Recorder:
             assert server.transport is not None
             server.transport.close()
             return "421 4.4.2 Connection dropped"
+        if self.script.data:
+            return self.script.data
         content = envelope.original_content or b""
         received = Received(envelope.mail_from or "", tuple(envelope.rcpt_tos), content)
         with self.arrived:
@@ -213,3 +228,72 @@ def smtp_server_auth() -> Iterator[SmtpServer]:
         yield server
     finally:
         server.controller.stop()
+
+
+class _Trickler(socketserver.StreamRequestHandler):
+    """Just enough SMTP for smtplib; the reply to `server.slow` comes a byte at a time."""
+
+    server: TricklingServer
+
+    def handle(self) -> None:
+        self.say(b"220 trickle ESMTP")
+        while line := self.rfile.readline(1000):
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                self.say(b"250-trickle\r\n250 8BITMIME", verb)
+            elif verb == b"DATA":
+                self.say(b"354 go on")
+                while (body := self.rfile.readline(100_000)) and body != b".\r\n":
+                    pass
+                self.say(b"250 2.0.0 Accepted, eventually", b"DATA")
+            elif verb == b"QUIT":
+                self.say(b"221 bye", verb)
+                return
+            else:
+                self.say(b"250 2.1.0 Ok, eventually", verb)
+
+    def say(self, reply: bytes, verb: bytes = b"") -> None:
+        if verb != self.server.slow:
+            self.wfile.write(reply + b"\r\n")
+            return
+        for byte in reply + b"\r\n":  # bounded: a few dozen bytes, then the reply is whole
+            if self.server.closing.wait(self.server.interval):
+                return
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+
+
+class TricklingServer(socketserver.ThreadingTCPServer):
+    """A loopback SMTP server that trickles its reply to one command (`slow`: b"RCPT",
+    b"DATA", b"EHLO"...), one byte every `interval` seconds; it stops with the fixture."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, slow: bytes, interval: float) -> None:
+        super().__init__(("127.0.0.1", 0), _Trickler)
+        self.slow, self.interval = slow, interval
+        self.closing = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.server_address[1]}?tls=none"
+
+    def handle_error(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
+        """A client that hung up on a trickle is what the tests expect: not an error."""
+
+
+@pytest.fixture
+def trickling_smtp() -> Iterator[TricklingServer]:
+    """A relay that answers RCPT one byte every half second (about 15 s for the reply)."""
+    server = TricklingServer(b"RCPT", 0.5)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.closing.set()
+        server.shutdown()
+        server.server_close()

@@ -4,6 +4,7 @@ dropped connections, the frozen audience, and the one-click link against the rea
 
 from __future__ import annotations
 
+import re
 import socket
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -22,9 +23,10 @@ from digest.delivery.deliver import (
     send_issue,
     start,
 )
-from digest.delivery.pool import RateLimiter, classify
+from digest.delivery.pool import RateLimiter
+from digest.delivery.replies import SAME_REFUSALS, Stage, classify
 from digest.delivery.smtp import parse_smtp_url
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, StoreError
 from digest.store import Store
 from digest.subscribers import unsubscribe
 from digest.tokens import UNSUBSCRIBE, read_token
@@ -97,7 +99,9 @@ def test_550_fails_and_bounces_the_address(
 ) -> None:
     config, store, emails = setup
     smtp_server.script.rcpt[emails[3]] = "550 5.1.1 No such user"
-    smtp_server.script.rcpt[emails[4]] = "554 5.6.0 Message rejected"
+    # About that one mailbox but not a dead address: failed, not suppressed. (A 5.6.x
+    # "message rejected" is about the message, not the recipient: it pauses the run.)
+    smtp_server.script.rcpt[emails[4]] = "552 5.2.2 Mailbox full"
     result = send(config, store, smtp_server, Clock(NOW))
     assert (result.sent, result.failed, result.bounced) == (28, 2, 1)
     assert result.done
@@ -318,16 +322,65 @@ def test_the_one_click_header_unsubscribes_on_the_real_site(
     [
         (550, "5.1.1 No such user", "bounce"),
         (550, "Mailbox unavailable", "bounce"),
+        (550, "Requested action not taken: mailbox unavailable", "bounce"),
+        (550, "<>: Recipient address rejected: User unknown in local recipient table", "bounce"),
+        (551, "User not local; please try <x@example.net>", "bounce"),
         (552, "5.2.2 Mailbox full", "fail"),
         (554, "5.7.1 Spam rejected", "pause"),
         (451, "4.7.1 Rate limit exceeded", "pause"),
         (451, "4.7.1 Greylisted, try again", "defer"),
+        (451, "4.7.1 Greylisted sender, try again later", "defer"),
         (450, "4.2.0 Busy", "defer"),
         (421, "Too many connections", "pause"),
+        # Issue 10: not about one recipient, so nobody is blamed for it.
+        (550, "relaying denied", "pause"),
+        (550, "Sender verify failed", "pause"),
+        (550, "5.7.1 Relaying denied", "pause"),
+        (554, "5.7.1 <>: Relay access denied", "pause"),
+        (530, "5.7.0 Authentication required", "pause"),
+        (550, "Authentication required", "pause"),
+        (553, "5.1.8 <lettre@example.org>: Sender address rejected: Domain not found", "pause"),
+        (550, "5.1.0 <lettre@example.org>: Sender address rejected: User unknown", "pause"),
+        (
+            554,
+            "Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
+            "pause",
+        ),
+        (451, "Temporary sender verification failure", "pause"),
+        # About this recipient, but not proof that the mailbox is gone: failed, kept.
+        (550, "Administrative prohibition", "fail"),
+        (553, "Requested action not taken: mailbox name not allowed", "fail"),
+        (550, "5.2.1 Mailbox disabled, not accepting messages", "fail"),
     ],
 )
 def test_replies_are_classified(code: int, reply: str, kind: str) -> None:
     assert classify(code, reply) == kind
+
+
+@pytest.mark.parametrize(
+    ("code", "reply", "stage", "kind"),
+    [
+        (553, "5.7.1 Sender not allowed", "mail", "halt"),
+        (451, "4.3.0 Temporary failure", "mail", "halt"),
+        (550, "5.1.1 No such user", "mail", "halt"),
+        (421, "4.7.0 Too many connections", "mail", "pause"),
+        (552, "5.3.4 Message size exceeds fixed limit", "data", "halt"),
+        (552, "Message size exceeds maximum permitted", "data", "halt"),
+        (554, "5.7.1 Message content refused", "data", "halt"),
+        (554, "5.6.0 Message rejected", "data", "halt"),
+        (554, "Transaction failed", "data", "halt"),
+        (550, "5.1.1 No such user", "data", "bounce"),
+        (552, "5.2.2 Mailbox full", "data", "fail"),
+        (452, "4.3.1 Insufficient system storage", "data", "defer"),
+        (552, "5.3.4 Message too big for system", "rcpt", "pause"),
+    ],
+)
+def test_replies_are_classified_by_the_command_they_answer(
+    code: int, reply: str, stage: Stage, kind: str
+) -> None:
+    """MAIL FROM is about the sender, DATA about the message: neither blames an address,
+    unless the reply names the mailbox itself."""
+    assert classify(code, reply, stage) == kind
 
 
 def test_backoff_doubles_with_jitter_and_is_capped() -> None:
@@ -471,3 +524,180 @@ def test_the_envelope_sender_is_the_return_path(tmp_path: Path, smtp_server: Smt
     send(config, store, smtp_server, Clock(NOW))
     assert {m.mail_from for m in smtp_server.messages} == {"bounces@example.org"}
     assert parse(smtp_server.messages[0].data)["From"] == "Lettre du Cerdd <lettre@example.org>"
+
+
+def statuses(store: Store) -> Counter[str]:
+    return Counter(s.status for s in store.subscribers())
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "550 relaying denied",  # Exim's usual words, no enhanced code
+        "550 Sender verify failed",
+        "554 5.7.1 <{address}>: Relay access denied",
+        "530 5.7.0 Authentication required",
+        # No word of it says "relay", but every address gets it: the relay's, not theirs.
+        "550 Administrative prohibition",
+        "550 5.1.1 <{address}>: Recipient address rejected: User unknown in local table",
+    ],
+)
+def test_a_relay_that_refuses_everyone_pauses_and_blames_nobody(
+    tmp_path: Path, smtp_server: SmtpServer, reply: str
+) -> None:
+    """Issue 10: one relay misconfiguration marked 1,000 of 1,000 subscribers bounced."""
+    config = make_config(tmp_path, "delivery:\n  retry_wait: 0\n  batch: 100\n")
+    store = Store(config.store)
+    emails = add_subscribers(store, 1000)
+    store_issue(store)
+    for address in emails:
+        smtp_server.script.rcpt[address] = reply.format(address=address)
+    with pytest.raises(DeliveryPaused) as paused:
+        send(config, store, smtp_server, Clock(NOW))
+    stopped = paused.value.report
+    assert (stopped.sent, stopped.failed, stopped.bounced) == (0, 0, 0)
+    assert stopped.left == 1000 and paused.value.exit_code == 1
+    assert statuses(store) == Counter({"confirmed": 1000}), "no subscriber changes status"
+    issue = store.issue(ISSUE)
+    assert issue is not None and issue.status == "sending"
+    assert paused.value.hint and "no address blamed" in paused.value.hint
+    # Fixed: the same issue, sent again, reaches everyone, once.
+    smtp_server.script.rcpt.clear()
+    last = send(config, store, smtp_server, Clock(NOW.replace(hour=9)))
+    assert (last.sent, last.failed, last.done) == (1000, 0, True)
+    assert recipients(smtp_server) == Counter(emails)
+
+
+def test_a_relay_that_starts_refusing_mid_list_blames_nobody(
+    setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer
+) -> None:
+    """The same 5xx for address after address is the relay's, even after it took some."""
+    config, store, emails = setup
+    smtp_server.script.rcpt_default, smtp_server.script.default_after = "554 Access denied", 8
+    with pytest.raises(DeliveryPaused) as paused:
+        send(config, store, smtp_server, Clock(NOW))
+    stopped = paused.value.report
+    assert stopped.sent >= 8 and (stopped.failed, stopped.bounced) == (0, 0)
+    assert f"same refusal to {SAME_REFUSALS} addresses in a row" in (stopped.paused or "")
+    assert statuses(store) == Counter({"confirmed": 30})
+    smtp_server.script.rcpt_default = None
+    last = send(config, store, smtp_server, Clock(NOW.replace(hour=9)))
+    assert (last.sent, last.failed, last.done) == (30, 0, True)
+    assert recipients(smtp_server) == Counter(emails)
+
+
+def test_a_run_of_dead_addresses_pauses_one_run_then_bounces_them(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """Six dead mailboxes in a row look like a relay refusing everyone: the run pauses
+    (nobody blamed). The next run, once the relay has taken others, judges each on its own,
+    so the list is not stalled behind them."""
+    config = make_config(tmp_path, "delivery:\n  retry_wait: 0\n  batch: 20\n  connections: 1\n")
+    store = Store(config.store)
+    emails = add_subscribers(store, 30)
+    store_issue(store)
+    dead = emails[:6]
+    for address in dead:
+        smtp_server.script.rcpt[address] = f"550 5.1.1 <{address}>: User unknown"
+    with pytest.raises(DeliveryPaused):
+        send(config, store, smtp_server, Clock(NOW))
+    assert statuses(store) == Counter({"confirmed": 30})
+    last = send(config, store, smtp_server, Clock(NOW.replace(hour=9)))
+    assert (last.sent, last.failed, last.bounced, last.done) == (24, 6, 6, True)
+    assert recipients(smtp_server) == Counter(emails[6:])
+    assert statuses(store) == Counter({"confirmed": 24, "bounced": 6})
+
+
+def test_dead_addresses_among_accepted_ones_bounce_at_once(
+    setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer
+) -> None:
+    config, store, emails = setup
+    for address in emails[3:30:4]:  # one in four: never five in a row
+        smtp_server.script.rcpt[address] = "550 5.1.1 No such user"
+    result = send(config, store, smtp_server, Clock(NOW))
+    assert (result.sent, result.bounced, result.done) == (23, 7, True)
+
+
+@pytest.mark.parametrize(
+    "reply", ["552 5.3.4 Message size exceeds fixed limit", "554 5.7.1 Message content refused"]
+)
+def test_a_message_refused_at_data_pauses_and_keeps_every_row_pending(
+    setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer, reply: str
+) -> None:
+    """Issue 10: a size or content refusal failed every recipient for good and marked the
+    issue sent to nobody. It is the message's problem: pause, every row still pending."""
+    config, store, emails = setup
+    smtp_server.script.data = reply
+    with pytest.raises(DeliveryPaused) as paused:
+        send(config, store, smtp_server, Clock(NOW))
+    stopped = paused.value.report
+    assert (stopped.sent, stopped.deferred, stopped.failed, stopped.pending) == (0, 0, 0, 30)
+    assert f"refused the message itself: {reply}" in (stopped.paused or "")
+    hint = paused.value.hint or ""
+    assert "whatever the address" in hint and " KB)" in hint
+    assert statuses(store) == Counter({"confirmed": 30})
+    issue = store.issue(ISSUE)
+    assert issue is not None and issue.status == "sending"
+    # Sending it again before the relay is fixed pauses at the same place, blaming nobody.
+    with pytest.raises(DeliveryPaused):
+        send(config, store, smtp_server, Clock(NOW.replace(hour=8)))
+    assert report(store, ISSUE).pending == 30
+    smtp_server.script.data = None
+    last = send(config, store, smtp_server, Clock(NOW.replace(hour=9)))
+    assert (last.sent, last.failed, last.done) == (30, 0, True)
+    assert recipients(smtp_server) == Counter(emails)
+
+
+def stated_doubles(hint: str) -> int:
+    """How many messages the hint says the next run sends again (0: "nobody is sent twice")."""
+    found = re.search(r"(\d+) messages? the server accepted just then could not be", hint)
+    return int(found[1]) if found else 0
+
+
+@pytest.mark.usefixtures("english_staff")
+def test_a_full_disk_stops_the_run_and_loses_no_one(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """Issue 10: a full disk mid-send gave a traceback, and the resume sent a whole batch
+    twice. SQLite's own limit on the store file's size (max_page_count, set on the run's
+    connection once 100 messages went out) makes the next write that needs a page fail
+    with SQLITE_FULL, as a full disk does."""
+    config = make_config(tmp_path, "delivery:\n  retry_wait: 0\n  retry_base: 0.01\n  batch: 50\n")
+    store = Store(config.store)
+    emails = add_subscribers(store, 300)
+    store_issue(store)
+    # Every other address is deferred with a long reply: recording that needs room.
+    busy = "451 4.3.0 " + "The mailbox server is busy, try again later. " * 8
+    smtp_server.script.rcpt.update(dict.fromkeys(emails[1::2], busy))
+    full: list[int] = []
+
+    def fill_the_disk(done: int, total: int) -> None:
+        if done >= 100 and not full:
+            pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+            store.db.execute(f"PRAGMA max_page_count = {pages}")
+            full.append(done)
+
+    with pytest.raises(StoreError) as stopped:
+        send_issue(
+            config, store, ISSUE, Clock(NOW), smtp=parse_smtp_url(smtp_server.url), keys=KEYS,
+            on_progress=fill_the_disk,
+        )  # fmt: skip
+    assert full, "the disk filled up mid-send"
+    assert stopped.value.exit_code == 1
+    assert f"the disk holding the store {config.store} is full" in stopped.value.message
+    assert "database or disk is full" in stopped.value.message
+    hint = stopped.value.hint or ""
+    assert hint.startswith(f"free some space where the store is ({config.store})")
+    sent_before = len(smtp_server.messages)
+    assert sent_before < 150, "nothing more is sent once the store cannot record it"
+    store.close()
+    smtp_server.script.rcpt.clear()
+    with Store(config.store) as again:  # space freed: a new connection, no limit
+        last = send(config, again, smtp_server, Clock(NOW.replace(hour=9)))
+        assert (last.sent, last.failed, last.done) == (300, 0, True)
+        assert statuses(again) == Counter({"confirmed": 300})
+    got = recipients(smtp_server)
+    assert set(got) == set(emails), "nobody is skipped"
+    doubled = sum(count - 1 for count in got.values())
+    assert doubled == stated_doubles(hint), "the hint says who goes twice"
+    assert doubled == 0, "the accepted ones were recorded before stopping"

@@ -16,7 +16,7 @@ import click
 
 from .. import __version__
 from ..config import default_config_path
-from ..errors import DigestError
+from ..errors import EXIT_INTERRUPTED, DigestError
 from ..i18n import N_, t
 from .build import build, check
 from .failure import show_error
@@ -65,7 +65,7 @@ def main() -> None:
         cli.main(args=args, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo(t("cli.aborted"), err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

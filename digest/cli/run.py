@@ -16,7 +16,7 @@ from ..period import parse_moment
 from ..pipeline import run_due
 from ..schedule import item_count
 from ..store import Store
-from .send import echo_delivery
+from .send import echo_delivery, stopping_notice
 from .state import State, pass_state
 
 if TYPE_CHECKING:
@@ -50,8 +50,9 @@ def _sender(config: Config, store: Store) -> Callable[[str], DeliveryReport]:
         from ..tokens import load_keys
 
         return send_issue(
-            config, store, issue_id, _wall_clock, smtp=settings_from_env(), keys=load_keys()
-        )
+            config, store, issue_id, _wall_clock, smtp=settings_from_env(), keys=load_keys(),
+            on_stop=stopping_notice(config.newsletter.language),
+        )  # fmt: skip
 
     return send
 

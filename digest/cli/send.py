@@ -10,16 +10,19 @@ from typing import TYPE_CHECKING
 import click
 
 from ..delivery.deliver import (
+    DeliveryInterrupted,
     DeliveryPaused,
     DeliveryReport,
     default_issue,
     default_test_issue,
+    problems,
     report,
     send_issue,
     sendable_issue,
 )
 from ..delivery.proof import send_proof
 from ..delivery.smtp import settings_from_env
+from ..delivery.stopping import Notify, Stop
 from ..errors import UsageError
 from ..i18n import N_, say, staff_language, status_label
 from ..lock import exclusive_run
@@ -77,8 +80,11 @@ def send_command(state: State, issue_id: str | None, address: str | None, dry_ru
         if not (issue := _pick(config, store, issue_id)):
             return
         try:
-            result = send_issue(config, store, issue, _now, smtp=smtp, keys=keys, on_progress=bar)
-        except DeliveryPaused as exc:
+            result = send_issue(
+                config, store, issue, _now, smtp=smtp, keys=keys, on_progress=bar,
+                on_stop=stopping_notice(language),
+            )  # fmt: skip
+        except (DeliveryPaused, DeliveryInterrupted) as exc:
             bar.finish()
             echo_delivery(exc.report, language)
             raise
@@ -128,6 +134,16 @@ def _preview(store: Store, issue: str, address: str | None, language: str) -> No
         click.echo(say(language, "send.and_more", count=count - len(first)))
 
 
+def stopping_notice(language: str) -> Notify:
+    """What to say on stderr when Ctrl-C or SIGTERM arrives mid-send, and again."""
+
+    def notice(stop: Stop) -> None:
+        key = N_("send.stopping_now") if stop.at_once else N_("send.stopping")
+        click.echo(say(language, key, signal=stop.name), err=True)
+
+    return notice
+
+
 def echo_delivery(result: DeliveryReport, language: str, command: str = "digest send") -> None:
     """Where the delivery stands (`digest send`, `digest run`, `digest report`); `command` is
     the one whose next run retries the deferred addresses: the one that was run."""
@@ -162,7 +178,7 @@ def report_command(state: State, issue: str, fmt: str) -> None:
         if fmt == "csv":
             writer = csv.writer(sys.stdout, lineterminator="\n")
             writer.writerow(["email", "status", "bounced", "attempts", "last_error", "updated_at"])
-            for p in store.problems(issue):
+            for p in problems(store, issue):
                 status = "bounced" if p.bounced else p.status
                 # The address as it is (never guarded); the error is a remote server's text.
                 writer.writerow([p.email, status, int(p.bounced), p.attempts,
@@ -170,7 +186,7 @@ def report_command(state: State, issue: str, fmt: str) -> None:
             return
         language = staff_language(state.config)
         echo_delivery(counts, language)
-        for p in store.problems(issue):
+        for p in problems(store, issue):
             status = status_label(language, "bounced" if p.bounced else p.status, of="row")
             click.echo(f"  {p.email:<40} {status:<15} {p.last_error}")
     if counts.audience == 0:

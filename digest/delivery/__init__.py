@@ -1,7 +1,9 @@
 """Delivery: a stored issue to its frozen audience through the outbox (DESIGN.md §5).
 
     deliver.py   send_issue / report: the outbox rows, batches, retries, the run's outcome
-    pool.py      a few reused SMTP connections in threads, the rate limit, what a reply means
+    pool.py      a few reused SMTP connections in threads, the rate limit, what a reply does
+    replies.py   what a reply means: whose fault it is (classify), the same refusal in a row
+    stopping.py  SIGINT and SIGTERM during a send: a clean stop, exit 130 or 143
     smtp.py      where mail goes (DIGEST_SMTP_URL) and one connection that sends
     message.py   the issue's email, built once and filled in per subscriber
     proof.py     a test copy to one address, recorded nowhere

@@ -5,44 +5,51 @@
 
 The first run of an issue freezes its audience (one outbox row per confirmed subscriber,
 with its Message-ID) and records its items as sent, in the store, before anything is sent.
-Then, batch after batch: mark N rows 'sending' (commit), send them, write their results
-(commit). A crash therefore re-sends at most one batch per run, with the same Message-IDs;
-a 'sent' row is never sent again, and no row is skipped. The caller holds the run lock.
+Then, batch after batch: mark N rows 'sending' (commit), send them, and write each result
+as soon as the server answered (a commit for whatever came in meanwhile). A crash or a full
+disk therefore re-sends only the few messages whose reply was not yet written, with the
+same Message-IDs; a 'sent' row is never sent again, and no row is skipped. The caller holds
+the run lock.
 
-Replies: 4xx → deferred (exponential back-off with jitter, retried in this run when due
-within `delivery.retry_wait`, else by a later run, until `delivery.retry_hours` after the
-audience was frozen: then failed); 5xx → failed, a 5.1.x mailbox error also marks the
-subscriber `bounced`; 421 or a 4.7.x/5.7.x policy reply pauses the run (DeliveryPaused,
-exit 1) after committing what was done, except a policy reply to an address tried before,
-which is deferred (sending.py). A quota (`per_minute`, `per_hour`) that would keep
-the run waiting more than `retry_wait` ends it quietly: the rest stays pending (`later`).
+Replies (replies.py): 4xx → deferred (exponential back-off with jitter, retried in this run
+when due within `delivery.retry_wait`, else by a later run, until `delivery.retry_hours`
+after the audience was frozen: then failed); a 5xx clearly about the mailbox (5.1.x, "user
+unknown") → failed and the subscriber `bounced`; another 5xx about the recipient → failed.
+A refusal that is not about one recipient (421, a policy, relaying or the sender refused,
+the message refused at DATA, the same 5xx for several addresses in a row) pauses the run
+(DeliveryPaused, exit 1) after committing what was done, and blames nobody; a policy reply
+to an address tried before is deferred instead (pool.py). A quota (`per_minute`,
+`per_hour`) that would keep the run waiting more than `retry_wait` ends it quietly: the
+rest stays pending (`later`). SIGINT or SIGTERM stops it cleanly (stopping.py):
+DeliveryInterrupted, exit 130 or 143, what the server accepted recorded.
 """
 
 from __future__ import annotations
 
-import contextlib
 import html
 import itertools
 import json
 import random
 import re
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..chars import remove_control_chars
 from ..config import Config
-from ..errors import DeliveryError, UsageError
+from ..errors import DeliveryError, StoreError, UsageError
 from ..i18n import say, staff_language
 from ..period import unknown_issue_hint, week_period
 from ..schedule import Due, due_of, is_preview
 from ..store import Store, StoredIssue
-from ..store.outbox import OutboxRow, Outcome
+from ..store.outbox import OutboxRow, Outcome, Problem
 from ..tokens import Keys, unsubscribe_url
 from .message import MessageTemplate, Recipient, build_template, clean_header, sender_domain
-from .pool import Pool, RateLimiter, Result
+from .pool import Pause, Pool, RateLimiter
+from .replies import Result
 from .smtp import SmtpSettings
+from .stopping import Notify, Stop, catching_signals
 
 # A built or skipped issue is sent only when asked by name: `digest send --issue`, or
 # `digest run --force`; `digest run` itself sends approved ones.
@@ -64,7 +71,8 @@ class DeliveryReport:
     failed: int
     bounced: int  # among `failed`: the address was suppressed (5.1.x)
     pending: int  # not tried yet, or caught in flight by a crash
-    paused: str | None = None  # why the run paused (421, policy or rate-limit reply)
+    paused: str | None = None  # why the run paused (the server's reply), if it did
+    advice: str | None = None  # what to do about that pause
     # Why this run left pending rows to a later one without any error: a quota used up.
     later: str | None = None
 
@@ -94,15 +102,37 @@ class DeliveryReport:
 
 
 class DeliveryPaused(DeliveryError):
-    """The server asked us to stop (421, policy, rate limit) or went away; `report` says
-    what was done. A later run carries on."""
+    """The server asked us to stop (421, policy, rate limit), refused something that is not
+    about one recipient (relay, sender, the message), or went away; `report` says what was
+    done. Nobody's status changed for it; a later run carries on."""
 
     def __init__(self, report: DeliveryReport) -> None:
+        advice = f"{report.advice}. " if report.advice else ""
         super().__init__(
             f"sending {report.issue_id} paused: {report.paused}",
-            hint=f"{report.sent} sent, {report.pending + report.deferred} left: run "
-            "`digest send` again later (nothing is sent twice)",
+            hint=f"{advice}{report.sent} sent, {report.left} left, no address blamed for"
+            " this: run `digest send` again later, or once that is fixed (nothing is sent"
+            " twice)",
         )
+        self.report = report
+
+
+class DeliveryInterrupted(DeliveryError):
+    """SIGINT or SIGTERM stopped the run; what the server accepted is recorded. The exit
+    code is the shell's for that signal: 130 (Ctrl-C) or 143 (SIGTERM)."""
+
+    def __init__(self, report: DeliveryReport, stop: Stop) -> None:
+        again = (
+            "nobody is sent twice"
+            if not stop.at_once
+            else "the few messages in flight when it stopped go again, same Message-ID"
+        )
+        super().__init__(
+            f"sending {report.issue_id} stopped by {stop.name}",
+            hint=f"{report.sent} sent, {report.left} left: run `digest send` again to go on"
+            f" ({again})",
+        )
+        self.exit_code = stop.exit_code
         self.report = report
 
 
@@ -115,6 +145,17 @@ class DeliveryRefused(DeliveryError):
             hint=f"see `digest report {report.issue_id}` for the replies",
         )
         self.report = report
+
+
+def problems(store: Store, issue_id: str) -> Iterator[Problem]:
+    """The deferred, failed and bounced rows of `digest report`, fit for a terminal: what a
+    server or a DSN said may hold escape sequences (a forged bounce can retitle a terminal),
+    and none of it reaches the screen or the CSV."""
+    for p in store.problems(issue_id):
+        yield Problem(
+            remove_control_chars(p.email), remove_control_chars(p.status), p.attempts,
+            remove_control_chars(p.last_error), p.bounced, remove_control_chars(p.updated_at),
+        )  # fmt: skip
 
 
 def report(store: Store, issue_id: str) -> DeliveryReport:
@@ -139,8 +180,16 @@ def send_issue(
     smtp: SmtpSettings,
     keys: Keys,
     on_progress: Progress | None = None,
+    on_stop: Notify | None = None,
+    stop: Stop | None = None,
 ) -> DeliveryReport:
-    """Send (or go on sending) `issue_id`; raises DeliveryPaused when the server pauses it."""
+    """Send (or go on sending) `issue_id`.
+
+    Raises DeliveryPaused when the server pauses it, DeliveryInterrupted when SIGINT or
+    SIGTERM stops it (while it runs, in the main thread, they only set `stop`, and call
+    `on_stop` to say so), StoreError when the store cannot be written (a full disk): then
+    nothing more is sent.
+    """
     stored = sendable_issue(store, issue_id)
     if stored.status == "sent":
         return report(store, issue_id)
@@ -149,15 +198,19 @@ def send_issue(
         config, issue_id, issue_subject(store, stored, config), stored.html, stored.text,
         _utc(clock),
     )  # fmt: skip
-    store.durable()
-    start(config, store, stored, _utc(clock))
-    run = _Run(config, store, issue_id, clock, template, keys, on_progress)
-    paused = run.deliver(smtp)
-    run.expire()
-    store.finish_issue(issue_id)
-    result = replace(report(store, issue_id), paused=paused, later=run.later)
+    stop = stop or Stop()
+    with catching_signals(stop, on_stop):
+        store.durable()
+        start(config, store, stored, _utc(clock))
+        run = _Run(config, store, issue_id, clock, template, keys, on_progress, stop)
+        paused = run.deliver(smtp)
+        if stop.requested:
+            raise DeliveryInterrupted(report(store, issue_id), stop)
+        run.expire()
+        store.finish_issue(issue_id)
+    result = replace(report(store, issue_id), later=run.later)
     if paused:
-        raise DeliveryPaused(result)
+        raise DeliveryPaused(replace(result, paused=paused.reason, advice=paused.advice or None))
     return result
 
 
@@ -249,20 +302,24 @@ class _Run:
         template: MessageTemplate,
         keys: Keys,
         on_progress: Progress | None,
+        stop: Stop,
     ) -> None:
         self.config, self.store, self.issue_id = config, store, issue_id
         self.settings = config.delivery
         self.clock, self.template, self.keys = clock, template, keys
         self.on_progress = on_progress
+        self.stop = stop
         self.rng = random.Random()
         self.deadline = timedelta(hours=self.settings.retry_hours)
         self.later: str | None = None
+        self.unwritten: list[Result] = []  # results the store could not take (yet)
 
     def now(self) -> datetime:
         return _utc(self.clock)
 
-    def deliver(self, smtp: SmtpSettings) -> str | None:
-        """Send every due row, batch by batch; the pause reason, if the server paused us."""
+    def deliver(self, smtp: SmtpSettings) -> Pause | None:
+        """Send every due row, batch by batch, each result written as soon as it comes; the
+        pause, if the server paused us. Returns early when `stop` is requested."""
         self.expire()
         limiter = self._limiter()
         progress = _Counter(report(self.store, self.issue_id), self.on_progress)
@@ -270,19 +327,62 @@ class _Run:
         first = next(batches, None)
         if first is None:
             return None  # nothing due: no need to reach the mail server
-        pool = Pool(smtp, self.settings.connections, limiter, self.template.sender)
+        pool = Pool(smtp, self.settings.connections, limiter, self.template.sender, self.stop)
         self._open(pool, first)
-        with contextlib.closing(pool):
-            for rows in itertools.chain([first], batches):
-                results = pool.send(rows, self.render)
+        try:
+            judged = self._send_all(pool, itertools.chain([first], batches), progress)
+            if not self.stop.at_once:  # at once: held rows stay 'sending', tried again
+                self._record(pool.settle(judged))
+        except StoreError as exc:
+            raise self._unwritable(pool, exc) from exc
+        finally:
+            pool.close(wait=not self.stop.at_once)
+        if pool.quota_reached and not pool.paused:
+            self.later = self._quota_note()
+        return pool.paused
+
+    def _send_all(self, pool: Pool, batches: Iterator[list[OutboxRow]], progress: _Counter) -> bool:
+        """Send batch after batch; True when every due row was tried (not paused, stopped
+        or left to a quota)."""
+        for rows in batches:
+            for results in pool.send(rows, self.render):
                 self._record(results)
-                progress.add(sum(r.kind != "untried" for r in results))
-                if pool.paused:
-                    return pool.paused
-                if pool.quota_reached:
-                    self.later = self._quota_note()
-                    return None
-        return None
+                progress.add(sum(r.kind not in ("untried", "halted") for r in results))
+            if pool.paused or pool.quota_reached or self.stop.requested:
+                return False
+        return not self.stop.requested
+
+    def _unwritable(self, pool: Pool, error: StoreError) -> StoreError:
+        """The store cannot be written (a full disk): send nothing more, try once more to
+        write what the server answered, and say what the next run will do."""
+        pool.halt()
+        results = self.unwritten + pool.drain() + pool.settle(judged=False)
+        self.unwritten = []
+        self.store.make_room()
+        lost: list[Result] = []
+        # The accepted ones first, on their own: they are what a resume would send twice,
+        # and marking a row 'sent' makes it no bigger, so it may fit where the rest did not.
+        for part in ([r for r in results if r.kind == "sent"],
+                     [r for r in results if r.kind != "sent"]):  # fmt: skip
+            try:
+                self._record(part)
+            except StoreError:
+                lost += self.unwritten
+                self.unwritten = []
+        accepted = sum(r.kind == "sent" for r in lost)
+        again = (
+            f"{accepted} message{'s' if accepted > 1 else ''} the server accepted just then"
+            " could not be recorded: the next run sends"
+            f" {'them' if accepted > 1 else 'it'} again, with the same Message-ID; nobody"
+            " else is sent twice"
+            if accepted
+            else "what the server accepted is recorded: nobody is sent twice"
+        )
+        return StoreError(
+            f"sending {self.issue_id} stopped: {error.message}",
+            hint=f"free some space where the store is ({self.store.path}), then run"
+            f" `digest send` again; {again}",
+        )
 
     def _quota_note(self) -> str:
         s, language = self.settings, staff_language(self.config)
@@ -295,7 +395,9 @@ class _Run:
 
     def _limiter(self) -> RateLimiter:
         s = self.settings
-        limiter = RateLimiter(s.rate, s.per_minute, s.per_hour, max_wait=s.retry_wait)
+        limiter = RateLimiter(
+            s.rate, s.per_minute, s.per_hour, sleep=self.stop.sleep, max_wait=s.retry_wait
+        )
         if s.per_hour or s.per_minute:  # a quota is the provider's, not this run's
             now = self.now()
             span = 3600 if s.per_hour else 60
@@ -313,7 +415,7 @@ class _Run:
 
     def _batches(self) -> Iterator[list[OutboxRow]]:
         waits = 0
-        while True:
+        while not self.stop.requested:
             rows = self.store.claim(self.issue_id, self.now(), self.settings.batch)
             if rows:
                 yield rows
@@ -322,7 +424,7 @@ class _Run:
             if wait is None or waits >= MAX_WAITS:
                 return
             waits += 1
-            time.sleep(wait)
+            self.stop.sleep(wait)
 
     def _retry_wait(self) -> float | None:
         """Seconds until the next deferred row is due, if this run should wait for it."""
@@ -337,8 +439,16 @@ class _Run:
         return self.template.render(Recipient(row.email, row.message_id, url))
 
     def _record(self, results: list[Result]) -> None:
+        """Write `results` (and any the store could not take before) in one commit."""
+        results, self.unwritten = self.unwritten + results, []
+        if not results:
+            return
         now = self.now()
-        self.store.record(self.issue_id, [self._outcome(r, now) for r in results], now)
+        try:
+            self.store.record(self.issue_id, [self._outcome(r, now) for r in results], now)
+        except StoreError:
+            self.unwritten = results
+            raise
         for result in results:
             if result.kind == "bounce":
                 self.store.change_status(
@@ -350,6 +460,8 @@ class _Run:
         row = result.row
         if result.kind == "untried":
             return Outcome(row.subscriber_id, "pending", tried=False)
+        if result.kind == "halted":  # the sender or the message refused: not this address
+            return Outcome(row.subscriber_id, "pending", result.reply, tried=False)
         if result.kind == "sent":
             return Outcome(row.subscriber_id, "sent")
         if result.kind == "paused":  # due again at once: the pause itself is the wait

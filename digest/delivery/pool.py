@@ -1,15 +1,20 @@
 """The SMTP side of delivery: a few reused connections in threads, a rate limit, and what
-each reply means.
+each reply does to the run.
 
-    with Pool(settings, size, limiter, sender) as pool:
-        pool.send(rows, render) -> list[Result]
+    with Pool(settings, size, limiter, sender, stop) as pool:
+        for results in pool.send(rows, render): ...   # as the server answers
+        pool.settle(judged) -> list[Result]           # the refusals still held
 
 smtplib blocks, so each connection has its own thread; a batch is shared out between them
-and `send` returns when every job has a result. A reply of 421, or a 4.7.x/5.7.x policy or
-rate-limit reply, sets `paused` and the jobs not yet tried come back as 'untried' (a policy
-reply to an address tried before is deferred instead: that address's own refusal). A dropped
-connection is reopened and the message in flight is tried once more, as is (same bytes, same
-Message-ID); if the server cannot be reached again, the pool pauses.
+and `send` yields results as they come, so that the caller records each message as soon as
+the server answered it (a crash, a full disk or a signal then re-sends almost nothing).
+What a reply means is replies.py's rule. A reply that pauses the run (421, a policy, the
+relay refusing the sender, the message, or everyone) sets `paused`: the jobs not yet tried
+come back 'untried'; a policy reply to an address tried before is deferred instead (that
+address's own refusal). Permanent refusals wait in a `Streak` until they cannot be the relay
+refusing everyone. A dropped connection is reopened and the message in flight is tried once
+more, as is (same bytes, same Message-ID); if the server cannot be reached again, or takes
+longer than its timeout to answer one command, the pool pauses.
 """
 
 from __future__ import annotations
@@ -17,50 +22,49 @@ from __future__ import annotations
 import collections
 import math
 import queue
-import re
 import smtplib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 
+from ..chars import remove_control_chars
 from ..errors import DeliveryError
 from ..store.outbox import OutboxRow
-from .smtp import SmtpConnection, SmtpSettings
+from .replies import Result, Stage, Streak, about_us, classify, without_address
+from .smtp import CommandTimeout, SmtpConnection, SmtpSettings
+from .stopping import Stop
 
-_ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+POLL = 0.2  # seconds between two looks at a stop asked "at once", while waiting for replies
+# Replies that come within this many seconds of one another are written in one commit:
+# a commit per message would cost more than sending it (each one is fsynced). At most this
+# window's worth of accepted messages can go twice after a kill -9 or a power cut.
+GATHER = 0.01
+# What to do, said after the server's reply when the run pauses.
+LATER = "the server asks to wait (a rate limit or a policy): run `digest send` again later"
+OUR_SIDE = (
+    "the refusal is about digest's side (relaying, sender, login), not the address: check the"
+    " user and password in DIGEST_SMTP_URL, newsletter.sender and delivery.return_path, and"
+    " what the relay allows"
+)
+MESSAGE = (
+    "the relay refuses the message itself ({size} KB), whatever the address: its size limit"
+    " or its content filter; ask its administrator"
+)
+EVERYONE = (
+    "that is the relay refusing everyone, not {count} dead mailboxes: check its settings"
+    " (relaying, sender, login)"
+)
+SLOW = "check the mail server, or give it longer (timeout= in DIGEST_SMTP_URL)"
 
 
 @dataclass(frozen=True)
-class Result:
-    """What the server said about one message.
+class Pause:
+    """Why the run paused (the server's words) and what to do about it."""
 
-    kind: sent, defer, fail, bounce, paused (the reply that paused the run), untried.
-    """
-
-    row: OutboxRow
-    kind: str
-    reply: str = ""
-
-
-def classify(code: int, reply: str) -> str:
-    """pause, defer, fail or bounce (a 5.1.x mailbox error: the address is suppressed).
-
-    Greylisting (a 4.7.x "greylisted" reply from one recipient's domain) is a deferral:
-    pausing the whole run for it would stall every run at the same address.
-    """
-    enhanced = _ENHANCED.match(reply)
-    if code == 421:
-        return "pause"
-    if enhanced and enhanced[2] == "7" and code >= 400 and "greylist" not in reply.lower():
-        return "pause"
-    if 400 <= code < 500:
-        return "defer"
-    if enhanced and enhanced[1] == "5" and enhanced[2] == "1":
-        return "bounce"
-    # Without an enhanced code, these three name the mailbox itself (RFC 5321 §4.2.3).
-    return "bounce" if not enhanced and code in (550, 551, 553) else "fail"
+    reason: str
+    advice: str = ""
 
 
 class RateLimiter:
@@ -137,18 +141,28 @@ class Pool:
     """`size` SMTP connections, each in its own thread. Use as a context manager."""
 
     def __init__(
-        self, settings: SmtpSettings, size: int, limiter: RateLimiter, sender: str
+        self,
+        settings: SmtpSettings,
+        size: int,
+        limiter: RateLimiter,
+        sender: str,
+        stop: Stop | None = None,
     ) -> None:
         self.settings = settings
         self.size = size
         self.limiter = limiter
         self.sender = sender
-        self.paused: str | None = None
+        self.stop = stop or Stop()
+        self.paused: Pause | None = None
         self.quota_reached = False  # the limiter's quota needs a later run: stop, fail no one
         self.stopping = False
         self.jobs: queue.Queue[tuple[OutboxRow, Render] | None] = queue.Queue()
-        self.results: list[Result] = []
-        self.lock = threading.Lock()
+        # (rows accounted for, results decided): a refusal the streak holds is accounted
+        # for without a result yet.
+        self.done: queue.Queue[tuple[int, list[Result]]] = queue.Queue()
+        self.outstanding = 0  # rows sent to the threads and not yet accounted for
+        self.streak = Streak()
+        self.lock = threading.RLock()
         self.threads: list[threading.Thread] = []
 
     def __enter__(self) -> Pool:
@@ -173,14 +187,20 @@ class Pool:
             thread.start()
             self.threads.append(thread)
 
-    def close(self) -> None:
-        """Let the threads finish their connections (QUIT) and end. Jobs still queued (an
-        interrupted run: Ctrl-C) come back untried instead of being sent unrecorded."""
+    def halt(self) -> None:
+        """Send nothing more: the jobs still queued come back untried."""
+        self.stopping = True
+
+    def close(self, wait: bool = True) -> None:
+        """Let the threads finish their connections (QUIT) and end. Jobs still queued come
+        back untried instead of being sent unrecorded. `wait=False` (a stop asked at once)
+        leaves the threads behind: they end with the process."""
         self.stopping = True
         for _ in self.threads:
             self.jobs.put(None)
-        for thread in self.threads:
-            thread.join()
+        if wait:
+            for thread in self.threads:
+                thread.join()
 
     def _connect(self) -> SmtpConnection:
         """Open one connection; DeliveryError (with the reason) if the server is unreachable."""
@@ -188,33 +208,84 @@ class Pool:
         connection.open()
         return connection
 
-    def send(self, rows: list[OutboxRow], render: Render) -> list[Result]:
-        """Send each row's message (rendered in the worker threads); one result per row."""
-        self.results = []
+    def send(self, rows: list[OutboxRow], render: Render) -> Iterator[list[Result]]:
+        """Send each row's message (rendered in the worker threads), yielding the results
+        as the server answers, a few at a time. Every row gets one result, here or from
+        `settle` (a refusal the streak holds). Only a stop asked at once ends it early:
+        the rows then in flight get none."""
         for row in rows:
             self.jobs.put((row, render))
-        self.jobs.join()
-        return self.results
+        self.outstanding += len(rows)
+        while self.outstanding and not self.stop.at_once:
+            if results := self._take():
+                yield results
+
+    def drain(self) -> list[Result]:
+        """After `halt`: the results of the rows still out. The queued ones come back
+        untried at once, the ones in flight when their reply comes (within the timeout)."""
+        results: list[Result] = []
+        while self.outstanding and not self.stop.at_once:
+            results += self._take()
+        return results
+
+    def _take(self) -> list[Result]:
+        """The results that came in: waiting POLL seconds at most for the first, then what
+        else comes within GATHER seconds of it (one commit for all of them)."""
+        results: list[Result] = []
+        until = time.monotonic() + POLL
+        while self.outstanding and not (results and self.stop.requested):
+            try:
+                count, more = self.done.get(timeout=max(0.0, until - time.monotonic()))
+            except queue.Empty:
+                break
+            if not results:
+                until = time.monotonic() + GATHER
+            self.outstanding -= count
+            results += more
+        return results
+
+    def settle(self, judged: bool) -> list[Result]:
+        """The refusals the streak still holds: each its address's own when `judged` (the
+        run went to its end without a pause), else deferred, due at once: nobody blamed."""
+        with self.lock:
+            return self.streak.settle(judged and self.paused is None)
 
     def _work(self, connection: SmtpConnection | None) -> None:
         while (job := self.jobs.get()) is not None:
             row, render = job
             try:
-                if self.paused is not None or self.stopping or self.quota_reached:
+                if self._halted():
                     result = Result(row, "untried")
                 elif isinstance(data := _rendered(row, render), Result):
                     result = data
                 else:
                     result, connection = self._deliver(connection, row, data)
             except Exception as exc:  # never lose a row: report it as not tried
-                self._pause(f"unexpected error while sending: {exc!r}")
+                self._pause(Pause(f"unexpected error while sending: {exc!r}"))
                 result = Result(row, "untried")
-            with self.lock:
-                self.results.append(result)
-            self.jobs.task_done()
+            self.done.put((1, self._judge(result)))
         if connection is not None:
             connection.close()
-        self.jobs.task_done()
+
+    def _halted(self) -> bool:
+        return self.paused is not None or self.stopping or self.quota_reached or self.stop.requested
+
+    def _judge(self, result: Result) -> list[Result]:
+        """The results decided by this one: a permanent refusal waits in the streak."""
+        with self.lock:
+            if result.kind == "sent":
+                return [result, *self.streak.accept()]
+            if result.kind not in ("fail", "bounce") or not result.stage:
+                return [result]
+            if self.paused is not None or self.stop.requested:
+                self.streak.hold(result)  # settled with the run: nobody is blamed in a pause
+                return []
+            decided = self.streak.refuse(result)
+            if self.streak.tripped:
+                count = len(self.streak.held)
+                reason = f"gave the same refusal to {count} addresses in a row: {result.reply}"
+                self._pause(self._said(reason, EVERYONE.format(count=count)))
+            return decided
 
     def _deliver(
         self, connection: SmtpConnection | None, row: OutboxRow, data: bytes
@@ -228,8 +299,15 @@ class Pool:
             if not self.limiter.acquire():
                 self.quota_reached = True
                 return Result(row, "untried"), connection
+            if self._halted():  # a stop came while waiting for the rate limit
+                return Result(row, "untried"), connection
             try:
                 return self._transaction(connection, row, data), connection
+            except CommandTimeout as exc:
+                connection.close()
+                said = f"did not answer {exc.command} within {exc.seconds:g} s"
+                self._pause(self._said(said, SLOW))
+                return Result(row, "paused", f"no answer to {exc.command} in time"), None
             except (smtplib.SMTPServerDisconnected, OSError) as exc:
                 connection.close()
                 connection = None
@@ -242,38 +320,53 @@ class Pool:
             refused = connection.send_bytes(self.sender, [row.email], data)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = exc.recipients.get(row.email, next(iter(exc.recipients.values())))
-            return self._refused(row, code, reply)
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-            if isinstance(exc, smtplib.SMTPSenderRefused):
-                # The sender itself is refused: every message would be. Stop, fail no one.
-                return self._refused(row, exc.smtp_code, exc.smtp_error, "refused the sender: ")
-            return self._refused(row, exc.smtp_code, exc.smtp_error)
+            return self._refused(row, code, reply, "rcpt", len(data))
+        except smtplib.SMTPSenderRefused as exc:
+            return self._refused(row, exc.smtp_code, exc.smtp_error, "mail", len(data))
+        except smtplib.SMTPDataError as exc:
+            return self._refused(row, exc.smtp_code, exc.smtp_error, "data", len(data))
         if refused:
-            return self._refused(row, refused[0].code, refused[0].reply.encode())
+            return self._refused(row, refused[0].code, refused[0].reply, "rcpt", len(data))
         return Result(row, "sent")
 
-    def _refused(self, row: OutboxRow, code: int, reply: bytes | str, why: str = "") -> Result:
+    def _refused(
+        self, row: OutboxRow, code: int, reply: bytes | str, stage: Stage, size: int
+    ) -> Result:
         said = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-        said = " ".join(said.split())
-        text = f"{code} {said}"[:500]
-        kind = classify(code, said)
+        text = remove_control_chars(f"{code} {' '.join(said.split())}")[:500]
+        words = without_address(said, row.email)  # no word of the address decides
+        kind = classify(code, words, stage)
         if kind == "pause" and code != 421 and row.attempts > 0:
             # A policy reply to an address already tried (one that paused a run before) is
             # that recipient's own refusal: pausing again would stall the whole list
             # behind it until the deadline. It waits its turn with back-off instead.
-            kind = "defer"
-        if why or kind == "pause":
-            self._pause(f"the mail server {self.settings.host} {why or 'said: '}{text}")
-            return Result(row, "paused", text)  # retried after the pause, never failed
-        return Result(row, kind, text)
+            return Result(row, "defer", text, stage)
+        if kind == "halt":
+            self._pause(self._halt_reason(text, stage, size))
+            return Result(row, "halted", text, stage)  # still pending: nobody is to blame
+        if kind == "pause":
+            advice = OUR_SIDE if code != 421 and about_us(words) else LATER
+            self._pause(self._said(f"said: {text}", advice))
+            return Result(row, "paused", text, stage)  # retried after the pause, never failed
+        return Result(row, kind, text, stage)
+
+    def _halt_reason(self, text: str, stage: Stage, size: int) -> Pause:
+        if stage == "mail":
+            return self._said(f"refused the sender: {text}", OUR_SIDE)
+        return self._said(
+            f"refused the message itself: {text}", MESSAGE.format(size=math.ceil(size / 1024))
+        )
+
+    def _said(self, what: str, advice: str) -> Pause:
+        return Pause(f"the mail server {self.settings.host} {what}", advice)
 
     def _reconnect(self) -> SmtpConnection | None:
         try:
             return self._connect()
         except DeliveryError as exc:
-            self._pause(f"lost the connection and could not reconnect: {exc.message}")
+            self._pause(Pause(f"lost the connection and could not reconnect: {exc.message}"))
             return None
 
-    def _pause(self, reason: str) -> None:
+    def _pause(self, pause: Pause) -> None:
         with self.lock:
-            self.paused = self.paused or reason
+            self.paused = self.paused or pause

@@ -1,10 +1,13 @@
 """A small SMTP client: where mail goes (`DIGEST_SMTP_URL`) and one connection that sends.
 
-`parse_smtp_url` turns `smtp://[user:password@]host[:port][?tls=starttls|ssl|none]` into
-`SmtpSettings`; `SmtpConnection` opens, upgrades (STARTTLS or implicit TLS), authenticates
-and sends messages one at a time, returning what the server refused per recipient so that a
-bulk sender can reuse the connection and sort 4xx from 5xx. Failures that stop the whole
-connection are DeliveryError with a hint; a missing or malformed URL is a SettingError.
+`parse_smtp_url` turns `smtp://[user:password@]host[:port][?tls=starttls|ssl|none]
+[&timeout=SECONDS]` into `SmtpSettings`; `SmtpConnection` opens, upgrades (STARTTLS or
+implicit TLS), authenticates and sends messages one at a time, returning what the server
+refused per recipient so that a bulk sender can reuse the connection and sort 4xx from 5xx.
+Every command, its reply included, must be done within `timeout` seconds in all (a server
+that trickles a byte every few seconds would never trip a per-read timeout): past that,
+CommandTimeout. Failures that stop the whole connection are DeliveryError with a hint; a
+missing or malformed URL is a SettingError.
 """
 
 from __future__ import annotations
@@ -13,19 +16,31 @@ import os
 import smtplib
 import socket
 import ssl
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
 from types import TracebackType
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ..chars import remove_control_chars
 from ..errors import DeliveryError, SettingError
+
+_T = TypeVar("_T")
 
 SMTP_ENV = "DIGEST_SMTP_URL"
 TLS_MODES = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 URL_HINT = "set DIGEST_SMTP_URL=smtp://[user:password@]host[:port][?tls=starttls|ssl|none]"
+# Characters that end the user:password part of a URL early: they must be percent-encoded.
+ENCODE_HINT = (
+    "percent-encode them in the user and password: '/' is %2F, '?' is %3F, '#' is %23"
+    " (and '%' is %25), e.g. smtp://lettre:abc%2Fdef@mail.example.org:587"
+)
+READ_TIMEOUT = 30.0  # the longest silence on a connection
+COMMAND_TIMEOUT = 60.0  # the longest one SMTP command may take, reply included
 
 
 @dataclass(frozen=True)
@@ -37,7 +52,7 @@ class SmtpSettings:
     tls: str = "starttls"
     user: str | None = None
     password: str | None = None
-    timeout: float = 30.0
+    timeout: float = COMMAND_TIMEOUT  # seconds for one command and its whole reply
 
     def __repr__(self) -> str:
         who = f"{self.user}@" if self.user else ""
@@ -58,10 +73,18 @@ class Refusal:
 
 
 def parse_smtp_url(url: str) -> SmtpSettings:
-    """Read `smtp://[user:password@]host[:port][?tls=...]`; the default TLS mode is starttls."""
+    """Read `smtp://[user:password@]host[:port][?tls=...][&timeout=SECONDS]`; the default
+    TLS mode is starttls. The user and password never appear in an error (it may be logged)."""
     parts = urlsplit(url.strip())
     if parts.scheme != "smtp" or not parts.hostname:
         raise SettingError(f"{SMTP_ENV} is not an smtp:// URL", hint=URL_HINT)
+    if "@" in parts.path + parts.query + parts.fragment:
+        # "smtp://u:pa/ss@host": the '/' ended the host part, and "pa" reads as its port.
+        raise SettingError(
+            f"{SMTP_ENV}: the user or password contains '/', '?' or '#', which end the"
+            " host part of a URL",
+            hint=ENCODE_HINT,
+        )
     query = parse_qs(parts.query)
     tls = query.get("tls", ["starttls"])[-1].lower()
     if tls not in TLS_MODES:
@@ -72,7 +95,21 @@ def parse_smtp_url(url: str) -> SmtpSettings:
         raise SettingError(f"{SMTP_ENV}: the port is not a number", hint=URL_HINT) from exc
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
-    return SmtpSettings(parts.hostname, port, tls, user, password)
+    timeout = _seconds(query.get("timeout", [str(COMMAND_TIMEOUT)])[-1])
+    return SmtpSettings(parts.hostname, port, tls, user, password, timeout)
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= 3600:
+        raise SettingError(
+            f"{SMTP_ENV}: timeout={text!r} is not a number of seconds",
+            hint=f"the most one SMTP command may take, e.g. timeout={COMMAND_TIMEOUT:g}",
+        )
+    return seconds
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> SmtpSettings:
@@ -83,6 +120,125 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> SmtpSettings:
             f"{SMTP_ENV} is not set: digest does not know where to send mail", hint=URL_HINT
         )
     return parse_smtp_url(url)
+
+
+class CommandTimeout(smtplib.SMTPServerDisconnected):
+    """The server did not finish answering one command within the timeout (it may be
+    trickling its reply). The connection is closed: its replies can no longer be read."""
+
+    def __init__(self, command: str, seconds: float) -> None:
+        super().__init__(f"no complete reply to {command} within {seconds:g} s")
+        self.command = command
+        self.seconds = seconds
+
+
+class _Lines:
+    """A socket's replies line by line, each read bounded by its command's deadline: it
+    stands in for the socket file smtplib reads replies from (`file.readline`)."""
+
+    def __init__(self, smtp: _DeadlineSMTP, sock: socket.socket) -> None:
+        self.smtp, self.sock = smtp, sock
+        self.buffer = bytearray()
+        self.timeout = sock.gettimeout()
+
+    def readline(self, limit: int) -> bytes:
+        while True:
+            end = self.buffer.find(b"\n", 0, limit)
+            if end >= 0 or len(self.buffer) >= limit:
+                size = end + 1 if end >= 0 else limit
+                line = bytes(self.buffer[:size])
+                del self.buffer[:size]
+                return line
+            wait = self.smtp.time_left()
+            if wait != self.timeout:
+                # settimeout is a system call that lets go of the GIL: with four sending
+                # threads that costs more than the read, so only when the wait changes
+                # (a command in its last READ_TIMEOUT seconds).
+                self.sock.settimeout(wait)
+                self.timeout = wait
+            chunk = self.sock.recv(8192)
+            if not chunk:  # the server hung up: what is left, then b"" (smtplib's EOF)
+                line = bytes(self.buffer)
+                self.buffer.clear()
+                return line
+            self.buffer += chunk
+
+    def close(self) -> None:
+        self.buffer.clear()
+
+
+class _DeadlineSMTP(smtplib.SMTP):
+    """smtplib.SMTP where each write (a command, or the message after DATA) starts a clock
+    of `command_timeout` seconds that the write and its whole reply must beat; no read
+    waits longer than READ_TIMEOUT. Past it: CommandTimeout, the connection closed."""
+
+    def __init__(self, host: str, port: int, local_hostname: str | None, timeout: float) -> None:
+        self._setup(timeout)
+        super().__init__(host, port, local_hostname, timeout=min(timeout, READ_TIMEOUT))
+
+    def _setup(self, timeout: float) -> None:
+        self.command_timeout = timeout
+        self.command = "the greeting"
+        self.deadline = time.monotonic() + timeout
+
+    def time_left(self) -> float:
+        """Seconds the next read may wait; TimeoutError once the deadline has passed."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no reply within {self.command_timeout:g} s")
+        return min(left, READ_TIMEOUT)
+
+    def connect(
+        self, host: str = "localhost", port: int = 0, source_address: Any = None
+    ) -> tuple[int, bytes]:
+        self.command = "the greeting"
+        self.deadline = time.monotonic() + self.command_timeout
+        return super().connect(host, port, source_address)
+
+    def putcmd(self, cmd: str, args: str = "") -> None:
+        self.command = cmd.split(maxsplit=1)[0].upper() if cmd.strip() else "a command"
+        super().putcmd(cmd, args)
+
+    def send(self, s: Any) -> None:
+        self.deadline = time.monotonic() + self.command_timeout
+        lines = self._lines()
+        if lines is not None and lines.timeout != (wait := self.time_left()):
+            lines.sock.settimeout(wait)  # sendall's own deadline (see _Lines.readline)
+            lines.timeout = wait
+        self._bounded(lambda: super(_DeadlineSMTP, self).send(s))
+
+    def getreply(self) -> tuple[int, bytes]:
+        self._lines()
+        return self._bounded(super().getreply)
+
+    def _lines(self) -> _Lines | None:
+        """The reader of the current socket (STARTTLS replaces it, and smtplib's file)."""
+        if self.sock is None:
+            return None
+        if not isinstance(self.file, _Lines) or self.file.sock is not self.sock:
+            self.file = _Lines(self, self.sock)
+        return self.file
+
+    def _bounded(self, call: Callable[[], _T]) -> _T:
+        """`call()`; a timeout, which smtplib reports as a disconnection, is CommandTimeout."""
+        try:
+            return call()
+        except smtplib.SMTPServerDisconnected as exc:
+            if not isinstance(exc.__context__, TimeoutError):
+                raise
+            raise CommandTimeout(self.command, self.command_timeout) from exc
+
+
+class _DeadlineSMTPSSL(_DeadlineSMTP, smtplib.SMTP_SSL):
+    """The same over implicit TLS (port 465)."""
+
+    def __init__(
+        self, host: str, port: int, local_hostname: str | None, timeout: float,
+        context: ssl.SSLContext,
+    ) -> None:  # fmt: skip
+        self._setup(timeout)  # SMTP_SSL's __init__ calls SMTP's, not ours
+        read = min(timeout, READ_TIMEOUT)
+        smtplib.SMTP_SSL.__init__(self, host, port, local_hostname, timeout=read, context=context)
 
 
 class SmtpConnection:
@@ -129,10 +285,8 @@ class SmtpConnection:
         s = self.settings
         if s.tls == "ssl":
             context = ssl.create_default_context()
-            return smtplib.SMTP_SSL(
-                s.host, s.port, self.local_hostname, timeout=s.timeout, context=context
-            )
-        smtp = smtplib.SMTP(s.host, s.port, self.local_hostname, timeout=s.timeout)
+            return _DeadlineSMTPSSL(s.host, s.port, self.local_hostname, s.timeout, context)
+        smtp = _DeadlineSMTP(s.host, s.port, self.local_hostname, s.timeout)
         smtp.ehlo()
         return smtp
 
@@ -205,8 +359,10 @@ def _reply(exc: BaseException) -> str:
         return f"{code} {_text(error)}"
     if isinstance(exc, socket.timeout):
         return "timed out"
-    return str(exc) or type(exc).__name__
+    return _text(str(exc) or type(exc).__name__)
 
 
 def _text(reply: bytes | str) -> str:
-    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    """A server's words as text fit for a terminal or a log: no escape sequence, no CR/LF."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return remove_control_chars(text)

@@ -75,6 +75,7 @@ class StoreBase:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
+            self.db.execute("COMMIT")  # inside: a COMMIT the disk refuses is rolled back too
         except BaseException:
             # SQLite has already rolled back after some faults (a full disk, a damaged page):
             # a ROLLBACK then fails, and must not hide the fault that is being raised.
@@ -82,7 +83,6 @@ class StoreBase:
                 with suppress(StoreError):
                     self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     @contextmanager
     def _savepoint(self) -> Iterator[None]:

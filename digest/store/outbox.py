@@ -9,6 +9,7 @@ the replies. The rules (back-off, what a reply means) live in digest.delivery.de
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,6 +71,16 @@ class OutboxQueries(StoreBase):
     def durable(self) -> None:
         """Fsync every commit: a row marked 'sent' stays sent through a power cut."""
         self.db.execute("PRAGMA synchronous=FULL")
+
+    def make_room(self) -> bool:
+        """After a write the disk refused: copy the write-ahead log into the store file and
+        empty it, which gives back the space the log held (on a full disk, often enough for
+        a few rows more). False if even that failed."""
+        try:
+            busy = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except (sqlite3.Error, StoreError):  # a connection may report faults as StoreError
+            return False
+        return not (busy and busy[0])
 
     def set_issue_subject(self, issue_id: str, subject: str) -> None:
         with self.transaction() as db:
