@@ -505,6 +505,45 @@ def test_a_refusal_that_is_not_about_one_address_is_exit_1_and_blames_nobody(
     assert {a: len(ids) for a, ids in by_recipient(smtp_server).items()} == dict.fromkeys(emails, 1)
 
 
+def test_a_paused_send_says_why_and_what_to_do_in_the_staff_language(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """The pause, its reason and its advice come from the catalogue: French for a French
+    newsletter, today's English with DIGEST_LANG=en; the server's reply stays as it said it."""
+    config, _ = prepare(tmp_path, 5, "delivery:\n  connections: 1\n")
+    smtp_server.script.rcpt_default = "550 relaying denied"
+    french = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
+    assert french.returncode == 1, french.stderr
+    error, hint = french.stderr.splitlines()[-2:]
+    assert error == (
+        f"erreur : envoi de {ISSUE} en pause : le serveur de courrier 127.0.0.1 a répondu :"
+        " 550 relaying denied"
+    )
+    assert hint.startswith("conseil : le refus porte sur le côté de digest (relais, ")
+    assert hint.endswith(
+        "0 envoyé, 5 restants, aucune adresse n'est mise en cause : relancez `digest send`"
+        " plus tard, ou une fois le problème réglé (personne ne reçoit la lettre deux fois)"
+    )
+    english = subprocess.run(
+        command(config, "send", "--issue", ISSUE),
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**environment(smtp_server.url), "DIGEST_LANG": "en"},
+        timeout=120,
+    )
+    assert english.returncode == 1, english.stderr
+    error, hint = english.stderr.splitlines()[-2:]
+    assert error == (
+        f"error: sending {ISSUE} paused: the mail server 127.0.0.1 said: 550 relaying denied"
+    )
+    assert hint.startswith("hint: the refusal is about digest's side (relaying, sender, login)")
+    assert hint.endswith(
+        "0 sent, 5 left, no address blamed for this: run `digest send` again later, or once"
+        " that is fixed (nothing is sent twice)"
+    )
+
+
 def test_a_second_ctrl_c_stops_at_once(tmp_path: Path, smtp_server: SmtpServer) -> None:
     """The first Ctrl-C waits for the replies in flight (here 3 s each); the second does
     not: those few messages are sent again by the next run, with the same Message-ID."""
