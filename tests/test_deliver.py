@@ -213,6 +213,7 @@ def test_a_recipient_refused_by_policy_twice_does_not_stall_the_list(
     assert "5.7.1" in problem.last_error
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_a_refused_sender_pauses_without_failing_anyone(
     setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer
 ) -> None:
@@ -262,6 +263,7 @@ def test_the_audience_is_frozen_when_sending_starts(
     assert all(got[e] == 1 for e in emails if e != emails[1])
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_an_unreachable_server_is_a_clear_error(
     setup: tuple[Config, Store, list[str]],
 ) -> None:
@@ -530,6 +532,7 @@ def statuses(store: Store) -> Counter[str]:
     return Counter(s.status for s in store.subscribers())
 
 
+@pytest.mark.usefixtures("english_staff")
 @pytest.mark.parametrize(
     "reply",
     [
@@ -568,6 +571,7 @@ def test_a_relay_that_refuses_everyone_pauses_and_blames_nobody(
     assert recipients(smtp_server) == Counter(emails)
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_a_relay_that_starts_refusing_mid_list_blames_nobody(
     setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer
 ) -> None:
@@ -618,6 +622,7 @@ def test_dead_addresses_among_accepted_ones_bounce_at_once(
     assert (result.sent, result.bounced, result.done) == (23, 7, True)
 
 
+@pytest.mark.usefixtures("english_staff")
 @pytest.mark.parametrize(
     "reply", ["552 5.3.4 Message size exceeds fixed limit", "554 5.7.1 Message content refused"]
 )

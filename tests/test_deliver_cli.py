@@ -115,7 +115,7 @@ def test_killed_in_the_middle_then_resumed(
     if signal_number != signal.SIGKILL:
         name = signal.Signals(signal_number).name
         assert f"{name} reçu : arrêt dès que les messages en cours ont leur réponse" in err
-        assert f"erreur : sending {ISSUE} stopped by {name}" in err and "Traceback" not in err
+        assert f"erreur : envoi de {ISSUE} arrêté par {name}" in err and "Traceback" not in err
         assert f"{before} envoyés" in out, "what the server accepted is recorded"
     again = digest(config, "send", smtp=smtp_server.url)  # the one being sent, by default
     assert again.returncode == 0, again.stderr
@@ -206,9 +206,9 @@ def test_dry_run_shows_who_and_sends_nothing(tmp_path: Path, smtp_server: SmtpSe
 @pytest.mark.parametrize(
     ("smtp", "secret", "expected"),
     [
-        (None, True, "DIGEST_SMTP_URL is not set"),
+        (None, True, "DIGEST_SMTP_URL n'est pas défini"),
         ("yes", False, "DIGEST_SECRET n'est pas défini"),
-        ("http://mail.example.org", True, "DIGEST_SMTP_URL is not an smtp:// URL"),
+        ("http://mail.example.org", True, "DIGEST_SMTP_URL n'est pas une URL smtp://"),
     ],
 )
 def test_missing_settings_are_clear_errors(
@@ -228,7 +228,7 @@ def test_a_sender_without_address_is_bad_config(tmp_path: Path, smtp_server: Smt
     config.write_text(text.replace("<lettre@example.org>", ""), encoding="utf-8")
     run = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
     assert run.returncode == 2
-    assert "newsletter.sender has no email address" in run.stderr
+    assert "newsletter.sender n'a pas d'adresse e-mail" in run.stderr
     assert smtp_server.messages == []
     with Store(tmp_path / "digest.db") as store:
         assert store.audience(ISSUE) == 0, "a config problem freezes no audience"
@@ -244,7 +244,7 @@ def test_paused_send_exits_1_then_report_lists_problems(
     smtp_server.script.rcpt[emails[10]] = "421 4.7.0 Slow down"
     paused = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
     assert paused.returncode == 1
-    assert "paused" in paused.stderr and "421 4.7.0 Slow down" in paused.stderr
+    assert "en pause" in paused.stderr and "421 4.7.0 Slow down" in paused.stderr
     table = digest(config, "report", ISSUE)
     assert table.returncode == 0, table.stderr
     assert "0 pas encore tenté" not in table.stdout
@@ -293,9 +293,10 @@ def test_nothing_to_send_is_exit_0_and_an_unknown_issue_is_an_error(
     assert idle.returncode == 0, idle.stderr
     assert idle.stdout.startswith("rien à envoyer : aucune lettre approuvée")
     unknown = digest(config, "send", "--issue", "2031-W02", smtp=smtp_server.url)
-    assert unknown.returncode == 2 and "no issue 2031-W02" in unknown.stderr
+    assert unknown.returncode == 2 and "aucune lettre 2031-W02" in unknown.stderr
     no_report = digest(config, "report", "2023-W99")
-    assert no_report.returncode == 2 and "no issue 2023-W99 in the store" in no_report.stderr
+    assert no_report.returncode == 2
+    assert "aucune lettre 2023-W99 dans le stockage" in no_report.stderr
     named = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
     assert named.returncode == 0 and "3 envoyés" in named.stdout
     again = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
@@ -370,7 +371,7 @@ def test_a_test_copy_with_nothing_built_is_one_clear_error(
     config = make_config(tmp_path, "").path
     run = digest(config, "send", "--to", "staff@example.org", smtp=smtp_server.url)
     assert run.returncode == 2
-    assert run.stdout == "" and run.stderr.startswith("erreur : no issue is stored\n")
+    assert run.stdout == "" and run.stderr.startswith("erreur : aucune lettre n'est stockée\n")
     assert smtp_server.messages == []
 
 
@@ -394,8 +395,8 @@ def test_a_full_disk_mid_send_is_one_clear_error_and_doubles_nobody(
     assert "Traceback" not in full.stderr
     lines = full.stderr.splitlines()
     # The store's own words for the fault (a file-size limit is an I/O error to SQLite).
-    assert lines[-2].startswith(f"erreur : sending {ISSUE} stopped: le disque a eu une erreur")
-    assert lines[-1].startswith("conseil : free some space where the store is")
+    assert lines[-2].startswith(f"erreur : envoi de {ISSUE} arrêté : le disque a eu une erreur")
+    assert lines[-1].startswith("conseil : libérez de la place là où se trouve le stockage")
     before = len(smtp_server.messages)
     assert 0 < before < 1000, "the disk filled up mid-list"
     again = digest(config, "send", smtp=smtp_server.url)
@@ -404,10 +405,10 @@ def test_a_full_disk_mid_send_is_one_clear_error_and_doubles_nobody(
     received = by_recipient(smtp_server)
     assert set(received) == set(emails), "nobody is skipped"
     doubled = {a: ids for a, ids in received.items() if len(ids) > 1}
-    if "nobody is sent twice" in lines[-1]:
+    if "personne ne reçoit la lettre deux fois" in lines[-1]:
         assert doubled == {}
     else:  # only those the hint counts, with the same Message-ID
-        said = re.search(r"(\d+) messages? the server accepted just then", lines[-1])
+        said = re.search(r"(\d+) messages? que le serveur venait d'accepter", lines[-1])
         assert said and len(doubled) == int(said[1]) < 50, lines[-1]
         assert all(ids[0] == ids[1] for ids in doubled.values())
     assert subscriber_statuses(config) == dict.fromkeys(emails, "confirmed")
@@ -433,8 +434,8 @@ def test_a_relay_that_trickles_cannot_hold_the_run_and_the_lock(
     took = time.monotonic() - started
     assert slow.returncode == 1, err
     assert took < 15, f"the run held on for {took:.0f} s"
-    assert "paused: the mail server 127.0.0.1 did not answer RCPT within 2 s" in err
-    assert "timeout= in DIGEST_SMTP_URL" in err and "Traceback" not in err
+    assert "en pause : le serveur de courrier 127.0.0.1 n'a pas répondu à RCPT en 2 s" in err
+    assert "timeout= dans DIGEST_SMTP_URL" in err and "Traceback" not in err
     assert "0 envoyé" in out and "3 en tout" in out
     # The lock is free, nobody was blamed, and a working relay gets the issue to everyone.
     resumed = digest(config, "send", smtp=smtp_server.url)
@@ -475,7 +476,7 @@ def test_report_prints_no_escape_sequence_from_a_reply_or_a_bounce(
     ("where", "reply", "said"),
     [
         ("rcpt", "550 relaying denied", "DIGEST_SMTP_URL"),
-        ("data", "552 5.3.4 Message size exceeds fixed limit", "refused the message itself"),
+        ("data", "552 5.3.4 Message size exceeds fixed limit", "a refusé le message lui-même"),
     ],
 )
 def test_a_refusal_that_is_not_about_one_address_is_exit_1_and_blames_nobody(
@@ -490,7 +491,8 @@ def test_a_refusal_that_is_not_about_one_address_is_exit_1_and_blames_nobody(
         smtp_server.script.data = reply
     refused = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
     assert refused.returncode == 1, refused.stderr
-    assert f"erreur : sending {ISSUE} paused: the mail server 127.0.0.1" in refused.stderr
+    paused = f"erreur : envoi de {ISSUE} en pause : le serveur de courrier 127.0.0.1"
+    assert paused in refused.stderr
     assert reply in refused.stderr and said in refused.stderr
     assert "0 en échec (dont 0 rejeté)" in refused.stdout
     assert subscriber_statuses(config) == dict.fromkeys(emails, "confirmed")
@@ -501,6 +503,45 @@ def test_a_refusal_that_is_not_about_one_address_is_exit_1_and_blames_nobody(
     assert fixed.returncode == 0, fixed.stderr
     assert "200 envoyés, 0 différé, 0 en échec" in fixed.stdout
     assert {a: len(ids) for a, ids in by_recipient(smtp_server).items()} == dict.fromkeys(emails, 1)
+
+
+def test_a_paused_send_says_why_and_what_to_do_in_the_staff_language(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """The pause, its reason and its advice come from the catalogue: French for a French
+    newsletter, today's English with DIGEST_LANG=en; the server's reply stays as it said it."""
+    config, _ = prepare(tmp_path, 5, "delivery:\n  connections: 1\n")
+    smtp_server.script.rcpt_default = "550 relaying denied"
+    french = digest(config, "send", "--issue", ISSUE, smtp=smtp_server.url)
+    assert french.returncode == 1, french.stderr
+    error, hint = french.stderr.splitlines()[-2:]
+    assert error == (
+        f"erreur : envoi de {ISSUE} en pause : le serveur de courrier 127.0.0.1 a répondu :"
+        " 550 relaying denied"
+    )
+    assert hint.startswith("conseil : le refus porte sur le côté de digest (relais, ")
+    assert hint.endswith(
+        "0 envoyé, 5 restants, aucune adresse n'est mise en cause : relancez `digest send`"
+        " plus tard, ou une fois le problème réglé (personne ne reçoit la lettre deux fois)"
+    )
+    english = subprocess.run(
+        command(config, "send", "--issue", ISSUE),
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**environment(smtp_server.url), "DIGEST_LANG": "en"},
+        timeout=120,
+    )
+    assert english.returncode == 1, english.stderr
+    error, hint = english.stderr.splitlines()[-2:]
+    assert error == (
+        f"error: sending {ISSUE} paused: the mail server 127.0.0.1 said: 550 relaying denied"
+    )
+    assert hint.startswith("hint: the refusal is about digest's side (relaying, sender, login)")
+    assert hint.endswith(
+        "0 sent, 5 left, no address blamed for this: run `digest send` again later, or once"
+        " that is fixed (nothing is sent twice)"
+    )
 
 
 def test_a_second_ctrl_c_stops_at_once(tmp_path: Path, smtp_server: SmtpServer) -> None:

@@ -105,7 +105,7 @@ def test_a_run_whose_every_recipient_was_refused_failed(
     done = digest(config, smtp_server, "run", "--offline", "--as-of", DUE)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "2023-W19 : 0 envoyé, 0 différé, 3 en échec" in done.stdout
-    assert "refused every message of 2023-W19" in done.stderr
+    assert "a refusé tous les messages de 2023-W19" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -17,6 +17,7 @@ from tests.smtp_server import SmtpServer, TricklingServer
 from tests.test_deliver_cli import digest, prepare
 
 
+@pytest.mark.usefixtures("english_staff")
 @pytest.mark.parametrize(
     "url",
     [
@@ -56,8 +57,8 @@ def test_digest_send_with_a_slash_in_the_password_is_bad_config(tmp_path: Path) 
     config, _ = prepare(tmp_path, 2)
     run = digest(config, "send", smtp="smtp://lettre:s3cr/et@mail.example.org:587")
     assert run.returncode == 2
-    assert "the user or password contains '/'" in run.stderr and "%2F" in run.stderr
-    assert "s3cr" not in run.stderr and "port is not a number" not in run.stderr
+    assert "l'utilisateur ou le mot de passe contient « / »" in run.stderr and "%2F" in run.stderr
+    assert "s3cr" not in run.stderr and "port n'est pas un nombre" not in run.stderr
 
 
 @pytest.mark.parametrize(

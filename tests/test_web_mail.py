@@ -64,6 +64,7 @@ def test_bad_smtp_urls(url: str) -> None:
     assert error.value.hint and error.value.exit_code == 2
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_password_never_in_repr_and_missing_url_is_explained() -> None:
     settings = parse_smtp_url("smtp://u:topsecret@h")
     assert "topsecret" not in repr(settings)
@@ -81,6 +82,7 @@ def test_send_one_with_login(smtp_server_auth: SmtpServer) -> None:
     assert smtp_server_auth.recorder.logins == ["lettre"]
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_wrong_password_is_a_delivery_error(smtp_server_auth: SmtpServer) -> None:
     url = smtp_server_auth.url.replace("smtp://", "smtp://lettre:wrong@")
     with pytest.raises(DeliveryError) as error:
@@ -129,6 +131,7 @@ def test_scripted_421_and_dropped_connections(smtp_server: SmtpServer) -> None:
     assert [m.rcpt_tos for m in smtp_server.messages] == [("first@example.org",)]
 
 
+@pytest.mark.usefixtures("english_staff")
 def test_unreachable_server_is_a_delivery_error() -> None:
     with pytest.raises(DeliveryError) as error:
         send_one(SmtpSettings("127.0.0.1", 1, "none", timeout=2), message("a@example.org"))

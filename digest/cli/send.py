@@ -24,7 +24,7 @@ from ..delivery.proof import send_proof
 from ..delivery.smtp import settings_from_env
 from ..delivery.stopping import Notify, Stop
 from ..errors import UsageError
-from ..i18n import N_, say, staff_language, status_label
+from ..i18n import N_, say, staff_language, status_label, t
 from ..lock import exclusive_run
 from ..period import unknown_issue_hint
 from ..schedule import item_count
@@ -61,7 +61,9 @@ def send_command(state: State, issue_id: str | None, address: str | None, dry_ru
     if address:
         with Store(config.store) as store:
             if not (issue := _pick(config, store, issue_id, test=True, quiet=True)):
-                raise UsageError("no issue is stored", hint="build one first: `digest build`")
+                raise UsageError(
+                    say(language, "send.none_stored"), hint=say(language, "send.none_stored_hint")
+                )
             message_id = send_proof(config, store, issue, address, _now, smtp=smtp, keys=keys)
             stored = store.issue(issue)
         click.echo(
@@ -173,7 +175,9 @@ def echo_delivery(result: DeliveryReport, language: str, command: str = "digest 
 def report_command(state: State, issue: str, fmt: str) -> None:
     with Store(state.config.store) as store:
         if store.issue(issue) is None:
-            raise UsageError(f"no issue {issue} in the store", hint=unknown_issue_hint(issue))
+            raise UsageError(
+                t("delivery.error.no_issue", issue=issue), hint=unknown_issue_hint(issue)
+            )
         counts = report(store, issue)
         if fmt == "csv":
             writer = csv.writer(sys.stdout, lineterminator="\n")

@@ -39,7 +39,7 @@ from typing import Any
 from ..chars import remove_control_chars
 from ..config import Config
 from ..errors import DeliveryError, StoreError, UsageError
-from ..i18n import say, staff_language
+from ..i18n import current_staff_language, say, staff_language, status_label, t
 from ..period import unknown_issue_hint, week_period
 from ..schedule import Due, due_of, is_preview
 from ..store import Store, StoredIssue
@@ -109,10 +109,8 @@ class DeliveryPaused(DeliveryError):
     def __init__(self, report: DeliveryReport) -> None:
         advice = f"{report.advice}. " if report.advice else ""
         super().__init__(
-            f"sending {report.issue_id} paused: {report.paused}",
-            hint=f"{advice}{report.sent} sent, {report.left} left, no address blamed for"
-            " this: run `digest send` again later, or once that is fixed (nothing is sent"
-            " twice)",
+            t("delivery.error.paused", issue=report.issue_id, reason=report.paused),
+            hint=t("delivery.error.paused_hint", advice=advice, sent=report.sent, left=report.left),
         )
         self.report = report
 
@@ -122,15 +120,10 @@ class DeliveryInterrupted(DeliveryError):
     code is the shell's for that signal: 130 (Ctrl-C) or 143 (SIGTERM)."""
 
     def __init__(self, report: DeliveryReport, stop: Stop) -> None:
-        again = (
-            "nobody is sent twice"
-            if not stop.at_once
-            else "the few messages in flight when it stopped go again, same Message-ID"
-        )
+        again = t("delivery.error.in_flight") if stop.at_once else t("delivery.error.nobody_twice")
         super().__init__(
-            f"sending {report.issue_id} stopped by {stop.name}",
-            hint=f"{report.sent} sent, {report.left} left: run `digest send` again to go on"
-            f" ({again})",
+            t("delivery.error.stopped", issue=report.issue_id, signal=stop.name),
+            hint=t("delivery.error.stopped_hint", sent=report.sent, left=report.left, again=again),
         )
         self.exit_code = stop.exit_code
         self.report = report
@@ -141,8 +134,8 @@ class DeliveryRefused(DeliveryError):
 
     def __init__(self, report: DeliveryReport) -> None:
         super().__init__(
-            f"the mail server refused every message of {report.issue_id}",
-            hint=f"see `digest report {report.issue_id}` for the replies",
+            t("delivery.error.refused_all", issue=report.issue_id),
+            hint=t("delivery.error.refused_all_hint", issue=report.issue_id),
         )
         self.report = report
 
@@ -248,11 +241,17 @@ def default_test_issue(config: Config, store: Store) -> StoredIssue | None:
 def sendable_issue(store: Store, issue_id: str) -> StoredIssue:
     stored = store.issue(issue_id)
     if stored is None:
-        raise UsageError(f"no issue {issue_id} in the store", hint=unknown_issue_hint(issue_id))
+        raise UsageError(
+            t("delivery.error.no_issue", issue=issue_id), hint=unknown_issue_hint(issue_id)
+        )
     if stored.status not in SENDABLE:
         raise DeliveryError(
-            f"issue {issue_id} is {stored.status}: it is not sent",
-            hint="build it again to send it",
+            t(
+                "delivery.error.not_sendable",
+                issue=issue_id,
+                status=status_label(current_staff_language(), stored.status, of="issue"),
+            ),
+            hint=t("delivery.error.not_sendable_hint"),
         )
     return stored
 
@@ -370,18 +369,15 @@ class _Run:
                 lost += self.unwritten
                 self.unwritten = []
         accepted = sum(r.kind == "sent" for r in lost)
-        again = (
-            f"{accepted} message{'s' if accepted > 1 else ''} the server accepted just then"
-            " could not be recorded: the next run sends"
-            f" {'them' if accepted > 1 else 'it'} again, with the same Message-ID; nobody"
-            " else is sent twice"
-            if accepted
-            else "what the server accepted is recorded: nobody is sent twice"
-        )
+        if accepted == 1:
+            again = t("delivery.error.full_lost_one")
+        elif accepted:
+            again = t("delivery.error.full_lost", count=accepted)
+        else:
+            again = t("delivery.error.full_recorded")
         return StoreError(
-            f"sending {self.issue_id} stopped: {error.message}",
-            hint=f"free some space where the store is ({self.store.path}), then run"
-            f" `digest send` again; {again}",
+            t("delivery.error.full", issue=self.issue_id, error=error.message),
+            hint=t("delivery.error.full_hint", store=self.store.path, again=again),
         )
 
     def _quota_note(self) -> str:

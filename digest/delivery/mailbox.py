@@ -14,6 +14,7 @@ from email import policy
 from email.parser import BytesParser
 from typing import TYPE_CHECKING
 
+from ..i18n import t
 from ..subscribers import Leaving, leave
 from ..tokens import UNSUBSCRIBE, BadToken, Keys, read_token
 
@@ -39,9 +40,6 @@ def unsubscribe_by_mail(store: Store, raw: bytes, keys: Keys, *, now: datetime) 
     """Unsubscribe whoever the token in the message names; BadToken if it names no one."""
     token = token_in(raw[:MAX_MESSAGE_BYTES])
     if token is None:
-        raise NoToken(
-            "no unsubscribe token in the subject of this email: nothing done",
-            hint="the sender can use the unsubscribe link at the bottom of any issue",
-        )
+        raise NoToken(t("mailbox.no_token"), hint=t("mailbox.no_token_hint"))
     subscriber_id = read_token(keys, token, UNSUBSCRIBE)
     return leave(store, subscriber_id, now=now, source="mail", ip=None)

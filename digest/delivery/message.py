@@ -28,6 +28,7 @@ from urllib.parse import quote, urlsplit
 from ..chars import remove_control_chars
 from ..config import Config
 from ..errors import DeliveryError, SettingError
+from ..i18n import t
 from ..render import PLACEHOLDERS
 
 POLICY = email.policy.SMTP
@@ -75,10 +76,7 @@ def sender_address(config: Config) -> tuple[str, str]:
     """(display name, address) of newsletter.sender; SettingError if there is no address."""
     name, address = parseaddr(clean_header(config.newsletter.sender))
     if "@" not in address:
-        raise SettingError(
-            "newsletter.sender has no email address: messages need a From:",
-            hint='set newsletter.sender: "Lettre <lettre@example.org>" in feeds.yaml',
-        )
+        raise SettingError(t("delivery.error.no_sender"), hint=t("delivery.error.no_sender_hint"))
     return name, address
 
 
@@ -247,12 +245,11 @@ def _read_key(path: Path) -> bytes:
         key = path.read_bytes()
     except OSError as exc:
         raise SettingError(
-            f"cannot read the DKIM key {path}: {exc.strerror or exc}",
-            hint="check delivery.dkim_key in feeds.yaml (a PEM private key)",
+            t("delivery.error.dkim_unreadable", path=path, error=exc.strerror or exc),
+            hint=t("delivery.error.dkim_unreadable_hint"),
         ) from exc
     if not re.search(rb"-----BEGIN (RSA )?PRIVATE KEY-----", key):
         raise SettingError(
-            f"{path} is not a PEM private key",
-            hint="generate one: openssl genrsa -out dkim.pem 2048",
+            t("delivery.error.dkim_not_pem", path=path), hint=t("delivery.error.dkim_not_pem_hint")
         )
     return key

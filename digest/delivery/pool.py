@@ -31,6 +31,7 @@ from types import TracebackType
 
 from ..chars import remove_control_chars
 from ..errors import DeliveryError
+from ..i18n import t
 from ..store.outbox import OutboxRow
 from .replies import Result, Stage, Streak, about_us, classify, without_address
 from .smtp import CommandTimeout, SmtpConnection, SmtpSettings
@@ -41,22 +42,6 @@ POLL = 0.2  # seconds between two looks at a stop asked "at once", while waiting
 # a commit per message would cost more than sending it (each one is fsynced). At most this
 # window's worth of accepted messages can go twice after a kill -9 or a power cut.
 GATHER = 0.01
-# What to do, said after the server's reply when the run pauses.
-LATER = "the server asks to wait (a rate limit or a policy): run `digest send` again later"
-OUR_SIDE = (
-    "the refusal is about digest's side (relaying, sender, login), not the address: check the"
-    " user and password in DIGEST_SMTP_URL, newsletter.sender and delivery.return_path, and"
-    " what the relay allows"
-)
-MESSAGE = (
-    "the relay refuses the message itself ({size} KB), whatever the address: its size limit"
-    " or its content filter; ask its administrator"
-)
-EVERYONE = (
-    "that is the relay refusing everyone, not {count} dead mailboxes: check its settings"
-    " (relaying, sender, login)"
-)
-SLOW = "check the mail server, or give it longer (timeout= in DIGEST_SMTP_URL)"
 
 
 @dataclass(frozen=True)
@@ -261,7 +246,7 @@ class Pool:
                 else:
                     result, connection = self._deliver(connection, row, data)
             except Exception as exc:  # never lose a row: report it as not tried
-                self._pause(Pause(f"unexpected error while sending: {exc!r}"))
+                self._pause(Pause(t("smtp.pause.unexpected", error=repr(exc))))
                 result = Result(row, "untried")
             self.done.put((1, self._judge(result)))
         if connection is not None:
@@ -283,8 +268,8 @@ class Pool:
             decided = self.streak.refuse(result)
             if self.streak.tripped:
                 count = len(self.streak.held)
-                reason = f"gave the same refusal to {count} addresses in a row: {result.reply}"
-                self._pause(self._said(reason, EVERYONE.format(count=count)))
+                reason = t("smtp.pause.same_refusal", count=count, reply=result.reply)
+                self._pause(self._said(reason, t("smtp.advice.everyone", count=count)))
             return decided
 
     def _deliver(
@@ -305,8 +290,8 @@ class Pool:
                 return self._transaction(connection, row, data), connection
             except CommandTimeout as exc:
                 connection.close()
-                said = f"did not answer {exc.command} within {exc.seconds:g} s"
-                self._pause(self._said(said, SLOW))
+                said = t("smtp.pause.no_answer", command=exc.command, seconds=f"{exc.seconds:g}")
+                self._pause(self._said(said, t("smtp.advice.slow")))
                 return Result(row, "paused", f"no answer to {exc.command} in time"), None
             except (smtplib.SMTPServerDisconnected, OSError) as exc:
                 connection.close()
@@ -345,26 +330,30 @@ class Pool:
             self._pause(self._halt_reason(text, stage, size))
             return Result(row, "halted", text, stage)  # still pending: nobody is to blame
         if kind == "pause":
-            advice = OUR_SIDE if code != 421 and about_us(words) else LATER
-            self._pause(self._said(f"said: {text}", advice))
+            if code != 421 and about_us(words):
+                advice = t("smtp.advice.our_side")
+            else:
+                advice = t("smtp.advice.later")
+            self._pause(self._said(t("smtp.pause.said", reply=text), advice))
             return Result(row, "paused", text, stage)  # retried after the pause, never failed
         return Result(row, kind, text, stage)
 
     def _halt_reason(self, text: str, stage: Stage, size: int) -> Pause:
         if stage == "mail":
-            return self._said(f"refused the sender: {text}", OUR_SIDE)
+            return self._said(t("smtp.pause.sender", reply=text), t("smtp.advice.our_side"))
         return self._said(
-            f"refused the message itself: {text}", MESSAGE.format(size=math.ceil(size / 1024))
+            t("smtp.pause.message", reply=text),
+            t("smtp.advice.message", size=math.ceil(size / 1024)),
         )
 
     def _said(self, what: str, advice: str) -> Pause:
-        return Pause(f"the mail server {self.settings.host} {what}", advice)
+        return Pause(t("smtp.pause.server", host=self.settings.host, what=what), advice)
 
     def _reconnect(self) -> SmtpConnection | None:
         try:
             return self._connect()
         except DeliveryError as exc:
-            self._pause(Pause(f"lost the connection and could not reconnect: {exc.message}"))
+            self._pause(Pause(t("smtp.pause.reconnect", error=exc.message)))
             return None
 
     def _pause(self, pause: Pause) -> None:

@@ -13,6 +13,7 @@ import smtplib
 
 from ..config import Config
 from ..errors import DeliveryError
+from ..i18n import t
 from ..store import Store
 from ..subscribers import normalise_email
 from ..tokens import Keys, unsubscribe_url
@@ -60,8 +61,10 @@ def _send(smtp: SmtpSettings, sender: str, address: str, data: bytes) -> None:
             refused = connection.send_bytes(sender, [address], data)
         except smtplib.SMTPException as exc:
             raise DeliveryError(
-                f"the mail server did not take the test copy: {exc}",
-                hint="see the mail server's log",
+                t("delivery.error.proof_not_taken", error=exc), hint=t("smtp.error.server_log")
             ) from exc
     if refused:
-        raise DeliveryError(f"the mail server refused {address}: {refused[0].reply}")
+        raise DeliveryError(
+            t("smtp.error.refused", address=address, reply=refused[0].reply),
+            hint=t("smtp.error.server_log"),
+        )

@@ -27,18 +27,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..chars import remove_control_chars
 from ..errors import DeliveryError, SettingError
+from ..i18n import t
 
 _T = TypeVar("_T")
 
 SMTP_ENV = "DIGEST_SMTP_URL"
 TLS_MODES = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
-URL_HINT = "set DIGEST_SMTP_URL=smtp://[user:password@]host[:port][?tls=starttls|ssl|none]"
-# Characters that end the user:password part of a URL early: they must be percent-encoded.
-ENCODE_HINT = (
-    "percent-encode them in the user and password: '/' is %2F, '?' is %3F, '#' is %23"
-    " (and '%' is %25), e.g. smtp://lettre:abc%2Fdef@mail.example.org:587"
-)
 READ_TIMEOUT = 30.0  # the longest silence on a connection
 COMMAND_TIMEOUT = 60.0  # the longest one SMTP command may take, reply included
 
@@ -77,26 +72,30 @@ def parse_smtp_url(url: str) -> SmtpSettings:
     TLS mode is starttls. The user and password never appear in an error (it may be logged)."""
     parts = urlsplit(url.strip())
     if parts.scheme != "smtp" or not parts.hostname:
-        raise SettingError(f"{SMTP_ENV} is not an smtp:// URL", hint=URL_HINT)
+        raise SettingError(t("smtp.error.not_url", env=SMTP_ENV), hint=_url_hint())
     if "@" in parts.path + parts.query + parts.fragment:
         # "smtp://u:pa/ss@host": the '/' ended the host part, and "pa" reads as its port.
         raise SettingError(
-            f"{SMTP_ENV}: the user or password contains '/', '?' or '#', which end the"
-            " host part of a URL",
-            hint=ENCODE_HINT,
+            t("smtp.error.user_chars", env=SMTP_ENV), hint=t("smtp.error.user_chars_hint")
         )
     query = parse_qs(parts.query)
     tls = query.get("tls", ["starttls"])[-1].lower()
     if tls not in TLS_MODES:
-        raise SettingError(f"{SMTP_ENV}: unknown tls={tls!r}", hint="use tls=starttls, ssl or none")
+        raise SettingError(
+            t("smtp.error.tls", env=SMTP_ENV, tls=repr(tls)), hint=t("smtp.error.tls_hint")
+        )
     try:
         port = parts.port or DEFAULT_PORTS[tls]
     except ValueError as exc:
-        raise SettingError(f"{SMTP_ENV}: the port is not a number", hint=URL_HINT) from exc
+        raise SettingError(t("smtp.error.port", env=SMTP_ENV), hint=_url_hint()) from exc
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
     timeout = _seconds(query.get("timeout", [str(COMMAND_TIMEOUT)])[-1])
     return SmtpSettings(parts.hostname, port, tls, user, password, timeout)
+
+
+def _url_hint() -> str:
+    return t("smtp.error.url_hint", env=SMTP_ENV)
 
 
 def _seconds(text: str) -> float:
@@ -106,8 +105,8 @@ def _seconds(text: str) -> float:
         seconds = 0.0
     if not 0 < seconds <= 3600:
         raise SettingError(
-            f"{SMTP_ENV}: timeout={text!r} is not a number of seconds",
-            hint=f"the most one SMTP command may take, e.g. timeout={COMMAND_TIMEOUT:g}",
+            t("smtp.error.timeout", env=SMTP_ENV, timeout=repr(text)),
+            hint=t("smtp.error.timeout_hint", seconds=f"{COMMAND_TIMEOUT:g}"),
         )
     return seconds
 
@@ -116,9 +115,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> SmtpSettings:
     """The settings in $DIGEST_SMTP_URL; a clear SettingError when it is missing."""
     url = (os.environ if environ is None else environ).get(SMTP_ENV, "")
     if not url.strip():
-        raise SettingError(
-            f"{SMTP_ENV} is not set: digest does not know where to send mail", hint=URL_HINT
-        )
+        raise SettingError(t("smtp.error.unset", env=SMTP_ENV), hint=_url_hint())
     return parse_smtp_url(url)
 
 
@@ -271,14 +268,14 @@ class SmtpConnection:
         except smtplib.SMTPAuthenticationError as exc:
             self.close()
             raise DeliveryError(
-                f"the mail server {s.host} refused the login of {s.user!r}: {_reply(exc)}",
-                hint=f"check the user and password in {SMTP_ENV}",
+                t("smtp.error.login", host=s.host, user=repr(s.user), reply=_reply(exc)),
+                hint=t("smtp.error.login_hint", env=SMTP_ENV),
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             raise DeliveryError(
-                f"cannot talk to the mail server {s.host}:{s.port}: {_reply(exc)}",
-                hint=f"check {SMTP_ENV} (host, port, tls=starttls|ssl|none) and the network",
+                t("smtp.error.connect", host=s.host, port=s.port, reply=_reply(exc)),
+                hint=t("smtp.error.connect_hint", env=SMTP_ENV),
             ) from exc
 
     def _connect(self) -> smtplib.SMTP:
@@ -334,14 +331,14 @@ def send_one(settings: SmtpSettings, message: EmailMessage) -> None:
             refused = connection.send(message)
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(
-                f"the mail server {settings.host} did not take the message: {_reply(exc)}",
-                hint="see the mail server's log; the address may be refused",
+                t("smtp.error.not_taken", host=settings.host, reply=_reply(exc)),
+                hint=t("smtp.error.not_taken_hint"),
             ) from exc
     if refused:
         first = refused[0]
         raise DeliveryError(
-            f"the mail server refused {first.address}: {first.code} {first.reply}",
-            hint="see the mail server's log",
+            t("smtp.error.refused", address=first.address, reply=f"{first.code} {first.reply}"),
+            hint=t("smtp.error.server_log"),
         )
 
 
