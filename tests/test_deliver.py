@@ -4,6 +4,7 @@ dropped connections, the frozen audience, and the one-click link against the rea
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 from collections import Counter
@@ -575,8 +576,15 @@ def test_a_relay_that_refuses_everyone_pauses_and_blames_nobody(
 def test_a_relay_that_starts_refusing_mid_list_blames_nobody(
     setup: tuple[Config, Store, list[str]], smtp_server: SmtpServer
 ) -> None:
-    """The same 5xx for address after address is the relay's, even after it took some."""
+    """The same 5xx for address after address is the relay's, even after it took some.
+
+    One connection: with several, an acceptance whose reply arrives after the streak began
+    still releases the refusals held (a known race, see docs/delivery.md), and this test
+    states the rule, not that race."""
     config, store, emails = setup
+    config = dataclasses.replace(
+        config, delivery=dataclasses.replace(config.delivery, connections=1)
+    )
     smtp_server.script.rcpt_default, smtp_server.script.default_after = "554 Access denied", 8
     with pytest.raises(DeliveryPaused) as paused:
         send(config, store, smtp_server, Clock(NOW))
