@@ -20,13 +20,14 @@ longer than its timeout to answer one command, the pool pauses.
 from __future__ import annotations
 
 import collections
+import itertools
 import math
 import queue
 import smtplib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 
 from ..chars import remove_control_chars
@@ -147,6 +148,7 @@ class Pool:
         self.done: queue.Queue[tuple[int, list[Result]]] = queue.Queue()
         self.outstanding = 0  # rows sent to the threads and not yet accounted for
         self.streak = Streak()
+        self.tickets = itertools.count(1)  # next() is atomic under the GIL
         self.lock = threading.RLock()
         self.threads: list[threading.Thread] = []
 
@@ -259,7 +261,7 @@ class Pool:
         """The results decided by this one: a permanent refusal waits in the streak."""
         with self.lock:
             if result.kind == "sent":
-                return [result, *self.streak.accept()]
+                return [result, *self.streak.accept(result.ticket)]
             if result.kind not in ("fail", "bounce") or not result.stage:
                 return [result]
             if self.paused is not None or self.stop.requested:
@@ -287,7 +289,10 @@ class Pool:
             if self._halted():  # a stop came while waiting for the rate limit
                 return Result(row, "untried"), connection
             try:
-                return self._transaction(connection, row, data), connection
+                # Numbered before the first command: "in a row" is the order messages were
+                # started in, which replies from several connections need not keep.
+                ticket = next(self.tickets)
+                return replace(self._transaction(connection, row, data), ticket=ticket), connection
             except CommandTimeout as exc:
                 connection.close()
                 said = t("smtp.pause.no_answer", command=exc.command, seconds=f"{exc.seconds:g}")

@@ -56,12 +56,14 @@ class Result:
     kind: sent, defer, fail, bounce, paused (a reply that paused the run: deferred, due at
     once, the attempt counted), halted (a refusal of the sender or of the message: the row
     stays pending, as if not tried), untried. `stage` is set for a server's reply.
+    `ticket` numbers the transactions in the order they were started (0: never started).
     """
 
     row: OutboxRow
     kind: str
     reply: str = ""
     stage: str = ""
+    ticket: int = 0
 
 
 def classify(code: int, reply: str, stage: Stage = "rcpt") -> str:
@@ -119,7 +121,10 @@ class Streak:
 
     `SAME_REFUSALS` refusals in a row with the same reply (address taken out) trip it: none
     of those addresses is blamed, and the run pauses. A message accepted, or a different
-    refusal, ends a streak: the refusals held are then each their address's own. An address
+    refusal, ends a streak: the refusals held are then each their address's own. Only the
+    refusals of messages started before the accepted one are released, though: with several
+    connections, a message started just before the relay began refusing can be accepted
+    after the first refusals came back, and it says nothing about them. An address
     tried before is judged on its own once this run has seen the relay accept a message
     (so a cluster of dead addresses pauses one run, not every run); before that it counts
     like any other. Not thread-safe: the pool calls it under its lock.
@@ -132,10 +137,17 @@ class Streak:
         self.accepted = False
         self.tripped = False
 
-    def accept(self) -> list[Result]:
-        """A message went through: the refusals held were their addresses' own."""
+    def accept(self, ticket: int) -> list[Result]:
+        """The message started as `ticket` went through: the refusals held of messages
+        started before it were their addresses' own; later ones stay held."""
         self.accepted = True
-        return [] if self.tripped else self._release()
+        if self.tripped:
+            return []
+        earlier = [r for r in self.held if r.ticket < ticket]
+        self.held = [r for r in self.held if r.ticket >= ticket]
+        if not self.held:
+            self.key = ""
+        return earlier
 
     def refuse(self, result: Result) -> list[Result]:
         """One more refusal; returns the results decided now (often none)."""
