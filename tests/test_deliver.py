@@ -4,7 +4,6 @@ dropped connections, the frozen audience, and the one-click link against the rea
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import socket
 from collections import Counter

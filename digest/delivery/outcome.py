@@ -1,0 +1,121 @@
+"""Where an issue's delivery stands, and the errors a run ends with.
+
+report(store, issue_id) -> DeliveryReport
+problems(store, issue_id) -> the deferred, failed and bounced rows, fit for a terminal
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..chars import remove_control_chars
+from ..errors import DeliveryError
+from ..i18n import t
+from ..store import Store
+from ..store.outbox import Problem
+from .stopping import Stop
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """Where an issue's delivery stands: outbox rows by outcome."""
+
+    issue_id: str
+    audience: int
+    sent: int
+    deferred: int
+    failed: int
+    bounced: int  # among `failed`: the address was suppressed (5.1.x)
+    pending: int  # not tried yet, or caught in flight by a crash
+    paused: str | None = None  # why the run paused (the server's reply), if it did
+    advice: str | None = None  # what to do about that pause
+    # Why this run left pending rows to a later one without any error: a quota used up.
+    later: str | None = None
+
+    @property
+    def left(self) -> int:
+        """Addresses that have not got it yet and may still: pending or deferred."""
+        return self.pending + self.deferred
+
+    @property
+    def done(self) -> bool:
+        """Nothing left to try: every row is sent or failed."""
+        return self.pending == 0 and self.deferred == 0
+
+    @property
+    def refused_everything(self) -> bool:
+        """The server refused every message it was given and accepted none: the job failed."""
+        return self.failed > 0 and self.sent == 0
+
+    def raise_for_outcome(self) -> None:
+        """Raise DeliveryRefused when the run failed as a whole (DESIGN §3: exit 1).
+
+        One rule for every command that sends (`digest send`, `digest run`), as httpx's
+        `raise_for_status`: the caller prints the report first, then asks.
+        """
+        if self.refused_everything:
+            raise DeliveryRefused(self)
+
+
+class DeliveryPaused(DeliveryError):
+    """The server asked us to stop (421, policy, rate limit), refused something that is not
+    about one recipient (relay, sender, the message), or went away; `report` says what was
+    done. Nobody's status changed for it; a later run carries on."""
+
+    def __init__(self, report: DeliveryReport) -> None:
+        advice = f"{report.advice}. " if report.advice else ""
+        super().__init__(
+            t("delivery.error.paused", issue=report.issue_id, reason=report.paused),
+            hint=t("delivery.error.paused_hint", advice=advice, sent=report.sent, left=report.left),
+        )
+        self.report = report
+
+
+class DeliveryInterrupted(DeliveryError):
+    """SIGINT or SIGTERM stopped the run; what the server accepted is recorded. The exit
+    code is the shell's for that signal: 130 (Ctrl-C) or 143 (SIGTERM)."""
+
+    def __init__(self, report: DeliveryReport, stop: Stop) -> None:
+        again = t("delivery.error.in_flight") if stop.at_once else t("delivery.error.nobody_twice")
+        super().__init__(
+            t("delivery.error.stopped", issue=report.issue_id, signal=stop.name),
+            hint=t("delivery.error.stopped_hint", sent=report.sent, left=report.left, again=again),
+        )
+        self.exit_code = stop.exit_code
+        self.report = report
+
+
+class DeliveryRefused(DeliveryError):
+    """Every message tried was refused and none accepted; `report` says what was done."""
+
+    def __init__(self, report: DeliveryReport) -> None:
+        super().__init__(
+            t("delivery.error.refused_all", issue=report.issue_id),
+            hint=t("delivery.error.refused_all_hint", issue=report.issue_id),
+        )
+        self.report = report
+
+
+def problems(store: Store, issue_id: str) -> Iterator[Problem]:
+    """The deferred, failed and bounced rows of `digest report`, fit for a terminal: what a
+    server or a DSN said may hold escape sequences (a forged bounce can retitle a terminal),
+    and none of it reaches the screen or the CSV."""
+    for p in store.problems(issue_id):
+        yield Problem(
+            remove_control_chars(p.email), remove_control_chars(p.status), p.attempts,
+            remove_control_chars(p.last_error), p.bounced, remove_control_chars(p.updated_at),
+        )  # fmt: skip
+
+
+def report(store: Store, issue_id: str) -> DeliveryReport:
+    counts = store.outbox_counts(issue_id)
+    return DeliveryReport(
+        issue_id=issue_id,
+        audience=sum(counts[s] for s in ("pending", "sending", "sent", "deferred", "failed")),
+        sent=counts["sent"],
+        deferred=counts["deferred"],
+        failed=counts["failed"],
+        bounced=counts["bounced"],
+        pending=counts["pending"] + counts["sending"],
+    )
