@@ -1,7 +1,8 @@
 """Feed bytes to Items: the one module that sees feedparser's loose dicts.
 
 `parse_feed(body, source, base_url, headers)` turns an RSS 0.9x/1.0/2.0 or Atom document
-into cleaned, frozen `Item`s, or raises ParseError. Hostile input is defused before
+(or a JSON Feed, read into the same entries by jsonfeed.py) into cleaned, frozen `Item`s,
+or raises ParseError. Hostile input is defused before
 feedparser sees it (the DOCTYPE, and with it every entity declaration, is removed) and every
 string goes through digest.text on the way out. Pure CPU work: safe to run in a process pool.
 """
@@ -29,6 +30,7 @@ from ..identity import item_key
 from ..models import Item
 from ..text import clean_title, plain_title, sanitize_html, sanitized_to_text, summarize
 from ..urls import http_url
+from .jsonfeed import is_json, json_entries
 
 _FIRST_IMG = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"", re.I)
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
@@ -43,6 +45,9 @@ def parse_feed(
 ) -> tuple[Item, ...]:
     """The items of the feed in `body`; ParseError when it is not a usable feed."""
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    if is_json(body, lowered.get("content-type", "")):
+        entries, json_base = json_entries(body, lowered.get("content-type", ""), base_url)
+        return _items(entries, source, json_base)
     utf8, utf8_headers = self_describing(body, lowered)
     result = _run_feedparser(strip_doctype(utf8), utf8_headers)
     _check(result, lowered.get("content-type", ""))

@@ -45,8 +45,9 @@ __all__ = [
 # The pipeline adds the newsletter's base_url, so a partner's webmaster knows who asks.
 USER_AGENT = f"digest/{__version__} (newsletter feed reader)"
 ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
-    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, "
+    "application/json;q=0.8, */*;q=0.5"
 )
 # Above about 20 connections httpx spent its CPU managing the pool instead of reading.
 MAX_CONNECTIONS = 20
