@@ -99,6 +99,11 @@ def test_google_alerts_links_lead_to_the_article() -> None:
     items = read("feedjira/google_alerts_atom.xml")
     assert items[1].url == "https://investorplace.com/2019/07/slack-stock-truly-compelling/"
     assert not any((item.url or "").startswith("https://www.google.com/") for item in items)
+    # The same redirect in a summary's link; one to a javascript: target stays as it was.
+    alert = "https://www.google.com/url?rct=j&amp;sa=t&amp;url=https://ex.org/a&amp;ct=ga"
+    assert 'href="https://ex.org/a"' in sanitize_html(f'<a href="{alert}">a</a>')
+    hostile = sanitize_html('<a href="https://www.google.com/url?url=javascript:alert(1)">a</a>')
+    assert 'href="https://www.google.com/url?url=javascript:alert(1)"' in hostile
 
 
 def test_medium_and_webtrekk_tracking_parameters_are_dropped() -> None:
