@@ -15,25 +15,29 @@ from html.parser import HTMLParser
 from .chars import remove_control_chars
 from .urls import LINK_SCHEMES, link_filter
 
-ALLOWED_TAGS = {
+# The elements that end a line of text: each separates the words before it from the words
+# after it, in every text drawn from HTML (summaries, titles). Why all of them: an element
+# the sanitizer dropped or the text extractor ignored glued its neighbours,
+# `<div>One.</div><div>Two.</div>` read "One.Two.".
+BLOCK_TAGS = frozenset(
+    (
+        "address", "article", "aside", "blockquote", "br", "caption", "dd", "div", "dl",
+        "dt", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+        "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td",
+        "tfoot", "th", "thead", "tr", "ul",
+    )
+)  # fmt: skip
+# Block elements are kept (without attributes) so that the sanitized HTML still separates
+# what they separated: nh3 drops a tag it does not allow and joins the text around it.
+ALLOWED_TAGS = BLOCK_TAGS | {
     "a",
     "abbr",
     "b",
-    "blockquote",
-    "br",
     "cite",
     "code",
     "em",
-    "figcaption",
-    "figure",
-    "h2",
-    "h3",
-    "h4",
     "i",
     "img",
-    "li",
-    "ol",
-    "p",
     "q",
     "s",
     "small",
@@ -41,9 +45,18 @@ ALLOWED_TAGS = {
     "sub",
     "sup",
     "u",
-    "ul",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "width", "height"}}
+# Classes of the blocks of share buttons that blogs and FeedBurner append to an entry
+# (FeedFlare, Jetpack's sharedaddy, AddToAny, Shareaholic...). Kept on <div> so that the
+# picture of an item is never taken from them (see digest.sources.feedparse).
+SHARE_CLASSES = frozenset(
+    (
+        "feedflare", "sharedaddy", "sd-sharing-enabled", "share", "shares", "sharing",
+        "share-buttons", "share-links", "social-share", "social-sharing",
+        "addtoany_share_save_container", "a2a_kit", "shareaholic-canvas",
+    )
+)  # fmt: skip
 
 TITLE_MAX_CHARS = 300
 SUMMARY_MAX_WORDS = 60  # longer texts are cut...
@@ -54,7 +67,10 @@ _PIXEL = re.compile(
     r"<img\b[^>]*\b(?:width|height)\s*=\s*[\"']?\s*[01](?:px)?\s*(?=[\"'\s/>])[^>]*>", re.I
 )
 _SPACES = re.compile(r"\s+")
-_BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr"}
+# An <img> without a src: its URL was refused (a tracker, a javascript: URL...), and an
+# image with nothing to show is not worth keeping.
+_IMG_WITHOUT_SRC = re.compile(r'<img\b(?![^>]*\ssrc=")[^>]*>')
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 def clean_title(raw: str) -> str:
@@ -76,16 +92,30 @@ def sanitize_html(raw: str, base_url: str | None = None) -> str:
     import nh3  # imported here so that modules that only need plain text stay light
 
     without_pixels = _PIXEL.sub("", raw)
-    return nh3.clean(
+    cleaned = nh3.clean(
         without_pixels,
         tags=ALLOWED_TAGS,
         clean_content_tags={"script", "style", "iframe", "object", "embed", "template"},
         attributes=ALLOWED_ATTRIBUTES,
+        allowed_classes={"div": SHARE_CLASSES},
         url_schemes=LINK_SCHEMES,
-        attribute_filter=link_filter(base_url),
+        attribute_filter=link_filter(base_url),  # it refuses known tracker images' src
         link_rel="noopener noreferrer",
         strip_comments=True,
-    ).strip()
+    )
+    if "<img" in cleaned:
+        cleaned = _IMG_WITHOUT_SRC.sub("", cleaned)
+    return cleaned.strip()
+
+
+def text_to_html(text: str) -> str:
+    """Plain text as HTML that says the same: escaped, a paragraph per blank-line break.
+
+    Why: an Atom `type="text"` summary is text, "if a&lt;b and b&gt;c" included; read as
+    HTML it lost everything between the brackets ("if ac").
+    """
+    paragraphs = (part.strip() for part in _PARAGRAPH_BREAK.split(text))
+    return "".join(f"<p>{html.escape(part, quote=False)}</p>" for part in paragraphs if part)
 
 
 class _TextExtractor(HTMLParser):
@@ -100,13 +130,13 @@ class _TextExtractor(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style", "template"):
             self._skip += 1
-        elif tag in _BLOCKS:
+        elif tag in BLOCK_TAGS:
             self._end_piece()
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style", "template") and self._skip:
             self._skip -= 1
-        elif tag in _BLOCKS:
+        elif tag in BLOCK_TAGS:
             self._end_piece()
 
     def handle_data(self, data: str) -> None:
@@ -133,9 +163,8 @@ def html_to_text(fragment: str) -> str:
 # A tag as nh3 writes it: attribute values always in double quotes. nh3 0.2 escapes '>' in
 # them too, but the pattern skips quoted values in case a later html5ever does not.
 _TAG = re.compile(r'<[^">]*(?:"[^"]*"[^">]*)*>')
-_BLOCK_TAG = re.compile(
-    r'</?(?:p|div|br|li|h[1-6]|blockquote|tr)(?=[\s/>])[^">]*(?:"[^"]*"[^">]*)*>', re.I
-)
+_BLOCK_NAMES = "|".join(sorted(BLOCK_TAGS))  # the lookahead keeps "th" from "thead"
+_BLOCK_TAG = re.compile(rf'</?(?:{_BLOCK_NAMES})(?=[\s/>])[^">]*(?:"[^"]*"[^">]*)*>', re.I)
 
 
 def sanitized_to_text(fragment: str) -> str:

@@ -211,13 +211,18 @@ def _origin(base: str) -> str | None:
 
 
 def link_filter(base: str | None):  # type: ignore[no-untyped-def]
-    """An nh3 attribute filter that makes links absolute and drops the unsafe ones."""
+    """An nh3 attribute filter that makes links absolute and drops the unsafe ones, the
+    src of known tracker images (digest.text then drops the image), and unwraps redirects."""
 
     def keep(element: str, attribute: str, value: str) -> str | None:
         if attribute not in ("href", "src"):
             return value
         try:
             absolute = join_url(base, href_text(value))
+            if element == "img" and is_tracker_image(absolute):
+                return None
+            if element == "a" and _REDIRECTOR.match(absolute):
+                absolute = unwrap_redirect(absolute)
             if PLAIN_ABSOLUTE.match(absolute):
                 return absolute  # http(s): allowed for links and images alike
             scheme = urlsplit(absolute).scheme.lower()
@@ -228,6 +233,78 @@ def link_filter(base: str | None):  # type: ignore[no-untyped-def]
         return absolute if element != "img" and scheme in LINK_SCHEMES else None
 
     return keep
+
+
+# Images that are never an item's picture, with why. A "tracker" is also removed from every
+# summary: it shows nothing a reader wants and tells a third party who opened the email.
+# The others (avatars, emoji, smileys) stay in the text, where they mean something.
+# Each row: a host (its sub-domains too; "" for any host), a path prefix (for any host: a
+# part of the path), the kind, and why.
+IMAGE_RULES: tuple[tuple[str, str, str, str], ...] = (
+    ("stats.wordpress.com", "/", "tracker", "WordPress.com view counter (b.gif), often sizeless"),
+    ("pixel.wp.com", "/", "tracker", "Jetpack's view counter pixel"),
+    ("pixel.quantserve.com", "/", "tracker", "Quantcast audience pixel"),
+    ("feeds.feedburner.com", "/~r/", "tracker", "FeedBurner per-item view pixel (.../~4/...)"),
+    ("feedproxy.google.com", "/~r/", "tracker", "the same pixel on FeedBurner's Google host"),
+    ("feeds.feedburner.com", "/~ff/", "tracker", "FeedFlare: share and count buttons"),
+    ("feeds.feedburner.com", "/~f/", "tracker", "FeedBurner's older share buttons"),
+    ("doubleclick.net", "/", "tracker", "Google's ad server (FeedBurner ads: feedads.g...)"),
+    ("googlesyndication.com", "/", "tracker", "AdSense ads"),
+    ("feeds.wordpress.com", "/1.0/", "tracker", "WordPress.com comment and share badges"),
+    ("digg.com", "/", "tracker", "Digg badges ('digg this')"),
+    ("gravatar.com", "/avatar/", "not a picture", "an author's or commenter's avatar"),
+    ("s.w.org", "/images/core/emoji/", "not a picture", "WordPress emoji as images"),
+    ("", "/wp-includes/images/smilies/", "not a picture", "WordPress smileys"),
+)
+
+
+def _image_pattern(kinds: tuple[str, ...]) -> re.Pattern[str]:
+    rows = (
+        (rf"(?:[^/?#@]*\.)?{re.escape(host)}(?::\d+)?{re.escape(path)}" if host else
+         rf"[^/?#]+/(?:[^?#]*/)?{re.escape(path.lstrip('/'))}")
+        for host, path, kind, _why in IMAGE_RULES
+        if kind in kinds
+    )  # fmt: skip
+    return re.compile(rf"https?://(?:{'|'.join(rows)})", re.I)
+
+
+_TRACKER_IMAGE = _image_pattern(("tracker",))
+_NOT_A_PICTURE = _image_pattern(("tracker", "not a picture"))
+
+
+def is_tracker_image(url: str) -> bool:
+    """True when the absolute `url` is a known tracker, ad or badge image (IMAGE_RULES)."""
+    return _TRACKER_IMAGE.match(url) is not None
+
+
+def is_not_a_picture(url: str) -> bool:
+    """True when the absolute `url` is a known image that never illustrates an item."""
+    return _NOT_A_PICTURE.match(url) is not None
+
+
+# Redirectors that carry their target in a query parameter: Google Alerts items link to
+# `https://www.google.com/url?rct=j&sa=t&url=<target>&ct=ga&usg=...`.
+_REDIRECTOR = re.compile(r"https?://(?:www\.)?google\.[a-z]{2,3}(?:\.[a-z]{2})?/url\?", re.I)
+
+
+def unwrap_redirect(url: str) -> str:
+    """The target of a known redirect link when it is an http(s) URL, else `url` itself."""
+    if not _REDIRECTOR.match(url):
+        return url
+    query = dict(parse_qsl(urlsplit(url).query))
+    target = query.get("url") or query.get("q") or ""
+    return target if re.match(r"https?://", target, re.I) else url
+
+
+# FeedBurner's click-counting redirects; the entry's feedburner:origLink is the real link.
+_FEEDBURNER_PROXY = re.compile(
+    r"https?://(?:feedproxy\.google\.com|feeds\.feedburner\.com)/~r/", re.I
+)
+
+
+def is_feedburner_redirect(url: str) -> bool:
+    """True when `url` is FeedBurner's redirect to an item (`feedproxy.google.com/~r/...`)."""
+    return _FEEDBURNER_PROXY.match(url) is not None
 
 
 # Query parameters that say how a reader arrived, not what the page is.
@@ -247,14 +324,18 @@ TRACKING_PARAMS = {
     "at_medium",
     "at_campaign",
     "ref_src",
+    "wt_mc",  # Webtrekk campaigns (heise: ?wt_mc=rss.ho.beitrag.atom)
+    "wt_zmc",
 }
 
 
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "at_")
 
 
-def _is_tracking(name: str) -> bool:
+def _is_tracking(name: str, value: str) -> bool:
     lowered = name.lower()
+    if lowered == "source":  # a real parameter of some sites; Medium's feeds say "rss-<id>"
+        return value.lower().startswith("rss")
     return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
 
 
@@ -290,7 +371,7 @@ def _canonical(url: str) -> str:
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"
     query = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k, v)
     ]
     path = parts.path or "/"
     return urlunsplit((scheme, host, path, urlencode(query), ""))
@@ -302,7 +383,7 @@ def strip_tracking(url: str) -> str:
         return url
     parts = urlsplit(url)
     pairs = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(k, v) for k, v in pairs if not _is_tracking(k)]
+    kept = [(k, v) for k, v in pairs if not _is_tracking(k, v)]
     if len(kept) == len(pairs):
         return url
     return urlunsplit(parts._replace(query=urlencode(kept)))

@@ -28,13 +28,27 @@ from ..errors import ParseError
 from ..i18n import t
 from ..identity import item_key
 from ..models import Item
-from ..text import clean_title, plain_title, sanitize_html, sanitized_to_text, summarize
-from ..urls import http_url
+from ..text import (
+    clean_title,
+    plain_title,
+    sanitize_html,
+    sanitized_to_text,
+    summarize,
+    text_to_html,
+)
+from ..urls import http_url, is_feedburner_redirect, is_not_a_picture, unwrap_redirect
 from .jsonfeed import is_json, json_entries
 
-_FIRST_IMG = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"", re.I)
+# An <img> as nh3 writes it (double-quoted values) with its attributes, and the start of a
+# block of share buttons (only these classes survive the sanitizer on a <div>).
+_IMG = re.compile(r"<img\b([^>]*)>", re.I)
+_ATTRIBUTE = re.compile(r'\b(src|width|height)="([^"]*)"')
+_SHARE_BLOCK = re.compile(r'<div class="')
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:[?#]|$)", re.I)
+# An image smaller than this (in pixels, either way) is an icon, a badge or a pixel: a
+# reader app would not show it as the item's picture.
+MIN_PICTURE_PIXELS = 50
 
 
 def parse_feed(
@@ -52,7 +66,8 @@ def parse_feed(
     result = _run_feedparser(strip_doctype(utf8), utf8_headers)
     _check(result, lowered.get("content-type", ""))
     feed_link = http_url(result.feed.get("link"), base_url) or base_url
-    return _items(result.entries, source, feed_link)
+    atom = str(result.get("version") or "").startswith("atom")
+    return _items(result.entries, source, feed_link, atom)
 
 
 def self_describing(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
@@ -179,13 +194,15 @@ def _check(result: Any, content_type: str) -> None:
         raise ParseError(t("source.malformed", error=problem))
 
 
-def _items(entries: list[Any], source: SourceConfig, base: str | None) -> tuple[Item, ...]:
+def _items(
+    entries: list[Any], source: SourceConfig, base: str | None, atom: bool = False
+) -> tuple[Item, ...]:
     """One Item per entry; a GUID (or key) seen earlier in the feed keeps its first entry."""
     items: list[Item] = []
     keys: set[str] = set()
     guids: set[str] = set()
     for entry in entries:
-        item = entry_to_item(entry, source, base)
+        item = entry_to_item(entry, source, base, atom)
         if item is None or item.key in keys or (item.guid is not None and item.guid in guids):
             continue
         keys.add(item.key)
@@ -195,15 +212,18 @@ def _items(entries: list[Any], source: SourceConfig, base: str | None) -> tuple[
     return tuple(items)
 
 
-def entry_to_item(entry: Any, source: SourceConfig, base: str | None) -> Item | None:
-    """The cleaned Item of one feedparser entry; None when it has neither title nor link."""
+def entry_to_item(
+    entry: Any, source: SourceConfig, base: str | None, atom: bool = False
+) -> Item | None:
+    """The cleaned Item of one feedparser entry; None when it has no title and no text to
+    draw one from (a bare link would show as an empty bullet)."""
     guid = _guid(entry)
-    url = http_url(entry.get("link"), base) or http_url(guid)
+    url = _link(entry, base) or http_url(guid)
     html_base = url or base
-    summary_html = sanitize_html(_body(entry), html_base)
+    summary_html = sanitize_html(_body(entry, atom), html_base)
     summary_text = summarize(sanitized_to_text(summary_html))
     title = _title(entry) or _title_from(summary_text)
-    if not title and not url:
+    if not title:
         return None
     return Item(
         key=item_key(url, guid, source.name, title, summary_text),
@@ -226,12 +246,31 @@ def _guid(entry: Any) -> str | None:
     return guid or None
 
 
-def _body(entry: Any) -> str:
-    """The entry's full content when it has one, else its summary (RSS description)."""
+def _link(entry: Any, base: str | None) -> str | None:
+    """The entry's link: FeedBurner's original link rather than its click-counting redirect,
+    and the target of a Google Alerts redirect."""
+    link = http_url(entry.get("link"), base)
+    if link and is_feedburner_redirect(link):
+        link = http_url(entry.get("feedburner_origlink"), base) or link
+    return http_url(unwrap_redirect(link)) if link else None
+
+
+def _body(entry: Any, atom: bool = False) -> str:
+    """The entry's full content when it has one, else its summary (RSS description), as HTML.
+
+    An Atom text construct (`type="text"`, the default) is text: escaped here, so that
+    "a &lt; b" stays "a < b". RSS says nothing of the kind and its description is HTML by
+    custom (feedparser calls some of it text/plain, iTunes summaries among them): kept as is.
+    """
     for content in entry.get("content") or ():
         if content.get("value"):
-            return str(content["value"])
-    return str(entry.get("summary") or "")
+            return _as_html(str(content["value"]), content.get("type"), atom)
+    detail = entry.get("summary_detail") or {}
+    return _as_html(str(entry.get("summary") or ""), detail.get("type"), atom)
+
+
+def _as_html(value: str, kind: str | None, atom: bool) -> str:
+    return text_to_html(value) if atom and kind == "text/plain" else value
 
 
 def _title(entry: Any) -> str:
@@ -246,10 +285,21 @@ def _title(entry: Any) -> str:
     return plain_title(raw) if kind == "text/plain" else clean_title(raw)
 
 
+TITLE_FROM_WORDS = 12  # an untitled entry's title: its first sentence if no longer...
+TITLE_FROM_SENTENCE_WORDS = 15  # ...than this, else this many words and "…"
+
+
 def _title_from(text: str) -> str:
-    """A title for an untitled entry: its first words (`text` is plain text already)."""
+    """A title for an untitled entry (a linkblog's, a microblog's) from its text (plain
+    already): its first sentence when short, else its first words and "…"; "" for none."""
     words = text.split()
-    return plain_title(" ".join(words[:12]) + ("…" if len(words) > 12 else ""))
+    for index, word in enumerate(words[:TITLE_FROM_SENTENCE_WORDS]):
+        if word.endswith((".", "!", "?", "…")) and index + 1 < len(words):
+            return plain_title(" ".join(words[: index + 1]))
+    if len(words) <= TITLE_FROM_SENTENCE_WORDS:
+        return plain_title(" ".join(words))
+    cut = " ".join(words[:TITLE_FROM_WORDS]).rstrip(",;:–—- ")
+    return plain_title(cut + "…")
 
 
 def _published(entry: Any) -> datetime | None:
@@ -274,10 +324,12 @@ def _categories(entry: Any) -> tuple[str, ...]:
 
 
 def _image(entry: Any, summary_html: str, base: str | None) -> str | None:
-    """The first illustration: media:content, media:thumbnail, image enclosure, first <img>."""
+    """The item's picture, chosen as a reader app does: media:content, media:thumbnail, an
+    image enclosure, else the first real picture of the content; never a tracker, an ad, a
+    badge, an avatar, an emoji (digest.urls.IMAGE_RULES) or an image under 50 pixels."""
     for candidate in _image_candidates(entry, summary_html):
         url = http_url(candidate, base)
-        if url:
+        if url and not is_not_a_picture(url):
             return url
     return None
 
@@ -285,15 +337,40 @@ def _image(entry: Any, summary_html: str, base: str | None) -> str | None:
 def _image_candidates(entry: Any, summary_html: str) -> Iterator[str]:
     """Possible illustrations, best first (a generator: the first good one ends the search)."""
     for media in entry.get("media_content") or ():
-        kind = f"{media.get('medium', '')} {media.get('type', '')}"
-        if "image" in kind or (not kind.strip() and _IMAGE_EXT.search(media.get("url", ""))):
+        if _is_image(media) and not _tiny(media.get("width"), media.get("height")):
             yield media.get("url", "")
     for thumbnail in entry.get("media_thumbnail") or ():
-        yield thumbnail.get("url", "")
+        if not _tiny(thumbnail.get("width"), thumbnail.get("height")):
+            yield thumbnail.get("url", "")
     for enclosure in entry.get("enclosures") or ():
-        if str(enclosure.get("type", "")).startswith("image/"):
-            yield enclosure.get("href", "")
-    # sanitize_html already removed tracking pixels, so the first <img> left is a picture.
-    first = _FIRST_IMG.search(summary_html)
-    if first:
-        yield html.unescape(first.group(1))
+        href = str(enclosure.get("href", ""))
+        if str(enclosure.get("type", "")).startswith("image/") or _IMAGE_EXT.search(href):
+            yield href
+    yield from _content_pictures(summary_html)
+
+
+def _is_image(media: Any) -> bool:
+    """A media:content that is an image: its medium or type says so, or, saying nothing,
+    its URL ends like one."""
+    kind = f"{media.get('medium', '')} {media.get('type', '')}"
+    return "image" in kind or (not kind.strip() and bool(_IMAGE_EXT.search(media.get("url", ""))))
+
+
+def _content_pictures(summary_html: str) -> Iterator[str]:
+    """The content's images that could be its picture: not tiny, and before any block of
+    share buttons (sanitize_html keeps only share classes on a <div>)."""
+    share = _SHARE_BLOCK.search(summary_html)
+    end = share.start() if share else len(summary_html)
+    for img in _IMG.finditer(summary_html, 0, end):
+        attributes = dict(_ATTRIBUTE.findall(img.group(1)))
+        if "src" in attributes and not _tiny(attributes.get("width"), attributes.get("height")):
+            yield html.unescape(attributes["src"])
+
+
+def _tiny(*sizes: object) -> bool:
+    """True when a declared width or height is below MIN_PICTURE_PIXELS ("1", "16px"...)."""
+    for size in sizes:
+        digits = re.match(r"\s*(\d+)\s*(?:px)?\s*$", str(size or ""))
+        if digits and int(digits.group(1)) < MIN_PICTURE_PIXELS:
+            return True
+    return False
