@@ -25,10 +25,11 @@ from ..chars import remove_control_chars
 from ..config import SourceConfig
 from ..errors import ParseError
 from ..i18n import t
-from ..identity import item_key
+from ..identity import distinguish_fragments, item_key
 from ..models import Item
 from ..text import clean_title, plain_title, sanitize_html, sanitized_to_text, summarize
 from ..urls import http_url
+from .language import text_language, with_feed_language
 
 _FIRST_IMG = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"", re.I)
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
@@ -47,7 +48,7 @@ def parse_feed(
     result = _run_feedparser(strip_doctype(utf8), utf8_headers)
     _check(result, lowered.get("content-type", ""))
     feed_link = http_url(result.feed.get("link"), base_url) or base_url
-    return _items(result.entries, source, feed_link)
+    return _items(result.entries, source, feed_link, result.feed.get("language"))
 
 
 def self_describing(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
@@ -174,14 +175,17 @@ def _check(result: Any, content_type: str) -> None:
         raise ParseError(t("source.malformed", error=problem))
 
 
-def _items(entries: list[Any], source: SourceConfig, base: str | None) -> tuple[Item, ...]:
-    """One Item per entry; a GUID (or key) seen earlier in the feed keeps its first entry."""
+def _items(
+    entries: list[Any], source: SourceConfig, base: str | None, language: str | None = None
+) -> tuple[Item, ...]:
+    """One Item per entry; a GUID (or key) seen earlier in the feed keeps its first entry.
+    Posts of one page told apart by their fragment keep it in their key (digest.identity)."""
     items: list[Item] = []
     keys: set[str] = set()
     guids: set[str] = set()
-    for entry in entries:
-        item = entry_to_item(entry, source, base)
-        if item is None or item.key in keys or (item.guid is not None and item.guid in guids):
+    read = (entry_to_item(entry, source, base, language) for entry in entries)
+    for item in distinguish_fragments(with_feed_language([i for i in read if i is not None])):
+        if item.key in keys or (item.guid is not None and item.guid in guids):
             continue
         keys.add(item.key)
         if item.guid is not None:
@@ -190,8 +194,11 @@ def _items(entries: list[Any], source: SourceConfig, base: str | None) -> tuple[
     return tuple(items)
 
 
-def entry_to_item(entry: Any, source: SourceConfig, base: str | None) -> Item | None:
-    """The cleaned Item of one feedparser entry; None when it has neither title nor link."""
+def entry_to_item(
+    entry: Any, source: SourceConfig, base: str | None, language: str | None = None
+) -> Item | None:
+    """The cleaned Item of one feedparser entry; None when it has neither title nor link.
+    `language`: the feed's declared one, used when the entry declares none."""
     guid = _guid(entry)
     url = http_url(entry.get("link"), base) or http_url(guid)
     html_base = url or base
@@ -213,7 +220,18 @@ def entry_to_item(entry: Any, source: SourceConfig, base: str | None) -> Item | 
         author=clean_title(entry.get("author") or "") or None,
         guid=guid,
         origin="feed",
+        language=text_language(_language(entry) or language, title, summary_text),
     )
+
+
+def _language(entry: Any) -> str | None:
+    """The entry's own xml:lang (Atom), on its title, content or summary."""
+    details = [
+        entry.get("title_detail"),
+        *(entry.get("content") or ()),
+        entry.get("summary_detail"),
+    ]
+    return next((d["language"] for d in details if d and d.get("language")), None)
 
 
 def _guid(entry: Any) -> str | None:
