@@ -10,9 +10,13 @@ from pathlib import Path
 from digest.config import SourceConfig
 from digest.identity import distinguish_fragments, item_key
 from digest.models import Item
+from digest.overrides import move_targets, parse_overrides
+from digest.period import week_period
 from digest.select import dedupe
 from digest.sources.feedparse import parse_feed
+from digest.themes import arrange
 from digest.urls import canonical_url
+from tests.golden_plugin import PARIS, make_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTING_NEWS = ROOT / "tests/data/corpus/netnewswire/scriptingNews.rss"
@@ -112,3 +116,37 @@ def test_a_page_and_its_posts() -> None:
         post, key=item_key(post.url, None, "", "", "", keep_fragment=True), fragment_key=True
     )
     assert got[1].key != post.key
+
+
+def test_an_overrides_file_names_one_post_of_a_linkblog(tmp_path: Path) -> None:
+    items = read(SCRIPTING_NEWS)
+    config = make_config(tmp_path)
+    text = (
+        "pin:\n  - http://scripting.com/2017/06/26.html#a030658\n"
+        "exclude:\n  - http://scripting.com/2017/06/26.html?utm_source=x#a020604\n"
+        "move:\n  http://scripting.com/2017/06/26.html#a010633: agenda\n"
+    )
+    overrides = parse_overrides(text, tmp_path / "2017-W26.yaml", move_targets(config))
+    arranged = arrange(items, config, week_period("2017-W26", PARIS), overrides)
+    assert arranged.featured is not None
+    assert [item.url for item in arranged.featured.items] == [
+        "http://scripting.com/2017/06/26.html#a030658"
+    ]
+    shown = [item.url for section in arranged.sections for item in section.items]
+    assert "http://scripting.com/2017/06/26.html#a020604" not in shown
+    assert len(shown) + arranged.trimmed == 48 - 3  # the caps leave some out
+    assert arranged.agenda is not None
+    assert [item.url for item in arranged.agenda.items] == [
+        "http://scripting.com/2017/06/26.html#a010633"
+    ]
+    assert not [warning for warning in arranged.warnings if "scripting.com" in warning]
+
+
+def test_an_ordinary_items_fragment_never_stops_a_match(tmp_path: Path) -> None:
+    items = read(ROOT / "content/feeds/reseau-transition-hdf.xml")
+    config = make_config(tmp_path)
+    text = f"pin:\n  - {items[0].url}#commentaires\n"
+    overrides = parse_overrides(text, tmp_path / "2023-W19.yaml", move_targets(config))
+    arranged = arrange(items, config, week_period("2023-W19", PARIS), overrides)
+    assert arranged.featured is not None
+    assert [item.key for item in arranged.featured.items] == [items[0].key]
