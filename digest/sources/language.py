@@ -42,7 +42,7 @@ _STOPWORDS: dict[str, frozenset[str]] = dict(
         ),
         (
             "de",
-            "der das und ist mit nicht ein eine für auf den dem zu von sich auch im des nach"
+            "der das und ist mit nicht ein eine für auf den dem zu von sich auch im nach"
             " bei wird werden sind wie oder aus einen einem einer noch hat über wir haben ins"
             " zum zur dass nur vor ich sie",
         ),
@@ -57,7 +57,7 @@ _STOPWORDS: dict[str, frozenset[str]] = dict(
         ),
     )
 )
-_WORD = re.compile(r"[^\W\d_]+")
+_WORD = re.compile(r"\w+")
 # "l'homme", "d'une", "qu'il", "c'est": elisions are French (Italian has a few: few enough).
 _ELISION = re.compile(r"\b(?:[cdjlmnst]|qu)['’](?=[^\W\d_])", re.IGNORECASE)
 _MIN_HITS = 3  # fewer function words than this: too little text to say
@@ -74,12 +74,14 @@ def declared_language(value: object) -> str | None:
 
 
 def guess_language(*texts: str) -> str | None:
-    """The language most of the function words of `texts` belong to, or None when fewer than
-    three were found or no language has clearly more of them than the others."""
-    words = _WORD.findall(" ".join(texts).lower())
-    hits = {lang: sum(word in stop for word in words) for lang, stop in _STOPWORDS.items()}
-    hits["fr"] += len(_ELISION.findall(" ".join(texts)))
-    ranked = sorted(hits.items(), key=lambda pair: pair[1], reverse=True)
+    """The language most of the (distinct) function words of `texts` belong to, or None
+    when fewer than three were found or no language has twice as many as any other."""
+    text = " ".join(texts)
+    words = set(_WORD.findall(text.lower()))  # distinct words: set intersections are C speed
+    hits = Counter({language: len(stop & words) for language, stop in _STOPWORDS.items()})
+    if "'" in text or "’" in text:
+        hits["fr"] += len(_ELISION.findall(text))
+    ranked = hits.most_common(2)
     (best, count), (_, runner_up) = ranked[0], ranked[1]
     return best if count >= _MIN_HITS and count >= 2 * runner_up else None
 
