@@ -29,7 +29,7 @@ from ..identity import distinguish_fragments, item_key
 from ..models import Item
 from ..text import clean_title, plain_title, sanitize_html, sanitized_to_text, summarize
 from ..urls import http_url
-from .language import text_language, with_feed_language
+from .language import declared_language, text_language, with_feed_language
 
 _FIRST_IMG = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"", re.I)
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
@@ -231,7 +231,7 @@ def _language(entry: Any) -> str | None:
         *(entry.get("content") or ()),
         entry.get("summary_detail"),
     ]
-    return next((d["language"] for d in details if d and d.get("language")), None)
+    return next((tag for d in details if d and (tag := declared_language(d.get("language")))), None)
 
 
 def _guid(entry: Any) -> str | None:
