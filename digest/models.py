@@ -46,6 +46,13 @@ class Item:
     guid: str | None = None
     # Names of other sources that carried the same news (filled when duplicates merge).
     also_in: tuple[str, ...] = ()
+    # True when the link's #fragment is part of the identity: a linkblog's posts on one
+    # page (digest.identity.distinguish_fragments); select and overrides then match on it.
+    fragment_key: bool = False
+    # The language of the title and summary, a lower-case tag ("fr", "en-us", "de"): as
+    # the source declared it, else guessed (digest.sources.language); None: unknown, the
+    # newsletter's language is assumed. Decides French typography (render).
+    language: str | None = None
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,8 @@ def reference(value: Any) -> str | None:
         return None
     text = value.strip()
     if text.lower().startswith(("http://", "https://")):
-        return canonical_url(text)
+        # With its fragment: it names one post of a linkblog's page (themes.named_item).
+        return canonical_url(text, keep_fragment=True)
     if text.lower().endswith(".md") and "://" not in text:
         stem = Path(text.replace("\\", "/")).stem
         return RECAP + (RECAP_FILE_DATE.sub("", stem) or stem).lower()

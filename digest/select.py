@@ -133,11 +133,23 @@ class _Clusters:
 def _link_same_urls(items: Sequence[Item], clusters: _Clusters) -> None:
     first: dict[str, int] = {}
     for index, item in enumerate(items):
-        if item.url:
-            url = canonical_url(item.url)
+        for url in _url_names(item):
             if url in first:
                 clusters.union(index, first[url])
             first.setdefault(url, index)
+
+
+def _url_names(item: Item) -> tuple[str, ...]:
+    """The URLs an item matches others by: its canonical URL; for a linkblog's post (its
+    fragment is its identity) that URL with the fragment only, so the posts of one page
+    stay apart; an item whose link has a fragment also matches that post."""
+    if not item.url:
+        return ()
+    if item.fragment_key:
+        return (canonical_url(item.url, True),)
+    if "#" not in item.url:
+        return (canonical_url(item.url),)
+    return canonical_url(item.url), canonical_url(item.url, True)
 
 
 def _prefix(words: frozenset[str], rank: dict[str, int], threshold: float) -> list[str]:

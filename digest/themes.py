@@ -253,17 +253,24 @@ def arrange(
     # URLs cost more than the rest of this stage.
     named = overrides.pin or overrides.exclude or overrides.move
     by_url = (
-        {ref: i for i in reversed(items) for ref in item_references(i.url, i.guid)} if named else {}
+        {ref: i for i in reversed(items) for ref in item_references(i.url, i.guid, i.fragment_key)}
+        if named
+        else {}
     )
     sources = {source.name: source for source in config.sources}
     warnings = _unmatched(overrides, by_url, period, config) + _unknown_themes(items, config)
-    excluded = {by_url[u].key for u in overrides.exclude if u in by_url}
-    pinned = [by_url[u] for u in overrides.pin if u in by_url]
+    excluded = {item.key for u in overrides.exclude if (item := named_item(by_url, u))}
+    pinned = [item for u in overrides.pin if (item := named_item(by_url, u))]
+    moved = {item.key: t for u, t in overrides.move.items() if (item := named_item(by_url, u))}
     pinned_keys = {item.key for item in pinned}
     buckets: dict[str, list[Placed]] = {}
     for item in items:
         if item.key not in excluded and item.key not in pinned_keys:
-            target, reason = _place(item, config, period, overrides, sources.get(item.source))
+            if item.key in moved:
+                moved_by = say(staff_language(config), "reason.moved", label=overrides.label)
+                target, reason = moved[item.key], moved_by
+            else:
+                target, reason = _place(item, config, period, sources.get(item.source))
             buckets.setdefault(target, []).append((item, reason))
     for target, placed in buckets.items():
         placed.sort(key=_agenda_order if target == AGENDA_ID else _section_order)
@@ -285,15 +292,9 @@ def _place(
     item: Item,
     config: Config,
     period: Period,
-    overrides: Overrides,
     source: SourceConfig | None,
 ) -> tuple[str, str]:
-    """(section id, reason) for an item that is neither pinned nor excluded."""
-    for ref in item_references(item.url, item.guid) if overrides.move else ():
-        if ref in overrides.move:
-            return overrides.move[ref], say(
-                staff_language(config), "reason.moved", label=overrides.label
-            )
+    """(section id, reason) for an item that is neither pinned, excluded nor moved."""
     event = _aware(item.event_date, config)
     if event is not None and event >= period.end:
         day = event.astimezone(config.newsletter.tz).date().isoformat()
@@ -308,10 +309,11 @@ def _aware(moment: datetime | None, config: Config) -> datetime | None:
     return moment.replace(tzinfo=config.newsletter.tz)
 
 
-def item_references(url: str | None, guid: str | None) -> list[str]:
-    """The names an item answers to in an overrides file: its canonical URL, and
-    `recap:<file name>` for a recap (its GUID is `file:<folder/name>`)."""
-    names = [canonical_url(url)] if url else []
+def item_references(url: str | None, guid: str | None, fragment_key: bool = False) -> list[str]:
+    """The names an item answers to in an overrides file: its canonical URL (with its
+    fragment for a linkblog's post, see digest.identity), and `recap:<file name>` for a
+    recap (its GUID is `file:<folder/name>`)."""
+    names = [canonical_url(url, fragment_key)] if url else []
     if guid and guid.startswith("file:"):
         names.append(RECAP + guid.removeprefix("file:").rsplit("/", 1)[-1].lower())
     return names
@@ -411,6 +413,13 @@ def _trimmed_note(count: int, config: Config) -> str:
     return say(staff_language(config), "build.trimmed", count=count, caps=caps)
 
 
+def named_item(by_url: dict[str, Item], reference: str) -> Item | None:
+    """The item an overrides file names: by its URL with the fragment (a linkblog's post),
+    else without it (the fragment of an ordinary item's link never stops a match)."""
+    found = by_url.get(reference)
+    return found if found is not None else by_url.get(reference.partition("#")[0])
+
+
 def _unmatched(
     overrides: Overrides, by_url: dict[str, Item], period: Period, config: Config
 ) -> list[str]:
@@ -420,7 +429,7 @@ def _unmatched(
     return [
         say(language, "build.unmatched", label=name, kind=kind, url=url, issue=period.name)
         for kind, url in wanted
-        if url not in by_url
+        if named_item(by_url, url) is None
     ]
 
 

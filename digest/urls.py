@@ -346,9 +346,17 @@ _CANONICAL = re.compile(r"https?://[a-z0-9.\-]+(/[!$-&(-;=@-\[\]-_a-z|~]*)?\Z")
 
 
 @lru_cache(maxsize=1 << 16)  # select asks again for the URLs the sources keyed items by
-def canonical_url(url: str) -> str:
-    """Scheme and host lower-cased, default port, tracking parameters and fragment dropped."""
+def canonical_url(url: str, keep_fragment: bool = False) -> str:
+    """Scheme and host lower-cased, default port, tracking parameters and fragment dropped.
+
+    With `keep_fragment`, a non-empty `#fragment` stays (written as a browser writes it):
+    on a linkblog's day page (`2017/06/26.html#a080605`) it names one post (digest.identity).
+    """
     url = url.strip()
+    if keep_fragment:
+        written = url if is_plain(url) else browser_url(href_text(url)) or url
+        head, _, fragment = written.partition("#")
+        return canonical_url(head) + ("#" + fragment if fragment else "")
     plain = _CANONICAL.match(url)
     if plain:
         return url if plain[1] else url + "/"

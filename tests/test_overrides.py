@@ -71,7 +71,9 @@ def test_markdown_file_gives_front_matter_and_edito(tmp_path: Path) -> None:
     overrides = load_overrides(config, "2023-W19")
     assert overrides == Overrides(
         edito_markdown="Cette semaine, **la participation** à l'honneur.\n\n— L'équipe",
-        pin=("https://cerdd.example.org/actu/journee",),
+        # Canonical, with the fragment: it may name one post of a linkblog (an ordinary
+        # item's fragment still never stops a match: themes.named_item).
+        pin=("https://cerdd.example.org/actu/journee#haut",),
         exclude=("https://partenaire.example.org/offre-emploi",),
         move={"https://partenaire.example.org/velo": "participation"},
         subject="Spécial participation",

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
+from digest.config import SourceConfig
 from digest.i18n import messages
+from digest.models import Issue, Item, Period, Section, Selection
 from digest.period import range_period, week_period
-from digest.render.dates import day_label, event_label, period_label
+from digest.render import render_issue
+from digest.render.dates import day_label, event_label, issue_year, period_label
 from digest.render.typography import typo_html, typo_text
-from tests.golden_plugin import PARIS
+from digest.sources.feedparse import parse_feed
+from tests.golden_plugin import PARIS, make_config
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FR, EN = messages("fr"), messages("en")
 NNBSP, NBSP = "\u202f", "\u00a0"
@@ -85,4 +93,60 @@ def test_typo_html_changes_text_nodes_only() -> None:
     assert typo_html(fragment) == (
         f'<p title="a : b ; c ?">Tom &amp; Jerry{NNBSP}; <a href="https://x.org/?q=a:b&amp;r=1">'
         f"lien{NNBSP}!</a> 3 &lt; 4{NBSP}: vrai</p>"
+    )
+
+
+def _issue_of(items: list[Item], period: Period) -> Issue:
+    section = Section(theme="autres", title="Autres", items=tuple(items))
+    built = datetime(2024, 1, 2, tzinfo=PARIS)
+    return Issue("x", period, (section,), (), built, Selection(items=()))
+
+
+def _scripting_news() -> list[Item]:
+    body = (ROOT / "tests/data/corpus/netnewswire/scriptingNews.rss").read_bytes()
+    return list(parse_feed(body, SourceConfig(name="SN", url="http://scripting.com/rss.xml"), None))
+
+
+def test_dates_show_their_year_when_it_is_not_the_issues(tmp_path: Path) -> None:
+    # Scripting News of 26 June 2017 in the issue of week 2017-W26, and one of its posts
+    # dated as if from November 2016: only that one shows its year.
+    items = _scripting_news()[:3]
+    assert [item.published.date() for item in items if item.published] == [date(2017, 6, 26)] * 3
+    older = replace(items[2], published=datetime(2016, 11, 24, 12, tzinfo=PARIS))
+    shown = [items[0], older]
+    for language, this_year, other_year in (
+        ("fr", "lundi 26 juin", "jeudi 24 novembre 2016"),
+        ("en", "Monday 26 June", "Thursday 24 November 2016"),
+    ):
+        result = render_issue(
+            _issue_of(shown, week_period("2017-W26", PARIS)),
+            make_config(tmp_path, language=language),
+        )
+        for output in (result.html, result.text, result.web):
+            assert other_year in output
+            assert this_year in output and f"{this_year} 2017" not in output
+
+
+def test_an_issue_across_two_years_dates_everything_with_its_year(tmp_path: Path) -> None:
+    items = _scripting_news()[:1]
+    january = replace(
+        items[0], key="jan", title="Happy new year", published=datetime(2018, 1, 3, 9, tzinfo=PARIS)
+    )
+    period = range_period(date(2017, 6, 26), date(2018, 1, 5), PARIS)
+    result = render_issue(_issue_of([items[0], january], period), make_config(tmp_path))
+    for output in (result.html, result.text, result.web):
+        assert "lundi 26 juin 2017" in output and "mercredi 3 janvier 2018" in output
+
+
+def test_the_last_week_of_a_year_is_that_years() -> None:
+    # 2023-W52 ends on 1 January 2024 at 00:00, exclusive: its days are all 2023's.
+    period = week_period("2023-W52", PARIS)
+    assert issue_year(period, PARIS) == 2023
+    assert issue_year(week_period("2020-W53", PARIS), PARIS) is None  # 28 Dec to 3 Jan
+    year = issue_year(period, PARIS)
+    assert (
+        event_label(datetime(2023, 12, 30, tzinfo=PARIS), PARIS, FR, year) == "samedi 30 décembre"
+    )
+    assert event_label(datetime(2024, 1, 10, tzinfo=PARIS), PARIS, FR, year) == (
+        "mercredi 10 janvier 2024"
     )

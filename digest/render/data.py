@@ -30,6 +30,8 @@ def item_data(item: Item, reason: str | None = None) -> dict[str, Any]:
         "author": item.author,
         "date_origin": item.date_origin,
         "also_in": list(item.also_in),
+        # The text's language ("fr", "en-us"; null: unknown, the newsletter's is assumed).
+        "language": item.language,
     }
     if reason is not None:
         data["reason"] = reason

@@ -41,10 +41,25 @@ def day_label(moment: datetime, tz: ZoneInfo, words: Messages, *, year: bool) ->
     return say(words, "date.day", weekday=weekday, d=number, month=month)
 
 
-def event_label(moment: datetime, tz: ZoneInfo, words: Messages, year: int) -> str:
-    """An agenda date: the day, the year when it is not `year`, and the time unless 00:00."""
+def issue_year(period: Period, tz: ZoneInfo) -> int | None:
+    """The year of every day of `period`, or None when it spans two years or more (the week
+    of 30 December to 5 January, `--since 2023-12-20 --until 2024-01-10`)."""
+    first = period.start.astimezone(tz).date()
+    last = (period.end.astimezone(tz) - timedelta(microseconds=1)).date()
+    return first.year if first.year == last.year else None
+
+
+def other_year(moment: datetime, tz: ZoneInfo, year: int | None) -> bool:
+    """True when a date must show its year: it is not `year`, the issue's (None: the issue
+    spans several years, so every date shows it)."""
+    return moment.astimezone(tz).year != year
+
+
+def event_label(moment: datetime, tz: ZoneInfo, words: Messages, year: int | None) -> str:
+    """An agenda date: the day, the year when it is not `year` (see `issue_year`), and the
+    time unless 00:00."""
     local = moment.astimezone(tz)
-    label = day_label(local, tz, words, year=local.year != year)
+    label = day_label(local, tz, words, year=other_year(local, tz, year))
     if local.minute:
         minutes = f"{local.minute:02d}"
         label += ", " + say(words, "date.time", h=local.hour, mm=minutes)

@@ -1,5 +1,8 @@
 """French typography on text only: no-break spaces before ; ! ? : and inside « ».
 
+Only French text gets it (`is_french`): an item's own language decides for its title and
+summary, the newsletter's language for the rest (see render.view).
+
 `typo_text` takes plain text (before escaping); `typo_html` takes sanitized HTML and
 changes only the text between tags, so attributes and URLs are never touched. URLs are
 never passed here: the templates print them as they are.
@@ -51,3 +54,8 @@ def typo_html(fragment: str) -> str:
         if _NEEDS_WORK.search(parts[index]):
             parts[index] = html.escape(typo_text(html.unescape(parts[index])), quote=False)
     return "".join(parts)
+
+
+def is_french(language: str | None) -> bool:
+    """True for `fr` and its regional tags (`fr-fr`, `fr-CA`...)."""
+    return language is not None and language.split("-")[0].lower() == "fr"

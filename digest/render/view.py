@@ -19,9 +19,9 @@ from ..i18n import Messages, messages, say
 from ..models import Issue, Item, Section
 from ..text import sanitize_html
 from ..urls import http_url
-from .dates import day_label, event_label, period_label
+from .dates import day_label, event_label, issue_year, other_year, period_label
 from .placeholders import neutral_text, neutral_url
-from .typography import typo_html, typo_text
+from .typography import is_french, typo_html, typo_text
 
 EMAIL_SUMMARY_WORDS = 45  # summaries in the email: compact, the link has the rest
 PREHEADER_CHARS = 140
@@ -87,14 +87,15 @@ class IssueView:
     trimmed_note: str
 
 
-def _text(value: str, lang: str) -> str:
-    """Plain content text as shown: one line, no controls, French spaces, no placeholder."""
+def _text(value: str, lang: str | None) -> str:
+    """Plain content text as shown: one line, no controls, no placeholder, and French
+    spaces when `lang`, the language of the text, is French."""
     # Sources already removed control characters; isprintable() is the fast check, and
     # only text it doubts (it also rejects no-break spaces) takes the slow careful path.
     if not value.isprintable():
         value = _RUNS_OF_SPACES.sub(" ", remove_control_chars(value))
     clean = neutral_text(value.strip())
-    return typo_text(clean) if lang == "fr" else clean
+    return typo_text(clean) if is_french(lang) else clean
 
 
 def _attribute(text: str) -> str:
@@ -137,27 +138,31 @@ class _Builder:
         self.lang = config.newsletter.language
         self.words: Messages = messages(self.lang, config.templates)
         self.tz: ZoneInfo = config.newsletter.tz
-        self.year = issue.period.end.astimezone(self.tz).year
+        self.year = issue_year(issue.period, self.tz)
 
     def item(self, item: Item, theme: str) -> ItemView:
         url = _link(item.url)
         tagged = tag_url(url, self.issue.id, theme) if url and self.config.newsletter.utm else url
-        title = _text(item.title, self.lang)
+        # The item's own language, else (undeclared and too short to guess) the newsletter's.
+        lang = item.language or self.lang
+        title = _text(item.title, lang)
         when = item.published
         return ItemView(
             title=title,
             url=url,
             email_url=tagged,
             source=_text(item.source, self.lang),
-            date=day_label(when, self.tz, self.words, year=False) if when else "",
-            summary=_text(item.summary_text, self.lang),
+            date=day_label(when, self.tz, self.words, year=other_year(when, self.tz, self.year))
+            if when
+            else "",
+            summary=_text(item.summary_text, lang),
             image=_link(item.image),
             image_alt=_attribute(say(self.words, "email.image_alt", title=title)),
-            author=_text(item.author or "", self.lang),
+            author=_text(item.author or "", lang),
             event=event_label(item.event_date, self.tz, self.words, self.year)
             if item.event_date
             else "",
-            place=_text(item.place or "", self.lang),
+            place=_text(item.place or "", lang),
         )
 
     def section(self, section: Section | None, default_title: str = "") -> SectionView | None:
@@ -186,7 +191,7 @@ class _Builder:
         edito = neutral_text(sanitize_html(raw)) if raw else ""
         paragraphs = _PARAGRAPHS.split(self.issue.edito_text)
         return (
-            typo_html(edito) if self.lang == "fr" else edito,
+            typo_html(edito) if is_french(self.lang) else edito,
             tuple(_text(p, self.lang) for p in paragraphs if p.strip()),
         )
 

@@ -26,7 +26,7 @@ from ..chars import remove_control_chars
 from ..config import SourceConfig
 from ..errors import ParseError
 from ..i18n import t
-from ..identity import item_key
+from ..identity import distinguish_fragments, item_key
 from ..models import Item
 from ..text import (
     clean_title,
@@ -38,6 +38,7 @@ from ..text import (
 )
 from ..urls import http_url, is_feedburner_redirect, is_not_a_picture, unwrap_redirect
 from .jsonfeed import is_json, json_entries
+from .language import declared_language, text_language, with_feed_language
 
 # An <img> as nh3 writes it (double-quoted values) with its attributes, and the start of a
 # block of share buttons (only these classes survive the sanitizer on a <div>).
@@ -60,14 +61,14 @@ def parse_feed(
     """The items of the feed in `body`; ParseError when it is not a usable feed."""
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
     if is_json(body, lowered.get("content-type", "")):
-        entries, json_base = json_entries(body, lowered.get("content-type", ""), base_url)
-        return _items(entries, source, json_base)
+        entries, json_base, language = json_entries(body, lowered.get("content-type", ""), base_url)
+        return _items(entries, source, json_base, language=language)
     utf8, utf8_headers = self_describing(body, lowered)
     result = _run_feedparser(strip_doctype(utf8), utf8_headers)
     _check(result, lowered.get("content-type", ""))
     feed_link = http_url(result.feed.get("link"), base_url) or base_url
     atom = str(result.get("version") or "").startswith("atom")
-    return _items(result.entries, source, feed_link, atom)
+    return _items(result.entries, source, feed_link, atom, result.feed.get("language"))
 
 
 def self_describing(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
@@ -195,15 +196,20 @@ def _check(result: Any, content_type: str) -> None:
 
 
 def _items(
-    entries: list[Any], source: SourceConfig, base: str | None, atom: bool = False
+    entries: list[Any],
+    source: SourceConfig,
+    base: str | None,
+    atom: bool = False,
+    language: str | None = None,
 ) -> tuple[Item, ...]:
-    """One Item per entry; a GUID (or key) seen earlier in the feed keeps its first entry."""
+    """One Item per entry; a GUID (or key) seen earlier in the feed keeps its first entry.
+    Posts of one page told apart by their fragment keep it in their key (digest.identity)."""
     items: list[Item] = []
     keys: set[str] = set()
     guids: set[str] = set()
-    for entry in entries:
-        item = entry_to_item(entry, source, base, atom)
-        if item is None or item.key in keys or (item.guid is not None and item.guid in guids):
+    read = (entry_to_item(entry, source, base, atom, language) for entry in entries)
+    for item in distinguish_fragments(with_feed_language([i for i in read if i is not None])):
+        if item.key in keys or (item.guid is not None and item.guid in guids):
             continue
         keys.add(item.key)
         if item.guid is not None:
@@ -213,10 +219,15 @@ def _items(
 
 
 def entry_to_item(
-    entry: Any, source: SourceConfig, base: str | None, atom: bool = False
+    entry: Any,
+    source: SourceConfig,
+    base: str | None,
+    atom: bool = False,
+    language: str | None = None,
 ) -> Item | None:
     """The cleaned Item of one feedparser entry; None when it has no title and no text to
-    draw one from (a bare link would show as an empty bullet)."""
+    draw one from (a bare link would show as an empty bullet). `language`: the feed's
+    declared one, used when the entry declares none."""
     guid = _guid(entry)
     url = _link(entry, base) or http_url(guid)
     html_base = url or base
@@ -238,7 +249,18 @@ def entry_to_item(
         author=clean_title(entry.get("author") or "") or None,
         guid=guid,
         origin="feed",
+        language=text_language(_language(entry) or language, title, summary_text),
     )
+
+
+def _language(entry: Any) -> str | None:
+    """The entry's own xml:lang (Atom), on its title, content or summary."""
+    details = [
+        entry.get("title_detail"),
+        *(entry.get("content") or ()),
+        entry.get("summary_detail"),
+    ]
+    return next((tag for d in details if d and (tag := declared_language(d.get("language")))), None)
 
 
 def _guid(entry: Any) -> str | None:

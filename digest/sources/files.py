@@ -32,6 +32,7 @@ from ..identity import item_key
 from ..models import Item, SourceResult, SourceStatus
 from ..text import clean_title, html_to_text, summarize
 from ..urls import http_url
+from .language import declared_language
 from .recap_text import parse_date, strip_head, summary
 
 MAX_BYTES = 1_048_576  # a recap is a page of text; past 1 MiB it is a mistake (an embedded image)
@@ -161,6 +162,7 @@ def read_recap(path: Path, source: SourceConfig, tz: ZoneInfo) -> Item:
         date_origin="source",
         origin="file",
         guid=guid,
+        language=recap.language(),
     )
 
 
@@ -288,6 +290,19 @@ class _Recap:
                 key, t("recap.not_a_date", value=quoted(value)), t("recap.not_a_date_hint", key=key)
             )
         return parsed
+
+    def language(self) -> str | None:
+        """`language:` (or `lang:`), a tag such as `en` or `fr-BE`; None: not given (the
+        newsletter's language is assumed: the team writes in it)."""
+        for key in ("language", "lang"):
+            raw = self.text(key)
+            if raw:
+                tag = declared_language(raw)
+                if tag is None:
+                    hint = t("recap.not_a_language_hint", key=key)
+                    raise self.fail(key, t("recap.not_a_language", value=quoted(raw)), hint)
+                return tag
+        return None
 
     def categories(self) -> tuple[str, ...]:
         found: list[str] = []

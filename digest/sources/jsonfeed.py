@@ -43,8 +43,9 @@ def is_json(body: bytes, content_type: str) -> bool:
 
 def json_entries(
     body: bytes, content_type: str, base_url: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    """The feed's items as feedparser-shaped entries, and the base for their links."""
+) -> tuple[list[dict[str, Any]], str | None, str | None]:
+    """The feed's items as feedparser-shaped entries, the base for their links, and the
+    feed's declared `language` (JSON Feed 1.1), if any."""
     document = _load(body)
     version = document.get("version") if isinstance(document, dict) else None
     if not isinstance(version, str) or not _VERSION.match(version):
@@ -54,7 +55,9 @@ def json_entries(
     if not isinstance(items, list):
         raise ParseError(t("source.json_no_items"))
     base = _feed_base(document, base_url)
-    return [_entry(item) for item in items if isinstance(item, dict)], base
+    language = document.get("language")
+    entries = [_entry(item) for item in items if isinstance(item, dict)]
+    return entries, base, language if isinstance(language, str) else None
 
 
 def _mime(content_type: str) -> str:
