@@ -114,12 +114,6 @@ def running_site(
         yield RunningSite(url, config, clock)
 
 
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "no CSRF field in the page"
-    return found.group(1)
-
-
 def link_in(body: str, base: str, kind: str) -> str:
     found = re.search(re.escape(base) + rf"/{kind}/[A-Za-z0-9._-]+", body)
     assert found, f"no {kind} link in:\n{body}"
