@@ -354,8 +354,10 @@ def test_archives_show_only_sent_issues(site: RunningSite, client: httpx.Client)
             )
         )
         store.set_issue_status("2023-W19", "sent")
+        store.set_issue_subject("2023-W19", "Le budget participatif d'Arras, et 5 autres")
     index = client.get("/archives/")
     assert "Semaine du 8 au 14 mai 2023" in index.text and "2023-W20" not in index.text
+    assert "Le budget participatif d&#39;Arras, et 5 autres" in index.text  # the subject
     page = client.get("/archives/2023-W19/")
     assert page.status_code == 200 and "Semaine 19 en ligne" in page.text
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
@@ -368,6 +370,7 @@ def test_archives_show_only_sent_issues(site: RunningSite, client: httpx.Client)
     atom = "{http://www.w3.org/2005/Atom}"
     entries = root.findall(f"{atom}entry")
     assert [e.findtext(f"{atom}id") for e in entries] == [f"{site.url}/archives/2023-W19/"]
+    assert entries[0].findtext(f"{atom}title") == "Le budget participatif d'Arras, et 5 autres"
 
 
 def test_english_site(tmp_path: Path, smtp_server: SmtpServer) -> None:
@@ -584,3 +587,51 @@ def test_the_per_ip_limit_counts_an_ipv6_host_by_its_64() -> None:
     assert limit_key("2001:db8:1:3::1") != limit_key("2001:db8:1:2::1")
     assert limit_key("::ffff:192.0.2.7") == "192.0.2.7" == limit_key("192.0.2.7")
     assert limit_key("unknown") == "unknown"
+
+
+def test_confirming_sends_a_welcome_with_the_schedule_and_the_latest_issue(
+    site: RunningSite, client: httpx.Client, smtp_server: SmtpServer
+) -> None:
+    with Store(site.config.store) as store:
+        store.save_issue(
+            _issue("2023-W19", datetime(2023, 5, 8, tzinfo=PARIS), datetime(2023, 5, 15), "x")
+        )
+        store.set_issue_status("2023-W19", "sent")
+    subscribe(client, "lea@example.org")
+    link = link_in(smtp_server.wait_for(1)[0].message.get_content(), site.url, "confirm")
+    assert len(smtp_server.messages) == 1  # showing the page (GET) sends nothing
+    client.get(link)
+    client.post(link)
+    welcome = smtp_server.wait_for(2)[1].message
+    body = welcome.get_content()
+    assert (
+        welcome["Subject"] == "Bienvenue dans Lettre du Cerdd"
+        and welcome["To"] == "lea@example.org"
+    )
+    assert "chaque lundi, à partir de 9\u00a0h" in body  # the schedule's defaults
+    assert f"{site.url}/archives/2023-W19/" in body
+    leave = link_in(body, site.url, "unsubscribe")
+    client.post(link)  # confirming again sends no second welcome
+    assert "l•••@example.org" in client.get(leave).text
+    client.post(leave)
+    again = client.get(leave).text
+    assert "Déjà désinscrit·e" in again and 'action="/subscribe"' in again
+    assert subscriber(site, "lea@example.org").status == "unsubscribed"  # type: ignore[union-attr]
+    assert len(smtp_server.messages) == 2
+
+
+def test_staff_adding_a_pending_address_sends_no_welcome(
+    site: RunningSite, client: httpx.Client, smtp_server: SmtpServer
+) -> None:
+    """A welcome is owed only after confirming on the site; a status change by staff
+    clears an email owed for the old status."""
+    subscribe(client, "staff@example.org")
+    smtp_server.wait_for(1)
+    with Store(site.config.store) as store:
+        found = store.subscriber_by_email("staff@example.org")
+        assert found is not None
+        store.owe_confirmation(found.id, site.clock())  # as if a second request came
+        store.change_status(
+            found.id, "confirmed", ("pending",), site.clock(), event="add", source="staff"
+        )
+        assert store.next_confirmation_at() is None
