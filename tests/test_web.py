@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import html
-import re
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
