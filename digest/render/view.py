@@ -222,13 +222,22 @@ class _Builder:
             subscribe_url=_link(newsletter.subscribe_url) or _link(newsletter.base_url) or "",
             archive_url=_link(newsletter.base_url.rstrip("/") + "/archives/") or "",
             home_url=_link(newsletter.base_url.rstrip("/") + "/") or "",
-            subscribe_action=_link(newsletter.base_url.rstrip("/") + "/subscribe") or "",
+            subscribe_action=_subscribe_action(newsletter.base_url, newsletter.subscribe_url),
             sender_name=_text(name or newsletter.title, self.lang),
             sender_address=neutral_text(address),
             summary_words=EMAIL_SUMMARY_WORDS,
             trimmed=0,
             trimmed_note="",
         )
+
+
+def _subscribe_action(base_url: str, subscribe_url: str) -> str:
+    """Where the web page's form posts: the site's /subscribe, unless staff point readers
+    to a subscribe page of their own (then the web page links to it instead)."""
+    base = base_url.rstrip("/")
+    if subscribe_url.rstrip("/") not in ("", base):
+        return ""
+    return _link(base + "/subscribe") or ""
 
 
 def build_view(issue: Issue, config: Config) -> IssueView:
