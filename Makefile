@@ -5,7 +5,7 @@ BIN = $(VENV)/bin
 WEEK ?= 2023-W19
 OUT ?= out/$(WEEK)
 
-.PHONY: digest test lint browser bench clean messages
+.PHONY: digest test lint browser bench clean messages screenshots
 
 # The message catalogue (docs/messages.md): one .po per language, compiled to .mo files
 # that git ignores. The keywords are how our code names a message; tests read this line.
@@ -44,8 +44,18 @@ messages: $(BIN)/.installed
 digest: $(BIN)/.installed $(MO)
 	$(BIN)/digest --config feeds.yaml build --offline --week $(WEEK) --out $(OUT)
 
+# axe-core, which the accessibility tests inject into headless Chromium: pinned in
+# package-lock.json, installed into node_modules/ (git ignores it) by npm ci.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; \
+	  else echo "npm is missing: sudo apt-get install npm" >&2; exit 1; fi; }
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
 # Lint, format check, types, then every test (browser tests included).
-test: $(BIN)/.installed $(MO) browser
+test: $(BIN)/.installed $(MO) browser node_modules/.installed
 	$(BIN)/ruff check digest tests bench
 	$(BIN)/ruff format --check digest tests bench
 	$(BIN)/mypy
@@ -62,8 +72,12 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi; }
 
+# The screenshots of the email and the site that docs/ shows (docs/screenshots/).
+screenshots: $(BIN)/.installed $(MO) browser
+	$(BIN)/python scripts/screenshots.py
+
 bench: $(BIN)/.installed
 	$(BIN)/python bench/bench_build.py
 
 clean:
-	rm -rf $(VENV) out *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules out *.egg-info .mypy_cache .ruff_cache .pytest_cache

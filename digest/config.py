@@ -41,6 +41,10 @@ def _http(value: Any) -> str | None:
     return None if ok else t("config.not_http")
 
 
+def _http_or_empty(value: Any) -> str | None:
+    return None if value == "" else _http(value)
+
+
 def _timezone(value: Any) -> str | None:
     try:
         ZoneInfo(value)
@@ -87,6 +91,12 @@ class NewsletterConfig:
     # Parsing fills it in from base_url when it is empty.
     subscribe_url: str = setting("", "the 'S'inscrire' link (default: base_url + '/')")
     logo: str = setting("", "URL of a logo shown in the email header (optional)")
+    address: str = setting("", "who sends it and their postal address: in every email footer")
+    privacy_url: str = setting(
+        "",
+        "URL of the privacy notice linked next to the subscribe form (optional)",
+        check=_http_or_empty,
+    )
     utm: bool = setting(False, "tag outgoing links with utm_source/medium/campaign/content")
 
     @property

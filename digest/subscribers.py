@@ -96,6 +96,13 @@ def clean_name(name: str | None) -> str:
     return "".join(c for c in text if c.isprintable())[:MAX_NAME_LENGTH]
 
 
+def mask_address(address: str) -> str:
+    """'a•••@example.org': enough for its owner to know it, not for anyone else to read it
+    off a page (a forwarded unsubscribe link shows only this)."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}•••@{domain}" if local else "•••"
+
+
 def request_subscription(
     store: Store, address: str, *, language: str, now: datetime, source: str, ip: str | None
 ) -> int | None:
@@ -133,11 +140,14 @@ def request_subscription(
 
 
 def confirm(store: Store, subscriber_id: int, *, now: datetime, source: str, ip: str | None) -> str:
-    """pending -> confirmed. Returns 'confirmed', 'already' (was confirmed) or 'gone'."""
-    if store.change_status(
-        subscriber_id, "confirmed", ("pending",), now, event="confirm", source=source, ip=ip
-    ):
-        return "confirmed"
+    """pending -> confirmed, and a welcome email owed (store/confirmations.py). Returns
+    'confirmed', 'already' (was confirmed) or 'gone'."""
+    with store.transaction():
+        if store.change_status(
+            subscriber_id, "confirmed", ("pending",), now, event="confirm", source=source, ip=ip
+        ):
+            store.owe_welcome(subscriber_id, now)
+            return "confirmed"
     current = store.subscriber(subscriber_id)
     return "already" if current is not None and current.status == "confirmed" else "gone"
 

@@ -39,7 +39,10 @@ class Clock:
         self.now += timedelta(**delta)
 
 
-def write_config(folder: Path, base_url: str, extra: str = "", language: str = "fr") -> Path:
+def write_config(
+    folder: Path, base_url: str, extra: str = "", language: str = "fr", newsletter: str = ""
+) -> Path:
+    """feeds.yaml for a site; `newsletter` adds indented lines to its newsletter block."""
     (folder / "recaps").mkdir(exist_ok=True)
     path = folder / "feeds.yaml"
     path.write_text(
@@ -47,8 +50,7 @@ def write_config(folder: Path, base_url: str, extra: str = "", language: str = "
         '  title: "Lettre du Cerdd"\n'
         f"  language: {language}\n"
         f'  base_url: "{base_url}"\n'
-        '  sender: "Lettre du Cerdd <lettre@example.org>"\n'
-        "sources:\n"
+        '  sender: "Lettre du Cerdd <lettre@example.org>"\n' + newsletter + "sources:\n"
         '  - name: "Récits"\n'
         "    path: recaps\n"
         "store: digest.db\n" + extra,
@@ -104,20 +106,15 @@ def running_site(
     extra: str = "",
     language: str = "fr",
     clock: Clock | None = None,
+    newsletter: str = "",
 ) -> Iterator[RunningSite]:
     sock = bound_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = load_config(write_config(folder, url, extra, language))
+    config = load_config(write_config(folder, url, extra, language, newsletter))
     clock = clock or Clock()
     app = create_app(config, keys=KEYS, smtp=parse_smtp_url(smtp_url), clock=clock)
     with serve(app, sock):
         yield RunningSite(url, config, clock)
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "no CSRF field in the page"
-    return found.group(1)
 
 
 def link_in(body: str, base: str, kind: str) -> str:

@@ -80,6 +80,8 @@ class IssueView:
     logo_alt: str
     subscribe_url: str
     archive_url: str  # the list of past issues on `digest serve` (web page only)
+    home_url: str  # the site's home page (web page only: its navigation)
+    subscribe_action: str  # where the web page's subscribe form posts (`digest serve`)
     sender_name: str
     sender_address: str
     summary_words: int  # how many words of each summary the email shows
@@ -224,12 +226,23 @@ class _Builder:
             logo_alt=_attribute(say(self.words, "email.logo_alt", title=title)),
             subscribe_url=_link(newsletter.subscribe_url) or _link(newsletter.base_url) or "",
             archive_url=_link(newsletter.base_url.rstrip("/") + "/archives/") or "",
+            home_url=_link(newsletter.base_url.rstrip("/") + "/") or "",
+            subscribe_action=_subscribe_action(newsletter.base_url, newsletter.subscribe_url),
             sender_name=_text(name or newsletter.title, self.lang),
             sender_address=neutral_text(address),
             summary_words=EMAIL_SUMMARY_WORDS,
             trimmed=0,
             trimmed_note="",
         )
+
+
+def _subscribe_action(base_url: str, subscribe_url: str) -> str:
+    """Where the web page's form posts: the site's /subscribe, unless staff point readers
+    to a subscribe page of their own (then the web page links to it instead)."""
+    base = base_url.rstrip("/")
+    if subscribe_url.rstrip("/") not in ("", base):
+        return ""
+    return _link(base + "/subscribe") or ""
 
 
 def build_view(issue: Issue, config: Config) -> IssueView:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .base import StoreBase
 from .confirmations import ConfirmationQueries, DueConfirmation
-from .content import REBUILDABLE, CachedFetch, ContentQueries, StoredIssue
+from .content import REBUILDABLE, ArchivedIssue, CachedFetch, ContentQueries, StoredIssue
 from .outbox import OutboxQueries
 from .people import SubscriberQueries
 from .schema import MIGRATIONS
@@ -20,6 +20,7 @@ from .schema import MIGRATIONS
 __all__ = [
     "MIGRATIONS",
     "REBUILDABLE",
+    "ArchivedIssue",
     "CachedFetch",
     "DueConfirmation",
     "Store",

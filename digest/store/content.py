@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ..errors import StoreError
 from ..i18n import current_staff_language, status_label, t
@@ -39,6 +40,35 @@ class StoredIssue:
     text: str
     web: str
     status: str
+
+
+@dataclass(frozen=True)
+class ArchivedIssue:
+    """A sent issue as the archives list it: no HTML, only what a listing shows.
+
+    `teaser` is the preheader stored in digest.json; an issue built before preheaders were
+    stored offers its edito's opening and its first titles instead (`openings`)."""
+
+    id: str
+    period_start: datetime
+    period_end: datetime
+    built_at: datetime
+    subject: str
+    teaser: str
+    openings: tuple[str, ...]
+
+
+# What a listing reads of digest.json, in SQL: never the whole document of every issue.
+_ARCHIVED = tuple(
+    f"CASE WHEN json_valid(data) THEN json_extract(data, '{path}') END"
+    for path in (
+        "$.preheader",
+        "$.edito",
+        "$.featured.items[0].title",
+        "$.sections[0].items[0].title",
+        "$.sections[1].items[0].title",
+    )
+)
 
 
 class ContentQueries(StoreBase):
@@ -164,6 +194,17 @@ class ContentQueries(StoreBase):
         ).fetchall()
         return [StoredIssue(r[0], _when(r[1]), _when(r[2]), _when(r[3]), *r[4:]) for r in rows]
 
+    def archived_issues(self, limit: int | None = None) -> list[ArchivedIssue]:
+        """Sent issues, newest first, as the archives and the Atom feed list them."""
+        rows = self.db.execute(
+            "SELECT id, period_start, period_end, built_at, subject, "
+            + ", ".join(_ARCHIVED)
+            + " FROM issues WHERE status = 'sent' ORDER BY id DESC"
+            + (" LIMIT ?" if limit else ""),
+            (limit,) if limit else (),
+        ).fetchall()
+        return [_archived(row) for row in rows]
+
     def set_issue_status(self, issue_id: str, status: str) -> None:
         with self.transaction() as db:
             cursor = db.execute("UPDATE issues SET status = ? WHERE id = ?", (status, issue_id))
@@ -189,3 +230,16 @@ class ContentQueries(StoreBase):
             (limit,),
         ).fetchall()
         return [StoredIssue(r[0], _when(r[1]), _when(r[2]), _when(r[3]), *r[4:]) for r in rows]
+
+
+def _archived(row: tuple[Any, ...]) -> ArchivedIssue:
+    texts = tuple(str(value) for value in row[6:] if isinstance(value, str) and value.strip())
+    return ArchivedIssue(
+        row[0],
+        _when(row[1]),
+        _when(row[2]),
+        _when(row[3]),
+        str(row[4] or ""),
+        str(row[5]) if isinstance(row[5], str) else "",
+        texts,
+    )

@@ -106,7 +106,9 @@ class SubscriberQueries(StoreBase):
         marks = ",".join("?" * len(allowed_from))
         with self.transaction() as db:
             cursor = db.execute(
-                f"UPDATE subscribers SET status = ?, updated_at = ?{extra}"
+                # An email owed for the old status is not owed for the new one.
+                "UPDATE subscribers SET status = ?, updated_at = ?, confirm_due_at = NULL,"
+                f" confirm_attempts = 0{extra}"
                 f" WHERE id = ? AND status IN ({marks})",
                 (status, when, *([when] if stamp else []), subscriber_id, *allowed_from),
             )

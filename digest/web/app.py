@@ -78,6 +78,7 @@ def create_app(
     routes = [
         Route("/", pages.home, methods=["GET"]),
         Route("/subscribe", pages.subscribe, methods=["POST"]),
+        Route("/embed", pages.embed, methods=["GET"]),
         Route("/confirm/{token}", pages.confirm, methods=["GET", "POST"]),
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
         Route("/archives/", archive.index, methods=["GET"]),

@@ -23,8 +23,8 @@ class Archive:
         self.site = site
 
     async def index(self, request: Request) -> Response:
-        sent = await self.site.store.read(lambda db: db.sent_issues(content=False))
-        issues = [{"id": i.id, "label": self.site.label(i)} for i in sent]
+        sent = await self.site.store.read(lambda db: db.archived_issues())
+        issues = [self.site.listed(i) for i in sent]
         response = self.site.page(request, "archives.html", issues=issues)
         response.headers["cache-control"] = PUBLIC
         return response
@@ -41,10 +41,8 @@ class Archive:
 
     async def feed(self, request: Request) -> Response:
         site = self.site
-        issues = await site.store.read(lambda db: db.sent_issues(limit=50, content=False))
-        entries = [
-            {"id": i.id, "label": site.label(i), "updated": i.built_at.isoformat()} for i in issues
-        ]
+        issues = await site.store.read(lambda db: db.archived_issues(limit=50))
+        entries = [site.listed(i) for i in issues]
         # An empty feed is as new as the site: Atom requires a date, and 1970 looks broken.
         updated = entries[0]["updated"] if entries else site.clock().isoformat()
         xml = site.env.get_template("site/feed.xml").render(

@@ -1,6 +1,6 @@
-"""The confirmation email: plain text, built only from the config and the signed link.
+"""The confirmation and welcome emails: plain text, built only from the config and links.
 
-Nothing the visitor typed goes into it (not even a name), so the subscribe form cannot be
+Nothing the visitor typed goes into them (not even a name), so the subscribe form cannot be
 used to send chosen text to a third party; the address itself appears only in To:.
 """
 
@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
 import jinja2
+from babel.dates import get_day_names
 
 from ..config import Config
 from ..i18n import Messages, say
@@ -34,13 +35,53 @@ def confirmation_message(
         days=config.site.confirm_days,
         base=newsletter.base_url.rstrip("/"),
     )
+    subject = say(words, "site.email_subject", title=newsletter.title)
+    return _message(config, "confirm", subject, address, body, now)
+
+
+def welcome_message(
+    config: Config,
+    env: jinja2.Environment,
+    words: Messages,
+    address: str,
+    *,
+    latest: str,
+    unsubscribe: str,
+    now: datetime,
+) -> EmailMessage:
+    """The welcome after confirming: when issues come, the latest one's link (`latest`,
+    empty before the first issue) and how to leave."""
+    newsletter = config.newsletter
+    body = env.get_template("site/welcome_email.txt").render(
+        _=words,
+        newsletter=newsletter,
+        when=schedule_text(config, words),
+        latest=latest,
+        unsubscribe=unsubscribe,
+        base=newsletter.base_url.rstrip("/"),
+    )
+    subject = say(words, "site.welcome_subject", title=newsletter.title)
+    return _message(config, "welcome", subject, address, body, now)
+
+
+def schedule_text(config: Config, words: Messages) -> str:
+    """'chaque lundi, à partir de 9 h': the schedule as readers are told it."""
+    schedule = config.schedule
+    day = get_day_names("wide", locale=words.language)[schedule.weekday_number]
+    return say(words, "site.schedule", day=day, hour=schedule.hour)
+
+
+def _message(
+    config: Config, kind: str, subject: str, address: str, body: str, now: datetime
+) -> EmailMessage:
+    newsletter = config.newsletter
     message = EmailMessage()
-    message["Subject"] = " ".join(say(words, "site.email_subject", title=newsletter.title).split())
+    message["Subject"] = " ".join(subject.split())
     message["From"] = newsletter.sender
     message["To"] = address
     message["Date"] = format_datetime(now)
     domain = parseaddr(newsletter.sender)[1].rpartition("@")[2] or None
-    message["Message-ID"] = make_msgid("confirm", domain=domain)
+    message["Message-ID"] = make_msgid(kind, domain=domain)
     # Tells vacation responders and ticket systems not to answer it.
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(body)

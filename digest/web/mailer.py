@@ -1,5 +1,5 @@
-"""The confirmation mailer: one thread that sends the confirmation emails the store says
-are owed (store/confirmations.py), over one reused SMTP session.
+"""The site's mailer: one thread that sends the confirmation and welcome emails the store
+says are owed (store/confirmations.py), over one reused SMTP session.
 
 The page answers at once and marks the email as owed; `wake` makes the thread look now. It
 also looks at start (a restarted site sends what the last one could not) and whenever a
@@ -51,8 +51,10 @@ class Mailer:
         clock: Callable[[], datetime],
         connect: Callable[[SmtpSettings], SmtpConnection] = SmtpConnection,
         busy_timeout: float = 30.0,
+        welcome: Build | None = None,
     ) -> None:
         self.settings, self.store_path, self.build = settings, store_path, build
+        self.welcome = welcome  # the email owed to a confirmed subscriber (None: none is sent)
         self.clock, self.connect = clock, connect
         self.busy_timeout = busy_timeout  # how long a store call waits for a lock held elsewhere
         self.wakeup = threading.Event()
@@ -115,19 +117,24 @@ class Mailer:
     def _send_due(self, store: Store) -> None:
         while due := store.claim_confirmations(self.clock()):
             for owed in due:
-                store.confirmation_done(owed.subscriber_id, self._send_one(owed))
+                store.confirmation_done(owed.subscriber_id, self._send_one(owed), owed.claim)
 
     def _send_one(self, owed: DueConfirmation) -> datetime | None:
         """None when sent or given up; else when to try again."""
         now = self.clock()
-        failure = self._send(self.build(owed.subscriber_id, owed.email, now))
+        build = self.build if owed.status == "pending" else self.welcome
+        if build is None:
+            return None
+        failure = self._send(build(owed.subscriber_id, owed.email, now))
         if failure is None:
             return None
         attempts = owed.attempts + 1
         if failure.startswith("refused") or attempts >= MAX_ATTEMPTS:
-            log.error("confirmation email to %s not sent, given up: %s", owed.email, failure)
+            log.error("%s email to %s not sent, given up: %s", _kind(owed), owed.email, failure)
             return None
-        log.warning("confirmation email to %s not sent (try %d): %s", owed.email, attempts, failure)
+        log.warning(
+            "%s email to %s not sent (try %d): %s", _kind(owed), owed.email, attempts, failure
+        )
         return now + timedelta(seconds=retry_delay(attempts))
 
     def _send(self, message: EmailMessage) -> str | None:
@@ -159,3 +166,7 @@ def _refusal(recipients: dict[str, tuple[int, bytes]]) -> str:
     code, reply = next(iter(recipients.values()))
     said = f"{code} {reply.decode('utf-8', 'replace')}"
     return f"refused: {said}" if code >= 500 else said
+
+
+def _kind(owed: DueConfirmation) -> str:
+    return "confirmation" if owed.status == "pending" else "welcome"

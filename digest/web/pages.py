@@ -17,7 +17,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from ..i18n import N_, say
-from ..subscribers import BadAddress, confirm, normalise_email, request_subscription, unsubscribe
+from ..subscribers import (
+    BadAddress,
+    confirm,
+    mask_address,
+    normalise_email,
+    request_subscription,
+    unsubscribe,
+)
 from ..tokens import CONFIRM, UNSUBSCRIBE, BadToken, ExpiredToken, read_token
 from .security import client_ip, limit_key
 from .site import Site
@@ -35,21 +42,24 @@ class Pages:
     ) -> Response:
         """The home page; after a refused address, again with the error and what was typed."""
         site = self.site
-        token, fresh = site.csrf.token_for(request)
-        latest = await site.store.read(lambda db: db.sent_issues(limit=1, content=False))
-        shown = {"id": latest[0].id, "label": site.label(latest[0])} if latest else None
-        response = site.page(
-            request, "home.html", status, csrf=token, error=error, latest=shown, email=email
+        latest = await site.store.read(lambda db: db.archived_issues(limit=1))
+        shown = site.listed(latest[0]) if latest else None
+        return site.page(request, "home.html", status, error=error, latest=shown, email=email)
+
+    async def embed(self, request: Request) -> Response:
+        """The form to copy onto another site, shown working and as HTML to copy."""
+        site = self.site
+        snippet = site.env.get_template("site/snippet.html").render(
+            _=site.words, action=site.config.newsletter.base_url.rstrip("/") + "/subscribe"
         )
-        if fresh:
-            site.csrf.set_cookie(response, token)
-        return response
+        return site.page(request, "embed.html", snippet=snippet.strip())
 
     async def subscribe(self, request: Request) -> Response:
+        """The form's POST, from this site or from a form copied onto another (DESIGN §3):
+        no cookie and no token, so any site may send it; double opt-in is what protects an
+        address, the honeypot and the rate limits what protect the mail server."""
         site = self.site
         form = await _form(request)
-        if not site.csrf.check(request, str(form.get("csrf", ""))):
-            return site.message(request, "forbidden", 403)
         ip = client_ip(request)
         if not site.per_ip.hit(limit_key(ip)):
             return _limited(site.message(request, "rate", 429), site.config.site.window)
@@ -122,10 +132,10 @@ class Pages:
                 else problem
             )
         if form is None:
-            return self._action(request, "unsubscribe")
-        # No CSRF check on these POSTs (the subscribe form has one): the signed token in the
-        # URL already proves the request comes from the mailbox, and a reader whose browser
-        # blocks cookies must still be able to confirm, and above all to leave.
+            return await self._unsubscribe_page(request, subscriber_id)
+        # No CSRF check on these POSTs: the signed token in the URL already proves the
+        # request comes from the mailbox, and a reader whose browser blocks cookies must
+        # still be able to confirm, and above all to leave.
         now, ip = site.clock(), client_ip(request)
         source = "one-click" if one_click else "web"
         await site.store.write(
@@ -134,6 +144,14 @@ class Pages:
         if one_click:
             return PlainTextResponse(say(site.words, "site.one_click_text"), 200)
         return site.message(request, "unsubscribed")
+
+    async def _unsubscribe_page(self, request: Request, subscriber_id: int) -> Response:
+        """The GET: a button naming the (masked) address, or, for a reader who already
+        left, a page saying so with the form to come back."""
+        current = await self.site.store.read(lambda db: db.subscriber(subscriber_id))
+        if current is None or not current.email or current.status == "unsubscribed":
+            return self.site.message(request, "already_out", subscribe_again=True)
+        return self._action(request, "unsubscribe", address=mask_address(current.email))
 
     def _read(self, request: Request, purpose: str) -> tuple[int, Response | None]:
         """The subscriber id in the URL's token, or the 4xx page to answer instead."""
@@ -152,16 +170,16 @@ class Pages:
             return 0, self.site.message(request, "invalid", 400)
         return subscriber_id, None
 
-    def _action(self, request: Request, name: str) -> HTMLResponse:
+    def _action(self, request: Request, name: str, **fields: str) -> HTMLResponse:
         """The page with one button that POSTs back to this same URL (its token is the proof:
-        no cookie, no CSRF field)."""
+        no cookie, no CSRF field); `fields` fill the text's {placeholders}."""
         site = self.site
         heading, text, button = _ACTIONS[name]
         return site.page(
             request,
             "action.html",
             heading=say(site.words, heading),
-            text=say(site.words, text),
+            text=say(site.words, text, **fields),
             button=say(site.words, button),
             action=request.url.path,
         )

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Any
 
 from starlette.requests import Request
@@ -24,15 +25,15 @@ from ..models import Period
 from ..render.dates import period_label
 from ..render.environment import make_env
 from ..render.typography import typo_text
-from ..store import StoredIssue
-from ..tokens import Keys, confirm_url
-from .mail import confirmation_message
+from ..store import ArchivedIssue, Store, StoredIssue
+from ..tokens import Keys, confirm_url, unsubscribe_url
+from .mail import confirmation_message, welcome_message
 from .mailer import Mailer
 from .ratelimit import NoLimit, RateLimiter
-from .security import Csrf
 from .storage import BUSY_TIMEOUT, StoreAccess
 
 log = logging.getLogger("digest.web")
+TEASER_CHARS = 160  # a listing's teaser, at most
 
 
 class Site:
@@ -49,7 +50,12 @@ class Site:
             raise SettingError(t("serve.no_sender"), hint=t("serve.no_sender_hint"))
         self.config, self.keys, self.smtp, self.clock = config, keys, smtp, clock
         self.mailer = Mailer(
-            smtp, config.store, self.confirmation, clock, busy_timeout=BUSY_TIMEOUT
+            smtp,
+            config.store,
+            self.confirmation,
+            clock,
+            busy_timeout=BUSY_TIMEOUT,
+            welcome=self.welcome,
         )
         self.env = make_env(config)
         self.text_env = make_env(config, autoescape=False)
@@ -58,7 +64,9 @@ class Site:
         self.plain_words = messages(self.lang, config.templates)
         self.words = site_words(self.plain_words)
         self.css = _source(self.env, "site/site.css")
-        self.csrf = Csrf(keys, secure=config.newsletter.base_url.startswith("https://"))
+        # Who runs the site, in its footer: the postal identity, else the sender's name.
+        newsletter = config.newsletter
+        self.runner = newsletter.address or parseaddr(newsletter.sender)[0] or newsletter.title
         self.per_ip, self.per_address = _limiters(config)
         # Opened and closed by the app's lifespan; handlers go through its read and write.
         self.store = StoreAccess(config.store)
@@ -70,32 +78,70 @@ class Site:
             _=self.words,
             lang=self.lang,
             newsletter=self.config.newsletter,
+            runner=self.runner,
             root=request.scope.get("root_path", "").rstrip("/"),
-            **values,
+            **{**_PAGE_DEFAULTS, **values},
         )
         # Pages may carry tokens or CSRF values: no shared cache may keep them.
         return HTMLResponse(html, status, headers={"cache-control": "no-store"})
 
-    def message(self, request: Request, name: str, status: int = 200) -> HTMLResponse:
-        """A page that only says something: the title and text of MESSAGE_PAGES[name]."""
+    def message(
+        self, request: Request, name: str, status: int = 200, **values: Any
+    ) -> HTMLResponse:
+        """A page that says something: the title and text of MESSAGE_PAGES[name] (`values`
+        fill the text's {fields} and may ask for the subscribe form: subscribe_again)."""
         title, text = MESSAGE_PAGES[name]
         return self.page(
             request,
             "message.html",
             status,
             heading=say(self.words, title),
-            text=say(self.words, text),
+            text=say(self.words, text, **values),
+            **values,
         )
 
-    def label(self, issue: StoredIssue) -> str:
+    def label(self, issue: StoredIssue | ArchivedIssue) -> str:
         """'Semaine du 8 au 14 mai 2023': what the issue itself says, not the week's id."""
         period = Period(issue.id, issue.period_start, issue.period_end)
         return period_label(period, self.config.newsletter.tz, self.plain_words)
+
+    def listed(self, issue: ArchivedIssue) -> dict[str, str]:
+        """What a list of issues shows of one: its subject, dates and teaser."""
+        label = self.label(issue)
+        return {
+            "id": issue.id,
+            "label": label,
+            "subject": issue.subject or f"{self.config.newsletter.title} — {label}",
+            "teaser": issue.teaser or _clip(" · ".join(issue.openings), TEASER_CHARS),
+            "updated": issue.built_at.isoformat(),
+        }
 
     def confirmation(self, subscriber_id: int, address: str, now: datetime) -> EmailMessage:
         """The confirmation email, its link signed now (the mailer thread calls this)."""
         url = confirm_url(self.config, subscriber_id, now, self.keys)
         return confirmation_message(self.config, self.text_env, self.words, address, url, now)
+
+    def welcome(self, subscriber_id: int, address: str, now: datetime) -> EmailMessage:
+        """The welcome email after confirming: what comes and when, the latest issue, and
+        the unsubscribe link (the mailer thread calls this, with its own store)."""
+        with Store(self.config.store, busy_timeout=BUSY_TIMEOUT) as store:
+            latest = store.archived_issues(limit=1)
+        base = self.config.newsletter.base_url.rstrip("/")
+        return welcome_message(
+            self.config,
+            self.text_env,
+            self.words,
+            address,
+            latest=f"{base}/archives/{latest[0].id}/" if latest else "",
+            unsubscribe=unsubscribe_url(self.config, subscriber_id, self.keys),
+            now=now,
+        )
+
+
+def _clip(text: str, limit: int) -> str:
+    """`text` cut at a word within `limit` characters, with an ellipsis when cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def site_words(words: Messages) -> Messages:
@@ -105,6 +151,10 @@ def site_words(words: Messages) -> Messages:
     return words.polished(typo_text) if words.language == "fr" else words
 
 
+# What a page may show without every handler passing it: the form's error and typed
+# address, and whether a message page offers the subscribe form.
+_PAGE_DEFAULTS: dict[str, Any] = {"error": "", "email": "", "subscribe_again": False}
+
 # Pages that only say something, by name: their title and text.
 MESSAGE_PAGES = {
     "check": (N_("site.check_title"), N_("site.check_text")),
@@ -113,6 +163,7 @@ MESSAGE_PAGES = {
     "expired": (N_("site.expired_title"), N_("site.expired_text")),
     "invalid": (N_("site.invalid_title"), N_("site.invalid_text")),
     "unsubscribed": (N_("site.unsubscribed_title"), N_("site.unsubscribed_text")),
+    "already_out": (N_("site.already_out_title"), N_("site.already_out_text")),
     "forbidden": (N_("site.forbidden_title"), N_("site.forbidden_text")),
     "rate": (N_("site.rate_title"), N_("site.rate_text")),
     "not_found": (N_("site.not_found_title"), N_("site.not_found_text")),
