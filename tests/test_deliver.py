@@ -4,8 +4,10 @@ dropped connections, the frozen audience, and the one-click link against the rea
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
+import sqlite3
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -701,10 +703,17 @@ def test_a_full_disk_stops_the_run_and_loses_no_one(
     smtp_server.script.rcpt.update(dict.fromkeys(emails[1::2], busy))
     full: list[int] = []
 
+    store.db.execute("CREATE TABLE ballast (b BLOB)")
+
     def fill_the_disk(done: int, total: int) -> None:
         if done >= 100 and not full:
             pages = store.db.execute("PRAGMA page_count").fetchone()[0]
             store.db.execute(f"PRAGMA max_page_count = {pages}")
+            # Use up the free pages too, as a full disk leaves none: otherwise how much the
+            # run could still write depended on how its commits happened to fall.
+            with contextlib.suppress(sqlite3.OperationalError, StoreError):
+                for _ in range(pages):
+                    store.db.execute("INSERT INTO ballast VALUES (zeroblob(3000))")
             full.append(done)
 
     with pytest.raises(StoreError) as stopped:
