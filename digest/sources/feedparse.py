@@ -27,7 +27,14 @@ from ..errors import ParseError
 from ..i18n import t
 from ..identity import item_key
 from ..models import Item
-from ..text import clean_title, plain_title, sanitize_html, sanitized_to_text, summarize
+from ..text import (
+    clean_title,
+    plain_title,
+    sanitize_html,
+    sanitized_image_alt,
+    sanitized_to_text,
+    summarize,
+)
 from ..urls import http_url
 
 _FIRST_IMG = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"", re.I)
@@ -200,6 +207,7 @@ def entry_to_item(entry: Any, source: SourceConfig, base: str | None) -> Item | 
     title = _title(entry) or _title_from(summary_text)
     if not title and not url:
         return None
+    image = _image(entry, summary_html, html_base)
     return Item(
         key=item_key(url, guid, source.name, title, summary_text),
         title=title,
@@ -209,7 +217,8 @@ def entry_to_item(entry: Any, source: SourceConfig, base: str | None) -> Item | 
         summary_html=summary_html,
         summary_text=summary_text,
         categories=_categories(entry),
-        image=_image(entry, summary_html, html_base),
+        image=image,
+        image_alt=sanitized_image_alt(summary_html, image),
         author=clean_title(entry.get("author") or "") or None,
         guid=guid,
         origin="feed",
