@@ -228,8 +228,8 @@ def sanitized_image_alt(fragment: str, src: str | None) -> str:
     is not one of its pictures: a media:content image has no alt of its own)."""
     if not src or "<img" not in fragment:
         return ""
-    for inside in _IMG.findall(fragment):
-        found = _attributes(inside)
+    for tag in _IMG.finditer(fragment):
+        found = _attributes(tag[1])
         if found.get("src") == src:
             return plain_title(found.get("alt", ""))
     return ""

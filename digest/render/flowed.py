@@ -11,6 +11,9 @@ ASCII spaces break a line, so French no-break spaces hold, and a word longer tha
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 FLOWED_WIDTH = 72  # RFC 3676 asks for 78 at most, and recommends 66 to 72
 
 
@@ -24,18 +27,14 @@ def _fold(line: str, width: int) -> str:
     """One paragraph: its folded lines, each soft break kept as the line's last space."""
     if len(line) <= width:
         return _stuffed(line)
-    lines: list[str] = []
-    body = line.lstrip(" ")
-    current = line[: len(line) - len(body)]  # an indent stays on the first line
-    for word in body.split(" "):
-        # + 2: the space before `word`, and the soft break's own space after it.
-        if current.strip() and len(current) + len(word) + 2 > width:
-            lines.append(_stuffed(current + " "))
-            current = word
-        else:
-            current = f"{current} {word}" if current.strip() else current + word
-    lines.append(_stuffed(current))
-    return "\n".join(lines)
+    return "\n".join(map(_stuffed, _chunks(width).findall(line)))
+
+
+@lru_cache(maxsize=4)
+def _chunks(width: int) -> re.Pattern[str]:
+    """A folded line: as much as fits before a space (kept: the soft break), else a word
+    too long for any line with its space, else a lone space (two in a row at a fold)."""
+    return re.compile(f".{{1,{width - 1}}}(?: |$)|[^ ]+ ?| ")
 
 
 def _stuffed(line: str) -> str:
