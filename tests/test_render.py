@@ -129,6 +129,11 @@ def test_email_blocks(rendered: RenderedIssue) -> None:
         assert re.search(r'\bwidth="\d+"', image) and re.search(r'\balt="[^"]*"', image)
     # A picture with no alt text of its own is decoration: never "Illustration : <title>".
     assert 'alt=""' in html and "Illustration" not in html
+    # Its link stays for a tap, hidden from screen readers and the tab order: the title's
+    # link says where it goes (axe: a link without text).
+    decorative = '<a href="https://www.cerdd.org/actualites/journee-territoires-participatifs"'
+    assert f'{decorative} target="_blank" aria-hidden="true" tabindex="-1"><img alt=""' in html
+    assert '<a href="https://climat.example.org/plan-climat" target="_blank"><img' in html
 
 
 def test_every_item_leads_somewhere(rendered: RenderedIssue) -> None:
