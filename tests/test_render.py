@@ -188,6 +188,9 @@ def test_utm_tags_item_links_only_when_asked(tmp_path: Path) -> None:
     )
     assert "format=pdf&lang=fr&utm_source=newsletter" in unflowed(tagged.text)
     assert "utm_" not in tagged.web
+    # A summary's links are the partner's too; the web page keeps them as published.
+    assert 'href="https://www.la27eregion.fr/manuel.pdf?utm_source=newsletter' in tagged.html
+    assert 'href="https://www.la27eregion.fr/manuel.pdf">' in tagged.web
     assert 'href="https://lettre.example.org/inscription"' in tagged.html
 
 

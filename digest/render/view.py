@@ -193,6 +193,8 @@ class _Builder:
         tagged = self.tagged(url, theme) if url else f"{self.issue_url}#{anchor}"
         title = _text(item.title, self.lang)
         summary = _text(item.summary_text, self.lang)
+        web_runs = self.runs(summary, item.summary_html, None)
+        utm = self.config.newsletter.utm
         when = item.published
         return ItemView(
             title=title,
@@ -201,8 +203,8 @@ class _Builder:
             source=_text(item.source, self.lang),
             date=day_label(when, self.tz, self.words, year=False) if when else "",
             summary=summary,
-            summary_runs=self.runs(summary, item.summary_html, theme),
-            web_runs=self.runs(summary, item.summary_html, None),
+            summary_runs=self.runs(summary, item.summary_html, theme) if utm else web_runs,
+            web_runs=web_runs,
             image=_link(item.image),
             image_alt=_attribute(_text(item.image_alt, self.lang)),
             anchor=anchor,
