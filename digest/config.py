@@ -45,6 +45,11 @@ def _http_or_empty(value: Any) -> str | None:
     return None if value == "" else _http(value)
 
 
+def _link(value: Any) -> str | None:
+    ok = isinstance(value, str) and re.match(r"^(?:https?://[^/\s]+|mailto:[^@\s]+@\S+)", value)
+    return None if ok else t("config.not_link")
+
+
 def _timezone(value: Any) -> str | None:
     try:
         ZoneInfo(value)
@@ -82,6 +87,12 @@ def _identifier(value: Any) -> str | None:
 
 
 @dataclass(frozen=True)
+class LinkConfig:
+    label: str = field(metadata=required(str, 'the link\'s text: "LinkedIn", "Nous écrire"'))
+    url: str = field(metadata=required(str, "where it leads: an http(s) or mailto: URL", _link))
+
+
+@dataclass(frozen=True)
 class NewsletterConfig:
     title: str = field(metadata=required(str, "shown in the email and the subject"))
     language: str = setting("fr", "fr or en: wording and dates", check=_one_of("fr", "en"))
@@ -91,13 +102,18 @@ class NewsletterConfig:
     # Parsing fills it in from base_url when it is empty.
     subscribe_url: str = setting("", "the 'S'inscrire' link (default: base_url + '/')")
     logo: str = setting("", "URL of a logo shown in the email header (optional)")
-    address: str = setting("", "who sends it and their postal address: in every email footer")
     privacy_url: str = setting(
         "",
         "URL of the privacy notice linked next to the subscribe form (optional)",
         check=_http_or_empty,
     )
     utm: bool = setting(False, "tag outgoing links with utm_source/medium/campaign/content")
+    address: str = setting(
+        "", "who sends it, with a postal address: shown in every email footer (the law asks it)"
+    )
+    links: tuple[LinkConfig, ...] = setting(
+        (), "social and contact links shown in the email footer (`label`, `url` each)"
+    )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -268,6 +284,7 @@ class Config:
 
 # The key tables, in the order of the configuration reference (after TOP and NEWSLETTER).
 NEWSLETTER_KEYS = keys_of(NewsletterConfig)
+LINK_KEYS = keys_of(LinkConfig)
 SOURCE_KEYS = keys_of(SourceConfig)
 THEME_KEYS = keys_of(ThemeConfig)
 FETCH_KEYS = keys_of(FetchConfig)
@@ -327,6 +344,7 @@ class _ConfigChecker(Checker):
     def build(self, data: Any) -> Config:
         top = self.section(data, TOP_KEYS, ())
         newsletter = self.section(top["newsletter"] or {}, NEWSLETTER_KEYS, ("newsletter",))
+        newsletter["links"] = self.links(newsletter["links"])
         themes = [self.theme(t, ("themes", i)) for i, t in enumerate(top["themes"] or [])]
         theme_ids = {t.id for t in themes}
         self.unique([t.id for t in themes], "themes", "id")
@@ -364,6 +382,12 @@ class _ConfigChecker(Checker):
             site=site,
             delivery=delivery,
         )
+
+    def links(self, data: list[Any]) -> tuple[LinkConfig, ...]:
+        """The footer's links; each checked where it is (newsletter.links[2].url)."""
+        at: tuple[str | int, ...] = ("newsletter", "links")
+        found = (self.section(link, LINK_KEYS, (*at, i)) for i, link in enumerate(data or []))
+        return tuple(LinkConfig(label=str(v["label"] or ""), url=v["url"] or "") for v in found)
 
     def delivery(self, data: Any) -> DeliveryConfig:
         values = self.section(data, DELIVERY_KEYS, ("delivery",))

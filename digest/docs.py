@@ -16,7 +16,7 @@ from .checking import MAX_VALUES, REQUIRED, Key
 from .errors import QUOTED_MAX_CHARS
 
 # Key tables whose keys sit in a list of mappings rather than a mapping.
-_LIST_TABLES = {"SOURCE": "sources[].", "THEME": "themes[]."}
+_LIST_TABLES = {"SOURCE": "sources[].", "THEME": "themes[].", "LINK": "newsletter.links[]."}
 _MARKERS = ("<!-- section:config -->", "<!-- /section:config -->")
 PAGE = Path("docs") / "configuration.md"
 

@@ -33,6 +33,9 @@ class Item:
     summary_text: str = ""
     categories: tuple[str, ...] = ()
     image: str | None = None
+    # The picture's own alt text from the feed ("" when it gave none: render then treats the
+    # picture as decoration next to its title).
+    image_alt: str = ""
     author: str | None = None
     # From recap front matter; None for feed items.
     theme: str | None = None
@@ -125,6 +128,9 @@ class Issue:
     edito_text: str = ""
     # Items the caps (issue.max_per_section / max_items) left out of this issue.
     trimmed: int = 0
+    # The overrides file's `subject:` and `preheader:` ("": render makes its own).
+    subject: str = ""
+    preheader: str = ""
 
     @property
     def shown(self) -> int:

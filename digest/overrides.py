@@ -37,9 +37,10 @@ SUFFIXES = (".md", ".yaml", ".yml")
 _LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 
 OVERRIDE_KEYS: dict[str, Key] = {
-    # title and subject are checked and kept; render does not use them yet.
+    # title is checked and kept; render does not use it yet.
     "title": Key(str, "", "a title for this issue"),
     "subject": Key(str, "", "the email subject of this issue, instead of the default one"),
+    "preheader": Key(str, "", "the line an inbox shows after the subject, instead of the default"),
     "pin": Key(list, [], "items (URLs, or recap file names) shown first, under « À la une »"),
     "exclude": Key(list, [], "items left out of this issue"),
     "move": Key(dict, {}, "`item: theme id`: puts an item in that section"),
@@ -61,6 +62,7 @@ class Overrides:
     move: dict[str, str] = field(default_factory=dict)
     title: str = ""
     subject: str = ""
+    preheader: str = ""
     # The file these came from (None: no file), named in reasons and warnings.
     path: Path | None = None
 
@@ -187,6 +189,7 @@ def parse_overrides(text: str, path: Path, targets: Collection[str]) -> Override
         move={url: target for url, (target, _) in move.items()},
         title=(values["title"] or "").strip(),
         subject=(values["subject"] or "").strip(),
+        preheader=(values["preheader"] or "").strip(),
         path=path,
     )
 

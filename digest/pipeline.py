@@ -184,9 +184,13 @@ def build_issue(
         edito_html=overrides.edito_html,
         edito_text=overrides.edito_text,
         trimmed=arranged.trimmed,
+        subject=overrides.subject,
+        preheader=overrides.preheader,
     )
     rendered = render_issue(issue, config)
-    data = json.dumps(issue_data(issue, config.newsletter.language), ensure_ascii=False, indent=2)
+    language = config.newsletter.language
+    written = issue_data(issue, language, rendered.subject, rendered.preheader)
+    data = json.dumps(written, ensure_ascii=False, indent=2)
     return Build(issue, rendered, data + "\n", tuple(arranged.warnings))
 
 

@@ -224,3 +224,41 @@ def markdown_to_html(source: str, base_url: str | None = None) -> str:
 
     rendered = MarkdownIt("commonmark", {"html": False}).render(source)
     return sanitize_html(rendered, base_url)
+
+
+# Links and pictures of sanitized HTML, as data for render. Regexes, not a parser, for the
+# reason sanitized_to_text gives: nh3 writes every attribute value in double quotes, escapes
+# '<' in text and never nests <a>, so an <a …>…</a> pair is found by one scan.
+_ANCHOR = re.compile(r'<a\b([^">]*(?:"[^"]*"[^">]*)*)>(.*?)</a>', re.S | re.I)
+_IMG = re.compile(r'<img\b([^">]*(?:"[^"]*"[^">]*)*)/?>', re.I)
+_ATTRIBUTE = re.compile(r'\s([a-z-]+)="([^"]*)"', re.I)
+
+
+def _attributes(inside: str) -> dict[str, str]:
+    return {name.lower(): html.unescape(value) for name, value in _ATTRIBUTE.findall(inside)}
+
+
+def sanitized_links(fragment: str) -> tuple[tuple[str, str], ...]:
+    """The (text, URL) of each http(s) link of sanitized HTML, in order: what a summary's
+    plain text loses. A link with no text, or to anything but http(s), is left out."""
+    if "<a" not in fragment:
+        return ()  # most summaries: one C-level scan
+    links: list[tuple[str, str]] = []
+    for inside, content in _ANCHOR.findall(fragment):
+        href = _attributes(inside).get("href", "")
+        text = _SPACES.sub(" ", html.unescape(_TAG.sub("", content))).strip()
+        if text and href.lower().startswith(("http://", "https://")):
+            links.append((remove_control_chars(text), href))
+    return tuple(links)
+
+
+def sanitized_image_alt(fragment: str, src: str | None) -> str:
+    """The alt text the sanitized HTML gives the picture at `src`, or "" (none, or `src`
+    is not one of its pictures: a media:content image has no alt of its own)."""
+    if not src or "<img" not in fragment:
+        return ""
+    for tag in _IMG.finditer(fragment):
+        found = _attributes(tag[1])
+        if found.get("src") == src:
+            return plain_title(found.get("alt", ""))
+    return ""

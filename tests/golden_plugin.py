@@ -29,6 +29,12 @@ newsletter:
   subscribe_url: "https://lettre.example.org/inscription"
   logo: "https://lettre.example.org/static/logo.png"
   utm: {utm}
+  address: "Le Cerdd, 1 rue de l'Exemple, 62000 Arras"
+  links:
+    - label: "LinkedIn"
+      url: "https://www.linkedin.com/company/exemple/"
+    - label: "Nous écrire"
+      url: "mailto:lettre@example.org"
 sources:
   - name: "Partenaire"
     url: "https://partenaire.example.org/feed.xml"
@@ -91,6 +97,10 @@ SECTIONS = (
                 published=_at(9),
                 source="La 27e Région",
                 summary_text="Un guide « pratique » pour les élu-es ; à lire absolument !",
+                summary_html=(
+                    "<p>Un guide « pratique » pour les élu-es ; "
+                    '<a href="https://www.la27eregion.fr/manuel.pdf">à lire absolument</a> !</p>'
+                ),
             ),
             Item(
                 key="k-hostile",
@@ -121,6 +131,7 @@ SECTIONS = (
                     "avec des ateliers dans chaque commune et une plateforme en ligne."
                 ),
                 image="https://climat.example.org/img/plan.png",
+                image_alt="Carte des 40 actions du plan climat",
             ),
             Item(
                 key="k-recit",

@@ -67,8 +67,7 @@ def publish_issue(site: RunningSite) -> None:
     """The golden issue, rendered for this site (its links point here), stored as sent."""
     issue = golden_issue()
     rendered = render_issue(issue, site.config)
-    data = issue_data(issue, site.config.newsletter.language)
-    data["preheader"] = rendered.preheader
+    data = issue_data(issue, site.config.newsletter.language, rendered.subject, rendered.preheader)
     with Store(site.config.store) as store:
         store.save_issue(
             StoredIssue(

@@ -254,6 +254,38 @@ def test_cli_check_warns_that_sending_needs_a_sender(tmp_path: Path) -> None:
     )
 
 
+def test_cli_check_warns_that_sending_needs_a_postal_address(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    with_sender = MINIMAL.replace("newsletter:\n", 'newsletter:\n  sender: "L <l@x.org>"\n')
+    config.write_text(with_sender, encoding="utf-8")
+    run = check(config)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.startswith("attention : newsletter.address est vide")
+    config.write_text(with_sender.replace("newsletter:\n", "newsletter:\n  address: X\n"))
+    assert check(config).stderr == ""
+
+
+def test_footer_links_are_checked_where_they_are(tmp_path: Path) -> None:
+    links = (
+        "  links:\n    - {label: Site, url: 'https://x.org/'}\n"
+        "    - {label: Écrire, url: 'mailto:l@x.org'}\n"
+        "    - {label: Bad, url: 'javascript:alert(1)'}\n    - {url: 'https://y.org/'}\n"
+    )
+    text = MINIMAL.replace("newsletter:\n", "newsletter:\n" + links)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, tmp_path / "feeds.yaml")
+    problems = str(caught.value)
+    assert "feeds.yaml:5: newsletter.links[2].url: pas une adresse http(s) ni mailto:" in problems
+    assert "newsletter.links[3].label: manquant (obligatoire)" in problems
+    kept = links.rsplit("    - {label: Bad", 1)[0]
+    good = MINIMAL.replace("newsletter:\n", "newsletter:\n" + kept)
+    config = parse_config(good, tmp_path / "feeds.yaml")
+    assert [(link.label, link.url) for link in config.newsletter.links] == [
+        ("Site", "https://x.org/"),
+        ("Écrire", "mailto:l@x.org"),
+    ]
+
+
 def test_cli_check_accepts_the_shipped_config() -> None:
     shipped = Path(__file__).parent.parent / "feeds.yaml"
     run = check(shipped)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import resource
@@ -316,19 +317,27 @@ def test_build_then_send_sends_what_was_built(tmp_path: Path, smtp_server: SmtpS
     config = make_config(tmp_path)
     for recap in (Path(__file__).parent.parent / "content" / "recaps").glob("2023-*.md"):
         (tmp_path / "recaps" / recap.name).write_bytes(recap.read_bytes())
+    # The overrides file's subject and preheader (DESIGN §6) are the ones sent.
+    (tmp_path / "content" / "issues").mkdir(parents=True)
+    (tmp_path / "content" / "issues" / f"{ISSUE}.md").write_text(
+        "---\nsubject: 'Coopérer : la journée d’Arras'\npreheader: Et quatre récits\n---\n"
+    )
     out = tmp_path / "out"
     built = digest(config.path, "build", "--week", ISSUE, "--offline", "--out", str(out))
     assert built.returncode == 0, built.stderr
+    subject = "Coopérer\u00a0: la journée d’Arras"
+    data = json.loads((out / "digest.json").read_text(encoding="utf-8"))
+    assert (data["subject"], data["preheader"]) == (subject, "Et quatre récits")
     with Store(config.store) as store:
         emails = add_subscribers(store, 3)
-        assert store.issue_subject(ISSUE) == "Lettre du Cerdd — semaine du 8 au 14 mai 2023"
+        assert store.issue_subject(ISSUE) == subject
     sent = digest(config.path, "send", "--issue", ISSUE, smtp=smtp_server.url)
     assert sent.returncode == 0, sent.stderr
     assert sorted(r for m in smtp_server.messages for r in m.rcpt_tos) == emails
     message = parse(smtp_server.messages[0].data)
-    assert message["Subject"] == "Lettre du Cerdd — semaine du 8 au 14 mai 2023"
+    assert message["Subject"] == " ".join(subject.split())  # a header folds its spaces
     text = message.get_body(("plain",))
-    assert text is not None
+    assert text is not None and text.get_param("format") == "flowed"
     stored = (out / "digest.txt").read_text(encoding="utf-8")
     body = str(text.get_content()).replace("\r\n", "\n")
     own = message["List-Unsubscribe"].split(",")[0].strip("<> ")

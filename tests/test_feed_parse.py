@@ -45,6 +45,8 @@ def test_rss_2_0() -> None:
     assert first.image == "https://arb.example.org/images/abc-2023.jpg"  # media:content
     assert second.image == "https://arb.example.org/images/zero-dechet.png"  # enclosure
     assert third.image == "https://arb.example.org/actualites/images/atelier.jpg"  # first <img>
+    # The feed's own alt text goes with its picture; a media:content image has none.
+    assert (first.image_alt, third.image_alt) == ("", "Atelier participatif")
 
 
 def test_relative_item_link_resolves_against_the_feed_link() -> None:

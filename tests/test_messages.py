@@ -260,8 +260,8 @@ msgstr "Édito de {author}"
 msgid "email.editto"
 msgstr "Édito"
 
-msgid "email.image_alt"
-msgstr "Image : {title"
+msgid "email.logo_alt"
+msgstr "Logo : {title"
 
 msgid "date.week"
 msgstr "Semaine {range}"
@@ -276,7 +276,7 @@ def test_a_staff_file_with_mistakes_is_refused_whole(tmp_path: Path) -> None:
     assert override_problems(po, "fr") == [
         f"{po}:1 : email.edito utilise {{author}}, que digest ne lui donne pas (il donne : —)",
         f"{po}:4 : « email.editto » n'est pas un message de digest (faute de frappe ?)",
-        f"{po}:7 : email.image_alt utilise {{, que digest ne lui donne pas (il donne : {{title}})",
+        f"{po}:7 : email.logo_alt utilise {{, que digest ne lui donne pas (il donne : {{title}})",
     ]
     with pytest.raises(ConfigError) as caught:
         messages("fr", tmp_path)

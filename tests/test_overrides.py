@@ -326,7 +326,7 @@ def test_the_summary_counts_what_the_issue_shows_and_agenda_moves_keep_their_dat
     assert [i["title"] for i in data["agenda"]["items"]] == ["Atelier participation"]
     text = (tmp_path / "out" / "digest.txt").read_text(encoding="utf-8")
     block = text[text.index("* Atelier participation") :].splitlines()[:3]
-    assert block[1] == "  Le Cerdd · mercredi 10 mai", block
+    assert block[1] == "Le Cerdd · mercredi 10 mai", block
     html = (tmp_path / "out" / "web.html").read_text(encoding="utf-8")
     assert '<p class="event"></p>' not in html and "Le Cerdd · mercredi 10 mai" in html
 

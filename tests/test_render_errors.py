@@ -137,6 +137,6 @@ def test_inline_mj_style_of_an_override_is_applied(tmp_path: Path) -> None:
     result = render_issue(golden_issue(), make_config(tmp_path, templates=folder))
     linked = re.findall(r'<a href="https://climat[^"]*" style="([^"]*)"', result.html)
     # Applied, and (as with MJML) a style written on the element itself wins.
-    assert linked and "font-style: italic" in linked[0] and "color: #1f2933" in linked[0]
+    assert linked and "font-style: italic" in linked[0] and "color: #14532d" in linked[0]
     assert result.html.count('href="%%unsubscribe_url%%"') == 1
     assert "<!--[if mso | IE]>" in result.html  # Outlook's conditional tables survive

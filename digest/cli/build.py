@@ -35,6 +35,9 @@ def check(state: State, fetch: bool) -> None:
     if not _has_sender(config):
         # Building needs no sender, so it is not a problem of the file; sending does.
         click.echo(say(language, "check.no_sender"), err=True)
+    elif not config.newsletter.address.strip():
+        # The law asks every commercial email to say who sends it and where from.
+        click.echo(say(language, "check.no_address"), err=True)
     _check_overrides(config)
     if fetch:
         from ..pipeline import collect

@@ -128,7 +128,8 @@ def build_template(
     parts += [_to_header, _message_id_header, _unsubscribe_header(mailto), b"\r\n"]
     text_body = text_body.replace(PLACEHOLDERS["view_url"], view)
     html_body = html_body.replace(PLACEHOLDERS["view_url"], html.escape(view))
-    parts += _body_part(boundary, "text/plain", text_body, _text_link)
+    # render folded the text part as format=flowed (render/flowed.py): phones rejoin it.
+    parts += _body_part(boundary, "text/plain", text_body, _text_link, "; format=flowed")
     parts += _body_part(boundary, "text/html", html_body, _html_link)
     parts.append(f"--{boundary}--\r\n".encode())
     envelope = parseaddr(clean_header(config.delivery.return_path))[1] or address
@@ -178,9 +179,11 @@ def _html_link(recipient: Recipient) -> bytes:
     return _qp(html.escape(safe_url(recipient.unsubscribe_url)))
 
 
-def _body_part(boundary: str, kind: str, body: str, link: Slot) -> list[bytes | Slot]:
+def _body_part(
+    boundary: str, kind: str, body: str, link: Slot, extra: str = ""
+) -> list[bytes | Slot]:
     head = (
-        f'--{boundary}\r\nContent-Type: {kind}; charset="utf-8"\r\n'
+        f'--{boundary}\r\nContent-Type: {kind}; charset="utf-8"{extra}\r\n'
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
     ).encode()
     parts: list[bytes | Slot] = [head]

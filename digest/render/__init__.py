@@ -15,6 +15,7 @@ from ..errors import RenderError
 from ..i18n import messages, t
 from ..models import Issue
 from .email import render_email
+from .flowed import flowed
 from .limits import MAX_HTML_BYTES, fit, size
 from .placeholders import PLACEHOLDERS
 from .templates import EMAIL_TEXT, WEB_HTML, render_template
@@ -30,7 +31,7 @@ class RenderedIssue:
     subject: str  # no control characters
     preheader: str
     html: str  # the email HTML, with the per-subscriber placeholders
-    text: str  # the plain-text part, with the same placeholders
+    text: str  # the plain-text part (format=flowed), with the same placeholders
     web: str  # the archive page: the whole issue, no per-subscriber link
     html_bytes: int
 
@@ -55,9 +56,11 @@ def render_issue(issue: Issue, config: Config) -> RenderedIssue:
 
 
 def _render_text(view: IssueView, config: Config) -> str:
-    return render_template(
+    """The text part, folded as format=flowed (delivery labels it so)."""
+    text = render_template(
         config, EMAIL_TEXT, autoescape=False, issue=view, placeholders=PLACEHOLDERS
     )
+    return flowed(text)
 
 
 def _check_placeholders(output: str, name: str) -> None:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from ..models import Issue, Item, Section, SourceResult
+from ..text import sanitized_links
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -26,7 +27,9 @@ def item_data(item: Item, reason: str | None = None) -> dict[str, Any]:
         "summary": item.summary_text,
         "summary_html": item.summary_html,
         "categories": list(item.categories),
+        "links": [{"text": text, "url": url} for text, url in sanitized_links(item.summary_html)],
         "image": item.image,
+        "image_alt": item.image_alt,
         "author": item.author,
         "date_origin": item.date_origin,
         "also_in": list(item.also_in),
@@ -58,12 +61,14 @@ def source_data(result: SourceResult) -> dict[str, Any]:
     }
 
 
-def issue_data(issue: Issue, language: str) -> dict[str, Any]:
-    """The JSON-ready dict of `issue`."""
+def issue_data(issue: Issue, language: str, subject: str, preheader: str) -> dict[str, Any]:
+    """The JSON-ready dict of `issue`, with the `subject` and `preheader` its email uses."""
     stats = issue.stats
     return {
         "issue": issue.id,
         "language": language,
+        "subject": subject,
+        "preheader": preheader,
         "period": {"start": _when(issue.period.start), "end": _when(issue.period.end)},
         "built_at": _when(issue.built_at),
         "edito": issue.edito_text,

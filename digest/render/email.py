@@ -41,7 +41,18 @@ def render_email(view: IssueView, config: Config) -> str:
         issue=view,
         placeholders=PLACEHOLDERS,
     )
-    return inline_styles(compile_mjml(source, config), source)
+    return hide_decorative_links(inline_styles(compile_mjml(source, config), source))
+
+
+# A picture linked to its article with an empty alt (decoration: its title, a link too, is
+# right next to it) as MRML writes it.
+_DECORATIVE_LINK = re.compile(r'<a (href="[^"<>]*"(?: target="_blank")?)>(?=<img alt="" )')
+
+
+def hide_decorative_links(html: str) -> str:
+    """Keep a decorative picture's link for a tap, out of screen readers and the tab order:
+    a link with no text would be read as its bare URL, and the title's link says it all."""
+    return _DECORATIVE_LINK.sub(r'<a \1 aria-hidden="true" tabindex="-1">', html)
 
 
 def inline_styles(html: str, source: str) -> str:

@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 from ..config import Config
 from ..errors import RenderError
@@ -25,12 +26,60 @@ TEXT_WIDTH = 72
 _ENVS: dict[tuple[Path | None, bool], jinja2.Environment] = {}
 
 
+_CUT_ENDS = ",;:–-\u202f\u00a0"  # what a cut text does not end with, before its "…"
+
+
 def clip(text: str, words: int) -> str:
     """The first `words` words of `text`, with an ellipsis when something was cut."""
     parts = text.split(" ")
     if len(parts) <= words:
         return text
-    return " ".join(parts[:words]).rstrip(",;:–-\u202f\u00a0") + "…"
+    return " ".join(parts[:words]).rstrip(_CUT_ENDS) + "…"
+
+
+Run = tuple[str, str | None]  # a piece of a summary and its link (view.Run)
+
+
+def clip_runs(runs: tuple[Run, ...], words: int) -> tuple[Run, ...]:
+    """`clip` for a summary in runs: the first `words` words, links kept where they fall."""
+    if len(runs) == 1 and runs[0][1] is None:  # most summaries: no link
+        return ((clip(runs[0][0], words), None),)
+    counts = [len(text.split(" ")) - text.split(" ").count("") for text, _ in runs]
+    if sum(counts) <= words:
+        return runs
+    kept: list[Run] = []
+    for (text, url), count in zip(runs, counts, strict=True):
+        if count <= words:
+            kept.append((text, url))
+            words -= count
+            continue
+        head = " ".join([w for w in text.split(" ") if w][:words])
+        if head or not kept:
+            kept.append((" " * text.startswith(" ") + head.rstrip(_CUT_ENDS) + "…", url))
+        else:  # the cut falls between two runs: the ellipsis follows the last one
+            kept[-1:] = [(kept[-1][0].rstrip(" " + _CUT_ENDS), kept[-1][1]), ("…", None)]
+        break
+    return tuple(kept)
+
+
+def runs_html(runs: tuple[Run, ...], words: int = 0, style: str = "") -> Markup:
+    """A summary's runs as HTML (`words` > 0: clipped): each link an <a> with its href and
+    `style` only, every text escaped. A filter rather than a template loop: it runs for
+    every item of every render (limits.fit renders several times), ~4x faster."""
+    if words:
+        runs = clip_runs(runs, words)
+    attribute = f' style="{escape(style)}"' if style else ""
+    return Markup(
+        "".join(
+            f'<a href="{escape(url)}"{attribute}>{escape(text)}</a>' if url else escape(text)
+            for text, url in runs
+        )
+    )
+
+
+def runs_text(runs: tuple[Run, ...]) -> str:
+    """A summary's runs for the text part: each link as "text (URL)"."""
+    return "".join(f"{text} ({url})" if url and url != text else text for text, url in runs)
 
 
 def wrap(text: str, indent: str = "", width: int = TEXT_WIDTH) -> str:
@@ -60,6 +109,9 @@ def environment(config: Config, *, autoescape: bool) -> jinja2.Environment:
         env = make_env(config, autoescape=autoescape)
         env.filters["clip"] = clip
         env.filters["wrap"] = wrap
+        env.filters["clip_runs"] = clip_runs
+        env.filters["runs_html"] = runs_html
+        env.filters["runs_text"] = runs_text
         _ENVS[key] = env
     return env
 

@@ -8,6 +8,7 @@ Content strings are neutralised so that they cannot fake a per-subscriber placeh
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import parseaddr
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -15,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from ..chars import remove_control_chars
 from ..config import Config
-from ..i18n import Messages, messages, say
+from ..i18n import Messages, is_plural, messages, say
 from ..models import Issue, Item, Section
-from ..text import sanitize_html
+from ..text import sanitize_html, sanitized_links
 from ..urls import http_url
 from .dates import day_label, event_label, issue_year, other_year, period_label
 from .placeholders import neutral_text, neutral_url
@@ -25,6 +26,12 @@ from .typography import is_french, typo_html, typo_text
 
 EMAIL_SUMMARY_WORDS = 45  # summaries in the email: compact, the link has the rest
 PREHEADER_CHARS = 140
+SUBJECT_CHARS = 60  # what a phone shows of a subject, before the newsletter's name
+_ANCHOR_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_MAILTO = re.compile(r"mailto:[^\s<>\"'\\%]+@[^\s<>\"'\\%]+")
+
+# A piece of a summary: its text, and the http(s) URL it links to (None: plain text).
+Run = tuple[str, str | None]
 _PARAGRAPHS = re.compile(r"\n\s*\n")
 _RUNS_OF_SPACES = re.compile(r"  +")
 
@@ -37,8 +44,11 @@ class ItemView:
     source: str
     date: str  # "jeudi 11 mai", or "" when the item has no date
     summary: str  # the whole plain-text summary
+    summary_runs: tuple[Run, ...]  # the same text, with its links (email_url's tagging)
+    web_runs: tuple[Run, ...]  # the same, links as published (web page)
     image: str | None
-    image_alt: str
+    image_alt: str  # the feed's own alt text, or "" (a decorative picture by its title)
+    anchor: str  # the item's id on the web page
     author: str
     event: str  # agenda only: "mardi 23 mai, 14 h 30"
     place: str
@@ -84,6 +94,8 @@ class IssueView:
     subscribe_action: str  # where the web page's subscribe form posts (`digest serve`)
     sender_name: str
     sender_address: str
+    postal_address: str  # newsletter.address: who sends it, and where (the footer)
+    links: tuple[tuple[str, str], ...]  # newsletter.links: (label, URL) for the footer
     summary_words: int  # how many words of each summary the email shows
     trimmed: int  # items left out of the email to keep it under the size limit
     trimmed_note: str
@@ -117,6 +129,16 @@ def _link(url: str | None) -> str | None:
     return neutral_url(checked) if checked else None
 
 
+def _shorten(text: str, limit: int) -> str:
+    """`text` in `limit` characters at most, cut after a word with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    if text[limit - 1] != " ":  # the cut falls inside a word: drop that word
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(",;:–—-\u00a0\u202f ") + "…"
+
+
 def tag_url(url: str, campaign: str, content: str) -> str:
     """`url` with utm_* parameters (any it had are replaced), for the partner's statistics."""
     parts = urlsplit(url)
@@ -141,13 +163,45 @@ class _Builder:
         self.words: Messages = messages(self.lang, config.templates)
         self.tz: ZoneInfo = config.newsletter.tz
         self.year = issue_year(issue.period, self.tz)
+        base = config.newsletter.base_url.rstrip("/")
+        # The issue's web page, as delivery's view_url writes it (the anchor of a recap
+        # with no link of its own is on it).
+        self.issue_url = _link(f"{base}/archives/{issue.id}/") or ""
+
+    def tagged(self, url: str | None, theme: str) -> str | None:
+        """`url` as the email links it: UTM-tagged when `newsletter.utm` is on."""
+        return tag_url(url, self.issue.id, theme) if url and self.config.newsletter.utm else url
+
+    def runs(
+        self, summary: str, summary_html: str, theme: str | None, lang: str
+    ) -> tuple[Run, ...]:
+        """`summary` cut into runs at its links' texts, found in order (a link whose text
+        the summary no longer has, cut by `summarize`, is left out). `theme`: tag for the
+        email; None: the links as published. `lang`: the summary's, for its typography."""
+        runs: list[Run] = []
+        start = 0
+        for text, href in sanitized_links(summary_html):
+            needle, url = _text(text, lang), _link(href)
+            at = summary.find(needle, start) if needle and url else -1
+            if at < 0:
+                continue
+            runs += [(summary[start:at], None)] if at > start else []
+            runs.append((needle, self.tagged(url, theme) if theme is not None else url))
+            start = at + len(needle)
+        runs += [(summary[start:], None)] if start < len(summary) else []
+        return tuple(runs)
 
     def item(self, item: Item, theme: str) -> ItemView:
         url = _link(item.url)
-        tagged = tag_url(url, self.issue.id, theme) if url and self.config.newsletter.utm else url
+        anchor = "item-" + _ANCHOR_UNSAFE.sub("-", item.key)
+        # A recap with no link of its own leads to its place on the issue's web page.
+        tagged = self.tagged(url, theme) if url else f"{self.issue_url}#{anchor}"
         # The item's own language, else (undeclared and too short to guess) the newsletter's.
         lang = item.language or self.lang
         title = _text(item.title, lang)
+        summary = _text(item.summary_text, lang)
+        web_runs = self.runs(summary, item.summary_html, None, lang)
+        utm = self.config.newsletter.utm
         when = item.published
         return ItemView(
             title=title,
@@ -157,9 +211,12 @@ class _Builder:
             date=day_label(when, self.tz, self.words, year=other_year(when, self.tz, self.year))
             if when
             else "",
-            summary=_text(item.summary_text, lang),
+            summary=summary,
+            summary_runs=self.runs(summary, item.summary_html, theme, lang) if utm else web_runs,
+            web_runs=web_runs,
             image=_link(item.image),
-            image_alt=_attribute(say(self.words, "email.image_alt", title=title)),
+            image_alt=_attribute(_text(item.image_alt, lang)),
+            anchor=anchor,
             author=_text(item.author or "", lang),
             event=event_label(item.event_date, self.tz, self.words, self.year)
             if item.event_date
@@ -177,13 +234,12 @@ class _Builder:
     def preheader(self, sections: tuple[SectionView, ...], period: str) -> str:
         """What an inbox shows after the subject: the edito's opening, else the first
         titles, else (an empty issue) the dates."""
-        text = _text(self.issue.edito_text, self.lang)
+        text = _text(" ".join(self.issue.preheader.split()), self.lang)
+        text = text or _text(self.issue.edito_text, self.lang)
         if not text:
             text = " · ".join(item.title for section in sections for item in section.items[:1])
         text = text or period
-        if len(text) > PREHEADER_CHARS:
-            text = text[: PREHEADER_CHARS - 1].rsplit(" ", 1)[0] + "…"
-        return text
+        return _shorten(text, PREHEADER_CHARS)
 
     def edito(self) -> tuple[str, tuple[str, ...]]:
         """The edito as HTML and as plain-text paragraphs."""
@@ -197,8 +253,35 @@ class _Builder:
             tuple(_text(p, self.lang) for p in paragraphs if p.strip()),
         )
 
-    def subject(self, title: str, period: str) -> str:
-        return say(self.words, "email.subject", title=title, period=period[:1].lower() + period[1:])
+    def subject(self, title: str, period: str, everything: tuple[SectionView, ...]) -> str:
+        """The overrides file's subject; else the lead story's title and how many items
+        follow, in about SUBJECT_CHARS, then the newsletter's name; else (no item) the
+        name and the dates."""
+        if self.issue.subject:
+            return _text(" ".join(self.issue.subject.split()), self.lang)
+        items = [item for section in everything for item in section.items]
+        if not items:
+            when = period[:1].lower() + period[1:]
+            return say(self.words, "email.subject", title=title, period=when)
+        more = len(items) - 1
+        room = SUBJECT_CHARS - len(self.subject_head("", more))
+        head = self.subject_head(_shorten(items[0].title, room), more)
+        return say(self.words, "email.subject_named", head=head, title=title)
+
+    def subject_head(self, lead: str, more: int) -> str:
+        """ "<lead story> and N more items", with the plural of the language."""
+        if not more:
+            return say(self.words, "email.subject_lead", lead=lead)
+        if is_plural(self.lang, more):
+            return say(self.words, "email.subject_more_many", lead=lead, count=more)
+        return say(self.words, "email.subject_more_one", lead=lead, count=more)
+
+    def links(self) -> Iterator[tuple[str, str]]:
+        """The footer's (label, URL): http(s), or a plain mailto: address."""
+        for link in self.config.newsletter.links:
+            url = _link(link.url) or (link.url if _MAILTO.fullmatch(link.url) else None)
+            if url:
+                yield _text(link.label, self.lang), url
 
     def build(self) -> IssueView:
         newsletter = self.config.newsletter
@@ -214,7 +297,7 @@ class _Builder:
             id=self.issue.id,
             lang=self.lang,
             title=title,
-            subject=self.subject(title, period),
+            subject=self.subject(title, period, everything),
             preheader=self.preheader(everything, period),
             period=period,
             edito_html=edito_html,
@@ -230,6 +313,8 @@ class _Builder:
             subscribe_action=_subscribe_action(newsletter.base_url, newsletter.subscribe_url),
             sender_name=_text(name or newsletter.title, self.lang),
             sender_address=neutral_text(address),
+            postal_address=_text(" ".join(newsletter.address.split()), self.lang),
+            links=tuple(self.links()),
             summary_words=EMAIL_SUMMARY_WORDS,
             trimmed=0,
             trimmed_note="",

@@ -32,6 +32,7 @@ from ..text import (
     clean_title,
     plain_title,
     sanitize_html,
+    sanitized_image_alt,
     sanitized_to_text,
     summarize,
     text_to_html,
@@ -236,6 +237,7 @@ def entry_to_item(
     title = _title(entry) or _title_from(summary_text)
     if not title:
         return None
+    image = _image(entry, summary_html, html_base)
     return Item(
         key=item_key(url, guid, source.name, title, summary_text),
         title=title,
@@ -245,7 +247,8 @@ def entry_to_item(
         summary_html=summary_html,
         summary_text=summary_text,
         categories=_categories(entry),
-        image=_image(entry, summary_html, html_base),
+        image=image,
+        image_alt=sanitized_image_alt(summary_html, image),
         author=clean_title(entry.get("author") or "") or None,
         guid=guid,
         origin="feed",
