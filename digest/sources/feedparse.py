@@ -30,6 +30,11 @@ from ..models import Item
 from ..text import clean_title, plain_title, sanitize_html, sanitized_to_text, summarize
 from ..urls import http_url
 
+# What parsing produces, as a number: the fetch cache reuses items parsed under the same
+# version only (sources/itemcache.py). Bump it with any change to the Items parse_feed
+# gives for the same bytes (fields, cleaning, links, dates...).
+PARSER_VERSION = 1
+
 _FIRST_IMG = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"", re.I)
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:[?#]|$)", re.I)
@@ -46,8 +51,18 @@ def parse_feed(
     utf8, utf8_headers = self_describing(body, lowered)
     result = _run_feedparser(strip_doctype(utf8), utf8_headers)
     _check(result, lowered.get("content-type", ""))
+    # A feed read from disk has no URL: its own self link stands in for one.
+    base_url = base_url or _self_link(result.feed)
     feed_link = http_url(result.feed.get("link"), base_url) or base_url
     return _items(result.entries, source, feed_link)
+
+
+def _self_link(feed: Any) -> str | None:
+    """The feed's absolute `<atom:link rel="self">` (or Atom `<link rel="self">`), if any."""
+    for link in feed.get("links") or ():
+        if link.get("rel") == "self" and (url := http_url(link.get("href"))):
+            return url
+    return None
 
 
 def self_describing(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:

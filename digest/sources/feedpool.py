@@ -22,6 +22,7 @@ from ..errors import ParseError
 from ..i18n import current_staff_language, set_staff_language, t
 from ..models import Item
 from .feedparse import parse_feed
+from .itemcache import encode_items
 
 if TYPE_CHECKING:
     from sys import UnraisableHookArgs
@@ -107,3 +108,12 @@ def parse_in_worker(
             signal.setitimer(signal.ITIMER_VIRTUAL, 0)
     except ParseTimeout:
         raise ParseError(t("source.parse_cpu", seconds=limit)) from None
+
+
+def parse_for_cache(
+    body: bytes, source: SourceConfig, base_url: str | None, headers: Mapping[str, str]
+) -> tuple[tuple[Item, ...], bytes]:
+    """parse_in_worker, and the items encoded for the fetch cache (here, in the worker: the
+    event loop's process has the network to serve)."""
+    items = parse_in_worker(body, source, base_url, headers)
+    return items, encode_items(items)

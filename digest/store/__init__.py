@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from .base import StoreBase
 from .confirmations import ConfirmationQueries, DueConfirmation
-from .content import REBUILDABLE, CachedFetch, ContentQueries, StoredIssue
+from .content import (
+    REBUILDABLE,
+    CachedFetch,
+    CacheUpdate,
+    ContentQueries,
+    FetchForget,
+    FetchRefresh,
+    ParsedCopy,
+    StoredIssue,
+)
 from .outbox import OutboxQueries
 from .people import SubscriberQueries
 from .schema import MIGRATIONS
@@ -20,8 +29,12 @@ from .schema import MIGRATIONS
 __all__ = [
     "MIGRATIONS",
     "REBUILDABLE",
+    "CacheUpdate",
     "CachedFetch",
     "DueConfirmation",
+    "FetchForget",
+    "FetchRefresh",
+    "ParsedCopy",
     "Store",
     "StoreBase",
     "StoredIssue",
