@@ -178,7 +178,10 @@ def time_build(folder: Path, sources: list[str], code: Path | None) -> tuple[flo
     command += ["--week", "2023-W19", "--out", str(folder / "out")]
     environment = dict(os.environ, PYTHONPATH=str(code or ROOT))
     started, cpu = time.perf_counter(), cpu_seconds()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=environment)
+    # cwd: `python -m` puts the working directory first on sys.path, before PYTHONPATH.
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env=environment, cwd=folder
+    )
     elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
