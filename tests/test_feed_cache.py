@@ -8,6 +8,7 @@ like fetched feeds, under the same CPU allowance.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,8 +51,9 @@ def parsed_at(store: Store, url: str) -> datetime:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "digest.db")
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "digest.db") as opened:
+        yield opened
 
 
 # -- politeness ------------------------------------------------------------------------
