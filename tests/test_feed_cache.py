@@ -19,7 +19,8 @@ from digest.errors import ParseError
 from digest.models import SourceResult
 from digest.sources import feedpool, itemcache
 from digest.sources.feedparse import parse_feed
-from digest.sources.feeds import MAX_FRESHNESS, collect_feeds
+from digest.sources.feeds import collect_feeds
+from digest.sources.freshness import MAX_FRESHNESS
 from digest.store import CachedFetch, FetchForget, FetchRefresh, Store
 from tests.http_server import FeedServer
 

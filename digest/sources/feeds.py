@@ -22,7 +22,7 @@ from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -37,10 +37,10 @@ from ..models import Item, SourceResult, SourceStatus
 from ..store import CachedFetch, CacheUpdate, FetchForget, FetchRefresh, ParsedCopy
 from .feedparse import parse_feed, self_describing
 from .feedpool import ParseTimeout, parse_for_cache, parse_in_worker, parser_pool
+from .freshness import freshness, still_fresh
 from .itemcache import decode_items, encode_items, parse_key
 
 __all__ = [
-    "MAX_FRESHNESS",
     "USER_AGENT",
     "collect_feeds",
     "items_from_cache",
@@ -57,9 +57,6 @@ ACCEPT = (
 )
 # Above about 20 connections httpx spent its CPU managing the pool instead of reading.
 MAX_CONNECTIONS = 20
-# The longest a Cache-Control max-age is trusted: a server asking not to be polled more
-# often is obeyed, but a static host's one-year max-age must not hide a week of posts.
-MAX_FRESHNESS = timedelta(hours=1)
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 Result = tuple[SourceResult, CacheUpdate | None]
 OnResult = Callable[[SourceResult], None]
@@ -254,7 +251,7 @@ async def _read(run: _Run, source: SourceConfig) -> Result:
     cached = run.cache.get(source.url)
     if run.offline:
         return await _read_offline(run, source, cached)
-    if cached is not None and cached.body and _still_fresh(cached, run.now):
+    if cached is not None and cached.body and still_fresh(cached, run.now):
         return await _from_cache(run, source, cached)
     async with run.gates.hold(source.url):
         fetched = await _fetch_within_deadline(run.client, source.url, cached, run.fetch)
@@ -284,7 +281,7 @@ async def _parse_fetched(run: _Run, fetched: Fetched, source: SourceConfig, dige
     )
     etag, modified = fetched.headers.get("etag"), fetched.headers.get("last-modified")
     result = SourceResult(source.name, "ok", items, etag=etag, last_modified=modified)
-    fresh_until, keep = _freshness(fetched.headers, run.now)
+    fresh_until, keep = freshness(fetched.headers, run.now)
     url = source.url or fetched.url
     if not keep:
         return result, FetchForget(url)
@@ -308,7 +305,7 @@ def _unchanged(
     etag = fetched.headers.get("etag") or cached.etag
     modified = fetched.headers.get("last-modified") or cached.last_modified
     result = SourceResult(source.name, status, items, etag=etag, last_modified=modified)
-    fresh_until, keep = _freshness(fetched.headers, run.now)
+    fresh_until, keep = freshness(fetched.headers, run.now)
     if not keep:
         return result, FetchForget(cached.url)
     return result, FetchRefresh(cached.url, etag, modified, run.now, fresh_until, parsed)
@@ -352,41 +349,6 @@ def _body_hash(fetched: Fetched) -> str:
     type and charset, and the URL they came from (the base of relative links)."""
     head = f"{fetched.url}\n{fetched.headers.get('content-type', '')}\n".encode()
     return hashlib.sha256(head + fetched.body).hexdigest()[:32]
-
-
-# -- freshness (Cache-Control) -----------------------------------------------------------
-
-
-def _freshness(headers: Mapping[str, str], now: datetime) -> tuple[datetime | None, bool]:
-    """Until when the response may be used without asking (None: ask every time), and
-    whether it may be kept at all (`no-store`: not)."""
-    directives = _cache_control(headers.get("cache-control", ""))
-    if "no-store" in directives:
-        return None, False
-    if "no-cache" in directives:
-        return None, True
-    seconds = _seconds(directives.get("max-age")) - _seconds(headers.get("age"))
-    if seconds <= 0:
-        return None, True
-    return now + min(timedelta(seconds=seconds), MAX_FRESHNESS), True
-
-
-def _cache_control(value: str) -> dict[str, str]:
-    directives = {}
-    for part in value.split(","):
-        name, _, argument = part.partition("=")
-        if name.strip():
-            directives[name.strip().lower()] = argument.strip().strip('"')
-    return directives
-
-
-def _seconds(value: str | None) -> int:
-    """A delta-seconds value; 0 when absent or not a number (then the copy is stale)."""
-    return int(value) if value and value.strip().isdigit() else 0
-
-
-def _still_fresh(cached: CachedFetch, now: datetime) -> bool:
-    return cached.fresh_until is not None and cached.fetched_at <= now < cached.fresh_until
 
 
 # -- files and offline copies ------------------------------------------------------------
