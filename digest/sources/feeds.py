@@ -301,9 +301,11 @@ def _unchanged(
     parsed: ParsedCopy | None,
     status: SourceStatus,
 ) -> Result:
-    """The result of a feed whose cached body still holds, and the cache's new validators."""
-    etag = fetched.headers.get("etag") or cached.etag
-    modified = fetched.headers.get("last-modified") or cached.last_modified
+    """The result of a feed whose cached body still holds, and the cache's new validators
+    (a 304 may leave out those that did not change; a 200 gives them all)."""
+    etag, modified = fetched.headers.get("etag"), fetched.headers.get("last-modified")
+    if fetched.status == 304:
+        etag, modified = etag or cached.etag, modified or cached.last_modified
     result = SourceResult(source.name, status, items, etag=etag, last_modified=modified)
     fresh_until, keep = freshness(fetched.headers, run.now)
     if not keep:
