@@ -1,15 +1,20 @@
-"""Build benchmark: a cold `digest build` from 200 feeds x 50 items served on loopback.
+"""Build benchmark: `digest build` from 200 feeds x 50 items, cold, warm and from disk.
 
 Each feed is about 100 KB of RSS 2.0 with HTML bodies, dated in ISO week 2023-W19, served
-by a threaded HTTP server that waits 100 ms before every response. The benchmark times
-`collect_feeds` alone (fetch + parse), then the whole `digest build` as a subprocess with a
-fresh store, and prints both next to the floors. Run: `make bench` (or
-`.venv/bin/python bench/bench_build.py [--feeds N] [--latency S] [--repeat N]`).
+by threaded HTTP servers on loopback addresses 127.0.0.2, 127.0.0.3, ... (4 feeds a host,
+as partners have their own sites) that wait 100 ms before every response, and answer 304
+to a matching If-None-Match. At default settings, the benchmark times `collect_feeds`
+alone (fetch + parse), then the whole `digest build` as a subprocess: cold (a fresh store),
+warm (the same store again: every feed answers 304) and from 200 feed files on disk
+(`path:`). Run: `make bench` (or `.venv/bin/python bench/bench_build.py [--feeds N]
+[--latency S] [--repeat N] [--code DIR]`); `--code` runs the builds with another checkout's
+`digest` package (PYTHONPATH), to compare old and new code back to back.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
@@ -18,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -30,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from digest.config import FetchConfig, SourceConfig  # noqa: E402
-from digest.sources.feeds import MAX_CONNECTIONS, collect_feeds  # noqa: E402
+from digest.sources.feeds import collect_feeds  # noqa: E402
+from digest.store import CachedFetch  # noqa: E402
 
 WEEK_START = datetime(2023, 5, 8, 6, 0, tzinfo=UTC)  # Monday of 2023-W19, 08:00 in Paris
 SERVER_LIFETIME_S = 300  # the server stops by itself even if the benchmark dies
@@ -87,9 +94,16 @@ class SlowFeeds(BaseHTTPRequestHandler):
         if body is None:
             self.send_error(404)
             return
+        etag = f'"{len(body)}"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return
         self.send_response(200)
         self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", etag)
         self.end_headers()
         self.wfile.write(body)
 
@@ -98,20 +112,25 @@ class SlowFeeds(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serving(feeds: dict[str, bytes], latency: float) -> Iterator[str]:
+def serving(feeds: dict[str, bytes], latency: float, hosts: int) -> Iterator[list[str]]:
+    """One server per loopback address 127.0.0.2... (Linux routes all of 127/8 to lo)."""
     SlowFeeds.feeds, SlowFeeds.latency = feeds, latency
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowFeeds)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    stopper = threading.Timer(SERVER_LIFETIME_S, server.shutdown)
-    stopper.daemon = True
-    stopper.start()
+    servers = [ThreadingHTTPServer((f"127.0.0.{n + 2}", 0), SlowFeeds) for n in range(hosts)]
+    stoppers = []
+    for server in servers:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        stopper = threading.Timer(SERVER_LIFETIME_S, server.shutdown)
+        stopper.daemon = True
+        stopper.start()
+        stoppers.append(stopper)
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield [f"http://{s.server_address[0]}:{s.server_address[1]}" for s in servers]
     finally:
-        stopper.cancel()
-        server.shutdown()
-        server.server_close()
+        for server, stopper in zip(servers, stoppers, strict=True):
+            stopper.cancel()
+            server.shutdown()
+            server.server_close()
 
 
 def cpu_seconds() -> float:
@@ -121,42 +140,55 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def time_collect(urls: list[str]) -> tuple[float, float, int, int]:
+def time_collect(urls: list[str]) -> None:
+    """collect_feeds in this process, cold (no cache), then warm (the cache it returned)."""
     sources = [SourceConfig(name=f"Partenaire {n}", url=url) for n, url in enumerate(urls)]
-    fetch = FetchConfig(concurrency=MAX_CONNECTIONS)
-    started, cpu = time.perf_counter(), cpu_seconds()
-    results = collect_feeds(sources, {}, fetch, datetime(2023, 5, 15, 8, tzinfo=UTC))
-    elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
-    errors = [r for r, _ in results if r.status == "error"]
-    for result in errors[:3]:
-        print(f"  error: {result.name}: {result.error}")
-    return elapsed, cpu, sum(len(r.items) for r, _ in results), len(errors)
+    cache: dict[str, CachedFetch] = {}
+    for label in ("cold", "warm (304)"):
+        started, cpu = time.perf_counter(), cpu_seconds()
+        results = collect_feeds(sources, cache, FetchConfig(), datetime(2023, 5, 15, 8, tzinfo=UTC))
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+        statuses = Counter(r.status for r, _ in results)
+        items = sum(len(r.items) for r, _ in results)
+        print(f"collect_feeds, {label}: {elapsed:.2f} s (CPU {cpu:.2f} s), {items} items, ", end="")
+        print(", ".join(f"{k}: {v}" for k, v in statuses.items()), flush=True)
+        cache = {e.url: e for _, e in results if isinstance(e, CachedFetch)}
 
 
-def config_text(urls: list[str], store: Path) -> str:
-    sources = "".join(f'  - name: "Partenaire {n}"\n    url: "{u}"\n' for n, u in enumerate(urls))
+def config_text(sources: list[str], store: Path) -> str:
+    """feeds.yaml at default settings; `sources` are URLs or feed files."""
+    key = "path" if sources and not sources[0].startswith("http") else "url"
+    lines = "".join(
+        f'  - name: "Partenaire {n}"\n    {key}: "{s}"\n' for n, s in enumerate(sources)
+    )
     return (
         'newsletter:\n  title: "Lettre du Cerdd (benchmark)"\n  sender: "Lettre <l@example.org>"\n'
-        f"store: {store}\nfetch:\n  concurrency: {MAX_CONNECTIONS}\nsources:\n{sources}"
+        f"store: {store}\nsources:\n{lines}"
         'themes:\n  - id: climat\n    title: "Climat"\n    keywords: ["climat"]\n'
         '  - id: participation\n    title: "Participation citoyenne"\n'
         '    keywords: ["participation", "concertation"]\n'
     )
 
 
-def time_build(urls: list[str]) -> tuple[float, float, int, str]:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        config = folder / "feeds.yaml"
-        config.write_text(config_text(urls, folder / "digest.db"), encoding="utf-8")
-        command = [str(ROOT / ".venv/bin/digest"), "--config", str(config), "build"]
-        command += ["--week", "2023-W19", "--out", str(folder / "out")]
-        started, cpu = time.perf_counter(), cpu_seconds()
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-        elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
-        written = sorted(p.name for p in (folder / "out").glob("*")) if done.returncode == 0 else []
-    tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-    return elapsed, cpu, done.returncode, ", ".join(written) or " | ".join(tail)
+def time_build(folder: Path, sources: list[str], code: Path | None) -> tuple[float, float, str]:
+    """One `digest build` with the store in `folder` (kept between calls: warm builds)."""
+    config = folder / "feeds.yaml"
+    config.write_text(config_text(sources, folder / "digest.db"), encoding="utf-8")
+    command = [sys.executable, "-m", "digest", "--config", str(config), "build"]
+    command += ["--week", "2023-W19", "--out", str(folder / "out")]
+    environment = dict(os.environ, PYTHONPATH=str(code or ROOT))
+    started, cpu = time.perf_counter(), cpu_seconds()
+    # cwd: `python -m` puts the working directory first on sys.path, before PYTHONPATH.
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env=environment, cwd=folder
+    )
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        return elapsed, cpu, f"exit {done.returncode}: {' | '.join(tail)}"
+    data = json.loads((folder / "out" / "digest.json").read_text(encoding="utf-8"))
+    statuses = Counter(source["status"] for source in data["sources"])
+    return elapsed, cpu, "exit 0, sources " + ", ".join(f"{k}: {v}" for k, v in statuses.items())
 
 
 def arguments() -> argparse.Namespace:
@@ -165,43 +197,59 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--per-host", type=int, default=4, help="feeds served by each host")
     parser.add_argument("--no-build", action="store_true", help="time collect_feeds only")
+    parser.add_argument("--no-collect", action="store_true", help="time the builds only")
+    parser.add_argument("--code", type=Path, help="a checkout whose digest package builds")
     return parser.parse_args()
 
 
-def print_setup(args: argparse.Namespace, feeds: dict[str, bytes]) -> None:
+def print_setup(args: argparse.Namespace, feeds: dict[str, bytes], hosts: int) -> None:
     size = sum(map(len, feeds.values())) / len(feeds) / 1000
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}")
-    print(f"{args.feeds} feeds x {args.items} items, {size:.0f} KB each, ", end="")
+    print(f"load average: {' / '.join(f'{n:.2f}' for n in os.getloadavg())}")
+    print(f"code: {args.code or ROOT}")
+    print(
+        f"{args.feeds} feeds x {args.items} items, {size:.0f} KB each, on {hosts} hosts, ", end=""
+    )
     print(f"{args.latency * 1000:.0f} ms latency per response")
-    waves = -(-args.feeds // MAX_CONNECTIONS)
-    print(f"floor (network, {MAX_CONNECTIONS} connections): {waves * args.latency:.1f} s")
-    print(f"floor (sequential): {args.feeds * args.latency:.1f} s")
+    width = FetchConfig().concurrency
+    waves = -(-args.feeds // width)
+    print(f"floor (network, {width} connections): {waves * args.latency:.1f} s")
     print("CPU = user+system seconds of every process involved (the bench's own server too)")
+
+
+def report(label: str, run: int, timing: tuple[float, float, str]) -> None:
+    elapsed, cpu, what = timing
+    print(f"{label} run {run}: {elapsed:.2f} s (CPU {cpu:.2f} s), {what}", flush=True)
+
+
+def run_builds(args: argparse.Namespace, urls: list[str], feeds: dict[str, bytes]) -> None:
+    for run in range(1, args.repeat + 1):
+        with tempfile.TemporaryDirectory() as tmp:
+            report("digest build, cold", run, time_build(Path(tmp), urls, args.code))
+            report("digest build, warm (304)", run, time_build(Path(tmp), urls, args.code))
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for n, body in enumerate(feeds.values()):
+            files.append(str(Path(tmp) / f"feed{n}.xml"))
+            Path(files[-1]).write_bytes(body)
+        for run in range(1, args.repeat + 1):
+            with tempfile.TemporaryDirectory() as store:
+                report("digest build, feed files", run, time_build(Path(store), files, args.code))
 
 
 def main() -> None:
     args = arguments()
     feeds = {f"/feed/{n}": feed_xml(n, args.items) for n in range(args.feeds)}
-    print_setup(args, feeds)
-    with serving(feeds, args.latency) as base:
-        urls = [base + path for path in feeds]
-        for run in range(1, args.repeat + 1):
-            elapsed, cpu, items, errors = time_collect(urls)
-            print(
-                f"collect_feeds (fetch+parse) run {run}: {elapsed:.2f} s (CPU {cpu:.2f} s), ",
-                end="",
-            )
-            print(f"{items} items, {errors} errors")
-        if args.no_build:
-            return
-        for run in range(1, args.repeat + 1):
-            elapsed, cpu, code, what = time_build(urls)
-            print(
-                f"digest build (cold, subprocess) run {run}: {elapsed:.2f} s (CPU {cpu:.2f} s), ",
-                end="",
-            )
-            print(f"exit {code}: {what}")
+    hosts = -(-args.feeds // args.per_host)
+    print_setup(args, feeds, hosts)
+    with serving(feeds, args.latency, hosts) as bases:
+        urls = [bases[n // args.per_host] + path for n, path in enumerate(feeds)]
+        for _run in range(0 if args.no_collect else args.repeat):
+            time_collect(urls)
+        if not args.no_build:
+            run_builds(args, urls, feeds)
 
 
 if __name__ == "__main__":

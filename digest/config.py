@@ -154,7 +154,10 @@ class ThemeConfig:
 
 @dataclass(frozen=True)
 class FetchConfig:
-    concurrency: int = setting(10, "feeds fetched at once", check=_positive)
+    concurrency: int = setting(
+        20, "feeds fetched at once, all hosts together (at most 20)", check=_positive
+    )
+    per_host: int = setting(4, "feeds fetched at once from one host (politeness)", check=_positive)
     deadline: float = setting(20.0, "seconds a whole feed fetch may take", check=_positive)
     max_bytes: int = setting(5_000_000, "decoded bytes a feed may have", check=_positive)
     max_redirects: int = setting(3, "redirects followed")

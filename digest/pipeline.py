@@ -27,15 +27,9 @@ from .render.data import issue_data
 from .schedule import decide, due_issue
 from .select import date_items, needs_first_seen, select
 from .select import prepare as select_prepare
-from .sources.feeds import (
-    USER_AGENT,
-    collect_feeds,
-    items_from_cache,
-    read_feed_file,
-    read_snapshot,
-)
+from .sources.feeds import USER_AGENT, collect_feeds
 from .sources.files import read_recaps
-from .store import REBUILDABLE, Store, StoredIssue
+from .store import REBUILDABLE, CachedFetch, Store, StoredIssue
 from .themes import arrange
 from .themes import prepare as themes_prepare
 
@@ -58,21 +52,38 @@ class Build:
 def collect(
     config: Config, store: Store, now: datetime, offline: bool, on_source: OnSource | None = None
 ) -> tuple[SourceResult, ...]:
-    """Every source's result, in the config's order. A failing source is a value, not a raise."""
+    """Every source's result, in the config's order. A failing source is a value, not a raise.
+
+    Feeds (fetched, on disk, or their cached copy with --offline) are read by collect_feeds,
+    which parses them in worker processes; recap folders and skipped sources here.
+    """
+    cache = {
+        s.url: c for s in config.sources if s.url and s.enabled and (c := store.cached_fetch(s.url))
+    }
     done: dict[str, SourceResult] = {}
     for source in config.sources:
-        if source.url is None or not source.enabled or offline:
+        if not _is_feed(source, offline, cache):
             done[source.name] = _read_locally(source, config, store)
             if on_source:
                 on_source(done[source.name])
-    remote = [s for s in config.sources if s.name not in done]
-    if remote:
-        cache = {s.url: c for s in remote if s.url and (c := store.cached_fetch(s.url))}
-        fetched = collect_feeds(remote, cache, _fetch_config(config), now, on_source)
-        store.remember_fetches(entry for _result, entry in fetched if entry is not None)
-        for result, _entry in fetched:
+    feeds = [s for s in config.sources if s.name not in done]
+    if feeds:
+        read = collect_feeds(feeds, cache, _fetch_config(config), now, on_source, offline)
+        store.remember_fetches(entry for _result, entry in read if entry is not None)
+        for result, _entry in read:
             done[result.name] = result
     return tuple(done[s.name] for s in config.sources)
+
+
+def _is_feed(source: SourceConfig, offline: bool, cache: dict[str, CachedFetch]) -> bool:
+    """Whether collect_feeds reads `source`: an enabled feed that can be read now."""
+    if not source.enabled:
+        return False
+    if source.path is not None:
+        return not source.path.is_dir()
+    if offline:
+        return source.url in cache or source.snapshot is not None
+    return source.url is not None
 
 
 def _fetch_config(config: Config) -> FetchConfig:
@@ -84,24 +95,17 @@ def _fetch_config(config: Config) -> FetchConfig:
 
 
 def _read_locally(source: SourceConfig, config: Config, store: Store) -> SourceResult:
-    """A source read without the network: disabled, a file, a folder, or a feed's cache
-    (else its snapshot: a copy fetched from the partner is the real feed, the snapshot only
-    stands in for it until there is one)."""
+    """A source read without collect_feeds: disabled, a folder of recaps, or a feed with
+    neither a cached copy nor a snapshot on an --offline build (a cached copy wins over the
+    snapshot: it is the partner's real feed, the snapshot only stands in for it)."""
     # Why a source was skipped is for staff (build summary, digest.json): their language.
     if not source.enabled:
         why = say(staff_language(config), "build.source_disabled")
         return SourceResult(source.name, "skipped", error=why)
     if source.path is not None:
-        if source.path.is_dir():
-            return read_recaps(source, config.newsletter.tz)
-        return read_feed_file(source)
-    cached = store.cached_fetch(source.url or "")
-    if cached is None and source.snapshot is not None:
-        return read_snapshot(source, config.fetch.max_bytes)
-    if cached is None:
-        why = say(staff_language(config), "build.source_offline")
-        return SourceResult(source.name, "skipped", error=why)
-    return items_from_cache(source, cached)
+        return read_recaps(source, config.newsletter.tz)
+    why = say(staff_language(config), "build.source_offline")
+    return SourceResult(source.name, "skipped", error=why)
 
 
 def _preparing(on_source: OnSource | None) -> OnSource:

@@ -17,7 +17,11 @@ to it exactly as to a partner's site. Routes:
     /gzip-bomb               Content-Encoding: gzip, 50 KB that inflate to 50 MB
     /json                    application/json
     /inline?body=NAME        a body registered by the test with `server.add(...)`
-    /hold/NAME               the file after 0.3 s, counting how many requests overlap
+    /hold/NAME               the file after 0.3 s, counting how many requests overlap (in
+                             all, and per Host header)
+    /cached/NAME?cc=X        the file with "Cache-Control: X" and an ETag; 304 when it matches
+
+`other_host` serves the same routes from 127.0.0.2 (a second host on the loopback).
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ class FeedServer:
     # Requests to /hold/ in flight now, and the most ever seen at once.
     holding: int = 0
     most_held: int = 0
+    held_by_host: dict[str, int] = field(default_factory=dict)
+    most_by_host: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str) -> str:
@@ -203,14 +209,30 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(b'{"status": "ok", "items": []}', "application/json")
 
     def route_hold(self, name: str, query: dict[str, str]) -> None:
-        state = self.server_state
+        state, host = self.server_state, self.headers.get("Host", "")
         with state.lock:
             state.holding += 1
             state.most_held = max(state.most_held, state.holding)
+            state.held_by_host[host] = held = state.held_by_host.get(host, 0) + 1
+            state.most_by_host[host] = max(state.most_by_host.get(host, 0), held)
         time.sleep(0.3)
         with state.lock:
             state.holding -= 1
+            state.held_by_host[host] -= 1
         self.route_feeds(name, query)
+
+    def route_cached(self, name: str, query: dict[str, str]) -> None:
+        body = self.file(name)
+        if body is None:
+            return
+        control = ("Cache-Control", query.get("cc", ""))
+        if self.headers.get("If-None-Match") == ETAG:
+            self.send_response(304)
+            self.send_header(*control)
+            self.send_header("ETag", ETAG)
+            self.end_headers()
+            return
+        self.reply(body, "application/rss+xml", control, ("ETag", ETAG))
 
     def route_inline(self, rest: str, query: dict[str, str]) -> None:
         body, content_type = self.server_state.bodies[query["body"]]
@@ -233,6 +255,19 @@ def feed_server() -> Iterator[FeedServer]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield state
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def other_host(feed_server: FeedServer) -> Iterator[str]:
+    """The base URL of the same routes on 127.0.0.2: another host, for per-host limits."""
+    server = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.2:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)

@@ -17,7 +17,7 @@ from digest.errors import ParseError
 from digest.models import SourceResult
 from digest.sources import feedpool, feeds
 from digest.sources.feeds import collect_feeds, items_from_cache, read_feed_file
-from digest.store import CachedFetch
+from digest.store import CachedFetch, CacheUpdate, FetchRefresh
 from tests.http_server import ETAG, LAST_MODIFIED, FeedServer, gzip_bomb
 
 # Why a source failed is staff output: read here in English (conftest's english_staff).
@@ -30,7 +30,7 @@ QUICK = FetchConfig(deadline=5.0)
 
 def fetch_one(
     url: str, fetch: FetchConfig = QUICK, cache: dict[str, CachedFetch] | None = None
-) -> tuple[SourceResult, CachedFetch | None]:
+) -> tuple[SourceResult, CacheUpdate | None]:
     source = SourceConfig(name="Partenaire", url=url)
     [(result, entry)] = collect_feeds([source], cache or {}, fetch, NOW)
     return result, entry
@@ -73,8 +73,11 @@ def test_etag_then_304_gives_the_cached_items(feed_server: FeedServer) -> None:
     first, entry = fetch_one(url)
     assert first.status == "ok" and entry is not None
     assert (entry.etag, entry.last_modified) == (ETAG, LAST_MODIFIED)
+    assert isinstance(entry, CachedFetch)
     second, again = fetch_one(url, cache={url: entry})
-    assert second.status == "not_modified" and again is None
+    # The items parsed from the first body, not parsed again: nothing new to store for them.
+    assert second.status == "not_modified" and isinstance(again, FetchRefresh)
+    assert (again.etag, again.parsed) == (ETAG, None)
     assert [i.key for i in second.items] == [i.key for i in first.items]
     assert len(second.items) == 3
     conditional = feed_server.headers_for("/etag/rss20.xml")[-1]

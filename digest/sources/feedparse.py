@@ -41,6 +41,11 @@ from ..urls import http_url, is_feedburner_redirect, is_not_a_picture, unwrap_re
 from .jsonfeed import is_json, json_entries
 from .language import declared_language, text_language, with_feed_language
 
+# What parsing produces, as a number: the fetch cache reuses items parsed under the same
+# version only (sources/itemcache.py). Bump it with any change to the Items parse_feed
+# gives for the same bytes (fields, cleaning, links, dates...).
+PARSER_VERSION = 2
+
 # An <img> as nh3 writes it (double-quoted values) with its attributes, and the start of a
 # block of share buttons (only these classes survive the sanitizer on a <div>).
 _IMG = re.compile(r"<img\b([^>]*)>", re.I)
@@ -67,9 +72,19 @@ def parse_feed(
     utf8, utf8_headers = self_describing(body, lowered)
     result = _run_feedparser(strip_doctype(utf8), utf8_headers)
     _check(result, lowered.get("content-type", ""))
+    # A feed read from disk has no URL: its own self link stands in for one.
+    base_url = base_url or _self_link(result.feed)
     feed_link = http_url(result.feed.get("link"), base_url) or base_url
     atom = str(result.get("version") or "").startswith("atom")
     return _items(result.entries, source, feed_link, atom, result.feed.get("language"))
+
+
+def _self_link(feed: Any) -> str | None:
+    """The feed's absolute `<atom:link rel="self">` (or Atom `<link rel="self">`), if any."""
+    for link in feed.get("links") or ():
+        if link.get("rel") == "self" and (url := http_url(link.get("href"))):
+            return url
+    return None
 
 
 def self_describing(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:

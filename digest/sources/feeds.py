@@ -1,15 +1,20 @@
 """Feed sources: fetch over HTTP within hard limits, then parse off the event loop.
 
-`collect_feeds` fetches every feed at once (httpx + asyncio, bounded concurrency) under a
-total deadline per feed, a cap on decoded bytes, a redirect limit, http(s) only and a
-conditional GET from the cache; parsing (feedparse.py) runs in worker processes
-(feedpool.py) so both cores work. Every failure becomes a SourceResult with status "error"
-and a one-line reason: nothing here raises because of a source.
+`collect_feeds` fetches every feed at once (httpx + asyncio: `fetch.concurrency` requests in
+all, `fetch.per_host` to any one host) under a total deadline per feed, a cap on decoded
+bytes, a redirect limit, http(s) only, and answers from the cache when it can: no request
+while Cache-Control says the copy is fresh, a conditional GET otherwise, and the items
+parsed last time when the server answers 304 or sends the same body again (itemcache.py).
+Parsing (feedparse.py) runs in worker processes under a CPU allowance (feedpool.py), for
+fetched feeds, feed files (`path:`) and `--offline` copies alike. Every failure becomes a
+SourceResult with status "error" and a one-line reason: nothing here raises because of a
+source.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
@@ -28,10 +33,12 @@ from .. import __version__
 from ..config import FetchConfig, SourceConfig
 from ..errors import FetchError, ParseError, SourceError
 from ..i18n import t
-from ..models import Item, SourceResult
-from ..store import CachedFetch
+from ..models import Item, SourceResult, SourceStatus
+from ..store import CachedFetch, CacheUpdate, FetchForget, FetchRefresh, ParsedCopy
 from .feedparse import parse_feed, self_describing
-from .feedpool import ParseTimeout, parse_in_worker, parser_pool
+from .feedpool import ParseTimeout, parse_for_cache, parse_in_worker, parser_pool
+from .freshness import freshness, still_fresh
+from .itemcache import decode_items, encode_items, parse_key
 
 __all__ = [
     "USER_AGENT",
@@ -52,7 +59,7 @@ ACCEPT = (
 # Above about 20 connections httpx spent its CPU managing the pool instead of reading.
 MAX_CONNECTIONS = 20
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
-Result = tuple[SourceResult, CachedFetch | None]
+Result = tuple[SourceResult, CacheUpdate | None]
 OnResult = Callable[[SourceResult], None]
 
 
@@ -72,21 +79,28 @@ def collect_feeds(
     fetch: FetchConfig,
     now: datetime,
     on_result: OnResult | None = None,
+    offline: bool = False,
 ) -> list[Result]:
-    """One (SourceResult, new cache entry or None) per source, in input order.
+    """One (SourceResult, change to the fetch cache or None) per source, in input order.
 
-    `on_result` is called with each result as soon as it is ready (in completion order, on
-    the event loop's thread): a progress bar, or work that need not wait for the others.
+    Sources with a `url:` are fetched (`offline`: read from `cache`, else their
+    `snapshot:`), sources whose `path:` is a file are read from disk; all are parsed in the
+    worker processes. `on_result` is called with each result as soon as it is ready (in
+    completion order, on the event loop's thread): a progress bar, or work that need not
+    wait for the others.
     """
-    feeds = sum(1 for source in sources if source.url and source.enabled)
+    feeds = sum(1 for source in sources if (source.url or source.path) and source.enabled)
     with parser_pool(feeds) as pool:
-        return asyncio.run(_collect(sources, cache, fetch, now, pool, on_result))
+        return asyncio.run(_collect(sources, cache, fetch, now, pool, on_result, offline))
 
 
 def items_from_cache(source: SourceConfig, cached: CachedFetch) -> SourceResult:
-    """The items of the last body fetched (after a 304, or with --offline)."""
+    """The items of the last body fetched, in this process (the build reads them through
+    collect_feeds(offline=True)): those parsed last time if still valid, else parsed again."""
     try:
-        items = parse_feed(cached.body, source, cached.url)
+        items = _stored_items(cached, parse_key(source))
+        if items is None:
+            items = parse_feed(cached.body, source, cached.url)
     except ParseError as exc:
         return _error(source, t("source.cache_unusable", error=exc.message))
     return SourceResult(
@@ -95,7 +109,8 @@ def items_from_cache(source: SourceConfig, cached: CachedFetch) -> SourceResult:
 
 
 def read_feed_file(source: SourceConfig) -> SourceResult:
-    """The items of a feed file on disk (a `path:` naming a file, e.g. a partner's export)."""
+    """The items of a feed file on disk, in this process and without a CPU allowance (a
+    build reads them through collect_feeds, in the worker processes)."""
     if source.path is None or not source.path.is_file():
         return _error(source, t("source.not_a_feed_file", path=source.path))
     try:
@@ -110,7 +125,7 @@ def read_feed_file(source: SourceConfig) -> SourceResult:
 
 
 def read_snapshot(source: SourceConfig, max_bytes: int) -> SourceResult:
-    """The items of the feed's `snapshot:` file, for --offline when nothing is cached.
+    """The items of the feed's `snapshot:` file, in this process (see read_feed_file).
 
     Read as the cached copy of the feed would be: the fetch's byte cap, the same parser and
     sanitizer, the feed's URL as the base of relative links. Status "ok": the configured
@@ -146,6 +161,43 @@ def _error(source: SourceConfig, reason: str) -> SourceResult:
 # -- the concurrent run ------------------------------------------------------------------
 
 
+class _Gates:
+    """At most `width` fetches at once in all, and `per_host` to any one host.
+
+    A fetch waits for its host's gate before it takes a place in the global one, so feeds
+    queued behind a busy host never hold places other hosts could use. The host is the
+    feed URL's (redirects count against the host first asked).
+    """
+
+    def __init__(self, width: int, per_host: int) -> None:
+        self.width = asyncio.Semaphore(width)
+        self.per_host = per_host
+        self.hosts: dict[str, asyncio.Semaphore] = {}
+
+    @asynccontextmanager
+    async def hold(self, url: str) -> AsyncIterator[None]:
+        try:
+            host = (urlsplit(url).hostname or "").lower()
+        except ValueError:  # the fetch itself says what is wrong with the URL
+            host = ""
+        gate = self.hosts.setdefault(host, asyncio.Semaphore(self.per_host))
+        async with gate, self.width:
+            yield
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every source of one collect_feeds call shares."""
+
+    client: httpx.AsyncClient
+    gates: _Gates
+    pool: Executor | None
+    cache: Mapping[str, CachedFetch]
+    fetch: FetchConfig
+    now: datetime
+    offline: bool
+
+
 async def _collect(
     sources: Sequence[SourceConfig],
     cache: Mapping[str, CachedFetch],
@@ -153,11 +205,12 @@ async def _collect(
     now: datetime,
     pool: Executor | None,
     on_result: OnResult | None,
+    offline: bool,
 ) -> list[Result]:
     width = max(1, min(fetch.concurrency, MAX_CONNECTIONS))
-    gate = asyncio.Semaphore(width)
     async with _client(fetch, width) as client:
-        jobs = [_one(client, gate, pool, s, cache, fetch, now) for s in sources]
+        run = _Run(client, _Gates(width, fetch.per_host), pool, cache, fetch, now, offline)
+        jobs = [_one(run, source) for source in sources]
         if on_result is None:
             return list(await asyncio.gather(*jobs))
         return await _reporting(jobs, on_result)
@@ -174,26 +227,13 @@ async def _reporting(jobs: list[Coroutine[Any, Any, Result]], on_result: OnResul
     return list(await asyncio.gather(*(reported(job) for job in jobs)))
 
 
-async def _one(
-    client: httpx.AsyncClient,
-    gate: asyncio.Semaphore,
-    pool: Executor | None,
-    source: SourceConfig,
-    cache: Mapping[str, CachedFetch],
-    fetch: FetchConfig,
-    now: datetime,
-) -> Result:
-    """Fetch and parse one source; any failure becomes an error result."""
+async def _one(run: _Run, source: SourceConfig) -> Result:
+    """Read one source; any failure becomes an error result."""
     if not source.enabled:
         return SourceResult(source.name, "skipped"), None
-    if not source.url:
-        return read_feed_file(source), None
     started = time.monotonic()
-    cached = cache.get(source.url)
     try:
-        async with gate:
-            fetched = await _fetch_within_deadline(client, source.url, cached, fetch)
-        result, entry = await _interpret(fetched, source, cached, pool, now)
+        result, entry = await _read(run, source)
     except SourceError as exc:
         result, entry = _error(source, exc.message), None
     except ParseTimeout:  # the timer fired just as the worker returned
@@ -206,26 +246,145 @@ async def _one(
     return replace(result, elapsed_s=round(time.monotonic() - started, 3)), entry
 
 
+async def _read(run: _Run, source: SourceConfig) -> Result:
+    if not source.url:
+        return await _read_file(run, source), None
+    cached = run.cache.get(source.url)
+    if run.offline:
+        return await _read_offline(run, source, cached)
+    if cached is not None and cached.body and still_fresh(cached, run.now):
+        return await _from_cache(run, source, cached)
+    async with run.gates.hold(source.url):
+        fetched = await _fetch_within_deadline(run.client, source.url, cached, run.fetch)
+    return await _interpret(run, fetched, source, cached)
+
+
 async def _interpret(
-    fetched: Fetched,
-    source: SourceConfig,
-    cached: CachedFetch | None,
-    pool: Executor | None,
-    now: datetime,
+    run: _Run, fetched: Fetched, source: SourceConfig, cached: CachedFetch | None
 ) -> Result:
-    """304: the cached items; 2xx: the parsed body and the cache entry to store."""
+    """304: the cached items; 2xx: the items of the body and the cache entry to store."""
     if fetched.status == 304:
         if cached is None or not cached.body:
             raise FetchError(t("source.304_without_cache"))
-        items = await _parse(pool, cached.body, source, cached.url, {})
-        result = SourceResult(source.name, "not_modified", items)
-        return replace(result, etag=cached.etag, last_modified=cached.last_modified), None
-    items = await _parse(pool, fetched.body, source, fetched.url, fetched.headers)
+        items, parsed = await _cached_items(run, source, cached)
+        return _unchanged(run, fetched, source, cached, items, parsed, "not_modified")
+    digest = _body_hash(fetched)
+    if cached is not None and cached.body_hash == digest:
+        stored = _stored_items(cached, parse_key(source))
+        if stored is not None:  # the same bytes as last time, already parsed
+            return _unchanged(run, fetched, source, cached, stored, None, "ok")
+    return await _parse_fetched(run, fetched, source, digest)
+
+
+async def _parse_fetched(run: _Run, fetched: Fetched, source: SourceConfig, digest: str) -> Result:
+    items, encoded = await _parse_for_cache(
+        run.pool, fetched.body, source, fetched.url, fetched.headers
+    )
     etag, modified = fetched.headers.get("etag"), fetched.headers.get("last-modified")
+    result = SourceResult(source.name, "ok", items, etag=etag, last_modified=modified)
+    fresh_until, keep = freshness(fetched.headers, run.now)
+    url = source.url or fetched.url
+    if not keep:
+        return result, FetchForget(url)
     # Stored only once it parsed: a broken body must not replace a good cached copy.
     body = self_describing(fetched.body, fetched.headers)[0]
-    entry = CachedFetch(source.url or fetched.url, etag, modified, body, now)
-    return SourceResult(source.name, "ok", items, etag=etag, last_modified=modified), entry
+    parsed = ParsedCopy(parse_key(source), encoded, run.now)
+    entry = CachedFetch(url, etag, modified, body, run.now, digest, fresh_until, parsed)
+    return result, entry
+
+
+def _unchanged(
+    run: _Run,
+    fetched: Fetched,
+    source: SourceConfig,
+    cached: CachedFetch,
+    items: tuple[Item, ...],
+    parsed: ParsedCopy | None,
+    status: SourceStatus,
+) -> Result:
+    """The result of a feed whose cached body still holds, and the cache's new validators
+    (a 304 may leave out those that did not change; a 200 gives them all)."""
+    etag, modified = fetched.headers.get("etag"), fetched.headers.get("last-modified")
+    if fetched.status == 304:
+        etag, modified = etag or cached.etag, modified or cached.last_modified
+    result = SourceResult(source.name, status, items, etag=etag, last_modified=modified)
+    fresh_until, keep = freshness(fetched.headers, run.now)
+    if not keep:
+        return result, FetchForget(cached.url)
+    return result, FetchRefresh(cached.url, etag, modified, run.now, fresh_until, parsed)
+
+
+async def _from_cache(run: _Run, source: SourceConfig, cached: CachedFetch) -> Result:
+    """A copy Cache-Control still calls fresh, or `--offline`: no request at all."""
+    items, parsed = await _cached_items(run, source, cached)
+    result = SourceResult(
+        source.name, "not_modified", items, etag=cached.etag, last_modified=cached.last_modified
+    )
+    if parsed is None:
+        return result, None
+    refresh = FetchRefresh(
+        cached.url, cached.etag, cached.last_modified, cached.fetched_at, cached.fresh_until, parsed
+    )
+    return result, refresh
+
+
+async def _cached_items(
+    run: _Run, source: SourceConfig, cached: CachedFetch
+) -> tuple[tuple[Item, ...], ParsedCopy | None]:
+    """The items parsed last time when they are still valid (None then: nothing to store),
+    else the cached body parsed again and the new copy to store."""
+    key = parse_key(source)
+    items = _stored_items(cached, key)
+    if items is not None:
+        return items, None
+    items, encoded = await _parse_for_cache(run.pool, cached.body, source, cached.url, {})
+    return items, ParsedCopy(key, encoded, run.now)
+
+
+def _stored_items(cached: CachedFetch, key: str) -> tuple[Item, ...] | None:
+    if cached.parsed is None or cached.parsed.key != key:
+        return None
+    return decode_items(cached.parsed.items)
+
+
+def _body_hash(fetched: Fetched) -> str:
+    """What the parse of a body depends on besides the source: the bytes, their declared
+    type and charset, and the URL they came from (the base of relative links)."""
+    head = f"{fetched.url}\n{fetched.headers.get('content-type', '')}\n".encode()
+    return hashlib.sha256(head + fetched.body).hexdigest()[:32]
+
+
+# -- files and offline copies ------------------------------------------------------------
+
+
+async def _read_file(run: _Run, source: SourceConfig) -> SourceResult:
+    """A feed file on disk (`path:`), parsed in the pool; its own self link is its base."""
+    if source.path is None or not source.path.is_file():
+        return _error(source, t("source.not_a_feed_file", path=source.path))
+    body = _read_capped(source.path, run.fetch.max_bytes)
+    try:
+        items = await _parse(run.pool, body, source, None, {})
+    except ParseError as exc:
+        return _error(source, f"{source.path.name}: {exc.message}")
+    return SourceResult(source.name, "ok", items)
+
+
+async def _read_offline(run: _Run, source: SourceConfig, cached: CachedFetch | None) -> Result:
+    """--offline: the cached copy, else the `snapshot:` file (read like a fetched body)."""
+    if cached is not None:
+        try:
+            return await _from_cache(run, source, cached)
+        except ParseError as exc:
+            return _error(source, t("source.cache_unusable", error=exc.message)), None
+    if source.snapshot is None:
+        return _error(source, t("source.no_snapshot")), None
+    try:
+        body = _read_capped(source.snapshot, run.fetch.max_bytes)
+        items = await _parse(run.pool, body, source, source.url, {})
+    except SourceError as exc:
+        name = source.snapshot.name
+        return _error(source, t("source.snapshot_unusable", name=name, error=exc.message)), None
+    return SourceResult(source.name, "ok", items), None
 
 
 # -- fetching ----------------------------------------------------------------------------
@@ -381,7 +540,22 @@ async def _parse(
     base_url: str | None,
     headers: Mapping[str, str],
 ) -> tuple[Item, ...]:
-    if pool is None:  # no pool: there was no feed to fetch
+    if pool is None:  # no pool: there was no feed to read
         return parse_feed(body, source, base_url, headers)
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(pool, parse_in_worker, body, source, base_url, dict(headers))
+
+
+async def _parse_for_cache(
+    pool: Executor | None,
+    body: bytes,
+    source: SourceConfig,
+    base_url: str | None,
+    headers: Mapping[str, str],
+) -> tuple[tuple[Item, ...], bytes]:
+    """The items and their encoding for the fetch cache."""
+    if pool is None:
+        items = parse_feed(body, source, base_url, headers)
+        return items, encode_items(items)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(pool, parse_for_cache, body, source, base_url, dict(headers))

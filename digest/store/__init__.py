@@ -12,7 +12,17 @@ from __future__ import annotations
 
 from .base import StoreBase
 from .confirmations import ConfirmationQueries, DueConfirmation
-from .content import REBUILDABLE, ArchivedIssue, CachedFetch, ContentQueries, StoredIssue
+from .content import (
+    REBUILDABLE,
+    ArchivedIssue,
+    CachedFetch,
+    CacheUpdate,
+    ContentQueries,
+    FetchForget,
+    FetchRefresh,
+    ParsedCopy,
+    StoredIssue,
+)
 from .outbox import OutboxQueries
 from .people import SubscriberQueries
 from .schema import MIGRATIONS
@@ -21,8 +31,12 @@ __all__ = [
     "MIGRATIONS",
     "REBUILDABLE",
     "ArchivedIssue",
+    "CacheUpdate",
     "CachedFetch",
     "DueConfirmation",
+    "FetchForget",
+    "FetchRefresh",
+    "ParsedCopy",
     "Store",
     "StoreBase",
     "StoredIssue",

@@ -19,14 +19,49 @@ REBUILDABLE = ("built", "approved", "skipped")
 
 
 @dataclass(frozen=True)
+class ParsedCopy:
+    """The items a parse of a cached body gave, as the sources encoded them (opaque here)."""
+
+    key: str  # the parser version and the source's settings they were parsed under
+    items: bytes
+    parsed_at: datetime
+
+
+@dataclass(frozen=True)
 class CachedFetch:
-    """What the last successful fetch of a feed returned."""
+    """What the last successful fetch of a feed returned (and replaces the whole row)."""
 
     url: str
     etag: str | None
     last_modified: str | None
     body: bytes
     fetched_at: datetime
+    body_hash: str | None = None  # of the body as received, with its Content-Type
+    fresh_until: datetime | None = None  # Cache-Control: no request before then
+    parsed: ParsedCopy | None = None
+
+
+@dataclass(frozen=True)
+class FetchRefresh:
+    """The cached body still holds (a 304, the same body again, a copy still fresh): new
+    validators and freshness, and the items when they had to be parsed again."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    fetched_at: datetime
+    fresh_until: datetime | None
+    parsed: ParsedCopy | None = None
+
+
+@dataclass(frozen=True)
+class FetchForget:
+    """The server said `Cache-Control: no-store`: keep no copy of the feed."""
+
+    url: str
+
+
+CacheUpdate = CachedFetch | FetchRefresh | FetchForget
 
 
 @dataclass(frozen=True)
@@ -78,27 +113,58 @@ class ContentQueries(StoreBase):
 
     def cached_fetch(self, url: str) -> CachedFetch | None:
         row = self.db.execute(
-            "SELECT url, etag, last_modified, body, fetched_at FROM fetch_cache WHERE url = ?",
+            "SELECT url, etag, last_modified, body, fetched_at, body_hash, fresh_until,"
+            " parsed_key, parsed_items, parsed_at FROM fetch_cache WHERE url = ?",
             (url,),
         ).fetchone()
         if row is None:
             return None
-        return CachedFetch(row[0], row[1], row[2], bytes(row[3] or b""), _when(row[4]))
+        parsed = None
+        if row[7] and row[8] is not None and row[9]:
+            parsed = ParsedCopy(row[7], bytes(row[8]), _when(row[9]))
+        fresh_until = _when(row[6]) if row[6] else None
+        return CachedFetch(
+            row[0], row[1], row[2], bytes(row[3] or b""), _when(row[4]), row[5], fresh_until, parsed
+        )
 
     def remember_fetch(self, fetch: CachedFetch) -> None:
         self.remember_fetches([fetch])
 
-    def remember_fetches(self, fetches: Iterable[CachedFetch]) -> None:
-        """Replace the cached copies of these feeds, all in one transaction."""
+    def remember_fetches(self, fetches: Iterable[CacheUpdate]) -> None:
+        """Apply these changes to the cached copies of feeds, all in one transaction."""
         with self.transaction() as db:
             for fetch in fetches:
+                if isinstance(fetch, FetchRefresh):
+                    self._refresh_fetch(fetch)
+                    continue
                 db.execute("DELETE FROM fetch_cache WHERE url = ?", (fetch.url,))
-                db.execute(
-                    "INSERT INTO fetch_cache (url, etag, last_modified, body, fetched_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (fetch.url, fetch.etag, fetch.last_modified, fetch.body,
-                     fetch.fetched_at.isoformat()),
-                )  # fmt: skip
+                if isinstance(fetch, CachedFetch):
+                    self._insert_fetch(fetch)
+
+    def _insert_fetch(self, fetch: CachedFetch) -> None:
+        parsed = fetch.parsed
+        self.db.execute(
+            "INSERT INTO fetch_cache (url, etag, last_modified, body, fetched_at, body_hash,"
+            " fresh_until, parsed_key, parsed_items, parsed_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (fetch.url, fetch.etag, fetch.last_modified, fetch.body,
+             fetch.fetched_at.isoformat(), fetch.body_hash, _iso(fetch.fresh_until),
+             *_parsed_columns(parsed)),
+        )  # fmt: skip
+
+    def _refresh_fetch(self, fetch: FetchRefresh) -> None:
+        self.db.execute(
+            "UPDATE fetch_cache SET etag = ?, last_modified = ?, fetched_at = ?, fresh_until = ?"
+            " WHERE url = ?",
+            (fetch.etag, fetch.last_modified, fetch.fetched_at.isoformat(),
+             _iso(fetch.fresh_until), fetch.url),
+        )  # fmt: skip
+        if fetch.parsed is not None:
+            self.db.execute(
+                "UPDATE fetch_cache SET parsed_key = ?, parsed_items = ?, parsed_at = ?"
+                " WHERE url = ?",
+                (*_parsed_columns(fetch.parsed), fetch.url),
+            )
 
     # -- items -------------------------------------------------------------------------
 
@@ -243,3 +309,13 @@ def _archived(row: tuple[Any, ...]) -> ArchivedIssue:
         str(row[5]) if isinstance(row[5], str) else "",
         texts,
     )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _parsed_columns(parsed: ParsedCopy | None) -> tuple[str | None, bytes | None, str | None]:
+    if parsed is None:
+        return None, None, None
+    return parsed.key, parsed.items, parsed.parsed_at.isoformat()

@@ -90,4 +90,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE subscribers ADD COLUMN confirm_attempts INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX subscribers_confirm_due ON subscribers (confirm_due_at)
     """,
+    # The fetch cache keeps what the last parse of the body gave (digest/sources/itemcache.py:
+    # JSON, zlib-compressed), under a key naming the parser version and the source's
+    # settings, so a 304 or an unchanged body is not parsed again; the hash of the body as
+    # received, to recognise an unchanged 200; and until when Cache-Control lets the copy
+    # be used without asking the server at all.
+    """
+    ALTER TABLE fetch_cache ADD COLUMN body_hash TEXT;
+    ALTER TABLE fetch_cache ADD COLUMN fresh_until TEXT;
+    ALTER TABLE fetch_cache ADD COLUMN parsed_key TEXT;
+    ALTER TABLE fetch_cache ADD COLUMN parsed_items BLOB;
+    ALTER TABLE fetch_cache ADD COLUMN parsed_at TEXT
+    """,
 ]
