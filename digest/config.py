@@ -155,7 +155,7 @@ class ThemeConfig:
 @dataclass(frozen=True)
 class FetchConfig:
     concurrency: int = setting(
-        20, "feeds fetched at once, all hosts together (at most 20)", check=_positive
+        50, "feeds fetched at once, all hosts together (at most 64)", check=_positive
     )
     per_host: int = setting(4, "feeds fetched at once from one host (politeness)", check=_positive)
     deadline: float = setting(20.0, "seconds a whole feed fetch may take", check=_positive)

@@ -47,7 +47,7 @@ def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
     assert config.newsletter.timezone == "Europe/Paris"
     assert config.newsletter.subscribe_url == "http://localhost:8000/"
     assert config.store == tmp_path / "digest.db"
-    assert (config.fetch.concurrency, config.fetch.per_host) == (20, 4)
+    assert (config.fetch.concurrency, config.fetch.per_host) == (50, 4)
     assert config.sources[0].url == "https://partenaire.example.org/feed"
 
 
