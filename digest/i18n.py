@@ -17,6 +17,7 @@ key to a reader.
 from __future__ import annotations
 
 import atexit
+import functools
 import gettext
 import os
 import shutil
@@ -327,8 +328,11 @@ def _locale(language: str) -> Locale:
     return Locale.parse(language)
 
 
+@functools.lru_cache(maxsize=1024)
 def is_plural(language: str, count: int) -> bool:
-    """Whether `count` takes the plural in `language`: CLDR's rule, the project's only one."""
+    """Whether `count` takes the plural in `language`: CLDR's rule, the project's only one.
+    Kept: Babel evaluates the rule anew each time, and a build asks it for every item's
+    reason (10,000 items, a handful of different counts)."""
     return _locale(language).plural_form(count) != "one"
 
 
