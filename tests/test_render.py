@@ -89,9 +89,10 @@ def test_no_rust_escapes_leak_from_mrml(rendered: RenderedIssue) -> None:
 
 def test_french_dates(rendered: RenderedIssue) -> None:
     for output in (rendered.html, rendered.text, rendered.web):
-        assert "Semaine du 8 au 14 mai 2023" in output
-        assert "Récits · jeudi 11 mai" in output
-        assert "jeudi 1er juin, 14 h — Arras" in output
+        # No-break spaces (render.typography): "14 mai" never breaks across lines.
+        assert f"Semaine du 8 au 14{NBSP}mai{NBSP}2023" in output
+        assert f"Récits · jeudi{NBSP}11{NBSP}mai" in output
+        assert f"jeudi{NBSP}1er{NBSP}juin, 14{NBSP}h — Arras" in output
 
 
 def test_french_typography_on_text_never_in_urls(rendered: RenderedIssue) -> None:
@@ -99,7 +100,7 @@ def test_french_typography_on_text_never_in_urls(rendered: RenderedIssue) -> Non
     assert f"Plan climat{NBSP}: la Métropole" in html
     assert f"«{NBSP}pratique{NBSP}» pour les élu-es{NNBSP}; " in html
     assert f"à lire absolument</a>{NNBSP}!" in html
-    assert f"Bonne lecture{NNBSP}!" in html and f"l'honneur</a>{NBSP}: «{NBSP}coopérer" in html
+    assert f"Bonne lecture{NNBSP}!" in html and f"l’honneur</a>{NBSP}: «{NBSP}coopérer" in html
     assert 'href="https://www.cerdd.org/dossier?id=3:4"' in html
     assert 'href="https://www.la27eregion.fr/manuel?format=pdf&amp;lang=fr"' in html
     assert f"Plan climat{NBSP}: la Métropole" in rendered.text
@@ -118,7 +119,7 @@ def test_email_blocks(rendered: RenderedIssue) -> None:
     assert "Abonnez-vous" not in html and "Abonnez-vous" in rendered.web
     assert f"On vous a transféré cette lettre{NNBSP}?" in html
     assert "Lettre du Cerdd · lettre@example.org" in html
-    assert "Le Cerdd, 1 rue de l&#39;Exemple, 62000 Arras" in html  # the postal address
+    assert "Le Cerdd, 1 rue de l’Exemple, 62000 Arras" in html  # the postal address
     assert '<a href="https://www.linkedin.com/company/exemple/"' in html
     assert '<a href="mailto:lettre@example.org"' in html
     assert "Transférer à un·e collègue" in html and "Transférer à un·e collègue" in rendered.text
@@ -258,7 +259,7 @@ def test_an_empty_issue_still_renders(tmp_path: Path) -> None:
         golden_issue(), sections=(), featured=None, agenda=None, edito_html="", edito_text=""
     )
     result = render_issue(issue, make_config(tmp_path))
-    assert result.preheader == "Semaine du 8 au 14 mai 2023"
+    assert result.preheader == f"Semaine du 8 au 14{NBSP}mai{NBSP}2023"
     assert "<h2" not in result.html and "<h3" not in result.html
     assert result.html.count(PLACEHOLDERS["unsubscribe_url"]) == 1
     assert "\n* " not in result.text
