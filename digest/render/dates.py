@@ -34,7 +34,13 @@ def _locale(words: Messages) -> str:
 def _spaced(label: str, words: Messages) -> str:
     """`label` with French no-break spaces when the words are French (catalogue messages
     and staff's own .po files need only ordinary spaces)."""
-    return typo_text(label) if is_french(words.language) else label
+    return _typeset(label) if is_french(words.language) else label
+
+
+@lru_cache(maxsize=1024)
+def _typeset(label: str) -> str:
+    """typo_text, cached: an issue shows the same few dates many times."""
+    return typo_text(label)
 
 
 def _number(day: date, words: Messages) -> str:

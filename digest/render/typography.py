@@ -72,21 +72,24 @@ def _after(words: tuple[str, ...]) -> str:
     return "|".join(rf"(?<=\b[{w[0]}{w[0].upper()}]{w[1:]} )" for w in words)
 
 
-# A space the author typed next to a number, to become no-break: it starts with that
-# space, so the engine skips from space to space, and only spaces by a digit go further.
-# Narrow in "1 500" (the left group of 1 to 3 digits: "2023 100 personnes" stays); plain in
-# "12 %", "14 °C", "14 mai", "1er mai" (a word after the number: `_space` looks it up),
-# "9 h 30", "n° 3", "dimanche 14", "mai 2023".
+# What may follow a number and take a no-break space: a symbol, or a short word that
+# `_space` looks up in _UNITS and _MONTHS ("3 mois" stays as it is).
+_WORD = r"(?:[%‰€$£]|°[CF]?|[^\W\d_]{1,9}+(?:[²³]|/h)?)(?![\w'’])"
+# A space the author typed next to a number, to become no-break: the pattern starts with
+# that space, so the engine skips from space to space, and only spaces by a digit (or
+# after "1er") go further. Narrow in "1 500" (a left group of 1 to 3 digits: "2023 100
+# personnes" stays); plain in "12 %", "14 °C", "14 mai", "1er mai", "9 h 30", "n° 3",
+# "dimanche 14", "mai 2023".
 _AROUND_NUMBERS = re.compile(
     " (?:"
-    r"(?<=\d )(?:(?<!\d{4} )(?P<group>)(?=\d{3}(?!\d))"
-    r"|(?=(?P<word>[%‰€$£]|°[CF]?|[^\W\d_]{1,9}+(?:[²³]|/h)?)(?![\w'’])))"
-    r"|(?<=\b1er )(?=(?P<month>[^\W\d_]{3,9})(?!\w))"
+    rf"(?<=\d )(?:(?={_WORD})|(?=\d{{3}}(?!\d))(?<!\d{{4}} ))"
+    rf"|(?<=\b1er )(?={_WORD})"
     r"|(?=\d)(?:(?<=\d[ \u00a0]h )(?=\d\d(?!\d))|(?<=\b[nN][°º] )"
     rf"|(?:{_after(_WEEKDAYS)})(?=(?:[12]?\d|3[01]|1er)(?!\w))"
     rf"|(?:{_after(_MONTHS)})(?=\d{{4}}(?!\d)))"
     ")"
 )
+_WORD_AT = re.compile(r"[%‰€$£]|°[CF]?|[^\W\d_]+(?:[²³]|/h)?")
 # 5 digits or more, not part of a code ("A12345", "3.14159", "/20230514"), before a unit
 # (the first digit comes before the lookbehind: the engine skips to digits).
 _LONG_NUMBER = re.compile(
@@ -138,14 +141,14 @@ def _word_apostrophes(match: re.Match[str]) -> str:
 
 
 def _space(match: re.Match[str]) -> str:
-    """The space `_AROUND_NUMBERS` found: narrow between digit groups, plain no-break
-    before a unit or a month, and as it was before any other word ("3 personnes")."""
-    if match.group("group") is not None:
-        return NNBSP
-    word = match.group("word") or match.group("month")
-    if word is None or word in _UNITS or word.lower() in _MONTHS:
-        return NBSP
-    return " "
+    """The space `_AROUND_NUMBERS` found: narrow between two digit groups, plain no-break
+    before another number or a unit or a month, as it was before any other word."""
+    text, end = match.string, match.end()
+    if text[end].isdigit():
+        return NNBSP if text[match.start() - 1].isdigit() else NBSP
+    found = _WORD_AT.match(text, end)
+    word = found.group() if found else ""
+    return NBSP if word in _UNITS or word.lower() in _MONTHS else " "
 
 
 def _grouped(match: re.Match[str]) -> str:
