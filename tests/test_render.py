@@ -87,6 +87,22 @@ def test_no_rust_escapes_leak_from_mrml(rendered: RenderedIssue) -> None:
     assert 'alt="Carte des 40 actions du plan climat"' in rendered.html
 
 
+def test_a_french_subject_keeps_its_no_break_spaces_in_the_title_and_aria_label(
+    tmp_path: Path,
+) -> None:
+    # MRML copies the title into the body's aria-label, where it would write "\\u{a0}".
+    issue = golden_issue()
+    assert issue.featured is not None
+    lead = replace(issue.featured.items[0], title="Hausse de 12 % le dimanche 14 mai")
+    featured = replace(issue.featured, items=(lead,))
+    result = render_issue(replace(issue, featured=featured), make_config(tmp_path))
+    assert "\\u{" not in result.html
+    label = re.findall(r'aria-label="([^"]*)"', result.html)[0]
+    title = re.findall(r"<title>([^<]*)</title>", result.html)[0]
+    expected = f"Hausse de 12{NBSP}% le dimanche{NBSP}14{NBSP}mai et 5 autres articles"
+    assert unescape(label).startswith(expected) and unescape(title).startswith(expected)
+
+
 def test_french_dates(rendered: RenderedIssue) -> None:
     for output in (rendered.html, rendered.text, rendered.web):
         # No-break spaces (render.typography): "14 mai" never breaks across lines.
@@ -332,7 +348,7 @@ def test_overrides_subject_and_preheader_win(tmp_path: Path) -> None:
     result = render_issue(issue, make_config(tmp_path))
     assert result.subject == f"La une de la semaine{NBSP}: la coopération"
     assert result.preheader == "Et aussi"
-    assert f"<title>{result.subject}</title>" in result.html
+    assert f"<title>{result.subject}</title>" in unescape(result.html)  # &#xa0; for MRML
 
 
 @pytest.mark.parametrize(
