@@ -9,6 +9,7 @@ Screenshots are read back by the browser itself (a canvas), so no image library 
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,33 @@ PIXELS_JS = """async (src) => {
   const count = data.length / 4;
   return {dark: dark / count, light: light / count, min: min, max: max};
 }"""
+
+
+# Each occurrence of "12 %" or "14 mai" in the page's visible text (whatever space joins
+# them) and on how many lines it lies: a Range's client rectangles, one per line box.
+SPLIT_JS = """(pattern) => {
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    for (const match of node.data.matchAll(new RegExp(pattern, 'g'))) {
+      const range = document.createRange();
+      range.setStart(node, match.index);
+      range.setEnd(node, match.index + match[0].length);
+      const boxes = [...range.getClientRects()].filter(r => r.width > 0);
+      if (!boxes.length) continue;  // hidden (the preheader)
+      const tops = boxes.map(r => r.top);
+      // Another line: a box that starts below the first one's middle.
+      const broken = Math.max(...tops) - Math.min(...tops) > boxes[0].height / 2;
+      found.push({text: match[0], broken: broken});
+    }
+  }
+  return found;
+}"""
+SPLIT_PATTERN = "12[ \\u00a0\\u202f]%|14[ \\u00a0\\u202f]mai"
+# Words of every length before "12 %" and "14 mai", so that some occurrence falls at the
+# end of a line at 375 px whatever the font's metrics.
+LEADS = "a de les pour hausse environ exactement précisément".split()
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +173,7 @@ def test_what_a_reader_sees(
     _check_pictures(page.evaluate(PICTURES_JS), [i["title"] for i in items], pictures)
     top = page.get_by_role("link", name="Voir dans le navigateur").bounding_box()
     assert top is not None and top["y"] + top["height"] < 150
-    address = page.get_by_text("Le Cerdd, 1 rue de l'Exemple, 62000 Arras")
+    address = page.get_by_text("Le Cerdd, 1 rue de l’Exemple, 62000 Arras")
     assert address.is_visible() and page.get_by_text("Transférer à un·e collègue").is_visible()
     assert page.get_by_text("Abonnez-vous").count() == 0  # no call to subscribe subscribers
     shot = page.screenshot(path=str(tmp_path / f"email-{width}-{scheme}.png"))
@@ -165,3 +193,28 @@ def test_pictures_span_the_column_on_a_phone(browser: Browser, rendered: Rendere
     widths = [p["shown"] for p in page.evaluate(PICTURES_JS)[1:]]
     page.close()
     assert widths and all(w >= 375 - 2 * 24 - 12 for w in widths), widths
+
+
+def _crowded_with_numbers() -> str:
+    """The golden issue's email with "12 %" and "dimanche 14 mai" all over its edito."""
+    sentences = " ".join(
+        f"{lead}{'x' * extra} 12 % le dimanche 14 mai." for extra in range(3) for lead in LEADS
+    )
+    issue = replace(golden_issue(), edito_html=f"<p>{sentences}</p>", edito_text=sentences)
+    return render_issue(issue, make_config(Path(__file__).parent)).html
+
+
+def test_12_percent_and_14_mai_never_break_across_lines(browser: Browser) -> None:
+    html = _crowded_with_numbers()
+    found = []
+    # The same email with ordinary spaces is the control: there, some occurrences do
+    # break, so the width is narrow enough to prove the no-break spaces hold.
+    for source in (html, html.replace("\u00a0", " ").replace("\u202f", " ")):
+        page = _open(browser, source, 375, "light", False)
+        found.append(page.evaluate(SPLIT_JS, SPLIT_PATTERN))
+        page.close()
+    typeset, control = found
+    assert len(typeset) == len(control) >= 2 * 3 * len(LEADS)
+    assert any(f["broken"] for f in control), control
+    assert not [f for f in typeset if f["broken"]]
+    assert {f["text"] for f in typeset} == {"12\u00a0%", "14\u00a0mai"}

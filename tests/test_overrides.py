@@ -326,9 +326,9 @@ def test_the_summary_counts_what_the_issue_shows_and_agenda_moves_keep_their_dat
     assert [i["title"] for i in data["agenda"]["items"]] == ["Atelier participation"]
     text = (tmp_path / "out" / "digest.txt").read_text(encoding="utf-8")
     block = text[text.index("* Atelier participation") :].splitlines()[:3]
-    assert block[1] == "Le Cerdd · mercredi 10 mai", block
+    assert block[1] == "Le Cerdd · mercredi\u00a010\u00a0mai", block
     html = (tmp_path / "out" / "web.html").read_text(encoding="utf-8")
-    assert '<p class="event"></p>' not in html and "Le Cerdd · mercredi 10 mai" in html
+    assert '<p class="event"></p>' not in html and "Le Cerdd · mercredi\u00a010\u00a0mai" in html
 
 
 def test_check_validates_every_overrides_file(tmp_path: Path) -> None:

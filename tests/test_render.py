@@ -87,11 +87,28 @@ def test_no_rust_escapes_leak_from_mrml(rendered: RenderedIssue) -> None:
     assert 'alt="Carte des 40 actions du plan climat"' in rendered.html
 
 
+def test_a_french_subject_keeps_its_no_break_spaces_in_the_title_and_aria_label(
+    tmp_path: Path,
+) -> None:
+    # MRML copies the title into the body's aria-label, where it would write "\\u{a0}".
+    issue = golden_issue()
+    assert issue.featured is not None
+    lead = replace(issue.featured.items[0], title="Hausse de 12 % le dimanche 14 mai")
+    featured = replace(issue.featured, items=(lead,))
+    result = render_issue(replace(issue, featured=featured), make_config(tmp_path))
+    assert "\\u{" not in result.html
+    label = re.findall(r'aria-label="([^"]*)"', result.html)[0]
+    title = re.findall(r"<title>([^<]*)</title>", result.html)[0]
+    expected = f"Hausse de 12{NBSP}% le dimanche{NBSP}14{NBSP}mai et 5 autres articles"
+    assert unescape(label).startswith(expected) and unescape(title).startswith(expected)
+
+
 def test_french_dates(rendered: RenderedIssue) -> None:
     for output in (rendered.html, rendered.text, rendered.web):
-        assert "Semaine du 8 au 14 mai 2023" in output
-        assert "Récits · jeudi 11 mai" in output
-        assert "jeudi 1er juin, 14 h — Arras" in output
+        # No-break spaces (render.typography): "14 mai" never breaks across lines.
+        assert f"Semaine du 8 au 14{NBSP}mai{NBSP}2023" in output
+        assert f"Récits · jeudi{NBSP}11{NBSP}mai" in output
+        assert f"jeudi{NBSP}1er{NBSP}juin, 14{NBSP}h — Arras" in output
 
 
 def test_french_typography_on_text_never_in_urls(rendered: RenderedIssue) -> None:
@@ -99,7 +116,7 @@ def test_french_typography_on_text_never_in_urls(rendered: RenderedIssue) -> Non
     assert f"Plan climat{NBSP}: la Métropole" in html
     assert f"«{NBSP}pratique{NBSP}» pour les élu-es{NNBSP}; " in html
     assert f"à lire absolument</a>{NNBSP}!" in html
-    assert f"Bonne lecture{NNBSP}!" in html and f"l'honneur</a>{NBSP}: «{NBSP}coopérer" in html
+    assert f"Bonne lecture{NNBSP}!" in html and f"l’honneur</a>{NBSP}: «{NBSP}coopérer" in html
     assert 'href="https://www.cerdd.org/dossier?id=3:4"' in html
     assert 'href="https://www.la27eregion.fr/manuel?format=pdf&amp;lang=fr"' in html
     assert f"Plan climat{NBSP}: la Métropole" in rendered.text
@@ -118,7 +135,7 @@ def test_email_blocks(rendered: RenderedIssue) -> None:
     assert "Abonnez-vous" not in html and "Abonnez-vous" in rendered.web
     assert f"On vous a transféré cette lettre{NNBSP}?" in html
     assert "Lettre du Cerdd · lettre@example.org" in html
-    assert "Le Cerdd, 1 rue de l&#39;Exemple, 62000 Arras" in html  # the postal address
+    assert "Le Cerdd, 1 rue de l’Exemple, 62000 Arras" in html  # the postal address
     assert '<a href="https://www.linkedin.com/company/exemple/"' in html
     assert '<a href="mailto:lettre@example.org"' in html
     assert "Transférer à un·e collègue" in html and "Transférer à un·e collègue" in rendered.text
@@ -258,7 +275,7 @@ def test_an_empty_issue_still_renders(tmp_path: Path) -> None:
         golden_issue(), sections=(), featured=None, agenda=None, edito_html="", edito_text=""
     )
     result = render_issue(issue, make_config(tmp_path))
-    assert result.preheader == "Semaine du 8 au 14 mai 2023"
+    assert result.preheader == f"Semaine du 8 au 14{NBSP}mai{NBSP}2023"
     assert "<h2" not in result.html and "<h3" not in result.html
     assert result.html.count(PLACEHOLDERS["unsubscribe_url"]) == 1
     assert "\n* " not in result.text
@@ -331,7 +348,7 @@ def test_overrides_subject_and_preheader_win(tmp_path: Path) -> None:
     result = render_issue(issue, make_config(tmp_path))
     assert result.subject == f"La une de la semaine{NBSP}: la coopération"
     assert result.preheader == "Et aussi"
-    assert f"<title>{result.subject}</title>" in result.html
+    assert f"<title>{result.subject}</title>" in unescape(result.html)  # &#xa0; for MRML
 
 
 @pytest.mark.parametrize(

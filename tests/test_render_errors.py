@@ -98,10 +98,10 @@ def test_an_override_replaces_one_file_only(tmp_path: Path) -> None:
     folder = _override(tmp_path, "web.html", "<p>{{ issue.title }} — {{ issue.period }}</p>\n")
     (folder / "README.md").write_text("# Nos modèles\n", encoding="utf-8")  # not a template
     result = render_issue(golden_issue(), make_config(tmp_path, templates=folder))
-    assert result.web == "<p>La lettre du Cerdd — Semaine du 8 au 14 mai 2023</p>\n"
+    assert result.web == "<p>La lettre du Cerdd — Semaine du 8 au 14\u00a0mai\u00a02023</p>\n"
     # The email and its text part still come from the package's defaults, unchanged.
     default = render_issue(golden_issue(), make_config(tmp_path))
-    assert "S&#39;inscrire" in result.html
+    assert "S’inscrire" in result.html
     assert (result.html, result.text, result.subject) == (
         default.html,
         default.text,

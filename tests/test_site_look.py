@@ -200,7 +200,7 @@ def _privacy_by_the_form(page: Page) -> None:
     """The privacy notice is inside the form, right under the button."""
     notice = page.locator("form .note")
     assert notice.get_by_role("link").get_attribute("href") == PRIVACY
-    button = page.get_by_role("button", name="Je m'inscris").bounding_box()
+    button = page.get_by_role("button", name="Je m’inscris").bounding_box()
     box = notice.bounding_box()
     assert button is not None and box is not None and box["y"] >= button["y"]
     assert box["y"] - (button["y"] + button["height"]) < 80  # px: next to it, not far below
@@ -216,7 +216,7 @@ def test_the_archived_issue_has_the_site_navigation_and_form(
     assert nav.get_by_role("link", name="Accueil").get_attribute("href") == site.url + "/"
     assert nav.is_visible()
     page.get_by_label("Votre adresse électronique").fill("lecteur@example.org")
-    page.get_by_role("button", name="Je m'inscris").click()
+    page.get_by_role("button", name="Je m’inscris").click()
     page.get_by_role("heading", name="Vérifiez votre boîte de réception").wait_for()
     overflow = page.evaluate("() => document.documentElement.scrollWidth")
     ctx.close()

@@ -77,7 +77,9 @@ def test_digest_lang_speaks_english_to_staff_and_french_to_readers(
     assert "skipped (offline, never fetched before)" in english.stderr
     for name in ("digest.html", "digest.txt", "web.html"):  # what readers get: the same
         assert (tmp_path / "fr" / name).read_bytes() == (tmp_path / "en" / name).read_bytes()
-    assert "Semaine du 8 au 14 mai 2023" in (tmp_path / "en" / "digest.txt").read_text("utf-8")
+    assert "Semaine du 8 au 14\u00a0mai\u00a02023" in (tmp_path / "en" / "digest.txt").read_text(
+        "utf-8"
+    )
     # digest.json is for staff: why a source was skipped and why an item is in its section
     # follow their language; the rest is the same.
     data = {

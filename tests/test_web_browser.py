@@ -29,7 +29,7 @@ def test_a_person_subscribes_and_confirms(
         assert box is not None and box["x"] + box["width"] < 0  # left of the screen
 
         page.get_by_label("Votre adresse électronique").fill("lea.dubois@example.org")
-        page.get_by_role("button", name="Je m'inscris").click()
+        page.get_by_role("button", name="Je m’inscris").click()
         page.get_by_role("heading", name="Vérifiez votre boîte de réception").wait_for()
 
         body = smtp_server.wait_for(1)[0].message.get_content()

@@ -2,6 +2,9 @@
 
 Babel supplies the day and month names of the language; the catalogue's date.* messages
 supply how they are put together, so French gets "du 29 mai au 4 juin 2023" and "1er".
+French dates then get their no-break spaces (render.typography): "14 mai", "mai 2023",
+"dimanche 14" and "9 h 30" never break across lines, in the email, its text part and the
+site alike.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from babel.dates import format_date
 
 from ..i18n import Messages, say
 from ..models import Period
+from .typography import is_french, typo_text
 
 
 @lru_cache(maxsize=1024)
@@ -27,6 +31,18 @@ def _locale(words: Messages) -> str:
     return say(words, "date.locale")
 
 
+def _spaced(label: str, words: Messages) -> str:
+    """`label` with French no-break spaces when the words are French (catalogue messages
+    and staff's own .po files need only ordinary spaces)."""
+    return _typeset(label) if is_french(words.language) else label
+
+
+@lru_cache(maxsize=1024)
+def _typeset(label: str) -> str:
+    """typo_text, cached: an issue shows the same few dates many times."""
+    return typo_text(label)
+
+
 def _number(day: date, words: Messages) -> str:
     return say(words, "date.first_day") if day.day == 1 else str(day.day)
 
@@ -37,8 +53,10 @@ def day_label(moment: datetime, tz: ZoneInfo, words: Messages, *, year: bool) ->
     weekday, month = _names(day, _locale(words))
     number = _number(day, words)
     if year:
-        return say(words, "date.day_year", weekday=weekday, d=number, month=month, year=day.year)
-    return say(words, "date.day", weekday=weekday, d=number, month=month)
+        label = say(words, "date.day_year", weekday=weekday, d=number, month=month, year=day.year)
+    else:
+        label = say(words, "date.day", weekday=weekday, d=number, month=month)
+    return _spaced(label, words)
 
 
 def issue_year(period: Period, tz: ZoneInfo) -> int | None:
@@ -62,9 +80,9 @@ def event_label(moment: datetime, tz: ZoneInfo, words: Messages, year: int | Non
     label = day_label(local, tz, words, year=other_year(local, tz, year))
     if local.minute:
         minutes = f"{local.minute:02d}"
-        label += ", " + say(words, "date.time", h=local.hour, mm=minutes)
+        label += ", " + _spaced(say(words, "date.time", h=local.hour, mm=minutes), words)
     elif local.hour:
-        label += ", " + say(words, "date.time_hour", h=local.hour)
+        label += ", " + _spaced(say(words, "date.time_hour", h=local.hour), words)
     return label
 
 
@@ -87,6 +105,10 @@ def _range(first: date, last: date, words: Messages) -> str:
 
 def period_label(period: Period, tz: ZoneInfo, words: Messages) -> str:
     """ "Semaine du 8 au 14 mai 2023" for an ISO week, "Du 1er au 20 mai 2023" otherwise."""
+    return _spaced(_period(period, tz, words), words)
+
+
+def _period(period: Period, tz: ZoneInfo, words: Messages) -> str:
     first = period.start.astimezone(tz).date()
     # The period's end is exclusive: its last day is the day before.
     last = (period.end.astimezone(tz) - timedelta(microseconds=1)).date()

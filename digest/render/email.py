@@ -97,9 +97,19 @@ _SUSPECT_VALUE = re.compile(
 _SUSPECT_CHAR = re.compile(f"[^{_PLAIN}]")
 
 
+# The title: MRML also writes it into the body's aria-label, Rust-style ("12\\u{a0}%"
+# for a French no-break space).
+_TITLE = re.compile(r"(<mj-title>)([^<]*)(</mj-title>)")
+
+
 def mrml_proof(source: str) -> str:
-    """`source` with its attribute values written so that MRML leaves them as they are."""
-    return _SUSPECT_VALUE.sub(_proof_value, source)
+    """`source` with its attribute values (and its title, which MRML copies into one)
+    written so that MRML leaves them as they are."""
+    return _TITLE.sub(_proof_title, _SUSPECT_VALUE.sub(_proof_value, source), count=1)
+
+
+def _proof_title(match: re.Match[str]) -> str:
+    return match[1] + _SUSPECT_CHAR.sub(_proof_char, match[2]) + match[3]
 
 
 def _proof_value(match: re.Match[str]) -> str:
