@@ -76,10 +76,12 @@ class SubscriberQueries(StoreBase):
         event: str,
         source: str,
         ip: str | None = None,
-        themes: tuple[str, ...] = (),
+        themes: tuple[str, ...] | None = None,
     ) -> int | None:
         """Insert a subscriber and its first consent event; None if the address exists.
-        `themes`: those it receives (none: every theme), recorded in the event too."""
+        `themes`: those it receives (none: every theme), recorded in the event too; None:
+        every theme, and the event says nothing of them (a subscription waiting for its
+        confirmation, which records them)."""
         when = now.isoformat()
         confirmed = when if status == "confirmed" else None
         try:
@@ -98,7 +100,7 @@ class SubscriberQueries(StoreBase):
                         when,
                         when,
                         confirmed,
-                        _text(themes),
+                        _text(themes or ()),
                     ),
                 )
                 new_id = int(cursor.lastrowid or 0)
