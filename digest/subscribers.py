@@ -281,7 +281,8 @@ def add(
             event="add",
             source=source,
             ip=None,
-            themes=themes,
+            # Without --themes, what the reader chose on the form (if anything) stands.
+            themes=current.pending_themes if themes is None else themes,
         )
     elif themes is not None:
         store.set_themes(current.id, themes, now, source=source)
