@@ -6,6 +6,7 @@
     ├── SettingError       a setting one command needs is missing or wrong (DIGEST_SECRET,
     │                      DIGEST_SMTP_URL, newsletter.sender), exit 2
     ├── BadAddress         not a plain, valid mailbox address, exit 2 (digest.subscribers)
+    ├── UnknownTheme       a theme id feeds.yaml does not declare, exit 2 (digest.subscribers)
     ├── BadToken           a link's token is malformed, forged or for another purpose, exit 2
     │   ├── ExpiredToken   a confirmation link past its days (digest.tokens)
     │   └── NoToken        an unsubscribe email without a token (digest.delivery.mailbox)

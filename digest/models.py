@@ -150,6 +150,8 @@ class Subscriber:
     updated_at: datetime
     confirmed_at: datetime | None = None
     unsubscribed_at: datetime | None = None
+    themes: tuple[str, ...] = ()  # the theme ids chosen, sorted; none: every theme
+    pending_themes: tuple[str, ...] | None = None  # chosen on the form, applied on confirming
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ class ConsentRecord:
     source: str
     ip: str | None = None
     email_hash: str | None = None
+    themes: tuple[str, ...] | None = None  # the set the event chose or applied (None: untouched)
 
 
 # Section ids of the sections every issue may have besides the configured themes. Shared by

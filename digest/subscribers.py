@@ -3,7 +3,13 @@
 Status moves only along documented paths: a web subscription creates `pending` (double
 opt-in), `confirm` moves pending to `confirmed`, `unsubscribe` moves anything to
 `unsubscribed`; staff (`add`, `import`) record `confirmed` directly with their consent source.
-Every change writes a consent_log row (event, when, source, IP). `erase` (GDPR) removes the
+Every change writes a consent_log row (event, when, source, IP, and the themes it set).
+
+Themes: a subscriber receives the themes it chose, or every theme when it chose none. Staff
+set them (`add --themes`, an import's `themes` column); the subscribe form's choice waits
+with the pending address and is applied when it is confirmed. A confirmed reader's themes
+are never changed by the form, which anyone can send with anyone's address.
+`erase` (GDPR) removes the
 address, name and IPs, from every table (the outbox's error texts quote addresses) and from
 the free pages and WAL of the store file, and keeps only an anonymised record: the row id and
 a SHA-256 of the normalised address in the consent log.
@@ -14,11 +20,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterator
+import re
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -40,6 +47,19 @@ class BadAddress(DigestError):
     """An email address that is not a plain, valid mailbox address."""
 
     exit_code = 2
+
+
+class UnknownTheme(DigestError):
+    """A theme id that feeds.yaml's `themes` does not declare."""
+
+    exit_code = 2
+
+
+class ImportRow(NamedTuple):
+    line: int
+    email: str
+    name: str
+    themes: tuple[str, ...] | None  # None: the file has no themes column
 
 
 @dataclass(frozen=True)
@@ -103,8 +123,48 @@ def mask_address(address: str) -> str:
     return f"{local[:1]}•••@{domain}" if local else "•••"
 
 
+def theme_choice(ids: Iterable[str], known: Collection[str]) -> tuple[str, ...]:
+    """The chosen theme ids, sorted and each once (none: every theme); UnknownTheme naming
+    the valid ids if one is not among `known` (feeds.yaml's `themes`, in their order)."""
+    chosen = tuple(sorted({i for i in ids if i}))
+    # An id is quoted as typed, cut: it may be a whole hostile CSV cell.
+    unknown = [shortened(i) for i in chosen if i not in known]
+    if unknown:
+        valid = ", ".join(known) if known else t("sub.themes.none_declared")
+        raise UnknownTheme(
+            t("sub.themes.unknown", themes=", ".join(unknown[:5]), valid=valid),
+            hint=t("sub.themes.unknown_hint"),
+        )
+    return chosen
+
+
+def known_theme(text: str, known: Collection[str]) -> str:
+    """One theme id, checked: UnknownTheme naming the valid ids if it is not one."""
+    (theme,) = theme_choice([text.strip() or repr(text)], known)
+    return theme
+
+
+def parse_themes(text: str, known: Collection[str]) -> tuple[str, ...]:
+    """`theme_choice` of ids written out: separated by commas, spaces or both."""
+    return theme_choice(re.split(r"[\s,]+", text.strip()), known)
+
+
+def form_themes(values: Iterable[str], known: Collection[str]) -> tuple[str, ...]:
+    """The subscribe form's `themes` fields: the known ids among them, sorted, each once.
+    Others are ignored, not refused: a form copied onto another site may still offer a
+    theme removed since, and its reader must still be able to subscribe."""
+    return tuple(sorted({v for v in values if v in known}))
+
+
 def request_subscription(
-    store: Store, address: str, *, language: str, now: datetime, source: str, ip: str | None
+    store: Store,
+    address: str,
+    *,
+    language: str,
+    now: datetime,
+    source: str,
+    ip: str | None,
+    themes: tuple[str, ...] = (),
 ) -> int | None:
     """A web subscription: the id a confirmation email is now owed to, or None if none is.
 
@@ -113,7 +173,9 @@ def request_subscription(
     answers the same page either way, and the work is the same too, so that neither the page
     nor its timing tells whether an address is subscribed: one transaction, holding the same
     "owed" update whatever the state (the store marks only pending rows, so a confirmed
-    one is left as it is).
+    one is left as it is). `themes` (none: every theme) wait with the pending address and
+    are applied when it is confirmed; the same update leaves a confirmed reader's as they
+    are.
     """
     with store.transaction():
         current = store.subscriber_by_email(address)
@@ -135,21 +197,38 @@ def request_subscription(
                     source=source,
                     ip=ip,
                 )
+        store.choose_pending_themes(subscriber_id, themes)
         store.owe_confirmation(subscriber_id, now)
     return None if current is not None and current.status == "confirmed" else subscriber_id
 
 
 def confirm(store: Store, subscriber_id: int, *, now: datetime, source: str, ip: str | None) -> str:
-    """pending -> confirmed, and a welcome email owed (store/confirmations.py). Returns
-    'confirmed', 'already' (was confirmed) or 'gone'."""
+    """pending -> confirmed with the themes chosen on the form (recorded in the consent
+    log's event), and a welcome email owed (store/confirmations.py). Returns 'confirmed',
+    'already' (was confirmed) or 'gone'."""
     with store.transaction():
+        themes = _chosen(store.subscriber(subscriber_id))
         if store.change_status(
-            subscriber_id, "confirmed", ("pending",), now, event="confirm", source=source, ip=ip
+            subscriber_id,
+            "confirmed",
+            ("pending",),
+            now,
+            event="confirm",
+            source=source,
+            ip=ip,
+            themes=themes,
         ):
             store.owe_welcome(subscriber_id, now)
             return "confirmed"
     current = store.subscriber(subscriber_id)
     return "already" if current is not None and current.status == "confirmed" else "gone"
+
+
+def _chosen(current: Subscriber | None) -> tuple[str, ...] | None:
+    """The themes a subscriber will have once confirmed: those chosen on the form, if any."""
+    if current is None:
+        return None
+    return current.themes if current.pending_themes is None else current.pending_themes
 
 
 def unsubscribe(
@@ -168,15 +247,30 @@ def unsubscribe(
 
 
 def add(
-    store: Store, address: str, *, name: str = "", language: str, now: datetime, source: str
+    store: Store,
+    address: str,
+    *,
+    name: str = "",
+    language: str,
+    now: datetime,
+    source: str,
+    themes: tuple[str, ...] | None = None,
 ) -> tuple[Subscriber, str | None]:
     """Staff add a confirmed subscriber (they hold the consent). Returns it and the status it
-    had before (None: new)."""
+    had before (None: new). `themes` (from `theme_choice`; none: every theme) are set,
+    also on a subscriber already there; None leaves those it has."""
     email = normalise_email(address)
     current = store.subscriber_by_email(email)
     if current is None:
         store.create_subscriber(
-            email, clean_name(name), "confirmed", language, now, event="add", source=source
+            email,
+            clean_name(name),
+            "confirmed",
+            language,
+            now,
+            event="add",
+            source=source,
+            themes=themes or (),
         )
     elif current.status != "confirmed":
         store.change_status(
@@ -187,7 +281,11 @@ def add(
             event="add",
             source=source,
             ip=None,
+            # Without --themes, what the reader chose on the form (if anything) stands.
+            themes=current.pending_themes if themes is None else themes,
         )
+    elif themes is not None:
+        store.set_themes(current.id, themes, now, source=source)
     found = store.subscriber_by_email(email)
     assert found is not None
     return found, current.status if current else None
@@ -213,8 +311,14 @@ def leave(
     return Leaving(subscriber_id, email, "unsubscribed" if after else "erased", changed)
 
 
-def parse_csv(text: str, source: str | None = None) -> tuple[list[tuple[int, str, str]], list[str]]:
-    """Rows (line number, email, name) and problems ('line 4: ...') of an `email[,name]` CSV.
+def parse_csv(
+    text: str, source: str | None = None, themes: Collection[str] = ()
+) -> tuple[list[ImportRow], list[str]]:
+    """Rows and problems ('line 4: ...') of an `email[,name]` CSV.
+
+    A header row may name a `themes` column (`thèmes` too): theme ids separated by spaces
+    (or commas), empty = every theme; a line naming an id not in `themes` (feeds.yaml's)
+    is a problem, like a bad address, and is not read.
 
     Tolerates a UTF-8 BOM, a header row, and `;` separators (French Excel). In a `;` file,
     what `export --excel` and Excel write, a name keeps no formula guard: `'=x` reads `=x`,
@@ -229,14 +333,16 @@ def parse_csv(text: str, source: str | None = None) -> tuple[list[tuple[int, str
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
     name_of = unguarded if delimiter == ";" else str
-    rows: list[tuple[int, str, str]] = []
+    rows: list[ImportRow] = []
     problems: list[str] = []
     broken: list[str] = []
     name_at: int | None = 1
+    themes_at: int | None = None
     for start, number, cells in _records(text, delimiter, broken):
         cells = [c.strip() for c in cells]
         if start == 1 and cells and "@" not in cells[0]:
             name_at = _name_column(cells)  # a header row ("email;nom", "Adresse e-mail", ...)
+            themes_at = _themes_column(cells)
             continue
         if not any(cells):
             continue
@@ -245,10 +351,19 @@ def parse_csv(text: str, source: str | None = None) -> tuple[list[tuple[int, str
             continue
         try:
             name = clean_name(name_of(_cell(cells, name_at))) if name_at is not None else ""
-            rows.append((number, normalise_email(cells[0]), name))
+            email = normalise_email(cells[0])
         except BadAddress as exc:
             shown = repr(cells[0][:80])
             problems.append(t("sub.import.bad_line", line=number, cell=shown, problem=exc.message))
+            continue
+        cell = "" if themes_at is None else _cell(cells, themes_at)
+        try:
+            chosen = None if themes_at is None else parse_themes(cell, themes)
+        except UnknownTheme as exc:
+            shown = repr(cell[:80])
+            problems.append(t("sub.import.bad_line", line=number, cell=shown, problem=exc.message))
+            continue
+        rows.append(ImportRow(number, email, name, chosen))
     if broken:
         raise UsageError(
             t(
@@ -307,11 +422,23 @@ def _name_column(header: list[str]) -> int | None:
     return 1 if len(header) == 2 else None
 
 
-def import_csv(store: Store, path: Path, *, language: str, now: datetime) -> ImportReport:
+def _themes_column(header: list[str]) -> int | None:
+    """Where the themes are, by the header: the column called themes/thèmes, else none."""
+    for position, title in enumerate(header):
+        if position and title.lower() in ("themes", "thèmes"):
+            return position
+    return None
+
+
+def import_csv(
+    store: Store, path: Path, *, language: str, now: datetime, themes: Collection[str] = ()
+) -> ImportReport:
     """Record every good row as confirmed (consent source 'import'); report the bad lines.
 
     Unsubscribed and bounced addresses are left as they are: an old list must not
-    re-subscribe someone who left.
+    re-subscribe someone who left. For the same reason a `themes` column sets the themes
+    of the addresses the import adds or confirms, not of those already confirmed (who may
+    have chosen since); `themes` are the valid ids (feeds.yaml's).
     """
     try:
         text = chars.decode(path.read_bytes())
@@ -325,18 +452,28 @@ def import_csv(store: Store, path: Path, *, language: str, now: datetime) -> Imp
             t("sub.import.not_utf8", file=path.name, line=exc.line, detail=exc.detail),
             hint=t("sub.import.not_utf8_hint"),
         ) from exc
-    rows, problems = parse_csv(text, path.name)
+    rows, problems = parse_csv(text, path.name, themes)
     added = confirmed = unchanged = 0
     skipped: list[tuple[int, str, str]] = []
-    for number, email, name in rows:
+    for number, email, name, chosen in rows:
         current = store.subscriber_by_email(email)
         if current is None:
             store.create_subscriber(
-                email, name, "confirmed", language, now, event="import", source="import"
+                email,
+                name,
+                "confirmed",
+                language,
+                now,
+                event="import",
+                source="import",
+                themes=chosen or (),
             )
             added += 1
         elif current.status == "pending":
-            confirm_import(store, current.id, now)
+            # Without a themes column, what the reader chose on the form stands.
+            confirm_import(
+                store, current.id, now, current.pending_themes if chosen is None else chosen
+            )
             confirmed += 1
         elif current.status == "confirmed":
             unchanged += 1
@@ -345,14 +482,25 @@ def import_csv(store: Store, path: Path, *, language: str, now: datetime) -> Imp
     return ImportReport(added, confirmed, unchanged, tuple(skipped), tuple(problems))
 
 
-def confirm_import(store: Store, subscriber_id: int, now: datetime) -> None:
+def confirm_import(
+    store: Store, subscriber_id: int, now: datetime, themes: tuple[str, ...] | None = None
+) -> None:
     store.change_status(
-        subscriber_id, "confirmed", ("pending",), now, event="import", source="import", ip=None
+        subscriber_id,
+        "confirmed",
+        ("pending",),
+        now,
+        event="import",
+        source="import",
+        ip=None,
+        themes=themes,
     )
 
 
-def listing(store: Store, status: str | None = None) -> list[Subscriber]:
-    return store.subscribers(status)
+def listing(store: Store, status: str | None = None, theme: str | None = None) -> list[Subscriber]:
+    """Subscribers by address: all, or with `status`; with `theme` (a valid id), those who
+    receive it: who chose it, or chose no theme (every one)."""
+    return store.subscribers(status, theme)
 
 
 def to_csv(subscribers: list[Subscriber], *, excel: bool = False) -> str:
@@ -375,10 +523,12 @@ def to_csv(subscribers: list[Subscriber], *, excel: bool = False) -> str:
         "created_at",
         "confirmed_at",
         "unsubscribed_at",
+        "themes",
     ]
     writer.writerow(fields)
     for s in subscribers:
         row = {f: "" if v is None else str(_plain(v)) for f, v in asdict(s).items()}
+        row["themes"] = " ".join(s.themes)  # ids: [a-z0-9_-], nothing to guard
         if excel:
             row["name"] = guarded(row["name"])  # the only free text: the rest is ours
         writer.writerow([row[f] for f in fields])

@@ -30,6 +30,19 @@ ADDRESS = "Le Cerdd, 1 rue de l'Exemple, 62000 Arras"
 PRIVACY = "https://cerdd.example.org/donnees-personnelles"
 # The newsletter's identity, for running_site(newsletter=LOOK).
 LOOK = f'  logo: "{LOGO}"\n  privacy_url: "{PRIVACY}"\n  address: "{ADDRESS}"\n'
+# Themes, so that the subscribe form shows its checkboxes (`mobilite_douce` has a `_`, which
+# a LIKE pattern reads as "any character").
+THEMES = (
+    "themes:\n"
+    "  - id: climat\n"
+    '    title: "Climat"\n'
+    "  - id: energie\n"
+    '    title: "Énergie"\n'
+    "  - id: participation\n"
+    '    title: "Participation citoyenne"\n'
+    "  - id: mobilite_douce\n"
+    '    title: "Mobilité douce"\n'
+)
 
 
 def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:

@@ -19,6 +19,7 @@ from tests.site_look import (
     AXE,
     LOOK,
     PRIVACY,
+    THEMES,
     SitePage,
     answer_outside,
     axe_violations,
@@ -78,7 +79,8 @@ LINKS_JS = (
 
 @pytest.fixture
 def site(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[RunningSite]:
-    with running_site(tmp_path, smtp_server.url, newsletter=LOOK) as running:
+    # With themes: the subscribe form shows its checkboxes on every page that has it.
+    with running_site(tmp_path, smtp_server.url, extra=THEMES, newsletter=LOOK) as running:
         publish_issue(running)
         yield running
 

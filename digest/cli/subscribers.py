@@ -35,6 +35,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _theme_ids(state: State) -> list[str]:
+    """The valid theme ids: feeds.yaml's `themes`, in their order."""
+    return [theme.id for theme in state.config.themes]
+
+
 @click.group("subscribers", help=N_("help.subscribers"))
 def subscribers_group() -> None:
     pass
@@ -43,8 +48,10 @@ def subscribers_group() -> None:
 @subscribers_group.command("add", help=N_("help.subscribers.add"))
 @click.argument("email")
 @click.option("--name", default="", help=N_("help.subscribers.add.name"))
+@click.option("--themes", default=None, metavar="ID,ID", help=N_("help.subscribers.add.themes"))
 @pass_state
-def add_command(state: State, email: str, name: str) -> None:
+def add_command(state: State, email: str, name: str, themes: str | None) -> None:
+    chosen = None if themes is None else subs.parse_themes(themes, _theme_ids(state))
     with _store(state) as store:
         found, before = subs.add(
             store,
@@ -53,6 +60,7 @@ def add_command(state: State, email: str, name: str) -> None:
             language=state.config.newsletter.language,
             now=_now(),
             source="cli",
+            themes=chosen,
         )
     language = _language(state)
     status = status_label(language, found.status)
@@ -86,10 +94,13 @@ def remove_command(state: State, email: str) -> None:
 @click.option(
     "--status", type=click.Choice(STATUSES), default=None, help=N_("help.subscribers.list.status")
 )
+@click.option("--theme", default=None, metavar="ID", help=N_("help.subscribers.list.theme"))
 @pass_state
-def list_command(state: State, fmt: str, status: str | None) -> None:
+def list_command(state: State, fmt: str, status: str | None, theme: str | None) -> None:
+    if theme is not None:
+        theme = subs.known_theme(theme, _theme_ids(state))
     with _store(state) as store:
-        found = subs.listing(store, status)
+        found = subs.listing(store, status, theme)
     if fmt == "csv":
         click.echo(to_csv(found), nl=False)
     else:
@@ -116,7 +127,11 @@ def export_command(state: State, excel: bool) -> None:
 def import_command(state: State, csv_file: Path) -> None:
     with _store(state) as store:
         report = subs.import_csv(
-            store, csv_file, language=state.config.newsletter.language, now=_now()
+            store,
+            csv_file,
+            language=state.config.newsletter.language,
+            now=_now(),
+            themes=_theme_ids(state),
         )
     language = _language(state)
     for line in report.problems:

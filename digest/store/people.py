@@ -33,7 +33,8 @@ class SubscriberQueries(StoreBase):
     # Written for digest.subscribers, which holds the rules; these only read and write.
 
     _SUBSCRIBER_COLUMNS = (
-        "id, email, name, status, language, created_at, updated_at, confirmed_at, unsubscribed_at"
+        "id, email, name, status, language, created_at, updated_at, confirmed_at, unsubscribed_at,"
+        " themes, pending_themes"
     )
 
     def subscriber(self, subscriber_id: int) -> Subscriber | None:
@@ -50,9 +51,14 @@ class SubscriberQueries(StoreBase):
         ).fetchone()
         return _subscriber(row) if row else None
 
-    def subscribers(self, status: str | None = None) -> list[Subscriber]:
-        """Every subscriber (erased ones excepted), or those with `status`, by address."""
-        where, args = ("status = ?", (status,)) if status else ("status <> 'erased'", ())
+    def subscribers(self, status: str | None = None, theme: str | None = None) -> list[Subscriber]:
+        """Every subscriber (erased ones excepted), or those with `status`, by address; with
+        `theme`, only those who receive it: who chose it, or chose no theme (every one)."""
+        where, args = ("status = ?", [status]) if status else ("status <> 'erased'", [])
+        if theme is not None:
+            # LIKE, not instr: portable to PostgreSQL; `_` is in ids and a LIKE wildcard.
+            where += " AND (themes = '' OR ' ' || themes || ' ' LIKE ? ESCAPE '!')"
+            args.append(f"% {_like(theme)} %")
         rows = self.db.execute(
             f"SELECT {self._SUBSCRIBER_COLUMNS} FROM subscribers WHERE {where} ORDER BY email",
             args,
@@ -70,20 +76,35 @@ class SubscriberQueries(StoreBase):
         event: str,
         source: str,
         ip: str | None = None,
+        themes: tuple[str, ...] | None = None,
     ) -> int | None:
-        """Insert a subscriber and its first consent event; None if the address exists."""
+        """Insert a subscriber and its first consent event; None if the address exists.
+        `themes`: those it receives (none: every theme), recorded in the event too; None:
+        every theme, and the event says nothing of them (a subscription waiting for its
+        confirmation, which records them)."""
         when = now.isoformat()
         confirmed = when if status == "confirmed" else None
         try:
             with self.transaction() as db:
                 cursor = db.execute(
                     "INSERT INTO subscribers (id, email, name, status, language, created_at,"
-                    " updated_at, confirmed_at) VALUES ((SELECT MAX(COALESCE(MAX(id), 0) + 1, ?)"
-                    " FROM subscribers), ?, ?, ?, ?, ?, ?, ?)",
-                    (id_floor(now), email, name, status, language, when, when, confirmed),
+                    " updated_at, confirmed_at, themes)"
+                    " VALUES ((SELECT MAX(COALESCE(MAX(id), 0) + 1, ?)"
+                    " FROM subscribers), ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        id_floor(now),
+                        email,
+                        name,
+                        status,
+                        language,
+                        when,
+                        when,
+                        confirmed,
+                        _text(themes or ()),
+                    ),
                 )
                 new_id = int(cursor.lastrowid or 0)
-                self._log_consent(new_id, event, when, source, ip)
+                self._log_consent(new_id, event, when, source, ip, themes)
         except sqlite3.IntegrityError:
             return None
         return new_id
@@ -98,31 +119,71 @@ class SubscriberQueries(StoreBase):
         event: str,
         source: str,
         ip: str | None = None,
+        themes: tuple[str, ...] | None = None,
     ) -> bool:
-        """Move to `status` only from one of `allowed_from` (atomic); log it. True if moved."""
+        """Move to `status` only from one of `allowed_from` (atomic); log it. True if moved.
+        `themes`: set them too (None: leave them). A choice waiting for confirmation is
+        dropped: the next one is made afresh."""
         when = now.isoformat()
         stamp = {"confirmed": "confirmed_at", "unsubscribed": "unsubscribed_at"}.get(status)
         extra = f", {stamp} = ?" if stamp else ""
+        extra += ", themes = ?" if themes is not None else ""
+        values = ([when] if stamp else []) + ([_text(themes)] if themes is not None else [])
         marks = ",".join("?" * len(allowed_from))
         with self.transaction() as db:
             cursor = db.execute(
                 # An email owed for the old status is not owed for the new one.
                 "UPDATE subscribers SET status = ?, updated_at = ?, confirm_due_at = NULL,"
-                f" confirm_attempts = 0{extra}"
+                f" confirm_attempts = 0, pending_themes = NULL{extra}"
                 f" WHERE id = ? AND status IN ({marks})",
-                (status, when, *([when] if stamp else []), subscriber_id, *allowed_from),
+                (status, when, *values, subscriber_id, *allowed_from),
             )
             if cursor.rowcount:
-                self._log_consent(subscriber_id, event, when, source, ip)
+                self._log_consent(subscriber_id, event, when, source, ip, themes)
         return bool(cursor.rowcount)
+
+    def set_themes(
+        self,
+        subscriber_id: int,
+        themes: tuple[str, ...],
+        now: datetime,
+        *,
+        source: str,
+        ip: str | None = None,
+    ) -> bool:
+        """Change the themes of a subscriber (not erased); a 'themes' consent event records
+        the new set. True if they changed."""
+        when, text = now.isoformat(), _text(themes)
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE subscribers SET themes = ?, updated_at = ?"
+                " WHERE id = ? AND themes <> ? AND status <> 'erased'",
+                (text, when, subscriber_id, text),
+            )
+            if cursor.rowcount:
+                self._log_consent(subscriber_id, "themes", when, source, ip, themes)
+        return bool(cursor.rowcount)
+
+    def choose_pending_themes(self, subscriber_id: int, themes: tuple[str, ...]) -> None:
+        """The subscribe form's choice, kept until the address is confirmed; a confirmed
+        subscriber's themes are not changed by a form anyone can send (the same statement
+        runs either way, so that its cost tells nothing)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE subscribers SET pending_themes = ? WHERE id = ? AND status <> 'confirmed'",
+                (_text(themes), subscriber_id),
+            )
 
     def consent_log(self, subscriber_id: int) -> list[ConsentRecord]:
         rows = self.db.execute(
-            "SELECT subscriber_id, event, at, source, ip, email_hash FROM consent_log"
+            "SELECT subscriber_id, event, at, source, ip, email_hash, themes FROM consent_log"
             " WHERE subscriber_id = ? ORDER BY id",
             (subscriber_id,),
         ).fetchall()
-        return [ConsentRecord(r[0], r[1], _when(r[2]), r[3], r[4], r[5]) for r in rows]
+        return [
+            ConsentRecord(r[0], r[1], _when(r[2]), r[3], r[4], r[5], _optional_ids(r[6]))
+            for r in rows
+        ]
 
     def erase_subscriber(
         self, subscriber_id: int, email_hash: str, now: datetime, *, source: str
@@ -144,10 +205,14 @@ class SubscriberQueries(StoreBase):
             quoted = [text for text in (row or ()) if text]
             db.execute(
                 "UPDATE subscribers SET email = NULL, name = '', status = 'erased',"
-                " updated_at = ? WHERE id = ?",
+                " themes = '', pending_themes = NULL, updated_at = ? WHERE id = ?",
                 (when, subscriber_id),
             )
-            db.execute("UPDATE consent_log SET ip = NULL WHERE subscriber_id = ?", (subscriber_id,))
+            # What someone chose to read says something about them: it goes with the IPs.
+            db.execute(
+                "UPDATE consent_log SET ip = NULL, themes = NULL WHERE subscriber_id = ?",
+                (subscriber_id,),
+            )
             db.execute(
                 "UPDATE outbox SET last_error = NULL WHERE subscriber_id = ?", (subscriber_id,)
             )
@@ -180,11 +245,18 @@ class SubscriberQueries(StoreBase):
         return row is not None
 
     def _log_consent(
-        self, subscriber_id: int, event: str, when: str, source: str, ip: str | None
+        self,
+        subscriber_id: int,
+        event: str,
+        when: str,
+        source: str,
+        ip: str | None,
+        themes: tuple[str, ...] | None = None,
     ) -> None:
         self.db.execute(
-            "INSERT INTO consent_log (subscriber_id, event, at, source, ip) VALUES (?, ?, ?, ?, ?)",
-            (subscriber_id, event, when, source, ip),
+            "INSERT INTO consent_log (subscriber_id, event, at, source, ip, themes)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (subscriber_id, event, when, source, ip, None if themes is None else _text(themes)),
         )
 
     # -- /subscribers ------------------------------------------------------------------
@@ -204,7 +276,35 @@ def _whole(text: str) -> re.Pattern[str]:
 
 
 def _subscriber(row: tuple[Any, ...]) -> Subscriber:
-    optional = [_when(v) if v else None for v in row[7:9]]
+    confirmed, unsubscribed = (_when(v) if v else None for v in row[7:9])
     return Subscriber(
-        row[0], row[1], row[2], row[3], row[4], _when(row[5]), _when(row[6]), *optional
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        _when(row[5]),
+        _when(row[6]),
+        confirmed,
+        unsubscribed,
+        themes=_ids(row[9]),
+        pending_themes=_optional_ids(row[10]),
     )
+
+
+def _text(themes: tuple[str, ...]) -> str:
+    """A set of theme ids as stored: sorted, one space apart ('' = every theme)."""
+    return " ".join(sorted(set(themes)))
+
+
+def _ids(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+def _optional_ids(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else _ids(text)
+
+
+def _like(text: str) -> str:
+    """`text` as a LIKE pattern that matches only itself (escape character `!`)."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")

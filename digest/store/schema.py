@@ -102,4 +102,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE fetch_cache ADD COLUMN parsed_items BLOB;
     ALTER TABLE fetch_cache ADD COLUMN parsed_at TEXT
     """,
+    # Theme subscriptions (issue 14): the themes each reader chose, as their ids sorted and
+    # separated by spaces ('' = every theme). A column, not a join table: what delivery
+    # needs is the set as a whole (readers with the same set get the same cut, so a GROUP
+    # BY on it gives the cuts in use), read with the subscriber's row in one query, changed
+    # in one UPDATE and recorded whole in the consent log; ids are [a-z0-9_-] (config.py),
+    # so a space cannot be inside one. `pending_themes` is what the subscribe form chose,
+    # applied when the address is confirmed (NULL: no choice waiting). The consent log
+    # records the set an event chose or applied (NULL: the event did not touch it).
+    """
+    ALTER TABLE subscribers ADD COLUMN themes TEXT NOT NULL DEFAULT '';
+    ALTER TABLE subscribers ADD COLUMN pending_themes TEXT;
+    ALTER TABLE consent_log ADD COLUMN themes TEXT
+    """,
 ]

@@ -20,6 +20,7 @@ from ..i18n import N_, say
 from ..subscribers import (
     BadAddress,
     confirm,
+    form_themes,
     mask_address,
     normalise_email,
     request_subscription,
@@ -38,19 +39,29 @@ class Pages:
         self.site = site
 
     async def home(
-        self, request: Request, error: str = "", status: int = 200, email: str = ""
+        self,
+        request: Request,
+        error: str = "",
+        status: int = 200,
+        email: str = "",
+        chosen: tuple[str, ...] = (),
     ) -> Response:
-        """The home page; after a refused address, again with the error and what was typed."""
+        """The home page; after a refused address, again with the error and what was typed
+        and ticked."""
         site = self.site
         latest = await site.store.read(lambda db: db.archived_issues(limit=1))
         shown = site.listed(latest[0]) if latest else None
-        return site.page(request, "home.html", status, error=error, latest=shown, email=email)
+        return site.page(
+            request, "home.html", status, error=error, latest=shown, email=email, chosen=chosen
+        )
 
     async def embed(self, request: Request) -> Response:
         """The form to copy onto another site, shown working and as HTML to copy."""
         site = self.site
         snippet = site.env.get_template("site/snippet.html").render(
-            _=site.words, action=site.config.newsletter.base_url.rstrip("/") + "/subscribe"
+            _=site.words,
+            action=site.config.newsletter.base_url.rstrip("/") + "/subscribe",
+            offered_themes=site.config.themes,
         )
         return site.page(request, "embed.html", snippet=snippet.strip())
 
@@ -59,7 +70,7 @@ class Pages:
         no cookie and no token, so any site may send it; double opt-in is what protects an
         address, the honeypot and the rate limits what protect the mail server."""
         site = self.site
-        form = await _form(request)
+        form = await _form(request, len(site.config.themes))
         ip = client_ip(request)
         if not site.per_ip.hit(limit_key(ip)):
             return _limited(site.message(request, "rate", 429), site.config.site.window)
@@ -67,11 +78,14 @@ class Pages:
             log.info("honeypot filled from %s: nothing done", ip)
             return site.message(request, "check")  # the same answer: a bot learns nothing
         typed = str(form.get("email", ""))
+        known = [theme.id for theme in site.config.themes]
+        themes = form_themes((str(v) for v in form.getlist("themes")), known)
         try:
             address = normalise_email(typed)
         except BadAddress:
             shown = typed[:254].replace("\r", " ").replace("\n", " ")
-            return await self.home(request, say(site.words, "site.bad_email"), 400, shown)
+            error = say(site.words, "site.bad_email")
+            return await self.home(request, error, 400, shown, themes)
         if not site.per_address.hit(address):
             return _limited(site.message(request, "rate", 429), site.config.site.window)
         now = site.clock()
@@ -81,7 +95,7 @@ class Pages:
         # whether it is subscribed.
         await site.store.write(
             lambda db: request_subscription(
-                db, address, language=site.lang, now=now, source="web", ip=ip
+                db, address, language=site.lang, now=now, source="web", ip=ip, themes=themes
             )
         )
         answer = site.message(request, "check")
@@ -203,8 +217,10 @@ def _changes_state(request: Request) -> bool:
     return request.method == "POST"
 
 
-async def _form(request: Request) -> FormData:
-    return await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+async def _form(request: Request, checkboxes: int = 0) -> FormData:
+    """The form, within its field limit: ours plus `checkboxes` (one per theme offered);
+    more gets a 400 page, a body over security.MAX_BODY a 413."""
+    return await request.form(max_files=0, max_fields=MAX_FORM_FIELDS + checkboxes)
 
 
 def _limited(response: Response, window: float) -> Response:

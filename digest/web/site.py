@@ -80,6 +80,7 @@ class Site:
             newsletter=self.config.newsletter,
             runner=self.runner,
             root=request.scope.get("root_path", "").rstrip("/"),
+            offered_themes=self.config.themes,
             **{**_PAGE_DEFAULTS, **values},
         )
         # Pages may carry tokens or CSRF values: no shared cache may keep them.
@@ -151,9 +152,14 @@ def site_words(words: Messages) -> Messages:
     return words.polished(typo_text) if words.language == "fr" else words
 
 
-# What a page may show without every handler passing it: the form's error and typed
-# address, and whether a message page offers the subscribe form.
-_PAGE_DEFAULTS: dict[str, Any] = {"error": "", "email": "", "subscribe_again": False}
+# What a page may show without every handler passing it: the form's error, typed address
+# and ticked themes, and whether a message page offers the subscribe form.
+_PAGE_DEFAULTS: dict[str, Any] = {
+    "error": "",
+    "email": "",
+    "chosen": (),
+    "subscribe_again": False,
+}
 
 # Pages that only say something, by name: their title and text.
 MESSAGE_PAGES = {
