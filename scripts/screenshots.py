@@ -21,7 +21,14 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from digest.render import render_issue  # noqa: E402
 from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.golden_plugin import golden_issue, make_config  # noqa: E402
-from tests.site_look import LOOK, SitePage, answer_outside, open_page, publish_issue  # noqa: E402
+from tests.site_look import (  # noqa: E402
+    LOOK,
+    THEMES,
+    SitePage,
+    answer_outside,
+    open_page,
+    publish_issue,
+)
 from tests.web_support import running_site  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
@@ -45,7 +52,9 @@ def main() -> None:
             _save(page, f"email-{width}")
             page.close()
         # No mail server: the site is only looked at (port 9 refuses at once).
-        with running_site(Path(folder), "smtp://127.0.0.1:9", newsletter=LOOK) as site:
+        with running_site(
+            Path(folder), "smtp://127.0.0.1:9", extra=THEMES, newsletter=LOOK
+        ) as site:
             publish_issue(site)
             for name, shown, width, scheme in SHOTS:
                 ctx = browser.new_context(
