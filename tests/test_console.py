@@ -294,3 +294,15 @@ def test_feed_text_shows_as_text_on_the_dashboard(site: RunningSite, client: htt
     assert "<script>" not in board
     assert "Flux &lt;script&gt;alert(1)&lt;/script&gt;" in board
     assert "en échec depuis" in board and "4 mai 2026" in board  # since the W18 build
+
+
+def test_sessions_left_unused_are_deleted_at_the_next_sign_in(
+    site: RunningSite, client: httpx.Client
+) -> None:
+    _signed_in(client)  # then the browser is closed: the session is never used again
+    site.clock.advance(minutes=31)
+    with httpx.Client(base_url=site.url, timeout=30) as other:
+        _signed_in(other)
+    with Store(site.config.store) as store:
+        (count,) = store.db.execute("SELECT COUNT(*) FROM staff_sessions").fetchone()
+    assert count == 1

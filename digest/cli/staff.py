@@ -10,7 +10,7 @@ import click
 from ..errors import UsageError
 from ..i18n import N_, say, staff_language, t
 from ..store import Store
-from ..web.staff import add_account, remove_account
+from ..web.staff import add_account, limits, remove_account
 from .state import State, pass_state
 
 
@@ -58,8 +58,9 @@ def _password() -> str:
 @pass_state
 def list_command(state: State) -> None:
     language, tz = staff_language(state.config), state.config.newsletter.tz
+    live = limits(state.config.console, _now())
     with Store(state.config.store) as store:
-        accounts = [(a, store.session_count(a.id)) for a in store.staff_accounts()]
+        accounts = [(a, store.session_count(a.id, *live)) for a in store.staff_accounts()]
     if not accounts:
         click.echo(say(language, "staff.none"))
     for account, sessions in accounts:

@@ -134,9 +134,14 @@ class StaffQueries(StoreBase):
         )
         return cursor.rowcount
 
-    def session_count(self, account_id: int) -> int:
+    def session_count(
+        self, account_id: int, idle_before: datetime, created_before: datetime
+    ) -> int:
+        """The account's live sessions: used since `idle_before`, opened since `created_before`."""
         row = self.db.execute(
-            "SELECT COUNT(*) FROM staff_sessions WHERE staff_id = ?", (account_id,)
+            "SELECT COUNT(*) FROM staff_sessions"
+            " WHERE staff_id = ? AND last_seen >= ? AND created_at >= ?",
+            (account_id, utc(idle_before), utc(created_before)),
         ).fetchone()
         return int(row[0])
 

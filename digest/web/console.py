@@ -183,6 +183,7 @@ class Console:
         def open_session(db: Store) -> str:
             if old:
                 staff.close_session(db, old)  # a new sign-in never keeps an old id
+            staff.forget_stale_sessions(db, settings, now)
             if staff.needs_rehash(account.password_hash):
                 db.set_password_hash(account.id, staff.rehash(password))
             staff.audit(db, address, staff.SIGNED_IN, now=now, ip=ip)

@@ -136,6 +136,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def limits(config: ConsoleConfig, now: datetime) -> tuple[datetime, datetime]:
+    """A session last used before the first moment, or opened before the second, is over."""
+    idle = timedelta(minutes=config.idle_minutes)
+    return now - idle, now - timedelta(hours=config.lifetime_hours)
+
+
 def open_session(store: Store, account: StaffAccount, now: datetime) -> str:
     """A new session for `account`: the token for its cookie (the store keeps its hash)."""
     token = secrets.token_urlsafe(32)
@@ -163,8 +169,13 @@ def resume_session(
 
 
 def expired(session: StaffSession, config: ConsoleConfig, now: datetime) -> bool:
-    idle = now - session.last_seen > timedelta(minutes=config.idle_minutes)
-    return idle or now - session.created_at > timedelta(hours=config.lifetime_hours)
+    idle_before, created_before = limits(config, now)
+    return session.last_seen < idle_before or session.created_at < created_before
+
+
+def forget_stale_sessions(store: Store, config: ConsoleConfig, now: datetime) -> None:
+    """Delete the sessions that are over but were never used again (so never deleted)."""
+    store.close_stale_sessions(*limits(config, now))
 
 
 def close_session(store: Store, token: str) -> None:
