@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -306,3 +307,19 @@ def test_sessions_left_unused_are_deleted_at_the_next_sign_in(
     with Store(site.config.store) as store:
         (count,) = store.db.execute("SELECT COUNT(*) FROM staff_sessions").fetchone()
     assert count == 1
+
+
+def test_sign_ins_sent_at_once_get_no_more_guesses(site: RunningSite, client: httpx.Client) -> None:
+    """The limits are counted and the attempt recorded in one transaction, before the
+    password check: ten wrong passwords sent together get the same three guesses."""
+    page = client.get("/admin/login")
+    form = {"csrf": hidden(page.text, "csrf"), "email": EMAIL, "password": "wrong password"}
+    cookies = dict(client.cookies)
+
+    def attempt(_: int) -> int:
+        with httpx.Client(base_url=site.url, cookies=cookies, timeout=60) as own:
+            return own.post("/admin/login", data=form).status_code
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = sorted(pool.map(attempt, range(10)))
+    assert answers == [400] * 3 + [429] * 7

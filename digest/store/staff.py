@@ -147,8 +147,9 @@ class StaffQueries(StoreBase):
 
     # -- audit log ----------------------------------------------------------------------
 
-    def add_audit(self, entry: AuditEntry) -> None:
-        self.db.execute(
+    def add_audit(self, entry: AuditEntry) -> int:
+        """Write the entry; its row id."""
+        cursor = self.db.execute(
             "INSERT INTO audit_log (at, actor, action, issue_id, subscriber_id, ip, details)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -161,6 +162,10 @@ class StaffQueries(StoreBase):
                 json.dumps(entry.details, ensure_ascii=False, sort_keys=True),
             ),
         )
+        return int(cursor.lastrowid or 0)
+
+    def set_audit_action(self, entry_id: int, action: str) -> None:
+        self.db.execute("UPDATE audit_log SET action = ? WHERE id = ?", (action, entry_id))
 
     def audit_entries(self, limit: int = 100, issue_id: str | None = None) -> list[AuditEntry]:
         """The latest entries first, all or those about one issue."""

@@ -173,10 +173,7 @@ class Console:
         account = check.account
         # The same work whether the account exists or not: see staff.password_matches.
         matched = await self._verify(account.password_hash if account else None, password)
-        if not matched or account is None:
-            await site.store.write(
-                lambda db: staff.audit(db, address, staff.SIGN_IN_FAILED, now=now, ip=ip)
-            )
+        if not matched or account is None:  # the attempt is already recorded as failed
             return self._login(request, 400, error=say(self.words, "console.refused"), **back)
         old = request.cookies.get(self.cookie, "")
 
@@ -186,7 +183,7 @@ class Console:
             staff.forget_stale_sessions(db, settings, now)
             if staff.needs_rehash(account.password_hash):
                 db.set_password_hash(account.id, staff.rehash(password))
-            staff.audit(db, address, staff.SIGNED_IN, now=now, ip=ip)
+            staff.signed_in(db, check)
             return staff.open_session(db, account, now)
 
         token = await site.store.write(open_session)

@@ -51,9 +51,10 @@ def audit(
     issue: str | None = None,
     subscriber: int | None = None,
     ip: str | None = None,
-) -> None:
-    """Write one entry of the audit log: who (an address, or "cli"), when, what, about what."""
-    store.add_audit(AuditEntry(now, actor, action, issue, subscriber, ip, details or {}))
+) -> int:
+    """Write one entry of the audit log: who (an address, or "cli"), when, what, about what.
+    Returns its id."""
+    return store.add_audit(AuditEntry(now, actor, action, issue, subscriber, ip, details or {}))
 
 
 # -- accounts -----------------------------------------------------------------------------
@@ -184,17 +185,29 @@ def close_session(store: Store, token: str) -> None:
 
 @dataclass(frozen=True)
 class SignInCheck:
-    """What the first step of a sign-in found: whether to refuse at once, and the hash to
-    check the password against (None: no such account)."""
+    """What the first step of a sign-in found: whether to refuse at once, the account to
+    check the password against (None: no such account), and the audit entry of the attempt."""
 
     throttled: bool
     account: StaffAccount | None
+    attempt: int = 0
 
 
 def sign_in_check(
     store: Store, config: ConsoleConfig, address: str, ip: str, now: datetime
 ) -> SignInCheck:
-    if throttled(store, config, address, ip, now):
-        audit(store, address, THROTTLED, now=now, ip=ip)
-        return SignInCheck(True, None)
-    return SignInCheck(False, store.staff_account(address))
+    """Count the limits and record the attempt as failed, in one transaction, before the
+    password is checked: requests sent at once then see each other's attempts, so sending
+    many in parallel does not get more guesses past the limits. `signed_in` turns the entry
+    into a success when the password matches."""
+    with store.transaction():
+        if throttled(store, config, address, ip, now):
+            audit(store, address, THROTTLED, now=now, ip=ip)
+            return SignInCheck(True, None)
+        attempt = audit(store, address, SIGN_IN_FAILED, now=now, ip=ip)
+        return SignInCheck(False, store.staff_account(address), attempt)
+
+
+def signed_in(store: Store, check: SignInCheck) -> None:
+    """The attempt of `check` succeeded: its audit entry says so, and stops counting."""
+    store.set_audit_action(check.attempt, SIGNED_IN)
