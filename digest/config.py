@@ -198,6 +198,26 @@ class SiteConfig:
     confirm_days: int = setting(7, "days a confirmation link stays valid", check=_positive)
 
 
+@dataclass(frozen=True)
+class ConsoleConfig:
+    idle_minutes: float = setting(
+        30.0, "minutes without a request after which a staff session ends", check=_positive
+    )
+    lifetime_hours: float = setting(
+        12.0, "hours after sign-in at which a staff session ends, used or not", check=_positive
+    )
+    failures_per_account: int = setting(
+        5, "failed sign-ins one address may have per window, then it waits", check=_positive
+    )
+    failures_per_ip: int = setting(
+        20, "failed sign-ins one IP may make per window, then it waits", check=_positive
+    )
+    failure_window: float = setting(
+        900.0, "seconds over which failed sign-ins are counted", check=_positive
+    )
+    min_password: int = setting(12, "characters a staff password has at least", check=_positive)
+
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -271,6 +291,9 @@ class Config:
     )
     issue: IssueConfig = subsection(IssueConfig, "sections, caps and per-issue overrides")
     site: SiteConfig = subsection(SiteConfig, "the subscription site (`digest serve`)")
+    console: ConsoleConfig = subsection(
+        ConsoleConfig, "the staff console (`/admin/`): sessions, sign-in limits"
+    )
     delivery: DeliveryConfig = subsection(
         DeliveryConfig, "sending: connections, rate, retries, DKIM"
     )
@@ -294,6 +317,7 @@ FETCH_KEYS = keys_of(FetchConfig)
 SELECT_KEYS = keys_of(SelectConfig)
 ISSUE_KEYS = keys_of(IssueConfig)
 SITE_KEYS = keys_of(SiteConfig)
+CONSOLE_KEYS = keys_of(ConsoleConfig)
 SCHEDULE_KEYS = keys_of(ScheduleConfig)
 DELIVERY_KEYS = keys_of(DeliveryConfig)
 TOP_KEYS = keys_of(Config)
@@ -363,6 +387,7 @@ class _ConfigChecker(Checker):
         issue = self.section(top["issue"], ISSUE_KEYS, ("issue",))
         issue["overrides"] = self.resolve(issue["overrides"]) if issue["overrides"] else None
         site = SiteConfig(**self.section(top["site"], SITE_KEYS, ("site",)))
+        console = ConsoleConfig(**self.section(top["console"], CONSOLE_KEYS, ("console",)))
         delivery = self.delivery(top["delivery"])
         if self.problems:
             raise config_error(
@@ -383,6 +408,7 @@ class _ConfigChecker(Checker):
             schedule=schedule,
             issue=IssueConfig(**issue),
             site=site,
+            console=console,
             delivery=delivery,
         )
 

@@ -48,11 +48,17 @@ def site(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[RunningSite]:
 
 
 def _rows(store_path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every subscriber and consent-log row, as a plain second connection reads them."""
+    """Every subscriber, consent-log, staff session and audit-log row, as a plain second
+    connection reads them."""
     with closing(sqlite3.connect(store_path)) as db:
         return {
-            table: db.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
-            for table in ("subscribers", "consent_log")
+            table: db.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+            for table, order in (
+                ("subscribers", "id"),
+                ("consent_log", "id"),
+                ("staff_sessions", "token_hash"),
+                ("audit_log", "id"),
+            )
         }
 
 
@@ -94,6 +100,8 @@ def test_head_changes_nothing_on_any_route_that_changes_state_on_post(
             "/confirm/{token}": [(confirm, {}), (confirm, one_click)],
             "/unsubscribe/{token}": [(leave, {}), (leave, one_click), (leave_pending, one_click)],
             "/subscribe": [("/subscribe", form)],
+            "/admin/login": [("/admin/login", {"email": "a@example.org", "password": "x" * 12})],
+            "/admin/logout": [("/admin/logout", {"csrf": "x"})],
         }
         # Every route that changes state on POST is here: a new one must be added.
         app = create_app(site.config, keys=KEYS, smtp=parse_smtp_url(smtp_server.url))
@@ -106,7 +114,7 @@ def test_head_changes_nothing_on_any_route_that_changes_state_on_post(
             get = client.get(path)
             assert head.status_code == get.status_code, path
             assert head.content == b"", path
-            assert head.headers["content-type"] == get.headers["content-type"], path
+            assert head.headers.get("content-type") == get.headers.get("content-type"), path
             assert head.headers["content-length"] == str(len(get.content)), path
             assert head.headers["x-frame-options"] == "DENY", path
         # The links were good: a POST does what the HEADs did not.

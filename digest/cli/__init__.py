@@ -4,7 +4,7 @@ Every DigestError is caught in `main` and printed as its message and hint, with 
 exit code; a traceback only with --debug. Before click reads the command line, `main`
 chooses the staff language (cli/language.py): help, click's words and our messages follow.
 One module per group of commands: `build` (check, build), `run` (run, approve, issues),
-`send` (send, report), `subscribers`, `serve`.
+`send` (send, report), `subscribers`, `staff`, `serve`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from .language import speak
 from .run import approve_command, issues_command, run_command
 from .send import report_command, send_command
 from .serve import serve_command
+from .staff import staff_group
 from .state import State
 from .subscribers import subscribers_group
 
@@ -48,6 +49,7 @@ cli.add_command(check)
 cli.add_command(build)
 cli.add_command(subscribers_group)
 cli.add_command(serve_command)
+cli.add_command(staff_group)
 cli.add_command(send_command)
 cli.add_command(report_command)
 cli.add_command(run_command)

@@ -3,7 +3,8 @@
 It holds what must survive between runs: the fetch cache (ETag, Last-Modified and the last
 body, so a 304 still yields the feed's items), when each item was first seen, which items
 went out in which issue, the issues as built, subscribers and their consent log, the
-confirmation emails double opt-in owes, and the delivery outbox. Migrations run on open;
+confirmation emails double opt-in owes, the delivery outbox, and the staff console's
+accounts, sessions and audit log. Migrations run on open;
 the SQL stays portable (no SQLite-only syntax beyond the pragmas) so PostgreSQL can take
 over later. One module per group of tables; `Store` is all of them on one connection.
 """
@@ -26,22 +27,26 @@ from .content import (
 from .outbox import OutboxQueries
 from .people import SubscriberQueries
 from .schema import MIGRATIONS
+from .staff import AuditEntry, StaffAccount, StaffQueries, StaffSession
 
 __all__ = [
     "MIGRATIONS",
     "REBUILDABLE",
     "ArchivedIssue",
+    "AuditEntry",
     "CacheUpdate",
     "CachedFetch",
     "DueConfirmation",
     "FetchForget",
     "FetchRefresh",
     "ParsedCopy",
+    "StaffAccount",
+    "StaffSession",
     "Store",
     "StoreBase",
     "StoredIssue",
 ]
 
 
-class Store(ContentQueries, SubscriberQueries, OutboxQueries, ConfirmationQueries):
+class Store(ContentQueries, SubscriberQueries, OutboxQueries, ConfirmationQueries, StaffQueries):
     """A connection to the store file. Use as a context manager, or call close()."""

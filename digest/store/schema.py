@@ -115,4 +115,38 @@ MIGRATIONS: list[str] = [
     ALTER TABLE subscribers ADD COLUMN pending_themes TEXT;
     ALTER TABLE consent_log ADD COLUMN themes TEXT
     """,
+    # The staff console: accounts (argon2 hashes, never a password), server-side sessions
+    # (the SHA-256 of the cookie's random token, never the token: a copy of the store signs
+    # no one in), and the audit log. The log names people by address, not by row id, so it
+    # outlives a removed account; failed sign-ins are counted from it (throttling).
+    """
+    CREATE TABLE staff (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL DEFAULT '',
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE staff_sessions (
+        token_hash TEXT PRIMARY KEY,
+        staff_id INTEGER NOT NULL REFERENCES staff (id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL,
+        last_seen TEXT NOT NULL
+    );
+    CREATE INDEX staff_sessions_staff ON staff_sessions (staff_id);
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        issue_id TEXT,
+        subscriber_id INTEGER,
+        ip TEXT,
+        details TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX audit_log_actor ON audit_log (action, actor, at);
+    CREATE INDEX audit_log_ip ON audit_log (action, ip, at);
+    CREATE INDEX audit_log_issue ON audit_log (issue_id, at)
+    """,
 ]

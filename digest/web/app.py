@@ -20,6 +20,7 @@ from ..delivery.smtp import SmtpSettings
 from ..i18n import say
 from ..tokens import Keys
 from .archive import Archive
+from .console import Console, ConsoleGuard
 from .pages import Pages
 from .security import BodyLimit, SecurityHeaders
 from .site import Site
@@ -37,7 +38,7 @@ def create_app(
 ) -> Starlette:
     """The site for `config`. The clock defaults to the real UTC time (tests pass their own)."""
     site = Site(config, keys, smtp, clock or _utc_now)
-    pages, archive = Pages(site), Archive(site)
+    pages, archive, console = Pages(site), Archive(site), Console(site)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -52,6 +53,13 @@ def create_app(
     async def css(request: Request) -> Response:
         return Response(
             site.css,
+            media_type="text/css; charset=utf-8",
+            headers={"cache-control": "public, max-age=3600"},
+        )
+
+    async def admin_css(request: Request) -> Response:
+        return Response(
+            site.admin_css,
             media_type="text/css; charset=utf-8",
             headers={"cache-control": "public, max-age=3600"},
         )
@@ -85,10 +93,19 @@ def create_app(
         Route("/archives/feed.xml", archive.feed, methods=["GET"]),
         Route("/archives/{issue}/", archive.issue, methods=["GET"]),
         Route("/static/site.css", css, methods=["GET"]),
+        Route("/static/admin.css", admin_css, methods=["GET"]),
+        # The console: ConsoleGuard lets only /admin/login through without a session.
+        Route("/admin/", console.dashboard, methods=["GET"]),
+        Route("/admin/login", console.login_page, methods=["GET"]),
+        Route("/admin/login", console.login, methods=["POST"]),
+        Route("/admin/logout", console.logout, methods=["POST"]),
     ]
     return _Secured(
         routes=routes,
-        middleware=[Middleware(BodyLimit, text=say(site.words, "site.too_large"))],
+        middleware=[
+            Middleware(BodyLimit, text=say(site.words, "site.too_large")),
+            Middleware(ConsoleGuard, console=console),
+        ],
         # `Exception` goes to ServerErrorMiddleware: the 500 page is the site's own.
         exception_handlers={
             HTTPException: error,

@@ -32,6 +32,9 @@ ARCHIVE_CSP = (
     " font-src 'self' data: https:; form-action 'self'; frame-ancestors 'none';"
     " base-uri 'none'"
 )
+# The staff console: the site's policy, and no frame of anything (its preview, later, will
+# name itself in frame-src, sandboxed).
+CONSOLE_CSP = CSP + "; frame-src 'none'"
 HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
@@ -146,6 +149,25 @@ class Csrf:
     def check(self, request: Request, submitted: str) -> bool:
         cookie = request.cookies.get(self.cookie, "")
         return bool(cookie) and hmac.compare_digest(cookie, submitted) and self.genuine(cookie)
+
+
+def session_csrf(keys: Keys, session_id: str) -> str:
+    """The console's CSRF token for one session: an HMAC of the session's id (the hash of
+    its cookie) with the signing key. Tied to the session, so it dies with it, and needs no
+    storage: no one without the key can make it, and it says nothing of the cookie."""
+    return _session_mac(keys.signing, session_id)
+
+
+def session_csrf_ok(keys: Keys, session_id: str, submitted: str) -> bool:
+    """Whether `submitted` is the session's token under any current key (rotation)."""
+    return any(
+        hmac.compare_digest(_session_mac(key, session_id), submitted) for key in keys.secrets
+    )
+
+
+def _session_mac(key: bytes, session_id: str) -> str:
+    mac = hmac.new(key, b"digest-console|" + session_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
 def client_ip(request: Request) -> str:
