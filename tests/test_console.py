@@ -4,6 +4,7 @@ on every /admin/ URL, CSRF, sign-in throttling, the audit log and the dashboard.
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -325,3 +326,23 @@ def test_sign_ins_sent_at_once_get_no_more_guesses(site: RunningSite, client: ht
     with ThreadPoolExecutor(10) as pool:
         answers = sorted(pool.map(attempt, range(10)))
     assert answers == [400] * 3 + [429] * 7
+
+
+def test_a_held_write_lock_answers_503_not_the_page(site: RunningSite) -> None:
+    """Checking a session writes its last use: while another process holds the store's
+    write lock past the busy timeout, a console page answers 503 with Retry-After, as the
+    site's writes do (it answered 500 before), and never its content."""
+    with httpx.Client(base_url=site.url, follow_redirects=False, timeout=60) as client:
+        _signed_in(client)
+        site.clock.advance(minutes=2)  # its last use is written at most once a minute
+        holder = sqlite3.connect(site.config.store, isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            answer = client.get("/admin/")
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert answer.status_code == 503
+        assert answer.headers["retry-after"] == "10"
+        assert "Tableau de bord" not in answer.text
+        assert client.get("/admin/").status_code == 200  # the lock is free: the page again

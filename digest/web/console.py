@@ -33,6 +33,7 @@ from . import staff
 from .dashboard import dashboard
 from .security import CONSOLE_CSP, Csrf, client_ip, limit_key, session_csrf, session_csrf_ok
 from .site import Site, site_words
+from .storage import RETRY_AFTER, StoreBusy
 
 log = logging.getLogger("digest.web")
 PREFIX = "/admin"
@@ -217,6 +218,12 @@ class Console:
         )
         return response
 
+    def busy(self, request: Request) -> Response:
+        """The store's write lock stayed held elsewhere: 503 with Retry-After."""
+        response = self.site.message(request, "busy", 503)
+        response.headers["retry-after"] = str(RETRY_AFTER)
+        return response
+
     def _stale(self, request: Request) -> Response:
         return self._message(request, N_("console.stale_title"), N_("console.stale_form"), 403)
 
@@ -249,7 +256,13 @@ class ConsoleGuard:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        session = await self.console.session_of(request)
+        try:
+            session = await self.console.session_of(request)
+        except StoreBusy:
+            # Outside Starlette's handlers, so answered here as the site does: 503, nothing
+            # was done, try again shortly (never the page, and not a 500).
+            await self.console.busy(request)(scope, receive, send)
+            return
         if session is None:
             await self.console.refuse(request)(scope, receive, send)
             return
