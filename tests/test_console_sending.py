@@ -24,7 +24,7 @@ from tests.console_sending_support import (
     signed_in_client,
 )
 from tests.console_support import EMAIL, hidden
-from tests.deliver_support import ISSUE, SUBJECT
+from tests.deliver_support import ISSUE, SUBJECT, add_subscribers
 from tests.smtp_server import SmtpServer
 from tests.web_support import RunningSite
 
@@ -280,3 +280,20 @@ def test_the_dashboard_links_the_pages(site: RunningSite, client: httpx.Client) 
     board = client.get("/admin/")
     for page in ("test", "approve", "report"):
         assert f'href="{BASE}/{page}"' in board.text
+
+
+def test_a_long_report_comes_in_pages_and_the_csv_has_every_row(
+    site: RunningSite, client: httpx.Client
+) -> None:
+    with Store(site.config.store) as store:
+        add_subscribers(store, 145, start=100)
+        store.set_issue_status(ISSUE, "approved")
+        store.freeze_audience(ISSUE, "example.org", DUE)
+    first = client.get(f"{BASE}/report")
+    assert "150 adresses" in plain(first) and "Page 1 sur 2" in first.text
+    assert first.text.count("<tr>") == 101  # the header row and 100 addresses
+    second = client.get(f"{BASE}/report", params={"page": "2"})
+    assert second.text.count("<tr>") == 51 and "user00244@example.org" in second.text
+    assert client.get(f"{BASE}/report", params={"page": "99"}).text.count("<tr>") == 51
+    rows = list(csv.DictReader(io.StringIO(client.get(f"{BASE}/report.csv").text)))
+    assert len(rows) == 150 and {r["status"] for r in rows} == {"pending"}
