@@ -38,6 +38,7 @@ from .deliveries import (
     FILTER_LABELS,
     FILTERS,
     REFRESH_SECONDS,
+    ApprovalView,
     approval_view,
     issue_facts,
     report_view,
@@ -183,10 +184,12 @@ class Sending:
         self, request: Request, stored: StoredIssue, status: int = 200, **values: Any
     ) -> Response:
         site, now = self.site, self.site.clock()
-        fresh = await site.store.read(lambda db: db.issue(stored.id)) or stored
-        view = await site.store.read(
-            lambda db: approval_view(site.config, db, fresh, self.words, now)
-        )
+
+        def look(db: Store) -> ApprovalView:
+            fresh = db.issue(stored.id) or stored  # as it is now, after an approval
+            return approval_view(site.config, db, fresh, self.words, now)
+
+        view = await site.store.read(look)
         response = self.console.signed_in(
             request, "approve.html", view=view, facts=view.facts, **_live(request), **values
         )
