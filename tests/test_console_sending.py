@@ -134,6 +134,19 @@ def test_console_posts_without_their_csrf_token_change_nothing(
     assert _actions_since_sign_in(site) == []
 
 
+def test_head_and_get_change_nothing_even_signed_in(
+    site: RunningSite, client: httpx.Client, smtp_server: SmtpServer
+) -> None:
+    token = hidden(client.get(f"{BASE}/test").text, "csrf")
+    for page in ("test", "approve", "report", "report.csv"):
+        form = {"csrf": token, "addresses": EMAIL}
+        assert client.request("HEAD", f"{BASE}/{page}", data=form).status_code == 200
+    for page in ("test", "approve", "report"):
+        assert client.get(f"{BASE}/{page}", params={"csrf": token, "addresses": EMAIL}).is_success
+    assert smtp_server.messages == [] and _status(site) == "built"
+    assert _actions_since_sign_in(site) == []
+
+
 def test_an_unknown_issue_is_a_404_page(client: httpx.Client) -> None:
     for page in ("test", "approve", "report", "report.csv"):
         answer = client.get(f"/admin/issues/2031-W01/{page}")
