@@ -102,6 +102,10 @@ def test_head_changes_nothing_on_any_route_that_changes_state_on_post(
             "/subscribe": [("/subscribe", form)],
             "/admin/login": [("/admin/login", {"email": "a@example.org", "password": "x" * 12})],
             "/admin/logout": [("/admin/logout", {"csrf": "x"})],
+            "/admin/issues/{issue}/test": [
+                ("/admin/issues/2026-W19/test", {"csrf": "x", "addresses": "a@example.org"})
+            ],
+            "/admin/issues/{issue}/approve": [("/admin/issues/2026-W19/approve", {"csrf": "x"})],
         }
         # Every route that changes state on POST is here: a new one must be added.
         app = create_app(site.config, keys=KEYS, smtp=parse_smtp_url(smtp_server.url))

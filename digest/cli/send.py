@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ from ..delivery.deliver import (
     send_issue,
     sendable_issue,
 )
+from ..delivery.outcome import write_csv
 from ..delivery.proof import send_proof
 from ..delivery.smtp import settings_from_env
 from ..delivery.stopping import Notify, Stop
@@ -28,7 +28,6 @@ from ..i18n import N_, say, staff_language, status_label, t
 from ..lock import exclusive_run
 from ..period import unknown_issue_hint
 from ..schedule import item_count
-from ..spreadsheet import guarded
 from ..store import Store
 from ..tokens import load_keys
 from .progress import TerminalProgress
@@ -180,13 +179,7 @@ def report_command(state: State, issue: str, fmt: str) -> None:
             )
         counts = report(store, issue)
         if fmt == "csv":
-            writer = csv.writer(sys.stdout, lineterminator="\n")
-            writer.writerow(["email", "status", "bounced", "attempts", "last_error", "updated_at"])
-            for p in problems(store, issue):
-                status = "bounced" if p.bounced else p.status
-                # The address as it is (never guarded); the error is a remote server's text.
-                writer.writerow([p.email, status, int(p.bounced), p.attempts,
-                                 guarded(p.last_error), p.updated_at])  # fmt: skip
+            write_csv(sys.stdout, problems(store, issue))
             return
         language = staff_language(state.config)
         echo_delivery(counts, language)

@@ -2,16 +2,21 @@
 
 report(store, issue_id) -> DeliveryReport
 problems(store, issue_id) -> the deferred, failed and bounced rows, fit for a terminal
+deliveries(store, issue_id, shown) -> every row (or one filter's), as clean
+write_csv(out, rows) -> the report as CSV, as `digest report --format csv` prints it
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import csv
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TextIO
 
 from ..chars import remove_control_chars
 from ..errors import DeliveryError
 from ..i18n import t
+from ..spreadsheet import guarded
 from ..store import Store
 from ..store.outbox import Problem
 from .stopping import Stop
@@ -97,15 +102,42 @@ class DeliveryRefused(DeliveryError):
         self.report = report
 
 
+CSV_COLUMNS = ("email", "status", "bounced", "attempts", "last_error", "updated_at")
+
+
 def problems(store: Store, issue_id: str) -> Iterator[Problem]:
     """The deferred, failed and bounced rows of `digest report`, fit for a terminal: what a
     server or a DSN said may hold escape sequences (a forged bounce can retitle a terminal),
     and none of it reaches the screen or the CSV."""
-    for p in store.problems(issue_id):
-        yield Problem(
-            remove_control_chars(p.email), remove_control_chars(p.status), p.attempts,
-            remove_control_chars(p.last_error), p.bounced, remove_control_chars(p.updated_at),
-        )  # fmt: skip
+    return map(_clean, store.problems(issue_id))
+
+
+def deliveries(
+    store: Store, issue_id: str, shown: str | None = None, limit: int = -1, offset: int = 0
+) -> Iterator[Problem]:
+    """Every row of the issue's outbox, or those of one filter (sent, waiting, deferred,
+    failed, bounced), by address, as clean as `problems`: the console's report."""
+    return map(_clean, store.deliveries(issue_id, shown, limit, offset))
+
+
+def _clean(p: Problem) -> Problem:
+    return Problem(
+        remove_control_chars(p.email), remove_control_chars(p.status), p.attempts,
+        remove_control_chars(p.last_error), p.bounced, remove_control_chars(p.updated_at),
+    )  # fmt: skip
+
+
+def write_csv(out: TextIO, rows: Iterable[Problem]) -> None:
+    """The report as CSV (`digest report --format csv`, the console's export): a header row,
+    then one row per address. The address as it is (never guarded: spreadsheet.py says
+    why); the error, a remote server's free text, guarded against formulas."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for p in rows:
+        status = "bounced" if p.bounced else p.status
+        writer.writerow(
+            [p.email, status, int(p.bounced), p.attempts, guarded(p.last_error), p.updated_at]
+        )
 
 
 def report(store: Store, issue_id: str) -> DeliveryReport:

@@ -19,7 +19,7 @@ from ..subscribers import normalise_email
 from ..tokens import Keys, unsubscribe_url
 from .deliver import Clock, issue_subject, sendable_issue
 from .message import Recipient, build_template, sender_domain
-from .smtp import SmtpConnection, SmtpSettings
+from .smtp import SmtpConnection, SmtpSettings, server_reply
 
 
 def send_proof(
@@ -61,7 +61,8 @@ def _send(smtp: SmtpSettings, sender: str, address: str, data: bytes) -> None:
             refused = connection.send_bytes(sender, [address], data)
         except smtplib.SMTPException as exc:
             raise DeliveryError(
-                t("delivery.error.proof_not_taken", error=exc), hint=t("smtp.error.server_log")
+                t("delivery.error.proof_not_taken", error=server_reply(exc)),
+                hint=t("smtp.error.server_log"),
             ) from exc
     if refused:
         raise DeliveryError(

@@ -268,13 +268,13 @@ class SmtpConnection:
         except smtplib.SMTPAuthenticationError as exc:
             self.close()
             raise DeliveryError(
-                t("smtp.error.login", host=s.host, user=repr(s.user), reply=_reply(exc)),
+                t("smtp.error.login", host=s.host, user=repr(s.user), reply=server_reply(exc)),
                 hint=t("smtp.error.login_hint", env=SMTP_ENV),
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             raise DeliveryError(
-                t("smtp.error.connect", host=s.host, port=s.port, reply=_reply(exc)),
+                t("smtp.error.connect", host=s.host, port=s.port, reply=server_reply(exc)),
                 hint=t("smtp.error.connect_hint", env=SMTP_ENV),
             ) from exc
 
@@ -331,7 +331,7 @@ def send_one(settings: SmtpSettings, message: EmailMessage) -> None:
             refused = connection.send(message)
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(
-                t("smtp.error.not_taken", host=settings.host, reply=_reply(exc)),
+                t("smtp.error.not_taken", host=settings.host, reply=server_reply(exc)),
                 hint=t("smtp.error.not_taken_hint"),
             ) from exc
     if refused:
@@ -347,7 +347,8 @@ def _envelope_sender(message: EmailMessage) -> str:
     return addresses[0][1] if addresses else ""
 
 
-def _reply(exc: BaseException) -> str:
+def server_reply(exc: BaseException) -> str:
+    """What the server said, as one line of text: its code and words, never a repr."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return "; ".join(f"{a}: {c} {_text(r)}" for a, (c, r) in exc.recipients.items())
     code = getattr(exc, "smtp_code", None)

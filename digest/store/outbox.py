@@ -27,6 +27,14 @@ _ERROR_UNLESS_ERASED = (
     " THEN NULL ELSE COALESCE(?, last_error) END"
 )
 ACTIVE = ("pending", "sending", "deferred")  # an issue with such rows is not yet 'sent'
+# The report's filters (`deliveries`): which rows each shows; None shows every row.
+SHOWN = {
+    "sent": "o.status = 'sent'",
+    "waiting": "o.status IN ('pending', 'sending')",
+    "deferred": "o.status = 'deferred'",
+    "failed": "o.status = 'failed'",
+    "bounced": "o.status = 'failed' AND o.bounced = 1",
+}
 FETCH = 1000  # rows read at a time: memory does not grow with the list
 
 
@@ -55,7 +63,7 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Problem:
-    """A row that did not go out (yet): for `digest report`."""
+    """One recipient's row of an issue's outbox, as `digest report` and the console show it."""
 
     email: str
     status: str
@@ -261,6 +269,31 @@ class OutboxQueries(StoreBase):
         while chunk := cursor.fetchmany(FETCH):
             for r in chunk:
                 yield Problem(r[0], r[1], r[2], r[3], bool(r[4]), r[5])
+
+    def deliveries(
+        self, issue_id: str, shown: str | None = None, limit: int = -1, offset: int = 0
+    ) -> Iterator[Problem]:
+        """Every row of the issue (or those of one SHOWN filter), by address, streamed: the
+        console's report. `limit` -1 means no limit."""
+        where = f" AND {SHOWN[shown]}" if shown else ""
+        cursor = self.db.execute(
+            "SELECT COALESCE(s.email, ?), o.status, o.attempts,"
+            " COALESCE(o.last_error, ''), o.bounced, o.updated_at"
+            " FROM outbox o JOIN subscribers s ON s.id = o.subscriber_id"
+            f" WHERE o.issue_id = ?{where} ORDER BY s.email, o.subscriber_id LIMIT ? OFFSET ?",
+            (ERASED, issue_id, limit, offset),
+        )
+        while chunk := cursor.fetchmany(FETCH):
+            for r in chunk:
+                yield Problem(r[0], r[1], r[2], r[3], bool(r[4]), r[5])
+
+    def delivery_count(self, issue_id: str, shown: str | None = None) -> int:
+        """How many rows `deliveries` yields without a limit."""
+        where = f" AND {SHOWN[shown]}" if shown else ""
+        row = self.db.execute(
+            f"SELECT COUNT(*) FROM outbox o WHERE o.issue_id = ?{where}", (issue_id,)
+        ).fetchone()
+        return int(row[0])
 
     def recipients_preview(self, issue_id: str, limit: int) -> tuple[int, list[str]]:
         """Who a send would reach now: the count and the first `limit` addresses.

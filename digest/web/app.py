@@ -23,6 +23,7 @@ from .archive import Archive
 from .console import Console, ConsoleGuard
 from .pages import Pages
 from .security import BodyLimit, SecurityHeaders
+from .sending import Sending
 from .site import Site
 from .storage import RETRY_AFTER, StoreBusy
 
@@ -99,6 +100,7 @@ def create_app(
         Route("/admin/login", console.login_page, methods=["GET"]),
         Route("/admin/login", console.login, methods=["POST"]),
         Route("/admin/logout", console.logout, methods=["POST"]),
+        *Sending(console).routes(),  # test send, approval, report (digest/web/sending.py)
     ]
     return _Secured(
         routes=routes,

@@ -224,6 +224,10 @@ class Console:
         response.headers["retry-after"] = str(RETRY_AFTER)
         return response
 
+    def stale(self, request: Request) -> Response:
+        """The answer to a POST whose CSRF token is not this session's: 403, nothing done."""
+        return self._stale(request)
+
     def _stale(self, request: Request) -> Response:
         return self._message(request, N_("console.stale_title"), N_("console.stale_form"), 403)
 
