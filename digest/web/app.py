@@ -65,6 +65,13 @@ def create_app(
             headers={"cache-control": "public, max-age=3600"},
         )
 
+    async def progress_js(request: Request) -> Response:
+        return Response(
+            site.progress_js,
+            media_type="text/javascript; charset=utf-8",
+            headers={"cache-control": "public, max-age=3600"},
+        )
+
     async def error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         response = site.message(request, "not_found" if status == 404 else "error", status)
@@ -95,6 +102,7 @@ def create_app(
         Route("/archives/{issue}/", archive.issue, methods=["GET"]),
         Route("/static/site.css", css, methods=["GET"]),
         Route("/static/admin.css", admin_css, methods=["GET"]),
+        Route("/static/progress.js", progress_js, methods=["GET"]),
         # The console: ConsoleGuard lets only /admin/login through without a session.
         Route("/admin/", console.dashboard, methods=["GET"]),
         Route("/admin/login", console.login_page, methods=["GET"]),

@@ -65,6 +65,7 @@ class Site:
         self.words = site_words(self.plain_words)
         self.css = _source(self.env, "site/site.css")
         self.admin_css = _source(self.env, "admin/admin.css")
+        self.progress_js = _source(self.env, "admin/progress.js")
         # Who runs the site, in its footer: the postal identity, else the sender's name.
         newsletter = config.newsletter
         self.runner = newsletter.address or parseaddr(newsletter.sender)[0] or newsletter.title
