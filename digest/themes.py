@@ -89,7 +89,7 @@ def prepare(items: Iterable[Item]) -> None:
         surface(item.title)
         surface(item.summary_text)
         for category in item.categories:
-            words(category)
+            _category_key(category)
 
 
 @lru_cache(maxsize=1 << 16)  # arrange asks twice (categories), prepare ahead of it
@@ -130,6 +130,7 @@ class _Rules:
     categories: tuple[frozenset[str], ...]
     # A memo, not state: word as written -> the keywords its stem starts (mutated in place).
     by_surface: dict[str, tuple[_Keyword, ...]] = field(default_factory=dict)
+    starting: set[str] = field(default_factory=set)  # by_surface's words: set & set is C
     learned: set[str] = field(default_factory=set)
 
     def scores(self, text: str, weight: int, into: dict[_Keyword, int]) -> None:
@@ -137,7 +138,7 @@ class _Rules:
         distinct = set(written)
         self._learn(distinct)
         phrases = False
-        for word in distinct & self.by_surface.keys():
+        for word in distinct & self.starting:
             for keyword in self.by_surface[word]:
                 if len(keyword[3]) > 1:
                     phrases = True
@@ -152,6 +153,7 @@ class _Rules:
             found = self.starts.get(stem(word))
             if found:
                 self.by_surface[word] = found
+                self.starting.add(word)
 
     def _phrases(self, text: tuple[str, ...], weight: int, into: dict[_Keyword, int]) -> None:
         """Keywords of several words, matched in order on the stemmed text."""
@@ -241,8 +243,8 @@ def _front_matter_rule(
 
 def _category(item: Item, config: Config, source: SourceConfig | None) -> tuple[str, Why] | None:
     """The source's own mapping first (it knows its feed), then the themes' `categories:`."""
-    folded = [(" ".join(words(raw)), raw) for raw in item.categories]
-    mapping = {" ".join(words(k)): v for k, v in (source.categories if source else {}).items()}
+    folded = [(_category_key(raw), raw) for raw in item.categories]
+    mapping = _mapping(tuple(source.categories.items())) if source and source.categories else {}
     for key, raw in folded:
         if key in mapping:
             why = _why(config, "reason.source_category", category=raw, source=item.source)
@@ -253,6 +255,17 @@ def _category(item: Item, config: Config, source: SourceConfig | None) -> tuple[
             if key in categories:
                 return theme_id, _why(config, "reason.category", category=raw)
     return None
+
+
+@lru_cache(maxsize=1 << 12)
+def _category_key(category: str) -> str:
+    return " ".join(words(category))
+
+
+@lru_cache(maxsize=256)
+def _mapping(categories: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """A source's `categories:` mapping, its keys folded like the items' categories."""
+    return {_category_key(key): theme for key, theme in categories}
 
 
 def _keywords(item: Item, config: Config, source: SourceConfig | None) -> tuple[str, Why] | None:
