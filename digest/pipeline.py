@@ -29,6 +29,7 @@ from .select import date_items, needs_first_seen, select, trust_limit
 from .select import prepare as select_prepare
 from .sources.feeds import USER_AGENT, collect_feeds
 from .sources.files import read_recaps
+from .sources.itemcache import parse_key
 from .store import REBUILDABLE, CachedFetch, Store, StoredIssue
 from .themes import arrange
 from .themes import prepare as themes_prepare
@@ -58,7 +59,9 @@ def collect(
     which parses them in worker processes; recap folders and skipped sources here.
     """
     cache = {
-        s.url: c for s in config.sources if s.url and s.enabled and (c := store.cached_fetch(s.url))
+        s.url: c
+        for s in config.sources
+        if s.url and s.enabled and (c := store.cached_fetch(s.url, parse_key(s)))
     }
     done: dict[str, SourceResult] = {}
     for source in config.sources:

@@ -190,7 +190,7 @@ def _link_similar_titles(items: Sequence[Item], clusters: _Clusters, threshold: 
     for index, words in enumerate(tokens):
         if len(words) < _MIN_TITLE_TOKENS:
             continue
-        numbers = frozenset(word for word in words if word.isdigit())
+        numbers = frozenset(filter(str.isdigit, words))
         keys = [(numbers, word) for word in _prefix(words, rank, threshold)]
         candidates = {other for key in keys for other in postings[key]}
         for key in keys:

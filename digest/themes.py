@@ -110,6 +110,8 @@ def occurrences(phrase: tuple[str, ...], text: tuple[str, ...]) -> int:
     return sum(1 for i in range(len(text) - size + 1) if size and text[i : i + size] == phrase)
 
 
+# How many distinct words the keyword memo keeps (a week has a few thousand).
+_MAX_LEARNED = 200_000
 # (theme position, keyword position, keyword as written, its words)
 _Keyword = tuple[int, int, str, tuple[str, ...]]
 
@@ -148,6 +150,10 @@ class _Rules:
             self._phrases(words(text), weight, into)
 
     def _learn(self, distinct: set[str]) -> None:
+        if len(self.learned) > _MAX_LEARNED:  # a server rebuilding week after week
+            self.learned.clear()
+            self.by_surface.clear()
+            self.starting.clear()
         for word in distinct - self.learned:
             self.learned.add(word)
             found = self.starts.get(stem(word))
@@ -164,8 +170,23 @@ class _Rules:
                     into[keyword] = into.get(keyword, 0) + weight
 
 
-@lru_cache(maxsize=16)
+# The rules of the config's themes tuple last asked for, by identity. Why: an lru_cache
+# hashes its key at every call, and the hash of a tuple of frozen dataclasses is computed
+# again each time (every keyword of every theme): twice per item, 20,000 times a build.
+_last_rules: dict[int, tuple[tuple[ThemeConfig, ...], _Rules]] = {}
+
+
 def _rules(themes: tuple[ThemeConfig, ...]) -> _Rules:
+    known = _last_rules.get(id(themes))
+    if known is not None and known[0] is themes:
+        return known[1]
+    _last_rules.clear()  # one config at a time; keeping `themes` keeps its id unique
+    _last_rules[id(themes)] = (themes, _folded_rules(themes))
+    return _last_rules[id(themes)][1]
+
+
+@lru_cache(maxsize=16)
+def _folded_rules(themes: tuple[ThemeConfig, ...]) -> _Rules:
     starts: dict[str, list[_Keyword]] = {}
     for t, theme in enumerate(themes):
         for k, keyword in enumerate(theme.keywords):

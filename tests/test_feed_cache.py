@@ -20,6 +20,7 @@ from digest.models import SourceResult
 from digest.sources import feedpool, itemcache
 from digest.sources.feedparse import parse_feed
 from digest.sources.feeds import collect_feeds
+from digest.sources.itemcache import parse_key
 from digest.sources.freshness import MAX_FRESHNESS
 from digest.store import CachedFetch, FetchForget, FetchRefresh, Store
 from tests.http_server import FeedServer
@@ -32,8 +33,11 @@ QUICK = FetchConfig(deadline=5.0)
 
 
 def build(store: Store, sources: list[SourceConfig], now: datetime) -> list[SourceResult]:
-    """What a build does with the feeds: collect them from the store's cache, store it back."""
-    cache = {s.url: c for s in sources if s.url and (c := store.cached_fetch(s.url))}
+    """What a build does with the feeds: collect them from the store's cache (bodies left
+    out where parsed items are stored), store it back."""
+    cache = {
+        s.url: c for s in sources if s.url and (c := store.cached_fetch(s.url, parse_key(s)))
+    }
     results = collect_feeds(sources, cache, QUICK, now)
     store.remember_fetches(entry for _, entry in results if entry is not None)
     return [result for result, _ in results]
@@ -133,6 +137,21 @@ def test_a_damaged_parsed_copy_is_parsed_again(feed_server: FeedServer, store: S
     [second] = build(store, [source], later)
     assert second.items == first.items
     assert parsed_at(store, url) == later
+
+
+def test_the_body_is_read_only_when_the_stored_items_do_not_serve(
+    feed_server: FeedServer, store: Store
+) -> None:
+    url = feed_server.url("/etag/rss20.xml?warm=lazy")
+    source = SourceConfig(name="Partenaire", url=url)
+    build(store, [source], NOW)
+    body = stored(store, url).body
+    assert body.startswith(b"<?xml")
+    lazy = store.cached_fetch(url, parse_key(source))
+    assert lazy is not None and lazy.body == b"" and lazy.has_body
+    assert lazy.body_bytes() == body  # read from the store when asked
+    other = store.cached_fetch(url, parse_key(SourceConfig(name="Autre nom", url=url)))
+    assert other is not None and other.body == body and other.load_body is None
 
 
 def test_items_from_the_parsed_cache_equal_freshly_parsed_items() -> None:
