@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+from .chars import fold
 from .models import Item, Period, Selection
 from .urls import canonical_url, strip_tracking
 
@@ -38,8 +38,6 @@ _ORDINALS = {
 _ORDINAL_SUFFIX = re.compile(r"^(\d+)(?:e|eme|er|re|nd|rd|th|st)$")
 _WORD = re.compile(r"[a-z0-9]+")
 _DIGITS = frozenset("0123456789")
-# Combining marks left by NFKD: the accents of "réseau", "deuxième".
-_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 # Short titles ("Agenda", "Lettre d'information") recur across partners for different news.
 _MIN_TITLE_TOKENS = 4
 
@@ -85,7 +83,7 @@ def prepare(items: Iterable[Item]) -> None:
 @lru_cache(maxsize=1 << 16)
 def title_tokens(title: str) -> frozenset[str]:
     """The identity-bearing words of a title: no accents, case, stop words; ordinals as digits."""
-    flat = _COMBINING.sub("", unicodedata.normalize("NFKD", title.lower()))
+    flat = fold(title)
     # Set operations in C first: only ordinals written out and words that start with a
     # digit ("2e", "1er") are looked at one by one (a build reads 10,000 titles).
     tokens = set(_WORD.findall(flat)) - _STOPWORDS

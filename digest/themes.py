@@ -10,13 +10,13 @@ staff should read. Nothing here does I/O.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 
+from .chars import fold
 from .config import Config, SourceConfig, ThemeConfig
 from .i18n import N_, messages, say, staff_language
 from .models import AGENDA_ID, FALLBACK_ID, FEATURED_ID, RECAP, Item, Period, Section
@@ -36,7 +36,6 @@ DEFAULT_TITLES = {
     AGENDA_ID: N_("theme.agenda"),
 }
 
-_APOSTROPHE_RE = re.compile("[’ʼ‘`´]")
 # A word, after the French elided words before it ("l'", "d'", "qu'", "jusqu'"...), which
 # are dropped so "l'alimentation" is "alimentation". The \b keeps "aujourd'hui" whole: its
 # "d" is not at a word start. The group is atomic: an elision with no word after it ("l' ")
@@ -45,20 +44,10 @@ _APOSTROPHE_RE = re.compile("[’ʼ‘`´]")
 _TOKEN = re.compile(
     r"(?>(?:\b(?:jusqu|lorsqu|puisqu|quoiqu|presqu|qu|[cdjlmnst])')*)(?<![a-z0-9])([a-z0-9]+)"
 )
-# The accents NFKD splits off French (and most Latin) letters.
-_COMBINING = re.compile(r"[\u0300-\u036f]")
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 # ---------------------------------------------------------------- words and keywords
-
-
-def fold(text: str) -> str:
-    """Lower-cased, accents and ligatures removed, apostrophes made plain."""
-    # str.translate with a table walks every character in Python-level lookups; a regex
-    # and two replaces do the same in C, which matters at 10,000 items a build.
-    text = unicodedata.normalize("NFKD", _APOSTROPHE_RE.sub("'", text)).casefold()
-    return _COMBINING.sub("", text).replace("œ", "oe").replace("æ", "ae")
 
 
 @lru_cache(maxsize=65536)  # a week's vocabulary is small and repeats a lot
