@@ -207,7 +207,7 @@ def assign_theme(item: Item, config: Config, source: SourceConfig | None) -> tup
 
 
 def _assign(item: Item, config: Config, source: SourceConfig | None) -> tuple[str, Why]:
-    theme_ids = [theme.id for theme in config.themes]
+    theme_ids = _rules(config.themes).ids
     chosen = None
     for rule in _RULES:
         found = rule(item, config, source)
