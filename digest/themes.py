@@ -214,7 +214,7 @@ def _assign(item: Item, config: Config, source: SourceConfig | None) -> tuple[st
         if found is not None and found[0] in theme_ids:
             chosen = found
             break
-    theme_id, why = chosen or (FALLBACK_ID, _why(config, "reason.fallback"))
+    theme_id, why = chosen or (FALLBACK_ID, _why(config, N_("reason.fallback")))
     if item.theme and _front_matter(item, config) is None:
         return theme_id, partial(_unknown_theme_reason, config, why, item.theme)
     return theme_id, why
@@ -248,7 +248,7 @@ def _front_matter_rule(
     item: Item, config: Config, source: SourceConfig | None
 ) -> tuple[str, Why] | None:
     theme = _front_matter(item, config)
-    return (theme, _why(config, "reason.front_matter")) if theme else None
+    return (theme, _why(config, N_("reason.front_matter"))) if theme else None
 
 
 def _category(item: Item, config: Config, source: SourceConfig | None) -> tuple[str, Why] | None:
@@ -257,13 +257,13 @@ def _category(item: Item, config: Config, source: SourceConfig | None) -> tuple[
     mapping = _mapping(tuple(source.categories.items())) if source and source.categories else {}
     for key, raw in folded:
         if key in mapping:
-            why = _why(config, "reason.source_category", category=raw, source=item.source)
+            why = _why(config, N_("reason.source_category"), category=raw, source=item.source)
             return mapping[key], why
     rules = _rules(config.themes)
     for theme_id, categories in zip(rules.ids, rules.categories, strict=True):
         for key, raw in folded:
             if key in categories:
-                return theme_id, _why(config, "reason.category", category=raw)
+                return theme_id, _why(config, N_("reason.category"), category=raw)
     return None
 
 
@@ -304,7 +304,7 @@ def _source_default(
     item: Item, config: Config, source: SourceConfig | None
 ) -> tuple[str, Why] | None:
     if source and source.theme:
-        return source.theme, _why(config, "reason.source_default")
+        return source.theme, _why(config, N_("reason.source_default"))
     return None
 
 
@@ -353,7 +353,7 @@ def arrange(
     for item in items:
         if item.key not in excluded and item.key not in pinned_keys:
             target, why = (
-                (moved[item.key], _why(config, "reason.moved", label=overrides.label))
+                (moved[item.key], _why(config, N_("reason.moved"), label=overrides.label))
                 if item.key in moved
                 else _place(item, config, period, sources.get(item.source))
             )
@@ -384,7 +384,7 @@ def _place(
     event = _aware(item.event_date, config)
     if event is not None and event >= period.end:
         day = event.astimezone(config.newsletter.tz).date().isoformat()
-        return AGENDA_ID, _why(config, "reason.event", day=day)
+        return AGENDA_ID, _why(config, N_("reason.event"), day=day)
     return _assign(item, config, source)
 
 
@@ -488,7 +488,7 @@ def _sections(buckets: dict[str, list[Placed]], config: Config) -> tuple[Section
 
 
 def _featured(pinned: list[Item], config: Config, overrides: Overrides) -> Section | None:
-    why = _why(config, "reason.pinned", label=overrides.label)
+    why = _why(config, N_("reason.pinned"), label=overrides.label)
     placed = [(item, why) for item in pinned]
     return _section(FEATURED_ID, _title(config, FEATURED_ID), placed)
 
