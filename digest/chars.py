@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from .i18n import t
 
@@ -84,3 +85,18 @@ def _where(raw: bytes, start: int) -> tuple[int, str]:
     if letter.isprintable() and letter != "\ufffd":
         return line, t("utf8.byte_letter", byte=shown, column=column, letter=letter)
     return line, t("utf8.byte", byte=shown, column=column)
+
+
+# Apostrophes as French is typed, and the combining marks NFKD splits off accented letters.
+_APOSTROPHES = re.compile("[’ʼ‘`´]")
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+@lru_cache(maxsize=1 << 16)  # select and themes both read every title: folded once
+def fold(text: str) -> str:
+    """Lower-cased, accents and ligatures removed, apostrophes made plain: what titles and
+    keywords are matched on ("Réseau d’Écoles" and "reseau d'ecoles" meet)."""
+    # str.translate with a table walks every character in Python-level lookups; a regex
+    # and two replaces do the same in C, which matters at 10,000 items a build.
+    text = unicodedata.normalize("NFKD", _APOSTROPHES.sub("'", text)).casefold()
+    return _COMBINING.sub("", text).replace("œ", "oe").replace("æ", "ae")

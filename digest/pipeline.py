@@ -25,10 +25,11 @@ from .overrides import load_overrides
 from .render import RenderedIssue, render_issue
 from .render.data import issue_data
 from .schedule import decide, due_issue
-from .select import date_items, needs_first_seen, select
+from .select import date_items, needs_first_seen, select, trust_limit
 from .select import prepare as select_prepare
 from .sources.feeds import USER_AGENT, collect_feeds
 from .sources.files import read_recaps
+from .sources.itemcache import parse_key
 from .store import REBUILDABLE, CachedFetch, Store, StoredIssue
 from .themes import arrange
 from .themes import prepare as themes_prepare
@@ -58,7 +59,9 @@ def collect(
     which parses them in worker processes; recap folders and skipped sources here.
     """
     cache = {
-        s.url: c for s in config.sources if s.url and s.enabled and (c := store.cached_fetch(s.url))
+        s.url: c
+        for s in config.sources
+        if s.url and s.enabled and (c := store.cached_fetch(s.url, parse_key(s)))
     }
     done: dict[str, SourceResult] = {}
     for source in config.sources:
@@ -153,7 +156,8 @@ def choose(
     """Date the items (first-seen rule), then select the period's news."""
     items: list[Item] = [item for result in results for item in result.items]
     tolerance = config.select.future_tolerance
-    undated = [i.key for i in items if needs_first_seen(i, now, tolerance)]
+    limit = trust_limit(now, tolerance)
+    undated = [i.key for i in items if needs_first_seen(i, limit)]
     first_seen = store.first_seen(undated, now) if undated else {}
     dated = date_items(items, first_seen, now, tolerance)
     sent = store.sent_keys([i.key for i in dated], except_issue=period.name)

@@ -10,13 +10,13 @@ staff should read. Nothing here does I/O.
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 
+from .chars import fold
 from .config import Config, SourceConfig, ThemeConfig
 from .i18n import N_, messages, say, staff_language
 from .models import AGENDA_ID, FALLBACK_ID, FEATURED_ID, RECAP, Item, Period, Section
@@ -36,7 +36,6 @@ DEFAULT_TITLES = {
     AGENDA_ID: N_("theme.agenda"),
 }
 
-_APOSTROPHE_RE = re.compile("[’ʼ‘`´]")
 # A word, after the French elided words before it ("l'", "d'", "qu'", "jusqu'"...), which
 # are dropped so "l'alimentation" is "alimentation". The \b keeps "aujourd'hui" whole: its
 # "d" is not at a word start. The group is atomic: an elision with no word after it ("l' ")
@@ -45,20 +44,10 @@ _APOSTROPHE_RE = re.compile("[’ʼ‘`´]")
 _TOKEN = re.compile(
     r"(?>(?:\b(?:jusqu|lorsqu|puisqu|quoiqu|presqu|qu|[cdjlmnst])')*)(?<![a-z0-9])([a-z0-9]+)"
 )
-# The accents NFKD splits off French (and most Latin) letters.
-_COMBINING = re.compile(r"[\u0300-\u036f]")
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 # ---------------------------------------------------------------- words and keywords
-
-
-def fold(text: str) -> str:
-    """Lower-cased, accents and ligatures removed, apostrophes made plain."""
-    # str.translate with a table walks every character in Python-level lookups; a regex
-    # and two replaces do the same in C, which matters at 10,000 items a build.
-    text = unicodedata.normalize("NFKD", _APOSTROPHE_RE.sub("'", text)).casefold()
-    return _COMBINING.sub("", text).replace("œ", "oe").replace("æ", "ae")
 
 
 @lru_cache(maxsize=65536)  # a week's vocabulary is small and repeats a lot
@@ -86,16 +75,22 @@ def stem(word: str) -> str:
 def prepare(items: Iterable[Item]) -> None:
     """Read the items' words ahead of `arrange` (see pipeline: while feeds arrive)."""
     for item in items:
-        words(item.title)
-        words(item.summary_text)
+        surface(item.title)
+        surface(item.summary_text)
         for category in item.categories:
-            words(category)
+            _category_key(category)
 
 
 @lru_cache(maxsize=1 << 16)  # arrange asks twice (categories), prepare ahead of it
 def words(text: str) -> tuple[str, ...]:
     """The stemmed words of `text`, in order, elisions left out: what keywords match."""
-    return tuple(map(stem, _TOKEN.findall(fold(text))))
+    return tuple(map(stem, surface(text)))
+
+
+@lru_cache(maxsize=1 << 16)  # prepare reads each text ahead of arrange
+def surface(text: str) -> tuple[str, ...]:
+    """The words of `text` as written (folded, elisions left out), before stemming."""
+    return tuple(_TOKEN.findall(fold(text)))
 
 
 def occurrences(phrase: tuple[str, ...], text: tuple[str, ...]) -> int:
@@ -104,6 +99,8 @@ def occurrences(phrase: tuple[str, ...], text: tuple[str, ...]) -> int:
     return sum(1 for i in range(len(text) - size + 1) if size and text[i : i + size] == phrase)
 
 
+# How many distinct words the keyword memo keeps (a week has a few thousand).
+_MAX_LEARNED = 200_000
 # (theme position, keyword position, keyword as written, its words)
 _Keyword = tuple[int, int, str, tuple[str, ...]]
 
@@ -112,24 +109,73 @@ _Keyword = tuple[int, int, str, tuple[str, ...]]
 class _Rules:
     """The themes' keywords and categories, folded once per config.
 
-    Keywords are indexed by their first word, so an item costs one dict lookup per word of
-    its text, however many keywords the themes have.
+    Keywords are indexed by their first word. A text is scored on the set of its distinct
+    words, intersected in C with the words already known to start a keyword (`by_surface`,
+    which learns each new word of the week once: its stem, then its keywords). Why: a
+    week of 10,000 items has a million words but a few thousand distinct ones, and a loop
+    over every word cost most of a rebuild's themes stage.
     """
 
     ids: tuple[str, ...]
     starts: dict[str, tuple[_Keyword, ...]]
     categories: tuple[frozenset[str], ...]
+    # A memo, not state: word as written -> the keywords its stem starts (mutated in place).
+    by_surface: dict[str, tuple[_Keyword, ...]] = field(default_factory=dict)
+    starting: set[str] = field(default_factory=set)  # by_surface's words: set & set is C
+    learned: set[str] = field(default_factory=set)
 
-    def scores(self, text: tuple[str, ...], weight: int, into: dict[_Keyword, int]) -> None:
+    def scores(self, text: str, weight: int, into: dict[_Keyword, int]) -> None:
+        written = surface(text)
+        distinct = set(written)
+        self._learn(distinct)
+        phrases = False
+        for word in distinct & self.starting:
+            for keyword in self.by_surface[word]:
+                if len(keyword[3]) > 1:
+                    phrases = True
+                else:
+                    into[keyword] = into.get(keyword, 0) + weight * written.count(word)
+        if phrases:
+            self._phrases(words(text), weight, into)
+
+    def _learn(self, distinct: set[str]) -> None:
+        if len(self.learned) > _MAX_LEARNED:  # a server rebuilding week after week
+            self.learned.clear()
+            self.by_surface.clear()
+            self.starting.clear()
+        for word in distinct - self.learned:
+            self.learned.add(word)
+            found = self.starts.get(stem(word))
+            if found:
+                self.by_surface[word] = found
+                self.starting.add(word)
+
+    def _phrases(self, text: tuple[str, ...], weight: int, into: dict[_Keyword, int]) -> None:
+        """Keywords of several words, matched in order on the stemmed text."""
         for position, word in enumerate(text):
             for keyword in self.starts.get(word, ()):
                 phrase = keyword[3]
-                if len(phrase) == 1 or text[position : position + len(phrase)] == phrase:
+                if len(phrase) > 1 and text[position : position + len(phrase)] == phrase:
                     into[keyword] = into.get(keyword, 0) + weight
 
 
-@lru_cache(maxsize=16)
+# The rules of the config's themes tuple last asked for, by identity. Why: an lru_cache
+# hashes its key at every call, and the hash of a tuple of frozen dataclasses is computed
+# again each time (every keyword of every theme): twice per item, 20,000 times a build.
+_last_rules: dict[int, tuple[tuple[ThemeConfig, ...], _Rules]] = {}
+
+
 def _rules(themes: tuple[ThemeConfig, ...]) -> _Rules:
+    known = _last_rules.get(id(themes))
+    if known is not None and known[0] is themes:
+        return known[1]
+    _last_rules.clear()  # one config at a time; keeping `themes` keeps its id unique
+    _last_rules[id(themes)] = (themes, _folded_rules(themes))
+    return _last_rules[id(themes)][1]
+
+
+@lru_cache(maxsize=16)
+def _folded_rules(themes: tuple[ThemeConfig, ...]) -> _Rules:
     starts: dict[str, list[_Keyword]] = {}
     for t, theme in enumerate(themes):
         for k, keyword in enumerate(theme.keywords):
@@ -146,21 +192,45 @@ def _rules(themes: tuple[ThemeConfig, ...]) -> _Rules:
 # ---------------------------------------------------------------- one item's theme
 
 
+# Why an item sits in its section, written only when asked: most of a big week's items are
+# left out by the caps, and writing 10,000 reasons in the staff language cost more than
+# choosing their sections.
+Why = Callable[[], str]
+Rule = Callable[[Item, Config, "SourceConfig | None"], "tuple[str, Why] | None"]
+
+
 def assign_theme(item: Item, config: Config, source: SourceConfig | None) -> tuple[str, str]:
     """(theme id, reason): the section `item` belongs to, and why (staff read the reason in
     digest.json: in their language)."""
-    theme_ids = [theme.id for theme in config.themes]
+    theme_id, why = _assign(item, config, source)
+    return theme_id, why()
+
+
+def _assign(item: Item, config: Config, source: SourceConfig | None) -> tuple[str, Why]:
+    theme_ids = _rules(config.themes).ids
     chosen = None
-    for rule in (_front_matter_rule, _category, _keywords, _source_default):
+    for rule in _RULES:
         found = rule(item, config, source)
         if found is not None and found[0] in theme_ids:
             chosen = found
             break
-    theme_id, reason = chosen or (FALLBACK_ID, say(staff_language(config), "reason.fallback"))
+    theme_id, why = chosen or (FALLBACK_ID, _why(config, N_("reason.fallback")))
     if item.theme and _front_matter(item, config) is None:
-        language = staff_language(config)
-        reason = say(language, "reason.unknown_theme", reason=reason, theme=item.theme)
-    return theme_id, reason
+        return theme_id, partial(_unknown_theme_reason, config, why, item.theme)
+    return theme_id, why
+
+
+def _why(config: Config, key: str, **fields: object) -> Why:
+    """A reason, written in the staff language when it is read."""
+    return partial(_staff_say, config, key, fields)
+
+
+def _staff_say(config: Config, key: str, fields: dict[str, object]) -> str:
+    return say(staff_language(config), key, **fields)
+
+
+def _unknown_theme_reason(config: Config, why: Why, theme: str) -> str:
+    return say(staff_language(config), "reason.unknown_theme", reason=why(), theme=theme)
 
 
 def _front_matter(item: Item, config: Config) -> str | None:
@@ -176,53 +246,69 @@ def _front_matter(item: Item, config: Config) -> str | None:
 
 def _front_matter_rule(
     item: Item, config: Config, source: SourceConfig | None
-) -> tuple[str, str] | None:
+) -> tuple[str, Why] | None:
     theme = _front_matter(item, config)
-    return (theme, say(staff_language(config), "reason.front_matter")) if theme else None
+    return (theme, _why(config, N_("reason.front_matter"))) if theme else None
 
 
-def _category(item: Item, config: Config, source: SourceConfig | None) -> tuple[str, str] | None:
+def _category(item: Item, config: Config, source: SourceConfig | None) -> tuple[str, Why] | None:
     """The source's own mapping first (it knows its feed), then the themes' `categories:`."""
-    folded = [(" ".join(words(raw)), raw) for raw in item.categories]
-    mapping = {" ".join(words(k)): v for k, v in (source.categories if source else {}).items()}
+    folded = [(_category_key(raw), raw) for raw in item.categories]
+    mapping = _mapping(tuple(source.categories.items())) if source and source.categories else {}
     for key, raw in folded:
         if key in mapping:
-            language = staff_language(config)
-            reason = say(language, "reason.source_category", category=raw, source=item.source)
-            return mapping[key], reason
+            why = _why(config, N_("reason.source_category"), category=raw, source=item.source)
+            return mapping[key], why
     rules = _rules(config.themes)
     for theme_id, categories in zip(rules.ids, rules.categories, strict=True):
         for key, raw in folded:
             if key in categories:
-                return theme_id, say(staff_language(config), "reason.category", category=raw)
+                return theme_id, _why(config, N_("reason.category"), category=raw)
     return None
 
 
-def _keywords(item: Item, config: Config, source: SourceConfig | None) -> tuple[str, str] | None:
+@lru_cache(maxsize=1 << 12)
+def _category_key(category: str) -> str:
+    return " ".join(words(category))
+
+
+@lru_cache(maxsize=256)
+def _mapping(categories: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """A source's `categories:` mapping, its keys folded like the items' categories."""
+    return {_category_key(key): theme for key, theme in categories}
+
+
+def _keywords(item: Item, config: Config, source: SourceConfig | None) -> tuple[str, Why] | None:
     """The theme whose keywords score best; ties go to the theme listed first."""
     rules = _rules(config.themes)
     hits: dict[_Keyword, int] = {}
-    rules.scores(words(item.title), TITLE_WEIGHT, hits)
-    rules.scores(words(item.summary_text), SUMMARY_WEIGHT, hits)
+    rules.scores(item.title, TITLE_WEIGHT, hits)
+    rules.scores(item.summary_text, SUMMARY_WEIGHT, hits)
     totals: dict[int, int] = {}
     for keyword, score in hits.items():
         totals[keyword[0]] = totals.get(keyword[0], 0) + score
     if not totals:
         return None
     best = min(totals, key=lambda t: (-totals[t], t))
-    # The reason names the strongest keywords, in the theme's own order on a tie.
+    return rules.ids[best], partial(_keywords_reason, config, hits, best)
+
+
+def _keywords_reason(config: Config, hits: dict[_Keyword, int], best: int) -> str:
+    """The reason names the strongest keywords, in the theme's own order on a tie."""
     named = sorted((k for k in hits if k[0] == best), key=lambda k: (-hits[k], k[1]))
     names = ", ".join(f"'{k[2]}'" for k in named[:3]) + (", …" if len(named) > 3 else "")
-    language = staff_language(config)
-    return rules.ids[best], say(language, "reason.keywords", count=len(named), names=names)
+    return say(staff_language(config), "reason.keywords", count=len(named), names=names)
 
 
 def _source_default(
     item: Item, config: Config, source: SourceConfig | None
-) -> tuple[str, str] | None:
+) -> tuple[str, Why] | None:
     if source and source.theme:
-        return source.theme, say(staff_language(config), "reason.source_default")
+        return source.theme, _why(config, N_("reason.source_default"))
     return None
+
+
+_RULES: tuple[Rule, ...] = (_front_matter_rule, _category, _keywords, _source_default)
 
 
 # ---------------------------------------------------------------- the whole issue
@@ -242,7 +328,7 @@ class Arrangement:
     warnings: tuple[str, ...] = ()
 
 
-Placed = tuple[Item, str]
+Placed = tuple[Item, Why]
 
 
 def arrange(
@@ -266,12 +352,12 @@ def arrange(
     buckets: dict[str, list[Placed]] = {}
     for item in items:
         if item.key not in excluded and item.key not in pinned_keys:
-            if item.key in moved:
-                moved_by = say(staff_language(config), "reason.moved", label=overrides.label)
-                target, reason = moved[item.key], moved_by
-            else:
-                target, reason = _place(item, config, period, sources.get(item.source))
-            buckets.setdefault(target, []).append((item, reason))
+            target, why = (
+                (moved[item.key], _why(config, N_("reason.moved"), label=overrides.label))
+                if item.key in moved
+                else _place(item, config, period, sources.get(item.source))
+            )
+            buckets.setdefault(target, []).append((item, why))
     for target, placed in buckets.items():
         placed.sort(key=_agenda_order if target == AGENDA_ID else _section_order)
     trimmed = _cap_sections(buckets, config.issue.max_per_section)
@@ -293,13 +379,13 @@ def _place(
     config: Config,
     period: Period,
     source: SourceConfig | None,
-) -> tuple[str, str]:
-    """(section id, reason) for an item that is neither pinned, excluded nor moved."""
+) -> tuple[str, Why]:
+    """(section id, why) for an item that is neither pinned, excluded nor moved."""
     event = _aware(item.event_date, config)
     if event is not None and event >= period.end:
         day = event.astimezone(config.newsletter.tz).date().isoformat()
-        return AGENDA_ID, say(staff_language(config), "reason.event", day=day)
-    return assign_theme(item, config, source)
+        return AGENDA_ID, _why(config, N_("reason.event"), day=day)
+    return _assign(item, config, source)
 
 
 def _aware(moment: datetime | None, config: Config) -> datetime | None:
@@ -389,7 +475,7 @@ def _title(config: Config, section_id: str) -> str:
 def _section(section_id: str, title: str, placed: Sequence[Placed]) -> Section | None:
     if not placed:
         return None
-    reasons = {item.key: reason for item, reason in placed}
+    reasons = {item.key: why() for item, why in placed}
     return Section(section_id, title, tuple(item for item, _ in placed), reasons)
 
 
@@ -402,8 +488,8 @@ def _sections(buckets: dict[str, list[Placed]], config: Config) -> tuple[Section
 
 
 def _featured(pinned: list[Item], config: Config, overrides: Overrides) -> Section | None:
-    reason = say(staff_language(config), "reason.pinned", label=overrides.label)
-    placed = [(item, reason) for item in pinned]
+    why = _why(config, N_("reason.pinned"), label=overrides.label)
+    placed = [(item, why) for item in pinned]
     return _section(FEATURED_ID, _title(config, FEATURED_ID), placed)
 
 

@@ -24,7 +24,10 @@ DOCS_LINK = re.compile(r"\]\(docs/([\w-]+)\.md(?:#([\w-]+))?\)")
 
 def commands(group: click.Group, prefix: str = "digest") -> list[tuple[str, click.Command]]:
     found: list[tuple[str, click.Command]] = []
-    for name, command in sorted(group.commands.items()):
+    context = click.Context(group)
+    # Through list_commands/get_command: the commands `digest` imports only when used too.
+    loaded = {name: group.get_command(context, name) for name in group.list_commands(context)}
+    for name, command in sorted((n, c) for n, c in loaded.items() if c is not None):
         found.append((f"{prefix} {name}", command))
         if isinstance(command, click.Group):
             found += commands(command, f"{prefix} {name}")

@@ -8,6 +8,7 @@ like fetched feeds, under the same CPU allowance.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,11 +17,12 @@ import pytest
 
 from digest.config import FetchConfig, SourceConfig
 from digest.errors import ParseError
-from digest.models import SourceResult
+from digest.models import Item, SourceResult
 from digest.sources import feedpool, itemcache
 from digest.sources.feedparse import parse_feed
 from digest.sources.feeds import collect_feeds
 from digest.sources.freshness import MAX_FRESHNESS
+from digest.sources.itemcache import parse_key
 from digest.store import CachedFetch, FetchForget, FetchRefresh, Store
 from tests.http_server import FeedServer
 
@@ -32,8 +34,9 @@ QUICK = FetchConfig(deadline=5.0)
 
 
 def build(store: Store, sources: list[SourceConfig], now: datetime) -> list[SourceResult]:
-    """What a build does with the feeds: collect them from the store's cache, store it back."""
-    cache = {s.url: c for s in sources if s.url and (c := store.cached_fetch(s.url))}
+    """What a build does with the feeds: collect them from the store's cache (bodies left
+    out where parsed items are stored), store it back."""
+    cache = {s.url: c for s in sources if s.url and (c := store.cached_fetch(s.url, parse_key(s)))}
     results = collect_feeds(sources, cache, QUICK, now)
     store.remember_fetches(entry for _, entry in results if entry is not None)
     return [result for result, _ in results]
@@ -135,6 +138,21 @@ def test_a_damaged_parsed_copy_is_parsed_again(feed_server: FeedServer, store: S
     assert parsed_at(store, url) == later
 
 
+def test_the_body_is_read_only_when_the_stored_items_do_not_serve(
+    feed_server: FeedServer, store: Store
+) -> None:
+    url = feed_server.url("/etag/rss20.xml?warm=lazy")
+    source = SourceConfig(name="Partenaire", url=url)
+    build(store, [source], NOW)
+    body = stored(store, url).body
+    assert body.startswith(b"<?xml")
+    lazy = store.cached_fetch(url, parse_key(source))
+    assert lazy is not None and lazy.body == b"" and lazy.has_body
+    assert lazy.body_bytes() == body  # read from the store when asked
+    other = store.cached_fetch(url, parse_key(SourceConfig(name="Autre nom", url=url)))
+    assert other is not None and other.body == body and other.load_body is None
+
+
 def test_items_from_the_parsed_cache_equal_freshly_parsed_items() -> None:
     """Every feed file of the tests and of the real-world corpus that parses: its items come
     back from the cache equal, field for field (dates, tuples, None, languages...)."""
@@ -158,13 +176,26 @@ def test_items_from_the_parsed_cache_equal_freshly_parsed_items() -> None:
 
 
 def test_a_parsed_copy_of_another_shape_is_refused() -> None:
+    required = {"key": ["k"], "title": ["t"], "url": [None], "source": ["s"]}
+
+    def copy(count: int = 1, **columns: list[object]) -> bytes:
+        document = {"count": count, "columns": {**required, **columns}}
+        return itemcache.zlib.compress(json.dumps(document).encode())
+
+    per_item = [{"key": "k", "title": "t", "url": None, "published": None, "source": "s"}]
     wrong = [
         b"not zlib",
-        itemcache.zlib.compress(b'[{"key": 1, "title": "t", "url": null, "published": null}]'),
-        itemcache.zlib.compress(b'[{"key": "k", "gone": "a field Item no longer has"}]'),
-        itemcache.zlib.compress(b'[{"key": "k", "title": "t", "url": null, "published": "x"}]'),
+        itemcache.zlib.compress(json.dumps(per_item).encode()),  # the format before
+        copy(published=[None], key=[1]),
+        copy(published=[None], gone=["a field Item no longer has"]),
+        copy(published=["not a date"]),
+        copy(),  # a field every item has is not written
+        copy(2, published=[None]),  # columns shorter than the count
+        copy(published=[None], fragment_key=[1]),
     ]
-    assert [itemcache.decode_items(data) for data in wrong] == [None] * 4
+    assert [itemcache.decode_items(data) for data in wrong] == [None] * len(wrong)
+    right = Item(key="k", title="t", url=None, published=None, source="s")
+    assert itemcache.decode_items(copy(published=[None])) == (right,)
 
 
 # -- Cache-Control -----------------------------------------------------------------------

@@ -9,6 +9,7 @@ One module per group of commands: `build` (check, build), `run` (run, approve, i
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -20,17 +21,49 @@ from ..errors import EXIT_INTERRUPTED, DigestError
 from ..i18n import N_, t
 from .build import build, check
 from .failure import show_error
-from .language import speak
-from .run import approve_command, issues_command, run_command
-from .send import report_command, send_command
-from .serve import serve_command
-from .staff import staff_group
+from .language import localize_help, speak
 from .state import State
-from .subscribers import subscribers_group
+
+# The commands imported only when used, by name: (module, attribute). Why: `digest build`,
+# what cron and staff run most, need not import the web console, delivery and address
+# checking (a third of the command line's start-up time).
+LAZY_COMMANDS = {
+    "subscribers": ("subscribers", "subscribers_group"),
+    "serve": ("serve", "serve_command"),
+    "staff": ("staff", "staff_group"),
+    "send": ("send", "send_command"),
+    "report": ("send", "report_command"),
+    "run": ("run", "run_command"),
+    "approve": ("run", "approve_command"),
+    "issues": ("run", "issues_command"),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose LAZY_COMMANDS are imported when click asks for them, then spoken in
+    the staff language `main` chose (as `speak` did for the commands already there)."""
+
+    language: str | None = None  # set by main once `speak` chose it
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            module, attribute = LAZY_COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+            if self.language is not None:
+                localize_help(command, self.language)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
 
 
 # Help texts are catalogue keys, replaced by their text in the staff language by `main`.
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, help=N_("help.digest"))
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=N_("help.digest"),
+)
 @click.option(
     "--config",
     "config_path",
@@ -47,14 +80,6 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
 
 cli.add_command(check)
 cli.add_command(build)
-cli.add_command(subscribers_group)
-cli.add_command(serve_command)
-cli.add_command(staff_group)
-cli.add_command(send_command)
-cli.add_command(report_command)
-cli.add_command(run_command)
-cli.add_command(approve_command)
-cli.add_command(issues_command)
 
 
 def main() -> None:
@@ -62,7 +87,7 @@ def main() -> None:
     message and exit code."""
     args = sys.argv[1:]
     debug = "--debug" in args
-    speak(cli, args)
+    cli.language = speak(cli, args)
     try:
         cli.main(args=args, standalone_mode=False)
     except click.exceptions.Abort:

@@ -86,7 +86,7 @@ def items_from_cache(source: SourceConfig, cached: CachedFetch) -> SourceResult:
     try:
         items = _stored_items(cached, parse_key(source))
         if items is None:
-            items = parse_feed(cached.body, source, cached.url)
+            items = parse_feed(cached.body_bytes(), source, cached.url)
     except ParseError as exc:
         return _error(source, t("source.cache_unusable", error=exc.message))
     return SourceResult(
@@ -214,7 +214,7 @@ async def _read(run: _Run, source: SourceConfig) -> Result:
     cached = run.cache.get(source.url)
     if run.offline:
         return await _read_offline(run, source, cached)
-    if cached is not None and cached.body and still_fresh(cached, run.now):
+    if cached is not None and cached.has_body and still_fresh(cached, run.now):
         return await _from_cache(run, source, cached)
     async with run.gates.hold(source.url):
         fetched = await fetch_within_deadline(run.client, source.url, cached, run.fetch)
@@ -226,7 +226,7 @@ async def _interpret(
 ) -> Result:
     """304: the cached items; 2xx: the items of the body and the cache entry to store."""
     if fetched.status == 304:
-        if cached is None or not cached.body:
+        if cached is None or not cached.has_body:
             raise FetchError(t("source.304_without_cache"))
         items, parsed = await _cached_items(run, source, cached)
         return _unchanged(run, fetched, source, cached, items, parsed, "not_modified")
@@ -299,7 +299,8 @@ async def _cached_items(
     items = _stored_items(cached, key)
     if items is not None:
         return items, None
-    items, encoded = await _parse_for_cache(run.pool, cached.body, source, cached.url, {})
+    body = cached.body_bytes()
+    items, encoded = await _parse_for_cache(run.pool, body, source, cached.url, {})
     return items, ParsedCopy(key, encoded, run.now)
 
 

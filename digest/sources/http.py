@@ -133,7 +133,7 @@ async def _fetch(
 
 
 def _conditional_headers(cached: CachedFetch | None) -> dict[str, str]:
-    if cached is None or not cached.body:
+    if cached is None or not cached.has_body:
         return {}
     headers = {}
     if cached.etag:

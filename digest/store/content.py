@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from ..errors import StoreError
@@ -39,6 +40,16 @@ class CachedFetch:
     body_hash: str | None = None  # of the body as received, with its Content-Type
     fresh_until: datetime | None = None  # Cache-Control: no request before then
     parsed: ParsedCopy | None = None
+    # Reads the body from the store when `body` was left out (see Store.cached_fetch).
+    load_body: Callable[[], bytes] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def has_body(self) -> bool:
+        return bool(self.body) or self.load_body is not None
+
+    def body_bytes(self) -> bytes:
+        """The body, read now if it was left out."""
+        return self.load_body() if self.load_body is not None and not self.body else self.body
 
 
 @dataclass(frozen=True)
@@ -111,11 +122,16 @@ class ContentQueries(StoreBase):
 
     # -- fetch cache -------------------------------------------------------------------
 
-    def cached_fetch(self, url: str) -> CachedFetch | None:
+    def cached_fetch(self, url: str, parsed_key: str | None = None) -> CachedFetch | None:
+        """The cached copy of `url`. When its items parsed under `parsed_key` are stored,
+        its body is left out, to be read only if needed (`body_bytes`): a rebuild of 200
+        unchanged feeds reads their items, not 20 MB of bodies."""
         row = self.db.execute(
-            "SELECT url, etag, last_modified, body, fetched_at, body_hash, fresh_until,"
-            " parsed_key, parsed_items, parsed_at FROM fetch_cache WHERE url = ?",
-            (url,),
+            "SELECT url, etag, last_modified,"
+            " CASE WHEN parsed_key = ? AND parsed_items IS NOT NULL THEN NULL ELSE body END,"
+            " fetched_at, body_hash, fresh_until, parsed_key, parsed_items, parsed_at,"
+            " length(body) FROM fetch_cache WHERE url = ?",
+            (parsed_key, url),
         ).fetchone()
         if row is None:
             return None
@@ -123,9 +139,15 @@ class ContentQueries(StoreBase):
         if row[7] and row[8] is not None and row[9]:
             parsed = ParsedCopy(row[7], bytes(row[8]), _when(row[9]))
         fresh_until = _when(row[6]) if row[6] else None
+        left_out = row[3] is None and bool(row[10])
         return CachedFetch(
-            row[0], row[1], row[2], bytes(row[3] or b""), _when(row[4]), row[5], fresh_until, parsed
-        )
+            row[0], row[1], row[2], bytes(row[3] or b""), _when(row[4]), row[5], fresh_until,
+            parsed, partial(self._body, url) if left_out else None,
+        )  # fmt: skip
+
+    def _body(self, url: str) -> bytes:
+        row = self.db.execute("SELECT body FROM fetch_cache WHERE url = ?", (url,)).fetchone()
+        return bytes(row[0] or b"") if row else b""
 
     def remember_fetch(self, fetch: CachedFetch) -> None:
         self.remember_fetches([fetch])
