@@ -127,6 +127,11 @@ class ContentQueries(StoreBase):
             row[0], row[1], row[2], bytes(row[3] or b""), _when(row[4]), row[5], fresh_until, parsed
         )
 
+    def fetch_times(self) -> dict[str, datetime]:
+        """When each URL in the fetch cache was last fetched with success (200 or 304)."""
+        rows = self.db.execute("SELECT url, fetched_at FROM fetch_cache").fetchall()
+        return {url: _when(at) for url, at in rows}
+
     def remember_fetch(self, fetch: CachedFetch) -> None:
         self.remember_fetches([fetch])
 
