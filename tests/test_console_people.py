@@ -248,7 +248,7 @@ def test_the_preview_says_what_will_happen_and_writes_nothing(
     csv_file.write_text(CSV, encoding="utf-8")
     dry = cli(site.config.path, "subscribers", "import", "--dry-run", str(csv_file))
     assert dry.returncode == 0, dry.stderr
-    assert dry.stdout.startswith("Simulation, rien n'est écrit : 2 serait ajoutées")
+    assert dry.stdout.startswith("Simulation, rien n'est écrit : 2 à ajouter, 1 à confirmer, 2 ")
     assert statuses(site) == before
 
 
@@ -393,7 +393,7 @@ def _builds(site: RunningSite) -> None:
         "name": BROKEN_FEED,
         "status": "error",
         "items": 0,
-        "error": "HTTP 503 Service Unavailable",
+        "error": "HTTP 503 Service Unavailable <img src=x onerror=alert(1)>",
     }
     store_issue(site, "2026-W17", [good, {**broken, "status": "ok", "error": None}], "sent")
     store_issue(site, "2026-W18", [good, broken], "sent")
@@ -408,6 +408,7 @@ def test_sources_show_each_sources_health(site: RunningSite, client: httpx.Clien
     assert "En échec (HTTP 503)" in broken and "HTTP 503 Service Unavailable" in broken
     # Failing since the W18 build (W17 read it): built an hour after the week's end.
     assert "en échec depuis la construction du lundi 4 mai 2026 à 01:00" in broken
+    assert "<img" not in page and "Unavailable &lt;img src=x onerror=alert(1)&gt;" in broken
     assert "Pas encore lue" in page  # the recaps folder: no build lists it
 
 
@@ -434,3 +435,17 @@ def test_testing_a_source_fetches_it_now_and_keeps_nothing(
         assert store.fetch_times() == {}  # the fetch cache untouched
     tested = [(a, d["source"], d["status"]) for a, _, d in audit(site)]
     assert tested == [("source_tested", GOOD_FEED, "ok"), ("source_tested", BROKEN_FEED, "error")]
+
+
+@pytest.mark.usefixtures("english_staff")
+def test_the_pages_speak_english_when_staff_do(tmp_path: Path, smtp_server: SmtpServer,
+                                                feed_server: FeedServer) -> None:  # fmt: skip
+    with (
+        people_site(tmp_path, smtp_server.url, feed_server.base) as site,
+        httpx.Client(base_url=site.url, timeout=60) as client,
+    ):
+        assert sign_in(client).status_code == 303
+        subscribers = client.get("/admin/subscribers").text
+        assert "<h1>Subscribers</h1>" in subscribers and "Import a CSV file" in subscribers
+        sources = client.get("/admin/sources").text
+        assert "<h1>Sources</h1>" in sources and "Test now" in sources
