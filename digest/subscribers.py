@@ -22,7 +22,6 @@ import hashlib
 import io
 import re
 from collections.abc import Collection, Iterable, Iterator
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -88,6 +87,7 @@ class ImportLine:
 # added: a new address; confirmed: a pending one confirmed; unchanged: already confirmed;
 # left: unsubscribed or bounced, left as it is.
 IMPORT_OUTCOMES = ("added", "confirmed", "unchanged", "left")
+IMPORT_BATCH = 1000  # rows written per transaction
 
 
 @dataclass(frozen=True)
@@ -467,16 +467,22 @@ def import_csv(
     have chosen since); `themes` are the valid ids (feeds.yaml's).
 
     `dry_run`: the same reading and the same decisions, written nowhere: the report says
-    what the import would do (the console's preview, `import --dry-run`). Otherwise every
-    row is written in one transaction: an import is done whole or not at all.
+    what the import would do (the console's preview, `import --dry-run`). Otherwise the
+    rows are decided and written IMPORT_BATCH at a time, each batch in one transaction:
+    the write lock is never held long (the subscribe form waits for it), a batch decides
+    on the store as it is when it is written, and an import stopped half-way is finished
+    by importing the file again (the rows written are then unchanged).
     """
     rows, problems = parse_csv(read_import(path), path.name, themes)
-    # A dry run only reads: it takes no write lock.
-    with nullcontext() if dry_run else store.transaction():
-        lines = plan_import(store, rows)
-        if not dry_run:
-            for line in lines:
+    if dry_run:  # only reads: no write lock
+        return _import_report(plan_import(store, rows), problems, dry_run)
+    lines: list[ImportLine] = []
+    for start in range(0, len(rows), IMPORT_BATCH):
+        with store.transaction():
+            batch = plan_import(store, rows[start : start + IMPORT_BATCH])
+            for line in batch:
                 _apply(store, line, language, now)
+        lines += batch
     return _import_report(lines, problems, dry_run)
 
 

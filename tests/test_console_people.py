@@ -449,3 +449,27 @@ def test_the_pages_speak_english_when_staff_do(tmp_path: Path, smtp_server: Smtp
         assert "<h1>Subscribers</h1>" in subscribers and "Import a CSV file" in subscribers
         sources = client.get("/admin/sources").text
         assert "<h1>Sources</h1>" in sources and "Test now" in sources
+
+
+def test_an_import_in_batches_decides_each_row_on_the_store_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows are written a batch at a time: an address twice in the file, in two batches,
+    is added once then unchanged, as in one; the dry run decides the same, writing nothing."""
+    from datetime import UTC, datetime
+
+    from digest import subscribers as subs
+
+    monkeypatch.setattr(subs, "IMPORT_BATCH", 2)
+    path = tmp_path / "liste.csv"
+    path.write_text("email\na@example.org\nb@example.org\nA@example.org\nc@example.org\n")
+    now = datetime(2026, 5, 11, tzinfo=UTC)
+    with Store(tmp_path / "digest.db") as store:
+        dry = subs.import_csv(store, path, language="fr", now=now, dry_run=True)
+        assert store.subscribers() == []
+        done = subs.import_csv(store, path, language="fr", now=now)
+        assert [x.outcome for x in done.lines] == ["added", "added", "unchanged", "added"]
+        assert dry.lines == done.lines and dry.dry_run and not done.dry_run
+        assert [s.email for s in store.subscribers()] == [
+            "a@example.org", "b@example.org", "c@example.org",
+        ]  # fmt: skip

@@ -289,14 +289,17 @@ class SubscriberPages:
         # As `add --themes`: no box ticked leaves the themes an address has (a new one
         # then gets every theme).
         language, now, who = self.config.newsletter.language, self.site.clock(), self._who(request)
+        ip = self._ip(request)
 
         def add(db: Store) -> tuple[Subscriber, str | None]:
             chosen = subs.theme_choice(ticked, known) if ticked else None
-            found, before = subs.add(
-                db, typed, name=name, language=language, now=now, source="console", themes=chosen
-            )
-            details = {"before": before, "themes": list(chosen) if chosen is not None else None}
-            staff.audit(db, who, ADDED, details, now=now, subscriber=found.id, ip=self._ip(request))
+            with db.transaction():  # the change and its audit entry, or neither
+                found, before = subs.add(
+                    db, typed, name=name, language=language, now=now, source="console",
+                    themes=chosen,
+                )  # fmt: skip
+                details = {"before": before, "themes": None if chosen is None else list(chosen)}
+                staff.audit(db, who, ADDED, details, now=now, subscriber=found.id, ip=ip)
             return found, before
 
         try:
