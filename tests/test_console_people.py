@@ -473,3 +473,14 @@ def test_an_import_in_batches_decides_each_row_on_the_store_as_written(
         assert [s.email for s in store.subscribers()] == [
             "a@example.org", "b@example.org", "c@example.org",
         ]  # fmt: skip
+
+
+def test_an_upload_the_server_cannot_keep_is_said_and_nothing_imported(
+    site: RunningSite, client: httpx.Client
+) -> None:
+    # A file where the uploads' folder goes: no folder can be made there.
+    Path(site.config.store).with_name("digest.db.uploads").write_text("in the way")
+    answer = _upload(client, b"email\nnew@example.org\n")
+    assert answer.status_code == 500
+    assert "pas pu être gardé sur le serveur" in answer.text
+    assert statuses(site) == {}

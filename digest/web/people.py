@@ -16,6 +16,7 @@ import re
 import secrets
 import shutil
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -197,8 +198,9 @@ class Uploads:
     def _forget_old(self) -> None:
         cutoff = time.time() - UPLOAD_TTL_S
         for folder in self.root.iterdir():
-            if folder.stat().st_mtime < cutoff:
-                shutil.rmtree(folder, ignore_errors=True)
+            with suppress(FileNotFoundError):  # another request deleted it meanwhile
+                if folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _safe_name(name: str) -> str:
@@ -324,7 +326,11 @@ class SubscriberPages:
             limit = MAX_IMPORT_BYTES // (1024 * 1024)
             error = say(self.words, "console.import_too_large", limit=limit)
             return await self.index(request, 400, error=error)
-        upload_id, path = self.uploads.keep(self._session_hash(request), upload.filename, body)
+        try:
+            upload_id, path = self.uploads.keep(self._session_hash(request), upload.filename, body)
+        except OSError as exc:  # a full disk, a folder it may not write in
+            error = say(self.words, "console.import_not_kept", error=exc.strerror or exc)
+            return await self.index(request, 500, error=error)
         try:
             report = await self._import(path, dry_run=True)
         except DigestError as exc:  # not UTF-8, or lines that cannot be told apart
