@@ -354,6 +354,7 @@ def test_a_subscribers_page_shows_the_consent_history(
     )
     assert rows == [("subscribe", "web", "192.0.2.1"), ("add", "console", "–")]
     assert client.get("/admin/subscribers/999999999").status_code == 404
+    assert client.get(f"/admin/subscribers/{2**64}").status_code == 404
 
 
 def test_erase_asks_first_then_is_the_cli_erase_and_leaves_no_address(

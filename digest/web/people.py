@@ -272,6 +272,8 @@ class SubscriberPages:
 
     async def _subscriber(self, request: Request) -> tuple[Subscriber, list[ConsentRecord]] | None:
         subscriber_id = int(request.path_params["id"])
+        if subscriber_id >= 2**63:  # past SQLite's integers: no such subscriber
+            return None
 
         def read(db: Store) -> tuple[Subscriber, list[ConsentRecord]] | None:
             subscriber = db.subscriber(subscriber_id)
