@@ -66,7 +66,7 @@ def collect(
     done: dict[str, SourceResult] = {}
     for source in config.sources:
         if not _is_feed(source, offline, cache):
-            done[source.name] = _read_locally(source, config, store)
+            done[source.name] = _read_locally(source, config)
             if on_source:
                 on_source(done[source.name])
     feeds = [s for s in config.sources if s.name not in done]
@@ -76,6 +76,17 @@ def collect(
         for result, _entry in read:
             done[result.name] = result
     return tuple(done[s.name] for s in config.sources)
+
+
+def probe_source(config: Config, source: SourceConfig, now: datetime) -> SourceResult:
+    """Read one source now, as a build would (the same readers, limits and User-Agent),
+    and keep nothing: the fetch cache and every issue stay as they are (the console's
+    "tester maintenant"). Without the cache, a feed is fetched whole, never answered 304.
+    """
+    if not _is_feed(source, False, {}):
+        return _read_locally(source, config)
+    [(result, _entry)] = collect_feeds([source], {}, _fetch_config(config), now)
+    return result
 
 
 def _is_feed(source: SourceConfig, offline: bool, cache: dict[str, CachedFetch]) -> bool:
@@ -97,7 +108,7 @@ def _fetch_config(config: Config) -> FetchConfig:
     return replace(config.fetch, user_agent=agent)
 
 
-def _read_locally(source: SourceConfig, config: Config, store: Store) -> SourceResult:
+def _read_locally(source: SourceConfig, config: Config) -> SourceResult:
     """A source read without collect_feeds: disabled, a folder of recaps, or a feed with
     neither a cached copy nor a snapshot on an --offline build (a cached copy wins over the
     snapshot: it is the partner's real feed, the snapshot only stands in for it)."""

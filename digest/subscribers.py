@@ -73,12 +73,32 @@ class Leaving:
 
 
 @dataclass(frozen=True)
+class ImportLine:
+    """What an import does (or, dry run, would do) with one good row of the file."""
+
+    line: int
+    email: str
+    name: str
+    themes: tuple[str, ...] | None  # None: the file has no themes column
+    outcome: str  # one of IMPORT_OUTCOMES
+    status: str | None  # the address's status before the import (None: new)
+
+
+# added: a new address; confirmed: a pending one confirmed; unchanged: already confirmed;
+# left: unsubscribed or bounced, left as it is.
+IMPORT_OUTCOMES = ("added", "confirmed", "unchanged", "left")
+IMPORT_BATCH = 1000  # rows written per transaction
+
+
+@dataclass(frozen=True)
 class ImportReport:
     added: int
     confirmed: int
     unchanged: int
     skipped: tuple[tuple[int, str, str], ...]  # (line, email, status) of those left alone
     problems: tuple[str, ...]
+    lines: tuple[ImportLine, ...] = ()  # every good row, in the file's order
+    dry_run: bool = False  # True: nothing was written
 
 
 def normalise_email(text: str) -> str:
@@ -431,7 +451,13 @@ def _themes_column(header: list[str]) -> int | None:
 
 
 def import_csv(
-    store: Store, path: Path, *, language: str, now: datetime, themes: Collection[str] = ()
+    store: Store,
+    path: Path,
+    *,
+    language: str,
+    now: datetime,
+    themes: Collection[str] = (),
+    dry_run: bool = False,
 ) -> ImportReport:
     """Record every good row as confirmed (consent source 'import'); report the bad lines.
 
@@ -439,9 +465,31 @@ def import_csv(
     re-subscribe someone who left. For the same reason a `themes` column sets the themes
     of the addresses the import adds or confirms, not of those already confirmed (who may
     have chosen since); `themes` are the valid ids (feeds.yaml's).
+
+    `dry_run`: the same reading and the same decisions, written nowhere: the report says
+    what the import would do (the console's preview, `import --dry-run`). Otherwise the
+    rows are decided and written IMPORT_BATCH at a time, each batch in one transaction:
+    the write lock is never held long (the subscribe form waits for it), a batch decides
+    on the store as it is when it is written, and an import stopped half-way is finished
+    by importing the file again (the rows written are then unchanged).
     """
+    rows, problems = parse_csv(read_import(path), path.name, themes)
+    if dry_run:  # only reads: no write lock
+        return _import_report(plan_import(store, rows), problems, dry_run)
+    lines: list[ImportLine] = []
+    for start in range(0, len(rows), IMPORT_BATCH):
+        with store.transaction():
+            batch = plan_import(store, rows[start : start + IMPORT_BATCH])
+            for line in batch:
+                _apply(store, line, language, now)
+        lines += batch
+    return _import_report(lines, problems, dry_run)
+
+
+def read_import(path: Path) -> str:
+    """The text of a CSV file to import: DigestError if unreadable, UsageError if not UTF-8."""
     try:
-        text = chars.decode(path.read_bytes())
+        return chars.decode(path.read_bytes())
     except OSError as exc:
         raise DigestError(
             t("sub.import.unreadable", path=path, error=exc.strerror or exc),
@@ -452,34 +500,67 @@ def import_csv(
             t("sub.import.not_utf8", file=path.name, line=exc.line, detail=exc.detail),
             hint=t("sub.import.not_utf8_hint"),
         ) from exc
-    rows, problems = parse_csv(text, path.name, themes)
-    added = confirmed = unchanged = 0
-    skipped: list[tuple[int, str, str]] = []
+
+
+def plan_import(store: Store, rows: list[ImportRow]) -> list[ImportLine]:
+    """What importing `rows` does with each, in order. An address twice in the file is
+    decided as the first row leaves it (added, then unchanged), as the import does."""
+    statuses: dict[str, str | None] = {}
+    lines = []
     for number, email, name, chosen in rows:
-        current = store.subscriber_by_email(email)
-        if current is None:
-            store.create_subscriber(
-                email,
-                name,
-                "confirmed",
-                language,
-                now,
-                event="import",
-                source="import",
-                themes=chosen or (),
-            )
-            added += 1
-        elif current.status == "pending":
-            # Without a themes column, what the reader chose on the form stands.
-            confirm_import(
-                store, current.id, now, current.pending_themes if chosen is None else chosen
-            )
-            confirmed += 1
-        elif current.status == "confirmed":
-            unchanged += 1
-        else:
-            skipped.append((number, email, current.status))
-    return ImportReport(added, confirmed, unchanged, tuple(skipped), tuple(problems))
+        if email not in statuses:
+            current = store.subscriber_by_email(email)
+            statuses[email] = current.status if current else None
+        before = statuses[email]
+        outcome = _outcome(before)
+        if outcome in ("added", "confirmed"):
+            statuses[email] = "confirmed"
+        lines.append(ImportLine(number, email, name, chosen, outcome, before))
+    return lines
+
+
+def _outcome(status: str | None) -> str:
+    if status is None:
+        return "added"
+    if status == "pending":
+        return "confirmed"
+    return "unchanged" if status == "confirmed" else "left"
+
+
+def _apply(store: Store, line: ImportLine, language: str, now: datetime) -> None:
+    if line.outcome == "added":
+        store.create_subscriber(
+            line.email,
+            line.name,
+            "confirmed",
+            language,
+            now,
+            event="import",
+            source="import",
+            themes=line.themes or (),
+        )
+    elif line.outcome == "confirmed":
+        current = store.subscriber_by_email(line.email)
+        assert current is not None  # planned in this transaction
+        # Without a themes column, what the reader chose on the form stands.
+        chosen = current.pending_themes if line.themes is None else line.themes
+        confirm_import(store, current.id, now, chosen)
+
+
+def _import_report(lines: list[ImportLine], problems: list[str], dry_run: bool) -> ImportReport:
+    count = {outcome: 0 for outcome in IMPORT_OUTCOMES}
+    for line in lines:
+        count[line.outcome] += 1
+    skipped = tuple((x.line, x.email, x.status or "") for x in lines if x.outcome == "left")
+    return ImportReport(
+        count["added"],
+        count["confirmed"],
+        count["unchanged"],
+        skipped,
+        tuple(problems),
+        tuple(lines),
+        dry_run,
+    )
 
 
 def confirm_import(

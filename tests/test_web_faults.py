@@ -106,6 +106,16 @@ def test_head_changes_nothing_on_any_route_that_changes_state_on_post(
                 ("/admin/issues/2026-W19/test", {"csrf": "x", "addresses": "a@example.org"})
             ],
             "/admin/issues/{issue}/approve": [("/admin/issues/2026-W19/approve", {"csrf": "x"})],
+            "/admin/subscribers/add": [("/admin/subscribers/add", form)],
+            "/admin/subscribers/import": [("/admin/subscribers/import", {"csrf": "x"})],
+            "/admin/subscribers/import/apply": [
+                ("/admin/subscribers/import/apply", {"upload": "x" * 32})
+            ],
+            "/admin/subscribers/export": [("/admin/subscribers/export", {"csrf": "x"})],
+            "/admin/subscribers/{id:int}/erase": [
+                (f"/admin/subscribers/{confirmed}/erase", {"csrf": "x", "confirm": "yes"})
+            ],
+            "/admin/sources/test": [("/admin/sources/test", {"source": "Récits"})],
         }
         # Every route that changes state on POST is here: a new one must be added.
         app = create_app(site.config, keys=KEYS, smtp=parse_smtp_url(smtp_server.url))

@@ -123,8 +123,9 @@ def export_command(state: State, excel: bool) -> None:
 
 @subscribers_group.command("import", help=N_("help.subscribers.import"))
 @click.argument("csv_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--dry-run", is_flag=True, help=N_("help.subscribers.import.dry_run"))
 @pass_state
-def import_command(state: State, csv_file: Path) -> None:
+def import_command(state: State, csv_file: Path, dry_run: bool) -> None:
     with _store(state) as store:
         report = subs.import_csv(
             store,
@@ -132,6 +133,7 @@ def import_command(state: State, csv_file: Path) -> None:
             language=state.config.newsletter.language,
             now=_now(),
             themes=_theme_ids(state),
+            dry_run=dry_run,
         )
     language = _language(state)
     for line in report.problems:
@@ -143,7 +145,8 @@ def import_command(state: State, csv_file: Path) -> None:
         )
     counts = {"added": report.added, "confirmed": report.confirmed}
     counts |= {"unchanged": report.unchanged, "left": len(report.skipped)}
-    click.echo(say(language, "sub.imported", bad=len(report.problems), **counts))
+    summary = N_("sub.imported_dry") if report.dry_run else N_("sub.imported")
+    click.echo(say(language, summary, bad=len(report.problems), **counts))
 
 
 @subscribers_group.command("show", help=N_("help.subscribers.show"))

@@ -149,6 +149,11 @@ class ContentQueries(StoreBase):
         row = self.db.execute("SELECT body FROM fetch_cache WHERE url = ?", (url,)).fetchone()
         return bytes(row[0] or b"") if row else b""
 
+    def fetch_times(self) -> dict[str, datetime]:
+        """When each URL in the fetch cache was last fetched with success (200 or 304)."""
+        rows = self.db.execute("SELECT url, fetched_at FROM fetch_cache").fetchall()
+        return {url: _when(at) for url, at in rows}
+
     def remember_fetch(self, fetch: CachedFetch) -> None:
         self.remember_fetches([fetch])
 

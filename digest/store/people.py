@@ -65,6 +65,43 @@ class SubscriberQueries(StoreBase):
         ).fetchall()
         return [_subscriber(row) for row in rows]
 
+    def search_subscribers(
+        self, text: str, status: str | None, theme: str | None, limit: int, offset: int
+    ) -> tuple[list[Subscriber], int]:
+        """One page of the subscribers (erased ones excepted) whose address or name holds
+        `text` (any case, for ASCII letters: SQLite's LIKE), with `status` and receiving
+        `theme` when given, by address; and how many match in all."""
+        where, args = ["status <> 'erased'"], []
+        if status:
+            where.append("status = ?")
+            args.append(status)
+        if text:
+            where.append("(email LIKE ? ESCAPE '!' OR name LIKE ? ESCAPE '!')")
+            args += [f"%{_like(text)}%"] * 2
+        if theme is not None:
+            where.append("(themes = '' OR ' ' || themes || ' ' LIKE ? ESCAPE '!')")
+            args.append(f"% {_like(theme)} %")
+        clause = " AND ".join(where)
+        total = self.db.execute(f"SELECT COUNT(*) FROM subscribers WHERE {clause}", args)
+        rows = self.db.execute(
+            f"SELECT {self._SUBSCRIBER_COLUMNS} FROM subscribers WHERE {clause}"
+            " ORDER BY email LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        ).fetchall()
+        return [_subscriber(row) for row in rows], int(total.fetchone()[0])
+
+    def status_counts(self) -> dict[str, int]:
+        """How many subscribers have each status (erased ones included)."""
+        rows = self.db.execute("SELECT status, COUNT(*) FROM subscribers GROUP BY status")
+        return {status: int(count) for status, count in rows.fetchall()}
+
+    def theme_choices(self, status: str = "confirmed") -> dict[tuple[str, ...], int]:
+        """How many subscribers with `status` chose each set of themes (() = every theme)."""
+        rows = self.db.execute(
+            "SELECT themes, COUNT(*) FROM subscribers WHERE status = ? GROUP BY themes", (status,)
+        )
+        return {_ids(themes): int(count) for themes, count in rows.fetchall()}
+
     def create_subscriber(
         self,
         email: str,

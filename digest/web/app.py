@@ -21,7 +21,9 @@ from ..i18n import say
 from ..tokens import Keys
 from .archive import Archive
 from .console import Console, ConsoleGuard
+from .health import SourcePages
 from .pages import Pages
+from .people import IMPORT_PATH, MAX_IMPORT_BYTES, SubscriberPages
 from .security import BodyLimit, SecurityHeaders
 from .sending import Sending
 from .site import Site
@@ -109,11 +111,16 @@ def create_app(
         Route("/admin/login", console.login, methods=["POST"]),
         Route("/admin/logout", console.logout, methods=["POST"]),
         *Sending(console).routes(),  # test send, approval, report (digest/web/sending.py)
+        *SubscriberPages(console).routes(),
+        *SourcePages(console).routes(),
     ]
+    # A CSV to import may be larger than a form: only there, and read only once the
+    # guard has found a session (the guard refuses without reading the body).
+    wider = {IMPORT_PATH: MAX_IMPORT_BYTES + 64 * 1024}
     return _Secured(
         routes=routes,
         middleware=[
-            Middleware(BodyLimit, text=say(site.words, "site.too_large")),
+            Middleware(BodyLimit, text=say(site.words, "site.too_large"), wider=wider),
             Middleware(ConsoleGuard, console=console),
         ],
         # `Exception` goes to ServerErrorMiddleware: the 500 page is the site's own.

@@ -102,6 +102,19 @@ class Console:
         board = await site.store.read(lambda db: dashboard(db, site.config, self.words, now))
         return self.signed_in(request, "dashboard.html", board=board)
 
+    def session(self, request: Request) -> StaffSession:
+        """The signed-in session the guard found for this request."""
+        session: StaffSession = request.scope[SESSION_KEY]
+        return session
+
+    def stale(self, request: Request) -> Response:
+        """403: the form's CSRF token is not this session's; nothing was done."""
+        return self._stale(request)
+
+    def who(self, request: Request) -> str:
+        """Who the audit log names for this request: the staff member's address."""
+        return self.session(request).account.email
+
     # -- the guard's questions ----------------------------------------------------------
 
     async def session_of(self, request: Request) -> StaffSession | None:
@@ -120,9 +133,9 @@ class Console:
             return RedirectResponse(target, status_code=303)
         return self._message(request, N_("console.expired_title"), N_("console.expired_text"), 403)
 
-    async def posted(self, request: Request) -> FormData | None:
+    async def posted(self, request: Request, files: int = 0) -> FormData | None:
         """The form of a console POST, or None when its CSRF token is not this session's."""
-        form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+        form = await request.form(max_files=files, max_fields=MAX_FORM_FIELDS)
         session: StaffSession = request.scope[SESSION_KEY]
         submitted = str(form.get("csrf", ""))
         if not session_csrf_ok(self.site.keys, session.token_hash, submitted):
@@ -223,10 +236,6 @@ class Console:
         response = self.site.message(request, "busy", 503)
         response.headers["retry-after"] = str(RETRY_AFTER)
         return response
-
-    def stale(self, request: Request) -> Response:
-        """The answer to a POST whose CSRF token is not this session's: 403, nothing done."""
-        return self._stale(request)
 
     def _stale(self, request: Request) -> Response:
         return self._message(request, N_("console.stale_title"), N_("console.stale_form"), 403)

@@ -105,6 +105,11 @@ def _status(language: str, stored: StoredIssue | None) -> str:
     return status_label(language, stored.status, of="issue")
 
 
+def moment_text(moment: datetime, tz: ZoneInfo, words: Messages) -> str:
+    """ "lundi 4 mai 2026 à 09:00": a moment as the console's pages write it."""
+    return _moment(moment, tz, words)
+
+
 def _moment(moment: datetime, tz: ZoneInfo, words: Messages) -> str:
     day = day_label(moment, tz, words, year=True)
     return say(words, "console.at", day=day, time=moment.astimezone(tz).strftime("%H:%M"))
