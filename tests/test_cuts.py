@@ -18,12 +18,18 @@ from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import httpx
+
+from digest.config import load_config
+from digest.delivery.smtp import parse_smtp_url
 from digest.render.cuts import COMMON, WHOLE, cut_key, issue_from_data
 from digest.store import MIGRATIONS, Store
+from digest.web import create_app
 from tests.deliver_support import bodies, parse
 from tests.http_server import FeedServer
 from tests.smtp_server import SmtpServer
 from tests.test_deliver_cli import by_recipient, command, digest, environment
+from tests.web_support import KEYS, bound_socket, serve
 
 W19, W20 = "2023-W19", "2023-W20"
 AFTER = {W19: "2023-05-15T08:00:00+02:00", W20: "2023-05-22T08:00:00+02:00"}
@@ -186,6 +192,22 @@ def test_each_reader_gets_their_sections_plus_the_common_ones(
     assert skipped == ("skipped", "rien pour vos thèmes cette semaine")
     assert nadia is not None and nadia.status == "confirmed", "a skipped reader is not blamed"
     assert issue is not None and issue.status == "sent"
+    whole, cut, unknown = archive_pages(config, smtp_server, "climat,participation", "autre")
+    assert "Mobilité douce 2023-W19 article 1" in whole, "the archive page is the whole issue"
+    assert "Climat 2023-W19 article 1" in cut and "Mobilité douce 2023-W19" not in cut
+    assert "La une de la semaine" in cut and "Forum des transitions" in cut
+    assert unknown == whole
+
+
+def archive_pages(config: Path, smtp: SmtpServer, *cuts: str) -> list[str]:
+    """The issue's archive page, then as each `?cut=` shows it, from `digest serve`'s app."""
+    sock = bound_socket()
+    app = create_app(load_config(config), keys=KEYS, smtp=parse_smtp_url(smtp.url))
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}/archives/{W19}/"
+    with serve(app, sock), httpx.Client(timeout=30) as client:
+        pages = [client.get(base), *(client.get(base, params={"cut": c}) for c in cuts)]
+    assert all(p.status_code == 200 for p in pages)
+    return [" ".join(p.text.split()) for p in pages]
 
 
 def test_a_theme_change_is_followed_at_the_next_issue(
