@@ -22,7 +22,7 @@ import httpx
 
 from digest.config import load_config
 from digest.delivery.smtp import parse_smtp_url
-from digest.render.cuts import COMMON, WHOLE, cut_key, issue_from_data
+from digest.render.cuts import COMMON, WHOLE, cut_issue, cut_key, issue_from_data
 from digest.store import MIGRATIONS, Store
 from digest.web import create_app
 from tests.deliver_support import bodies, parse
@@ -294,7 +294,7 @@ def test_cut_keys() -> None:
 def test_the_cut_of_everything_renders_what_build_stored(tmp_path: Path) -> None:
     """digest.json keeps all a render needs: the whole issue read back renders the same
     email, text and web page (so each cut is the reviewed issue with sections left out)."""
-    from digest.render import render_issue
+    from digest.render import render_cuts, render_issue
     from digest.render.data import issue_data
     from tests.golden_plugin import golden_issue, make_config
 
@@ -302,8 +302,13 @@ def test_the_cut_of_everything_renders_what_build_stored(tmp_path: Path) -> None
     issue = golden_issue()
     rendered = render_issue(issue, config)
     data = json.dumps(issue_data(issue, "fr", rendered.subject, rendered.preheader))
-    again = render_issue(issue_from_data(data), config)
+    back = issue_from_data(data)
+    again = render_issue(back, config)
     assert (again.html, again.text, again.web) == (rendered.html, rendered.text, rendered.web)
+    # Cutting the views (what delivery does, items viewed once) = rendering the cut issue.
+    (cut,) = render_cuts(back, config, [("climat", "energie")])
+    assert cut == render_issue(cut_issue(back, "climat energie"), config)
+    assert cut.subject != rendered.subject and len(cut.text) < len(rendered.text)
 
 
 def test_the_store_migrates_an_outbox_with_rows(tmp_path: Path) -> None:

@@ -20,9 +20,8 @@ from datetime import datetime
 
 from ..config import Config
 from ..i18n import say, staff_language
-from ..models import Issue
-from ..render import render_issue
-from ..render.cuts import WHOLE, cut_issue, cut_items, cut_key, issue_from_data
+from ..render import render_cuts
+from ..render.cuts import WHOLE, cut_items, cut_key, issue_from_data, key_sections
 from ..store import Store, StoredCut, StoredIssue
 from .message import MessageTemplate, build_template, clean_header
 
@@ -56,20 +55,17 @@ def plan_cuts(config: Config, data: str, choices: Iterable[str], reason: str) ->
     issue = issue_from_data(data)
     known = [theme.id for theme in config.themes]
     cuts = {c: cut_key(c, issue, known) for c in choices}
-    rendered, skipped = [], {}
-    for key in sorted(set(cuts.values()) - {WHOLE}):
-        items = cut_items(issue, key)
-        if items < config.schedule.min_items:
-            skipped[key] = reason
-        else:
-            rendered.append(render_cut(config, issue, key, items))
+    keys = sorted(set(cuts.values()) - {WHOLE})
+    items = {key: cut_items(issue, key) for key in keys}
+    skipped = {key: reason for key in keys if items[key] < config.schedule.min_items}
+    keys = [key for key in keys if key not in skipped]
+    # Each cut as its readers get it: the subject and preheader computed for its items.
+    outputs = render_cuts(issue, config, [key_sections(key) for key in keys])
+    rendered = (
+        StoredCut(key, clean_header(out.subject), out.html, out.text, out.web, items[key])
+        for key, out in zip(keys, outputs, strict=True)
+    )
     return CutPlan(cuts, tuple(rendered), skipped)
-
-
-def render_cut(config: Config, issue: Issue, key: str, items: int) -> StoredCut:
-    """One cut as its readers get it: the subject and preheader computed for its items."""
-    out = render_issue(cut_issue(issue, key), config)
-    return StoredCut(key, clean_header(out.subject), out.html, out.text, out.web, items)
 
 
 def templates(
