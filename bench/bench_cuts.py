@@ -49,7 +49,10 @@ themes:
 
 
 def choices(count: int) -> list[str]:
-    """`count` distinct theme choices of 2 or 3 themes, as subscribers.themes stores them."""
+    """`count` distinct theme choices of 2 or 3 themes, as subscribers.themes stores them;
+    none (`--cuts 0`): every reader chose nothing, the whole issue for all (to compare)."""
+    if not count:
+        return [""]
     ids = [f"theme{t}" for t in range(THEMES)]
     pairs = itertools.combinations(ids, 2)
     triples = itertools.combinations(ids, 3)
@@ -111,7 +114,7 @@ def measure_send(count: int, cuts: int, port: int) -> dict[str, float]:
             db.executemany(
                 "INSERT INTO subscribers (email, status, themes, created_at, updated_at)"
                 " VALUES (?, 'confirmed', ?, ?, ?)",
-                ((f"user{i}@example.org", wanted[i % cuts], now, now) for i in range(count)),
+                ((f"user{i}@example.org", wanted[i % len(wanted)], now, now) for i in range(count)),
             )
         moment = datetime.fromisoformat(now)
         r = rendered
@@ -151,13 +154,14 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure_send(args.child, args.cuts, args.port)))
         return
-    times = measure_render(args.cuts, args.repeats)
-    print(
-        f"render: whole issue ({ITEMS} items, {THEMES} themes) {times['whole'] * 1000:.1f} ms,"
-        f" {args.cuts} cuts {times['cuts'] * 1000:.0f} ms"
-        f" ({times['cuts'] / args.cuts * 1000:.1f} ms each);"
-        f" together {times['whole'] + times['cuts']:.2f} s (median of {args.repeats})"
-    )
+    if args.cuts:
+        times = measure_render(args.cuts, args.repeats)
+        print(
+            f"render: whole issue ({ITEMS} items, {THEMES} themes) {times['whole'] * 1000:.1f}"
+            f" ms, {args.cuts} cuts {times['cuts'] * 1000:.0f} ms"
+            f" ({times['cuts'] / args.cuts * 1000:.1f} ms each);"
+            f" together {times['whole'] + times['cuts']:.2f} s (median of {args.repeats})"
+        )
     receiver, sender = multiprocessing.Pipe(duplex=False)
     sink = multiprocessing.Process(target=run_sink, args=(sender,), daemon=True)
     sink.start()
