@@ -227,6 +227,32 @@ def test_a_theme_change_is_followed_at_the_next_issue(
     assert titles(second, W20)["text"] == {"energie", "mobilite_douce"}
 
 
+def test_a_cut_that_cannot_render_freezes_nothing(
+    tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer
+) -> None:
+    """Cuts render when sending starts, with the templates of that moment: a template broken
+    since the build stops the send before anything is frozen or counted as sent."""
+    config = site(tmp_path, feed_server)
+    with config.open("a", encoding="utf-8") as yaml:
+        yaml.write('templates: "templates"\n')
+    (tmp_path / "templates").mkdir()
+    add(config, "lea@example.org", "climat,participation")
+    build(config, W19)
+    (tmp_path / "templates" / "email.mjml").write_text("<mjml><mj-body><mj-text>", "utf-8")
+    broken = digest(config, "send", "--issue", W19, smtp=smtp_server.url)
+    assert broken.returncode != 0 and "Traceback" not in broken.stderr
+    assert "email.mjml" in broken.stderr, broken.stderr
+    with Store(tmp_path / "digest.db") as store:
+        counts = [store.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                  for t in ("outbox", "issue_cuts", "sent_items")]  # fmt: skip
+        issue = store.issue(W19)
+    assert counts == [0, 0, 0] and issue is not None and issue.status == "built"
+    (tmp_path / "templates" / "email.mjml").unlink()
+    send(config, smtp_server, W19)
+    (lea,) = received(smtp_server, "lea@example.org")
+    assert titles(lea, W19)["text"] == {"une", "agenda", "climat", "participation"}
+
+
 GROUPS = {"": "11 autres", "climat participation": "7 autres", "mobilite_douce": "4 autres"}
 
 

@@ -187,8 +187,10 @@ def start(config: Config, store: Store, stored: StoredIssue, now: datetime) -> N
         store.release_in_flight(stored.id, now)
         return
     domain = sender_domain(config)
-    store.mark_sent(stored.id, item_keys(stored.data), now)
-    cuts.freeze(config, store, stored, domain, now)
+    # One transaction: a cut that fails to render leaves no item counted as sent.
+    with store.transaction():
+        store.mark_sent(stored.id, item_keys(stored.data), now)
+        cuts.freeze(config, store, stored, domain, now)
 
 
 def item_keys(data: str) -> list[str]:
