@@ -104,7 +104,8 @@ def site(tmp_path: Path, feed_server: FeedServer) -> Path:
 
 
 def build(config: Path, week: str) -> None:
-    done = digest(config, "build", "--week", week, "--as-of", AFTER[week], "--out", f"out-{week}")
+    out = str(config.parent / f"out-{week}")
+    done = digest(config, "build", "--week", week, "--as-of", AFTER[week], "--out", out)
     assert done.returncode == 0, done.stderr
 
 
