@@ -311,3 +311,24 @@ def test_a_long_report_comes_in_pages_and_the_csv_has_every_row(
     assert client.get(f"{BASE}/report", params={"page": "99"}).text.count("<tr>") == 51
     rows = list(csv.DictReader(io.StringIO(client.get(f"{BASE}/report.csv").text)))
     assert len(rows) == 150 and {r["status"] for r in rows} == {"pending"}
+
+
+def test_readers_skipped_for_their_themes_have_their_own_filter(
+    site: RunningSite, client: httpx.Client
+) -> None:
+    """A reader whose themes had too little this week (issue 14) is neither sent nor failed:
+    the report says so in plain words and filters them."""
+    with Store(site.config.store) as store:
+        first = store.db.execute("SELECT MIN(id) FROM subscribers").fetchone()[0]
+        store.db.execute("UPDATE subscribers SET themes = 'climat' WHERE id = ?", (first,))
+        store.db.commit()
+        store.set_issue_status(ISSUE, "approved")
+        why = "skipped: nothing for your themes this week"
+        store.freeze_audience(ISSUE, "example.org", DUE, {"climat": "climat"}, {"climat": why})
+    page = client.get(f"{BASE}/report?shown=skipped")
+    assert page.status_code == 200
+    assert "Rien pour ses thèmes cette semaine" in plain(page)
+    rows = page.text.count("<tr") - 1  # less the header row
+    assert rows == 1, page.text
+    everyone = client.get(f"{BASE}/report")
+    assert everyone.text.count("<tr") - 1 > 1

@@ -95,6 +95,7 @@ def test_schema_has_the_subscriber_tables(tmp_path: Path) -> None:
         "issue_id", "subscriber_id", "status", "message_id", "attempts",
         "next_attempt_at", "last_error", "updated_at",
         "created_at", "bounced",  # migration 3 (delivery)
+        "cut",  # migration 8 (cuts per reader)
     ]  # fmt: skip
     with Store(tmp_path / "s.db") as again:  # reopening migrates nothing twice
         assert again.schema_version == version

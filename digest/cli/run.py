@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 import click
 
 from ..approval import approve_issue
+from ..delivery.deliver import cut_report, section_ids, section_readers
 from ..i18n import N_, say, staff_language, status_label
 from ..lock import exclusive_run
 from ..period import parse_moment
 from ..pipeline import run_due
 from ..schedule import item_count
-from ..store import Store
+from ..store import Store, StoredIssue
 from .send import echo_delivery, stopping_notice
 from .state import State, pass_state
 
@@ -93,11 +94,24 @@ def approve_command(state: State, issue: str, as_of: str | None) -> None:
 def issues_command(state: State, limit: int) -> None:
     with Store(state.config.store) as store:
         stored = store.issues(limit)
-    language, tz = staff_language(state.config), state.config.newsletter.tz
-    if not stored:
-        click.echo(say(language, "issues.none"))
-    for issue in stored:
-        built = issue.built_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-        status = status_label(language, issue.status, of="issue")
-        fields = {"status": status, "count": item_count(issue), "built": built}
-        click.echo(say(language, "issues.line", issue=issue.id, **fields))
+        language, tz = staff_language(state.config), state.config.newsletter.tz
+        if not stored:
+            click.echo(say(language, "issues.none"))
+        for issue in stored:
+            built = issue.built_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+            status = status_label(language, issue.status, of="issue")
+            fields = {"status": status, "count": item_count(issue), "built": built}
+            click.echo(say(language, "issues.line", issue=issue.id, **fields))
+            if issue.status in ("sending", "sent"):
+                echo_sections(store, issue, language)
+
+
+def echo_sections(store: Store, issue: StoredIssue, language: str) -> None:
+    """How many readers were sent each section, when some readers got a cut of the issue."""
+    cuts = cut_report(store, issue.id)
+    if all(c.whole for c in cuts):
+        return
+    got = section_readers(cuts, section_ids(issue.data))
+    counts = ", ".join(f"{section} {count}" for section, count in got.items())
+    skipped = sum(c.skipped for c in cuts)
+    click.echo("  " + say(language, "issues.sections", sections=counts, count=skipped))

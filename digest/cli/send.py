@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 import click
 
 from ..delivery.deliver import (
+    CutReport,
     DeliveryInterrupted,
     DeliveryPaused,
     DeliveryReport,
+    cut_report,
     default_issue,
     default_test_issue,
     problems,
@@ -151,6 +153,8 @@ def echo_delivery(result: DeliveryReport, language: str, command: str = "digest 
     counts = {k: getattr(result, k) for k in ("sent", "deferred", "failed", "bounced")}
     counts |= {"pending": result.pending, "audience": result.audience}
     click.echo(say(language, "delivery.summary", issue=result.issue_id, **counts))
+    if result.skipped:
+        click.echo(say(language, "delivery.skipped", count=result.skipped))
     if result.later:
         why = result.later
         click.echo(
@@ -183,8 +187,28 @@ def report_command(state: State, issue: str, fmt: str) -> None:
             return
         language = staff_language(state.config)
         echo_delivery(counts, language)
+        echo_cuts(cut_report(store, issue), language)
         for p in problems(store, issue):
             status = status_label(language, "bounced" if p.bounced else p.status, of="row")
             click.echo(f"  {p.email:<40} {status:<15} {p.last_error}")
     if counts.audience == 0:
         click.echo(say(language, "report.not_sent_yet", issue=issue), err=True)
+
+
+def echo_cuts(cuts: list[CutReport], language: str) -> None:
+    """Who got which sections: one line per cut, when readers chose themes."""
+    if all(c.whole for c in cuts):
+        return
+    click.echo(say(language, "report.cuts"))
+    for cut in cuts:
+        click.echo("  " + cut_line(cut, language))
+
+
+def cut_line(cut: CutReport, language: str) -> str:
+    if cut.whole:
+        sections = say(language, "report.cut_whole")
+    else:
+        common = say(language, "report.cut_common")
+        sections = ", ".join((common, *cut.sections))
+    fields = {"sent": cut.sent, "skipped": cut.skipped}
+    return say(language, "report.cut", sections=sections, count=cut.readers, **fields)

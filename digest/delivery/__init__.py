@@ -6,6 +6,7 @@
     stopping.py  SIGINT and SIGTERM during a send: a clean stop, exit 130 or 143
     smtp.py      where mail goes (DIGEST_SMTP_URL) and one connection that sends
     message.py   the issue's email, built once and filled in per subscriber
+    cuts.py      each reader's sections: every cut in use rendered once, frozen with the audience
     proof.py     a test copy to one address, recorded nowhere
     bounces.py   DSNs that arrive later by email
     mailbox.py   unsubscribe requests that arrive by email (List-Unsubscribe mailto)

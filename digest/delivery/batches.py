@@ -1,7 +1,7 @@
 """One run over an issue's outbox: claim a batch, send it through the pool, write each
 result as the server answers, wait for due retries within `delivery.retry_wait`.
 
-    Run(config, store, issue_id, clock, template, keys, on_progress, stop).deliver(smtp)
+    Run(config, store, issue_id, clock, templates, keys, on_progress, stop).deliver(smtp)
 
 What each reply becomes (sent, deferred with back-off, failed, bounced, pending) is decided
 here, from the pool's `Result`s; `deliver.send_issue` wraps a run with the audience freeze
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 
 from ..config import Config
@@ -49,14 +49,16 @@ class Run:
         store: Store,
         issue_id: str,
         clock: Clock,
-        template: MessageTemplate,
+        templates: Mapping[str, MessageTemplate],
         keys: Keys,
         on_progress: Progress | None,
         stop: Stop,
     ) -> None:
         self.config, self.store, self.issue_id = config, store, issue_id
         self.settings = config.delivery
-        self.clock, self.template, self.keys = clock, template, keys
+        # The message of each cut ('' = the whole issue), built before any thread sends.
+        self.clock, self.templates, self.keys = clock, templates, keys
+        self.template = templates[""]
         self.on_progress = on_progress
         self.stop = stop
         self.rng = random.Random()
@@ -185,7 +187,7 @@ class Run:
 
     def render(self, row: OutboxRow) -> bytes:
         url = unsubscribe_url(self.config, row.subscriber_id, self.keys)
-        return self.template.render(Recipient(row.email, row.message_id, url))
+        return self.templates[row.cut].render(Recipient(row.email, row.message_id, url))
 
     def _record(self, results: list[Result]) -> None:
         """Write `results` (and any the store could not take before) in one commit."""
@@ -237,7 +239,7 @@ class ProgressCounter:
     """Progress without re-counting the outbox after each batch (that would be quadratic)."""
 
     def __init__(self, start: DeliveryReport, on_progress: Progress | None) -> None:
-        self.done, self.total = start.sent + start.failed, start.audience
+        self.done, self.total = start.sent + start.failed + start.skipped, start.audience
         self.on_progress = on_progress
 
     def add(self, tried: int) -> None:

@@ -7,7 +7,8 @@ This module chooses and starts the issue; batches.py is the run loop; pool.py th
 connections; replies.py what each reply means.
 
 The first run of an issue freezes its audience (one outbox row per confirmed subscriber,
-with its Message-ID) and records its items as sent, in the store, before anything is sent.
+with its Message-ID and its cut: the sections that reader chose, cuts.py) and records its
+items as sent, in the store, before anything is sent.
 Then, batch after batch: mark N rows 'sending' (commit), send them, and write each result
 as soon as the server answered (a commit for whatever came in meanwhile). A crash or a full
 disk therefore re-sends only the few messages whose reply was not yet written, with the
@@ -43,15 +44,19 @@ from ..period import unknown_issue_hint, week_period
 from ..schedule import Due, due_of, is_preview
 from ..store import Store, StoredIssue
 from ..tokens import Keys
+from . import cuts
 from .batches import Clock, Progress, Run, backoff, utc
 from .message import build_template, clean_header, sender_domain
 from .outcome import (
+    CutReport,
     DeliveryInterrupted,
     DeliveryPaused,
     DeliveryRefused,
     DeliveryReport,
+    cut_report,
     problems,
     report,
+    section_readers,
 )
 from .smtp import SmtpSettings
 from .stopping import Notify, Stop, catching_signals
@@ -59,16 +64,20 @@ from .stopping import Notify, Stop, catching_signals
 # What callers of this module have always imported from it (the CLI, tests, the bench).
 __all__ = [
     "Clock",
+    "CutReport",
     "DeliveryInterrupted",
     "DeliveryPaused",
     "DeliveryRefused",
     "DeliveryReport",
     "Progress",
     "backoff",
+    "cut_report",
     "default_issue",
     "default_test_issue",
     "problems",
     "report",
+    "section_ids",
+    "section_readers",
     "send_issue",
 ]
 
@@ -108,7 +117,8 @@ def send_issue(
     with catching_signals(stop, on_stop):
         store.durable()
         start(config, store, stored, utc(clock))
-        run = Run(config, store, issue_id, clock, template, keys, on_progress, stop)
+        by_cut = cuts.templates(config, store, issue_id, template, utc(clock))
+        run = Run(config, store, issue_id, clock, by_cut, keys, on_progress, stop)
         paused = run.deliver(smtp)
         if stop.requested:
             raise DeliveryInterrupted(report(store, issue_id), stop)
@@ -170,14 +180,17 @@ def sendable_issue(store: Store, issue_id: str) -> StoredIssue:
 
 
 def start(config: Config, store: Store, stored: StoredIssue, now: datetime) -> None:
-    """First run: its items count as sent, and the audience is frozen. Later runs: rows a
-    crashed run left in flight go back to pending, with their Message-ID."""
+    """First run: its items count as sent, and the audience is frozen with each reader's
+    cut. Later runs: rows a crashed run left in flight go back to pending, with their
+    Message-ID and their cut."""
     if stored.status == "sending":
         store.release_in_flight(stored.id, now)
         return
     domain = sender_domain(config)
-    store.mark_sent(stored.id, item_keys(stored.data), now)
-    store.freeze_audience(stored.id, domain, now)
+    # One transaction: a cut that fails to render leaves no item counted as sent.
+    with store.transaction():
+        store.mark_sent(stored.id, item_keys(stored.data), now)
+        cuts.freeze(config, store, stored, domain, now)
 
 
 def item_keys(data: str) -> list[str]:
@@ -185,6 +198,12 @@ def item_keys(data: str) -> list[str]:
     issue: dict[str, Any] = json.loads(data)
     blocks = [issue.get("featured"), *issue.get("sections", []), issue.get("agenda")]
     return [item["key"] for block in blocks if block for item in block.get("items", [])]
+
+
+def section_ids(data: str) -> list[str]:
+    """The theme ids of a stored digest.json's sections, in order."""
+    issue: dict[str, Any] = json.loads(data)
+    return [section["theme"] for section in issue.get("sections", [])]
 
 
 def issue_subject(store: Store, stored: StoredIssue, config: Config) -> str:

@@ -84,9 +84,11 @@ def sender_domain(config: Config) -> str:
     return sender_address(config)[1].rpartition("@")[2].lower()
 
 
-def view_url(config: Config, issue_id: str) -> str:
-    """The "view in browser" page: the issue in the archives."""
-    return safe_url(f"{config.newsletter.base_url.rstrip('/')}/archives/{issue_id}/")
+def view_url(config: Config, issue_id: str, cut: str = "") -> str:
+    """The "view in browser" page: the issue in the archives; for a reader of a cut
+    (render/cuts.py), the same page as their cut (`?cut=` the section ids, by commas)."""
+    page = safe_url(f"{config.newsletter.base_url.rstrip('/')}/archives/{issue_id}/")
+    return f"{page}?cut={quote(cut.replace(' ', ','), safe=',')}" if cut else page
 
 
 def safe_url(url: str) -> str:
@@ -109,8 +111,10 @@ def build_template(
     now: datetime,
     *,
     test: bool = False,
+    cut: str = "",
 ) -> MessageTemplate:
-    """The message of an issue with its per-subscriber slots. `test` prefixes "[TEST] "."""
+    """The message of an issue with its per-subscriber slots. `test` prefixes "[TEST] ";
+    `cut` names the cut the bodies are (its "view in browser" link shows the same)."""
     name, address = sender_address(config)
     boundary = f"=_digest_{secrets.token_hex(12)}"  # "=_" never occurs in QP output
     headers = {
@@ -123,7 +127,7 @@ def build_template(
         "Content-Type": f'multipart/alternative; boundary="{boundary}"',
     }
     mailto = parseaddr(clean_header(config.delivery.unsubscribe_to))[1] or address
-    view = view_url(config, issue_id)
+    view = view_url(config, issue_id, cut)
     parts: list[bytes | Slot] = [b"".join(_fold(k, v) for k, v in headers.items())]
     parts += [_to_header, _message_id_header, _unsubscribe_header(mailto), b"\r\n"]
     text_body = text_body.replace(PLACEHOLDERS["view_url"], view)

@@ -4,18 +4,20 @@ report(store, issue_id) -> DeliveryReport
 problems(store, issue_id) -> the deferred, failed and bounced rows, fit for a terminal
 deliveries(store, issue_id, shown) -> every row (or one filter's), as clean
 write_csv(out, rows) -> the report as CSV, as `digest report --format csv` prints it
+cut_report(store, issue_id) -> who got which sections: one CutReport per cut
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
 from ..chars import remove_control_chars
 from ..errors import DeliveryError
 from ..i18n import t
+from ..render.cuts import WHOLE, key_sections
 from ..spreadsheet import guarded
 from ..store import Store
 from ..store.outbox import Problem
@@ -33,6 +35,9 @@ class DeliveryReport:
     failed: int
     bounced: int  # among `failed`: the address was suppressed (5.1.x)
     pending: int  # not tried yet, or caught in flight by a crash
+    # Readers whose cut was too thin that week (their themes had too few items): not sent,
+    # not failed (delivery/cuts.py).
+    skipped: int = 0
     paused: str | None = None  # why the run paused (the server's reply), if it did
     advice: str | None = None  # what to do about that pause
     # Why this run left pending rows to a later one without any error: a quota used up.
@@ -144,10 +149,57 @@ def report(store: Store, issue_id: str) -> DeliveryReport:
     counts = store.outbox_counts(issue_id)
     return DeliveryReport(
         issue_id=issue_id,
-        audience=sum(counts[s] for s in ("pending", "sending", "sent", "deferred", "failed")),
+        audience=sum(
+            counts[s] for s in ("pending", "sending", "sent", "deferred", "failed", "skipped")
+        ),
         sent=counts["sent"],
         deferred=counts["deferred"],
         failed=counts["failed"],
         bounced=counts["bounced"],
         pending=counts["pending"] + counts["sending"],
+        skipped=counts["skipped"],
     )
+
+
+@dataclass(frozen=True)
+class CutReport:
+    """The readers of one cut of an issue (render/cuts.py), and what became of them."""
+
+    cut: str  # '' = the whole issue
+    sections: tuple[str, ...]  # the cut's own sections (empty for the whole issue)
+    readers: int  # every outbox row of the cut, skipped ones included
+    sent: int
+    skipped: int  # too thin that week: nothing for their themes
+
+    @property
+    def whole(self) -> bool:
+        return self.cut == WHOLE
+
+
+def cut_report(store: Store, issue_id: str) -> list[CutReport]:
+    """Who got which sections: the whole issue first, then the cuts by readers, most first."""
+    rows: dict[str, dict[str, int]] = {}
+    for count in store.cut_counts(issue_id):
+        rows.setdefault(count.cut, {})[count.status] = count.count
+    cuts = [
+        CutReport(
+            cut,
+            () if cut == WHOLE else key_sections(cut),
+            sum(by_status.values()),
+            by_status.get("sent", 0),
+            by_status.get("skipped", 0),
+        )
+        for cut, by_status in rows.items()
+    ]
+    return sorted(cuts, key=lambda c: (not c.whole, -c.readers, c.cut))
+
+
+def section_readers(cuts: list[CutReport], sections: Sequence[str]) -> dict[str, int]:
+    """How many readers were sent each of the issue's `sections` (its theme ids, in order):
+    a reader of the whole issue got every one, a reader of a cut its own."""
+    got = dict.fromkeys(sections, 0)
+    for cut in cuts:
+        for section in sections if cut.whole else cut.sections:
+            if section in got:
+                got[section] += cut.sent
+    return got

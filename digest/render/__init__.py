@@ -1,6 +1,7 @@
 """Render: an Issue becomes the email (MJML compiled to HTML), its text part and its web page.
 
     render_issue(issue, config) -> RenderedIssue      raises RenderError (template + line)
+    render_cuts(issue, config, cuts) -> [RenderedIssue]   the issue with only some sections
 
 The HTML and text parts carry the per-subscriber PLACEHOLDERS, which delivery replaces;
 the web page has none. The email HTML stays under limits.MAX_HTML_BYTES (see limits.py).
@@ -8,6 +9,7 @@ the web page has none. The email HTML stays under limits.MAX_HTML_BYTES (see lim
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from ..config import Config
@@ -19,9 +21,16 @@ from .flowed import flowed
 from .limits import MAX_HTML_BYTES, fit, size
 from .placeholders import PLACEHOLDERS
 from .templates import EMAIL_TEXT, WEB_HTML, render_template
-from .view import IssueView, build_view
+from .view import IssueView, IssueViews, build_view
 
-__all__ = ["MAX_HTML_BYTES", "PLACEHOLDERS", "RenderError", "RenderedIssue", "render_issue"]
+__all__ = [
+    "MAX_HTML_BYTES",
+    "PLACEHOLDERS",
+    "RenderError",
+    "RenderedIssue",
+    "render_cuts",
+    "render_issue",
+]
 
 
 @dataclass(frozen=True)
@@ -38,7 +47,19 @@ class RenderedIssue:
 
 def render_issue(issue: Issue, config: Config) -> RenderedIssue:
     """Render the three outputs of `issue`; the email is trimmed to fit the size limit."""
-    view = build_view(issue, config)
+    return _render_view(build_view(issue, config), config)
+
+
+def render_cuts(
+    issue: Issue, config: Config, cuts: Iterable[Collection[str]]
+) -> list[RenderedIssue]:
+    """`issue` rendered once per cut, each keeping only the sections (theme ids) it names,
+    besides the edito, "À la une" and the agenda (render/cuts.py)."""
+    views = IssueViews(issue, config)
+    return [_render_view(views.cut(kept), config) for kept in cuts]
+
+
+def _render_view(view: IssueView, config: Config) -> RenderedIssue:
     words = messages(view.lang, config.templates)
     sent, html = fit(view, lambda v: render_email(v, config), words)
     text = _render_text(sent, config)

@@ -72,6 +72,10 @@ def issue_data(issue: Issue, language: str, subject: str, preheader: str) -> dic
         "period": {"start": _when(issue.period.start), "end": _when(issue.period.end)},
         "built_at": _when(issue.built_at),
         "edito": issue.edito_text,
+        # What delivery needs to render a reader's cut again (render/cuts.py): the edito as
+        # sanitized HTML, and staff's own subject and preheader ("": render made them).
+        "edito_html": issue.edito_html,
+        "overrides": {"subject": issue.subject, "preheader": issue.preheader},
         "featured": section_data(issue.featured) if issue.featured else None,
         "sections": [section_data(s) for s in issue.sections],
         "agenda": section_data(issue.agenda) if issue.agenda else None,

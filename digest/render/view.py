@@ -8,8 +8,8 @@ Content strings are neutralised so that they cannot fake a per-subscriber placeh
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, replace
 from email.utils import parseaddr
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
@@ -333,3 +333,25 @@ def _subscribe_action(base_url: str, subscribe_url: str) -> str:
 def build_view(issue: Issue, config: Config) -> IssueView:
     """Everything the templates need, computed once per render."""
     return _Builder(issue, config).build()
+
+
+class IssueViews:
+    """The view of an issue, and of its cuts (render/cuts.py): its items are turned into
+    views once, however many cuts are rendered (that was most of a cut's cost)."""
+
+    def __init__(self, issue: Issue, config: Config) -> None:
+        self._builder = _Builder(issue, config)
+        self.whole = self._builder.build()
+
+    def cut(self, kept: Collection[str]) -> IssueView:
+        """The view with only the sections in `kept`; the subject and preheader computed
+        for what is left (the overrides file's, if any, stay)."""
+        whole, builder = self.whole, self._builder
+        sections = tuple(s for s in whole.sections if s.theme in kept)
+        everything = tuple(s for s in (whole.featured, *sections, whole.agenda) if s is not None)
+        return replace(
+            whole,
+            sections=sections,
+            subject=builder.subject(whole.title, whole.period, everything),
+            preheader=builder.preheader(everything, whole.period),
+        )

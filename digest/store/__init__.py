@@ -3,8 +3,8 @@
 It holds what must survive between runs: the fetch cache (ETag, Last-Modified and the last
 body, so a 304 still yields the feed's items), when each item was first seen, which items
 went out in which issue, the issues as built, subscribers and their consent log, the
-confirmation emails double opt-in owes, the delivery outbox, and the staff console's
-accounts, sessions and audit log. Migrations run on open;
+confirmation emails double opt-in owes, the delivery outbox and each issue's cuts, and the
+staff console's accounts, sessions and audit log. Migrations run on open;
 the SQL stays portable (no SQLite-only syntax beyond the pragmas) so PostgreSQL can take
 over later. One module per group of tables; `Store` is all of them on one connection.
 """
@@ -24,6 +24,7 @@ from .content import (
     ParsedCopy,
     StoredIssue,
 )
+from .cuts import CutCount, CutQueries, StoredCut
 from .outbox import OutboxQueries
 from .people import SubscriberQueries
 from .schema import MIGRATIONS
@@ -36,6 +37,7 @@ __all__ = [
     "AuditEntry",
     "CacheUpdate",
     "CachedFetch",
+    "CutCount",
     "DueConfirmation",
     "FetchForget",
     "FetchRefresh",
@@ -44,9 +46,17 @@ __all__ = [
     "StaffSession",
     "Store",
     "StoreBase",
+    "StoredCut",
     "StoredIssue",
 ]
 
 
-class Store(ContentQueries, SubscriberQueries, OutboxQueries, ConfirmationQueries, StaffQueries):
+class Store(
+    ContentQueries,
+    SubscriberQueries,
+    OutboxQueries,
+    CutQueries,
+    ConfirmationQueries,
+    StaffQueries,
+):
     """A connection to the store file. Use as a context manager, or call close()."""

@@ -1,16 +1,18 @@
 """Queries for the delivery outbox: one row per (issue, subscriber), the audience of an issue.
 
-A row moves pending → sending → sent | deferred | failed. `freeze_audience` creates every
-row of an issue in one transaction (and never again); `claim` marks a batch 'sending' in one
-commit before any SMTP transaction; `record` writes a batch's results in one commit after
-the replies. The rules (back-off, what a reply means) live in digest.delivery.deliver.
+A row moves pending → sending → sent | deferred | failed; a reader whose cut is too thin
+that week is 'skipped' from the start. `freeze_audience` creates every row of an issue in
+one transaction (and never again), each with its cut (store/cuts.py); `claim` marks a batch
+'sending' in one commit before any SMTP transaction; `record` writes a batch's results in
+one commit after the replies. The rules (back-off, what a reply means) live in
+digest.delivery.deliver.
 """
 
 from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,7 +36,13 @@ SHOWN = {
     "deferred": "o.status = 'deferred'",
     "failed": "o.status = 'failed'",
     "bounced": "o.status = 'failed' AND o.bounced = 1",
+    "skipped": "o.status = 'skipped'",
 }
+# Who an issue goes to, when its audience is frozen (a condition on `subscribers`). The one
+# place to say who is left out: a reader who paused their subscription (the preference
+# centre, issue 14) is to be excluded here, e.g. `AND (paused_until IS NULL OR
+# paused_until <= ?)`, and nowhere else (store/cuts.py counts the cuts with it too).
+AUDIENCE = "status = 'confirmed'"
 FETCH = 1000  # rows read at a time: memory does not grow with the list
 
 
@@ -47,6 +55,7 @@ class OutboxRow:
     message_id: str
     attempts: int
     created_at: datetime | None
+    cut: str = ""  # the cut frozen for this reader ('' = the whole issue; render/cuts.py)
 
 
 @dataclass(frozen=True)
@@ -98,12 +107,22 @@ class OutboxQueries(StoreBase):
         row = self.db.execute("SELECT subject FROM issues WHERE id = ?", (issue_id,)).fetchone()
         return str(row[0]) if row else ""
 
-    def freeze_audience(self, issue_id: str, domain: str, now: datetime) -> int:
+    def freeze_audience(
+        self,
+        issue_id: str,
+        domain: str,
+        now: datetime,
+        cuts: Mapping[str, str] | None = None,
+        skipped: Mapping[str, str] | None = None,
+    ) -> int:
         """Create one pending row per confirmed subscriber and mark the issue 'sending'.
 
+        `cuts` gives the cut of each `subscribers.themes` value (missing: the whole issue);
+        a reader whose cut is in `skipped` gets a 'skipped' row with that reason instead.
         One transaction, so the audience is all or nothing; later calls add no row (a new
         subscriber gets the next issue). Returns the audience size.
         """
+        cuts, skipped = cuts or {}, skipped or {}
         when = now.isoformat()
         with self.transaction() as db:
             status = db.execute("SELECT status FROM issues WHERE id = ?", (issue_id,)).fetchone()
@@ -111,16 +130,21 @@ class OutboxQueries(StoreBase):
                 raise StoreError(t("store.no_issue", issue=issue_id), hint=t("store.no_issue_hint"))
             if status[0] not in ("sending", "sent"):  # built, approved, or skipped and forced
                 reader = db.execute(
-                    "SELECT id FROM subscribers WHERE status = 'confirmed' ORDER BY id"
+                    f"SELECT id, themes FROM subscribers WHERE {AUDIENCE} ORDER BY id"
                 )
                 while chunk := reader.fetchmany(FETCH):
+                    rows = []
+                    for i, themes in chunk:
+                        cut = cuts.get(themes, "")
+                        why = skipped.get(cut)
+                        status = "pending" if why is None else "skipped"
+                        message_id = _message_id(issue_id, i, domain)
+                        rows.append((issue_id, i, status, message_id, why, when, when, cut))
                     db.executemany(
                         "INSERT INTO outbox (issue_id, subscriber_id, status, message_id,"
-                        " updated_at, created_at) VALUES (?, ?, 'pending', ?, ?, ?)",
-                        [
-                            (issue_id, i, _message_id(issue_id, i, domain), when, when)
-                            for (i,) in chunk
-                        ],
+                        " last_error, updated_at, created_at, cut)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        rows,
                     )
                 db.execute("UPDATE issues SET status = 'sending' WHERE id = ?", (issue_id,))
         return self.audience(issue_id)
@@ -154,7 +178,8 @@ class OutboxQueries(StoreBase):
         return int(cursor.rowcount)
 
     _CLAIM = (
-        "SELECT o.subscriber_id, s.email, o.message_id, o.attempts, o.created_at, s.status"
+        "SELECT o.subscriber_id, s.email, o.message_id, o.attempts, o.created_at, s.status,"
+        " o.cut"
         " FROM outbox o JOIN subscribers s ON s.id = o.subscriber_id WHERE o.issue_id = ?"
     )
 
@@ -183,7 +208,7 @@ class OutboxQueries(StoreBase):
                 " WHERE issue_id = ? AND subscriber_id = ?",
                 [(when, issue_id, r[0]) for r in claimed],
             )
-        return [OutboxRow(r[0], r[1], r[2], r[3], _optional(r[4])) for r in claimed]
+        return [OutboxRow(r[0], r[1], r[2], r[3], _optional(r[4]), r[6]) for r in claimed]
 
     def _due(self, issue_id: str, when: str, limit: int) -> list[tuple[Any, ...]]:
         """Two range scans of the outbox_due index, no sort: a claim costs the same at the
@@ -233,7 +258,8 @@ class OutboxQueries(StoreBase):
 
     def outbox_counts(self, issue_id: str) -> dict[str, int]:
         """Rows by status, plus 'bounced' (failed rows whose address was suppressed)."""
-        counts = dict.fromkeys(("pending", "sending", "sent", "deferred", "failed", "bounced"), 0)
+        statuses = ("pending", "sending", "sent", "deferred", "failed", "skipped", "bounced")
+        counts = dict.fromkeys(statuses, 0)
         for status, bounced, count in self.db.execute(
             "SELECT status, bounced, COUNT(*) FROM outbox WHERE issue_id = ?"
             " GROUP BY status, bounced",
@@ -307,7 +333,7 @@ class OutboxQueries(StoreBase):
             )
             args: tuple[str, ...] = (issue_id,)
         else:
-            where, args = "WHERE s.status = 'confirmed'", ()
+            where, args = f"WHERE {AUDIENCE}", ()  # one table: no alias needed
         count = self.db.execute(f"SELECT COUNT(*) FROM subscribers s {where}", args).fetchone()
         first = self.db.execute(
             f"SELECT s.email FROM subscribers s {where} ORDER BY s.id LIMIT ?", (*args, limit)

@@ -149,4 +149,45 @@ MIGRATIONS: list[str] = [
     CREATE INDEX audit_log_ip ON audit_log (action, ip, at);
     CREATE INDEX audit_log_issue ON audit_log (issue_id, at)
     """,
+    # Cuts (issue 14): each reader gets the sections they chose. When sending starts, each
+    # outbox row is given its cut ('' = the whole issue; else the section ids, see
+    # render/cuts.py) and each cut in use is rendered once into `issue_cuts`, in the same
+    # transaction as the audience: a resume sends everyone the cut they were due, even if
+    # they changed themes since. A reader whose cut is too thin that week is 'skipped' (a
+    # final status, like sent or failed, that blames nobody). SQLite cannot change a CHECK
+    # in place, so the outbox is copied into a new table with the wider one.
+    """
+    CREATE TABLE issue_cuts (
+        issue_id TEXT NOT NULL REFERENCES issues (id),
+        cut TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        html TEXT NOT NULL,
+        text TEXT NOT NULL,
+        web TEXT NOT NULL,
+        items INTEGER NOT NULL,
+        PRIMARY KEY (issue_id, cut)
+    );
+    CREATE TABLE outbox_cut (
+        issue_id TEXT NOT NULL REFERENCES issues (id),
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+        status TEXT NOT NULL DEFAULT 'pending',
+        message_id TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,
+        last_error TEXT,
+        updated_at TEXT NOT NULL,
+        created_at TEXT,
+        bounced INTEGER NOT NULL DEFAULT 0,
+        cut TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (issue_id, subscriber_id),
+        CHECK (status IN ('pending', 'sending', 'sent', 'deferred', 'failed', 'skipped'))
+    );
+    INSERT INTO outbox_cut (issue_id, subscriber_id, status, message_id, attempts,
+        next_attempt_at, last_error, updated_at, created_at, bounced)
+        SELECT issue_id, subscriber_id, status, message_id, attempts, next_attempt_at,
+        last_error, updated_at, created_at, bounced FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_cut RENAME TO outbox;
+    CREATE INDEX outbox_due ON outbox (issue_id, status, next_attempt_at)
+    """,
 ]

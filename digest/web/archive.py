@@ -1,7 +1,8 @@
 """The archives: the list of sent issues, each issue's web page, and an Atom feed.
 
 Only issues with status 'sent' are shown, as the `web` HTML that `digest build` stored: the
-web version has no per-subscriber link, so nothing personal is published.
+web version has no per-subscriber link, so nothing personal is published. `?cut=` shows
+one cut of it (the sections some readers chose), as their "view in browser" link asks.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from .site import Site
 
 ISSUE_ID = re.compile(r"[0-9]{4}-W[0-9]{2}")
 PUBLIC = "public, max-age=300"
+CUT = re.compile(r"\+|[a-z0-9_-]+(?: [a-z0-9_-]+)*")  # render/cuts.py's keys, the whole one aside
 
 
 class Archive:
@@ -37,7 +39,17 @@ class Archive:
         if found is None or found.status != "sent":
             return self.site.message(request, "not_found", 404)
         headers = {"content-security-policy": ARCHIVE_CSP, "cache-control": PUBLIC}
-        return HTMLResponse(found.web, headers=headers)
+        return HTMLResponse(await self._cut_page(request, found.web), headers=headers)
+
+    async def _cut_page(self, request: Request, whole: str) -> str:
+        """The page of the cut `?cut=` names (a reader's "view in browser": the sections they
+        got, delivery/message.view_url); without one, or an unknown one, the whole issue."""
+        cut = request.query_params.get("cut", "").replace(",", " ")
+        if not CUT.fullmatch(cut):
+            return whole
+        issue_id = request.path_params["issue"]
+        page = await self.site.store.read(lambda db: db.issue_cut_web(issue_id, cut))
+        return page or whole
 
     async def feed(self, request: Request) -> Response:
         site = self.site

@@ -24,7 +24,7 @@ from ..store.outbox import SHOWN, Problem
 PAGE = 100  # report rows per page
 # A send is followed live while the issue is 'sending': the page reloads this often.
 REFRESH_SECONDS = 15
-FILTERS = ("sent", "waiting", "deferred", "failed", "bounced")
+FILTERS = ("sent", "waiting", "deferred", "failed", "bounced", "skipped")
 FILTER_LABELS = {
     "": N_("console.shown_all"),
     "sent": N_("console.shown_sent"),
@@ -32,6 +32,7 @@ FILTER_LABELS = {
     "deferred": N_("console.shown_deferred"),
     "failed": N_("console.shown_failed"),
     "bounced": N_("console.shown_bounced"),
+    "skipped": N_("console.shown_skipped"),
 }
 # A row's status, as the report's table says it.
 ROW_LABELS = {
@@ -41,6 +42,7 @@ ROW_LABELS = {
     "deferred": N_("console.row_deferred"),
     "failed": N_("console.row_failed"),
     "bounced": N_("console.row_bounced"),
+    "skipped": N_("console.row_skipped"),
 }
 # The last_error texts the outbox writes itself (digest/store/outbox.py), and DSN reports
 # (digest/delivery/bounces.py): each gets its own plain explanation.
@@ -223,6 +225,8 @@ def reason_key(row: Problem) -> str:
         return N_("console.why_sent")
     if row.status == "deferred":
         return N_("console.why_deferred")
+    if row.status == "skipped":  # a reader whose themes had too little this week
+        return N_("console.why_skipped")
     if row.status != "failed":
         return N_("console.why_waiting")
     if row.bounced:
