@@ -21,6 +21,7 @@ from ..i18n import say
 from ..tokens import Keys
 from .archive import Archive
 from .console import Console, ConsoleGuard
+from .issue_page import IssuePage
 from .pages import Pages
 from .security import BodyLimit, SecurityHeaders
 from .site import Site
@@ -99,6 +100,7 @@ def create_app(
         Route("/admin/login", console.login_page, methods=["GET"]),
         Route("/admin/login", console.login, methods=["POST"]),
         Route("/admin/logout", console.logout, methods=["POST"]),
+        *IssuePage(console).routes(),
     ]
     return _Secured(
         routes=routes,
