@@ -4,10 +4,11 @@ served by the loopback HTTP server, and issue 2026-W19 built as `digest build` b
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from digest.config import load_config
+from digest.config import Config, load_config
 from digest.delivery.smtp import parse_smtp_url
 from digest.period import week_period
 from digest.pipeline import build_and_store
@@ -84,13 +85,19 @@ def issue_site(folder: Path, feeds: FeedServer, smtp_url: str) -> Iterator[Runni
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     config = load_config(write_site_config(folder, url, feed_url))
     clock = Clock()
-    with Store(config.store) as store:
-        build_and_store(config, week_period(WEEK, config.newsletter.tz), clock(), store)
+    # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(_build, config, clock).result()
     app = create_app(config, keys=KEYS, smtp=parse_smtp_url(smtp_url), clock=clock)
     with serve(app, sock):
         site = RunningSite(url, config, clock)
         add_staff(site)
         yield site
+
+
+def _build(config: Config, clock: Clock) -> None:
+    with Store(config.store) as store:
+        build_and_store(config, week_period(WEEK, config.newsletter.tz), clock(), store)
 
 
 def overrides_path(site: RunningSite) -> Path:
