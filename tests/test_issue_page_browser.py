@@ -21,9 +21,7 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def site(
-    tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer
-) -> Iterator[RunningSite]:
+def site(tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer) -> Iterator[RunningSite]:
     with issue_site(tmp_path, feed_server, smtp_server.url) as running:
         yield running
 
