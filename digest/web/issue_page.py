@@ -35,7 +35,7 @@ from ..pipeline import Stored, build_and_store, fetch_settings, write_issue
 from ..store import REBUILDABLE, StaffSession, Store
 from . import staff
 from .console import SESSION_KEY, Console
-from .issue_view import issue_view
+from .issue_view import HISTORY, issue_view
 from .security import CSP, client_ip, limit_key
 
 ISSUE_ID = re.compile(r"\d{4}-W\d{2}")
@@ -118,41 +118,16 @@ class IssuePage:
     async def _render(
         self, request: Request, issue_id: str, status: int = 200, /, **values: Any
     ) -> Response:
-        config, words = self.config, self.words
-
-        def load(db: Store) -> dict[str, Any] | None:
-            stored = db.issue(issue_id)
-            if stored is None:
-                return None
-            try:
-                current, file_error = files.open_overrides(config, issue_id), ""
-            except DigestError as exc:
-                current, file_error = files.OverridesFile(issue_id, config.folder, ""), _said(exc)
-            entries = db.audit_entries(200, issue_id=issue_id)
-            view = issue_view(stored, current, config, words, entries)
-            return {"view": view, "file": current, "file_error": file_error}
-
-        loaded = await self.site.store.read(load)
+        """The page, with `values` (typed input, messages) over what the file holds."""
+        loaded = await self.site.store.read(lambda db: self._load(db, issue_id))
         if loaded is None:
             raise HTTPException(404)
-        file: files.OverridesFile = loaded["file"]
-        for key in ("notice", "error", "link_error", "link_url", "link_title", "link_summary"):
-            values.setdefault(key, "")
-        values.setdefault("link_theme", "")
-        values.setdefault("withdrawn", False)
-        values.setdefault("conflict", False)
-        values.setdefault("fingerprint", file.fingerprint)
-        values.setdefault("subject", str(file.values.get("subject") or ""))
-        values.setdefault("preheader", str(file.values.get("preheader") or ""))
-        values.setdefault("edito", file.edito)
-        edito_html = Overrides(edito_markdown=str(values["edito"])).edito_html
         shown = request.query_params.get("view", "600")
         response = self.console.signed_in(
             request,
             "issue.html",
             **loaded,
-            **values,
-            edito_html=edito_html,
+            **_form_values(loaded["file"], values),
             shown=shown if shown in VIEWS else "600",
             views=[(v, say(self.words, key)) for v, key in VIEWS.items()],
             running=self._running(issue_id),
@@ -160,6 +135,20 @@ class IssuePage:
         response.status_code = status
         response.headers["content-security-policy"] = ISSUE_CSP
         return response
+
+    def _load(self, db: Store, issue_id: str) -> dict[str, Any] | None:
+        """The stored issue's view and its overrides file (a file build refuses is shown
+        with its problems, and nothing on the page edits it)."""
+        stored = db.issue(issue_id)
+        if stored is None:
+            return None
+        try:
+            current, file_error = files.open_overrides(self.config, issue_id), ""
+        except DigestError as exc:
+            current, file_error = files.OverridesFile(issue_id, self.config.folder, ""), _said(exc)
+        entries = db.audit_entries(HISTORY, issue_id=issue_id)
+        view = issue_view(stored, current, self.config, self.words, entries)
+        return {"view": view, "file": current, "file_error": file_error}
 
     async def preview(self, request: Request) -> Response:
         """The stored email (or its text part) as `digest send` sends it, for the frame."""
@@ -407,6 +396,33 @@ class IssuePage:
         heading = say(self.words, "console.stale_title")
         text = say(self.words, "console.stale_form")
         return self.console.page(request, "message.html", 403, heading=heading, text=text)
+
+
+_FORM_DEFAULTS: dict[str, Any] = {
+    "notice": "",
+    "error": "",
+    "link_error": "",
+    "link_url": "",
+    "link_title": "",
+    "link_summary": "",
+    "link_theme": "",
+    "withdrawn": False,
+    "conflict": False,
+}
+
+
+def _form_values(file: files.OverridesFile, values: dict[str, Any]) -> dict[str, Any]:
+    """What the forms show: what was typed, else what the overrides file holds."""
+    shown = {
+        **_FORM_DEFAULTS,
+        "fingerprint": file.fingerprint,
+        "subject": str(file.values.get("subject") or ""),
+        "preheader": str(file.values.get("preheader") or ""),
+        "edito": file.edito,
+        **values,
+    }
+    shown["edito_html"] = Overrides(edito_markdown=str(shown["edito"])).edito_html
+    return shown
 
 
 def _editable(store: Store, issue_id: str, language: str) -> None:
