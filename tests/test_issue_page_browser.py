@@ -82,3 +82,20 @@ def test_axe_finds_nothing_serious_on_the_issue_page(
     found["text"] = axe_violations(page)
     ctx.close()
     assert found == {"issue": [], "text": []}
+
+
+def test_the_keyboard_alone_pins_an_item(browser: Browser, site: RunningSite) -> None:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    _open_issue(page, site)
+    page.locator("body").focus()
+    wanted = "Épingler : Vélo partagé à Arras"
+    for _ in range(200):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == wanted:
+            break
+    assert page.evaluate("document.activeElement.textContent") == wanted
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#done")
+    expect(page.locator("h3", has_text="À la une")).to_be_visible()
+    ctx.close()

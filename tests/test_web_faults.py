@@ -102,6 +102,12 @@ def test_head_changes_nothing_on_any_route_that_changes_state_on_post(
             "/subscribe": [("/subscribe", form)],
             "/admin/login": [("/admin/login", {"email": "a@example.org", "password": "x" * 12})],
             "/admin/logout": [("/admin/logout", {"csrf": "x"})],
+            **{
+                f"/admin/issues/{{issue_id}}/{action}": [
+                    (f"/admin/issues/2026-W19/{action}", {"csrf": "x", "action": "pin"})
+                ]
+                for action in ("items", "texts", "links", "rebuild")
+            },
         }
         # Every route that changes state on POST is here: a new one must be added.
         app = create_app(site.config, keys=KEYS, smtp=parse_smtp_url(smtp_server.url))
