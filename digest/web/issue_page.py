@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -337,40 +338,50 @@ class IssuePage:
             return await self._render(request, issue_id, 409, error=error)
         session: StaffSession = request.scope[SESSION_KEY]
         with self._jobs_lock:
-            if not self._running(issue_id):
-                job = Job(issue_id, total=sum(s.enabled for s in self.config.sources))
+            job = None if self._running(issue_id) else Job(issue_id, self._feeds())
+            if job is not None:
                 self.jobs[issue_id] = job
-                thread = threading.Thread(
-                    target=self._run_job, args=(job, session.account.email), daemon=True
-                )
-                thread.start()
-        await self._audit(request, "issue_rebuild", issue_id, {})
+        if job is not None:  # written first: the history reads in the order things happened
+            await self._audit(request, "issue_rebuild", issue_id, {})
+            actor = session.account.email
+            threading.Thread(target=self._run_job, args=(job, actor), daemon=True).start()
         return RedirectResponse(f"/admin/issues/{issue_id}/rebuild", 303)
 
+    def _feeds(self) -> int:
+        return sum(source.enabled for source in self.config.sources)
+
     def _run_job(self, job: Job, actor: str) -> None:
-        """The background rebuild: fresh feeds, stored, then the audit entry of its end."""
+        """The background rebuild: fresh feeds, stored, then the audit entry of its end;
+        the job is marked finished whatever happens (else its page would refresh forever)."""
 
         def counted(result: SourceResult) -> None:
             job.done += 1
 
-        details: dict[str, Any]
-        with Store(self.config.store) as store:
-            try:
-                stored = self._build(store, job.issue_id, offline=False, on_source=counted)
-                job.withdrawn, job.warnings = stored.withdrawn, stored.build.warnings
-                action, details = "issue_rebuilt", {"withdrawn": stored.withdrawn}
-            except DigestError as exc:
-                job.error = _said(exc)
-                action, details = "issue_rebuild_failed", {"error": job.error}
-            except Exception as exc:  # the thread must end the job whatever happens
-                job.error = say(self.words, "issuepage.rebuild_crashed", error=type(exc).__name__)
-                action, details = "issue_rebuild_failed", {"error": job.error}
-                raise
-            finally:
-                job.finished = True
+        try:
+            with Store(self.config.store) as store:
+                action, details = self._rebuilt(store, job, counted)
                 staff.audit(
                     store, actor, action, details, now=self.site.clock(), issue=job.issue_id
                 )
+        except DigestError as exc:  # the store itself failed: said on the progress page
+            job.error = job.error or _said(exc)
+        except Exception as exc:
+            job.error = say(self.words, "issuepage.rebuild_crashed", error=type(exc).__name__)
+            raise
+        finally:
+            job.finished = True
+
+    def _rebuilt(
+        self, store: Store, job: Job, counted: Callable[[SourceResult], None]
+    ) -> tuple[str, dict[str, Any]]:
+        """Rebuild with fresh feeds; (audit action, details) of how it went."""
+        try:
+            stored = self._build(store, job.issue_id, offline=False, on_source=counted)
+        except DigestError as exc:
+            job.error = _said(exc)
+            return "issue_rebuild_failed", {"error": job.error}
+        job.withdrawn, job.warnings = stored.withdrawn, stored.build.warnings
+        return "issue_rebuilt", {"withdrawn": stored.withdrawn}
 
     async def progress(self, request: Request) -> Response:
         issue_id = self._issue_id(request)
