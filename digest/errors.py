@@ -2,6 +2,7 @@
 
     DigestError (message, hint, exit_code=1)
     ├── UsageError         a bad command line, or a request that cannot be done: exit 2
+    │   └── EditConflict   an overrides file changed since staff loaded it (digest.editing)
     ├── ConfigError        bad feeds.yaml or overrides file: lists every problem, exit 2
     ├── SettingError       a setting one command needs is missing or wrong (DIGEST_SECRET,
     │                      DIGEST_SMTP_URL, newsletter.sender), exit 2

@@ -98,6 +98,15 @@ def reference(value: Any) -> str | None:
     return None
 
 
+def written_name(url: str | None, guid: str | None) -> str | None:
+    """How the overrides file names an item: its URL, else its recap file (`name.md`)."""
+    if url:
+        return url
+    if guid and guid.startswith("file:"):
+        return guid.removeprefix("file:").rsplit("/", 1)[-1] + ".md"
+    return None
+
+
 def move_targets(config: Config) -> set[str]:
     """Section ids a `move:` may name: the themes, the fallback section and the agenda."""
     return {theme.id for theme in config.themes} | {FALLBACK_ID, AGENDA_ID}

@@ -71,7 +71,7 @@ def collect(
                 on_source(done[source.name])
     feeds = [s for s in config.sources if s.name not in done]
     if feeds:
-        read = collect_feeds(feeds, cache, _fetch_config(config), now, on_source, offline)
+        read = collect_feeds(feeds, cache, fetch_settings(config), now, on_source, offline)
         store.remember_fetches(entry for _result, entry in read if entry is not None)
         for result, _entry in read:
             done[result.name] = result
@@ -85,7 +85,7 @@ def probe_source(config: Config, source: SourceConfig, now: datetime) -> SourceR
     """
     if not _is_feed(source, False, {}):
         return _read_locally(source, config)
-    [(result, _entry)] = collect_feeds([source], {}, _fetch_config(config), now)
+    [(result, _entry)] = collect_feeds([source], {}, fetch_settings(config), now)
     return result
 
 
@@ -100,7 +100,7 @@ def _is_feed(source: SourceConfig, offline: bool, cache: dict[str, CachedFetch])
     return source.url is not None
 
 
-def _fetch_config(config: Config) -> FetchConfig:
+def fetch_settings(config: Config) -> FetchConfig:
     """The fetch limits, with a User-Agent naming the newsletter that reads the feeds."""
     if config.fetch.user_agent:
         return config.fetch
@@ -281,6 +281,36 @@ def store_issue(build: Build, store: Store) -> str | None:
     )
     store.set_issue_subject(build.issue.id, build.rendered.subject)
     return None
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What `build_and_store` did: the build, the status the store kept instead of it
+    (None: stored), and whether storing it withdrew an approval."""
+
+    build: Build
+    kept: str | None
+    withdrawn: bool
+
+
+def build_and_store(
+    config: Config,
+    period: Period,
+    now: datetime,
+    store: Store,
+    *,
+    offline: bool = False,
+    on_source: OnSource | None = None,
+) -> Stored:
+    """`digest build`'s build and store, shared with the console (an edit, "Reconstruire").
+
+    What was approved is what is sent: a rebuild that replaces an approved issue withdraws
+    the approval (store_issue stores it as "built"), and the caller says so."""
+    before = store.issue(period.name)
+    built = build_issue(config, period, now, store, offline=offline, on_source=on_source)
+    kept = store_issue(built, store)
+    withdrawn = kept is None and before is not None and before.status == "approved"
+    return Stored(built, kept, withdrawn)
 
 
 # -- the cron job ---------------------------------------------------------------------

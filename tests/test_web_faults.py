@@ -116,6 +116,12 @@ def test_head_changes_nothing_on_any_route_that_changes_state_on_post(
                 (f"/admin/subscribers/{confirmed}/erase", {"csrf": "x", "confirm": "yes"})
             ],
             "/admin/sources/test": [("/admin/sources/test", {"source": "Récits"})],
+            **{
+                f"/admin/issues/{{issue_id}}/{action}": [
+                    (f"/admin/issues/2026-W19/{action}", {"csrf": "x", "action": "pin"})
+                ]
+                for action in ("items", "texts", "links", "rebuild")
+            },
         }
         # Every route that changes state on POST is here: a new one must be added.
         app = create_app(site.config, keys=KEYS, smtp=parse_smtp_url(smtp_server.url))

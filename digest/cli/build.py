@@ -124,7 +124,7 @@ def build(
     offline: bool,
     open_browser: bool,
 ) -> None:
-    from ..pipeline import build_issue, store_issue, write_issue
+    from ..pipeline import build_and_store, write_issue
     from ..store import Store
 
     config = state.config
@@ -142,12 +142,9 @@ def build(
             done.append(source_result)
             progress(len(done), total)
 
-        before = store.issue(period.name)
-        result = build_issue(config, period, now, store, offline=offline, on_source=on_source)
-        kept_as = store_issue(result, store)
-        kept = _kept_note(store, period.name, kept_as, config)
-    # What was approved is what is sent: a rebuild withdraws the approval, say so.
-    withdrawn = kept_as is None and before is not None and before.status == "approved"
+        stored = build_and_store(config, period, now, store, offline=offline, on_source=on_source)
+        result, withdrawn = stored.build, stored.withdrawn
+        kept = _kept_note(store, period.name, stored.kept, config)
     paths = write_issue(result, out)
     stats = result.issue.stats
     lines = build_summary(

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from ..models import Issue, Item, Section, SourceResult
+from ..overrides import written_name
 from ..text import sanitized_links
 
 
@@ -22,6 +23,8 @@ def item_data(item: Item, reason: str | None = None) -> dict[str, Any]:
         "key": item.key,
         "title": item.title,
         "url": item.url,
+        # How the per-issue overrides file names it (the console's pin/exclude/move write it).
+        "ref": written_name(item.url, item.guid),
         "published": _when(item.published),
         "source": item.source,
         "summary": item.summary_text,

@@ -22,6 +22,7 @@ from ..tokens import Keys
 from .archive import Archive
 from .console import Console, ConsoleGuard
 from .health import SourcePages
+from .issue_page import IssuePage
 from .pages import Pages
 from .people import IMPORT_PATH, MAX_IMPORT_BYTES, SubscriberPages
 from .security import BodyLimit, SecurityHeaders
@@ -113,6 +114,7 @@ def create_app(
         *Sending(console).routes(),  # test send, approval, report (digest/web/sending.py)
         *SubscriberPages(console).routes(),
         *SourcePages(console).routes(),
+        *IssuePage(console).routes(),
     ]
     # A CSV to import may be larger than a form: only there, and read only once the
     # guard has found a session (the guard refuses without reading the body).
