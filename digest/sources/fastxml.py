@@ -132,7 +132,7 @@ def _tree(data: bytes) -> tuple[ET.Element, Names]:
     parser.close()
     root: ET.Element | None = None
     names = Names()
-    for event, value in parser.read_events():
+    for event, value in cast(Iterator[tuple[str, Any]], parser.read_events()):
         if event == "start-ns":
             prefix, uri = cast(tuple[str, str], value)
             names.bind(prefix, uri)
