@@ -3,8 +3,8 @@
 `rss_feed(data, headers)` reads the UTF-8 bytes parse_feed hands feedparser (decoded by
 feedparser's own rules, DOCTYPE removed) with the standard library's C-accelerated
 ElementTree and gives the same feedparser-shaped entries, the feed's link, links and
-language; or None, and parse_feed falls back to feedparser. It is about ten times cheaper
-than feedparser (BENCHMARKS.md, session 6), and exactness beats breadth: anything outside
+language; or None, and parse_feed falls back to feedparser. It costs about a quarter of
+feedparser's time (BENCHMARKS.md, session 6), and exactness beats breadth: anything outside
 the subset below is declined, never approximated. tests/test_fastxml.py proves it: every
 corpus file and the benchmark's feeds give the same Items both ways, or are declined.
 
@@ -12,7 +12,8 @@ The subset, read as feedparser's strict (expat) parser reads it:
 - well-formed XML (expat, as feedparser's strict parser), no DOCTYPE (parse_feed removed
   it; expat then expands only the five predefined entities and character references),
   no Content-Language header; `<rss version="2.x">` whose only child is a `<channel>`
-  without attributes, and no `lang`/`base` attribute (xml:lang, xml:base) anywhere.
+  without attributes; no `lang`/`base` attribute (xml:lang, xml:base) anywhere but an
+  xml:lang on the root (feedparser gives it to the feed and to every text's details).
 - channel: its `link` (text, or Atom link attributes), `language` / `dc:language`,
   `image` (with leaf children url, title, link, width, height, description), `item`s,
   any other leaf element but a few that feedparser would read as entries or content, and
@@ -20,17 +21,18 @@ The subset, read as feedparser's strict (expat) parser reads it:
 - item (no attributes), every child a leaf with feedparser's handling copied exactly:
   title / dc:title (feedparser's HTML guess), link (text, or attributes: Atom links),
   guid / id (isPermaLink), description / dc:description and content:encoded (once each
-  at most, description first or not), pubDate and the other dates (feedparser's date
+  at most; a second description or itunes:summary before any content:encoded is content,
+  as feedparser reads it), pubDate and the other dates (feedparser's date
   parser), category / dc:subject, author / dc:creator / itunes:author, enclosure,
   media:content, media:thumbnail (no text), feedburner:origLink; a few handlers that
-  write nothing an Item reads (itunes:image, itunes:explicit...); and any element
+  write nothing an Item reads (itunes:image, itunes:explicit, image...); any element
   feedparser has no handler for and stores under a key an Item never reads.
 - namespaces: feedparser names an element by its namespace's usual prefix (content, dc,
   media...) or, for other namespaces, by the document's prefix: a prefix bound to two
   namespaces, a namespace bound to two prefixes, or a usual prefix bound elsewhere is
   declined.
 Declined, among others: RSS 0.9x and 1.0, Atom, xml:base, child elements in a title or
-description (inline XHTML), media:group, source, itunes:summary, media:title.
+description (inline XHTML), media:group, media:title, source, georss, a third summary.
 
 Every text value goes through what feedparser's `pop` does to it (strip, URI join,
 the UTF-8-read-as-latin-1 repair, windows-1252 code points), and dates through its own
