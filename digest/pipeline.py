@@ -8,10 +8,12 @@ leaves no half-written issue (pelican's habit). The clock is a parameter: `now`.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -185,6 +187,36 @@ def build_issue(
     on_source: OnSource | None = None,
 ) -> Build:
     """Collect, select, arrange and render the issue of `period` (nothing is written)."""
+    with _collector_paused():
+        return _build(config, period, now, store, offline, on_source)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the build, then back as it was.
+
+    Why: a build makes hundreds of thousands of small objects (10,000 items, their words,
+    their sections) that all live until it ends, and the collector kept walking them: 0.1 s
+    of select and 0.1 s of themes in a 2 s rebuild (BENCHMARKS.md). A build makes little
+    cyclic garbage; what it makes is collected after it, with everything else.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(
+    config: Config,
+    period: Period,
+    now: datetime,
+    store: Store,
+    offline: bool,
+    on_source: OnSource | None,
+) -> Build:
     results = collect(config, store, now, offline, _preparing(on_source))
     if results and not any(r.ok for r in results):
         raise _nothing_read(results, staff_language(config))

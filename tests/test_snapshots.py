@@ -3,6 +3,7 @@ online. Real parts: a feeds.yaml on disk, a SQLite store, the loopback feed serv
 
 from __future__ import annotations
 
+import gc
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,3 +131,44 @@ def test_a_snapshot_must_be_a_file_of_a_url_feed(tmp_path: Path) -> None:
         "feeds.yaml:9: sources[1].snapshot: only for a feed given by `url:`"
         " (it is a copy of that feed)",
     ]
+
+
+def test_a_build_pauses_the_cyclic_collector_and_gives_it_back(tmp_path: Path) -> None:
+    """build_issue turns Python's cyclic GC off while it runs (pipeline._collector_paused:
+    measured 0.2 s of a 2 s rebuild) and back on after, even when the build fails; the
+    parse workers turn theirs on."""
+    from digest.errors import SourceError
+    from digest.period import week_period
+    from digest.pipeline import build_issue
+    from digest.sources.feedpool import worker_init
+
+    config = load_config(write_config(tmp_path, "https://partenaire.example.org/feed"))
+    period = week_period("2023-W19", config.newsletter.tz)
+    seen: list[bool] = []
+    with Store(config.store) as store:
+        build = build_issue(
+            config,
+            period,
+            NOW,
+            store,
+            offline=True,
+            on_source=lambda r: seen.append(gc.isenabled()),
+        )
+        assert build.issue.id == "2023-W19" and seen == [False] and gc.isenabled()
+        nothing = tmp_path / "nothing" / "feeds.yaml"  # offline, nothing cached: it fails
+        nothing.parent.mkdir()
+        nothing.write_text(
+            "newsletter:\n  title: Lettre test\nsources:\n"
+            '  - name: "Partenaire"\n    url: "https://partenaire.example.org/feed"\n',
+            encoding="utf-8",
+        )
+        broken = load_config(nothing)
+        with pytest.raises(SourceError), Store(broken.store) as other:
+            build_issue(broken, period, NOW, other, offline=True)
+        assert gc.isenabled()
+    gc.disable()
+    try:
+        worker_init()
+        assert gc.isenabled()
+    finally:
+        gc.enable()

@@ -7,6 +7,7 @@ feed of its size needs. Items are frozen dataclasses: they come back pickled.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -67,6 +68,9 @@ class ParseTimeout(BaseException):
 
 
 def worker_init(language: str | None = None) -> None:
+    # A build pauses the cyclic collector (pipeline.build_issue); forked workers inherit
+    # that, but a parse of a hostile feed may make cyclic garbage: theirs runs.
+    gc.enable()
     if language is not None:
         set_staff_language(language)
     signal.signal(signal.SIGVTALRM, _parse_timeout)
