@@ -342,3 +342,22 @@ def test_feedparser_reads_with_the_buffered_driver_and_sees_the_same_feeds() -> 
         assert buffered.entries == plain.entries, path.name
         assert buffered.feed == plain.feed, path.name
         assert buffered.get("bozo") == plain.get("bozo"), path.name
+
+
+@pytest.mark.parametrize("element", ["summary_detail", "title_detail", "links"])
+def test_an_item_element_named_like_a_feedparser_key_leaves_out_that_item_only(
+    element: str,
+) -> None:
+    """feedparser keeps unknown elements under their own names, which can be its own keys
+    (`<links>x</links>` makes `entry["links"]` a string): that entry cannot be read, the
+    feed's other items still are (before, the whole feed failed with an AttributeError)."""
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        "<link>https://partenaire.example.org/</link>"
+        f"<item><title>Un</title><link>https://partenaire.example.org/1</link><{element}>x"
+        f"</{element}></item><item><title>Deux</title>"
+        "<link>https://partenaire.example.org/2</link></item></channel></rss>"
+    ).encode()
+    for fast_path in (True, False):
+        items = parse_feed(body, SOURCE, SOURCE.url, fast_path=fast_path)
+        assert [item.title for item in items] == ["Deux"]

@@ -249,7 +249,7 @@ def _items(
     items: list[Item] = []
     keys: set[str] = set()
     guids: set[str] = set()
-    read = (entry_to_item(entry, source, base, atom, language) for entry in entries)
+    read = (_entry_item(entry, source, base, atom, language) for entry in entries)
     for item in distinguish_fragments(with_feed_language([i for i in read if i is not None])):
         if item.key in keys or (item.guid is not None and item.guid in guids):
             continue
@@ -258,6 +258,19 @@ def _items(
             guids.add(item.guid)
         items.append(item)
     return tuple(items)
+
+
+def _entry_item(
+    entry: Any, source: SourceConfig, base: str | None, atom: bool, language: str | None
+) -> Item | None:
+    """entry_to_item, or None for an entry whose fields feedparser left in a shape no feed
+    means (an RSS item with its own `<links>` or `<title_detail>` element: feedparser keeps
+    unknown elements under their own names, which are its keys too). Such an entry is left
+    out and the rest of the feed is read, rather than the whole feed failing."""
+    try:
+        return entry_to_item(entry, source, base, atom, language)
+    except (AttributeError, TypeError, KeyError, IndexError):
+        return None
 
 
 def entry_to_item(
