@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import StoreError
 from ..i18n import t
-from .base import StoreBase
+from .base import StoreBase, moment
 from .people import ERASED
 
 # The error text to keep: none for a subscriber erased meanwhile (a reply that arrives after
@@ -91,7 +91,8 @@ class OutboxQueries(StoreBase):
         return str(row[0]) if row else ""
 
     def freeze_audience(self, issue_id: str, domain: str, now: datetime) -> int:
-        """Create one pending row per confirmed subscriber and mark the issue 'sending'.
+        """Create one pending row per confirmed subscriber not paused at `now` and mark the
+        issue 'sending'.
 
         One transaction, so the audience is all or nothing; later calls add no row (a new
         subscriber gets the next issue). Returns the audience size.
@@ -102,8 +103,11 @@ class OutboxQueries(StoreBase):
             if status is None:
                 raise StoreError(t("store.no_issue", issue=issue_id), hint=t("store.no_issue_hint"))
             if status[0] not in ("sending", "sent"):  # built, approved, or skipped and forced
+                # A reader who paused is left out until the pause ends (people.pause).
                 reader = db.execute(
-                    "SELECT id FROM subscribers WHERE status = 'confirmed' ORDER BY id"
+                    "SELECT id FROM subscribers WHERE status = 'confirmed'"
+                    " AND (paused_until IS NULL OR paused_until <= ?) ORDER BY id",
+                    (moment(now),),
                 )
                 while chunk := reader.fetchmany(FETCH):
                     db.executemany(

@@ -22,6 +22,7 @@ from ..tokens import Keys
 from .archive import Archive
 from .console import Console, ConsoleGuard
 from .pages import Pages
+from .preferences import PreferencePage
 from .security import BodyLimit, SecurityHeaders
 from .site import Site
 from .storage import RETRY_AFTER, StoreBusy
@@ -39,6 +40,7 @@ def create_app(
     """The site for `config`. The clock defaults to the real UTC time (tests pass their own)."""
     site = Site(config, keys, smtp, clock or _utc_now)
     pages, archive, console = Pages(site), Archive(site), Console(site)
+    preferences = PreferencePage(site)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -89,6 +91,7 @@ def create_app(
         Route("/embed", pages.embed, methods=["GET"]),
         Route("/confirm/{token}", pages.confirm, methods=["GET", "POST"]),
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
+        Route("/preferences/{token}", preferences.handle, methods=["GET", "POST"]),
         Route("/archives/", archive.index, methods=["GET"]),
         Route("/archives/feed.xml", archive.feed, methods=["GET"]),
         Route("/archives/{issue}/", archive.issue, methods=["GET"]),

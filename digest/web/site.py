@@ -168,6 +168,7 @@ MESSAGE_PAGES = {
     "confirmed": (N_("site.confirmed_title"), N_("site.confirmed_text")),
     "already": (N_("site.already_title"), N_("site.already_text")),
     "expired": (N_("site.expired_title"), N_("site.expired_text")),
+    "pref_expired": (N_("site.expired_title"), N_("site.pref_expired_text")),
     "invalid": (N_("site.invalid_title"), N_("site.invalid_text")),
     "unsubscribed": (N_("site.unsubscribed_title"), N_("site.unsubscribed_text")),
     "already_out": (N_("site.already_out_title"), N_("site.already_out_text")),
