@@ -288,9 +288,7 @@ def pause(
     return until if store.pause(subscriber_id, until, now, source=source, ip=ip) else None
 
 
-def resume(
-    store: Store, subscriber_id: int, *, now: datetime, source: str, ip: str | None
-) -> bool:
+def resume(store: Store, subscriber_id: int, *, now: datetime, source: str, ip: str | None) -> bool:
     """End a reader's pause now: the next issue reaches them. True if one was running."""
     return store.resume(subscriber_id, now, source=source, ip=ip)
 

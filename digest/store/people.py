@@ -247,12 +247,14 @@ class SubscriberQueries(StoreBase):
             quoted = [text for text in (row or ()) if text]
             db.execute(
                 "UPDATE subscribers SET email = NULL, name = '', status = 'erased',"
-                " themes = '', pending_themes = NULL, updated_at = ? WHERE id = ?",
+                " themes = '', pending_themes = NULL, paused_until = NULL, updated_at = ?"
+                " WHERE id = ?",
                 (when, subscriber_id),
             )
             # What someone chose to read says something about them: it goes with the IPs.
             db.execute(
-                "UPDATE consent_log SET ip = NULL, themes = NULL WHERE subscriber_id = ?",
+                "UPDATE consent_log SET ip = NULL, themes = NULL, paused_until = NULL"
+                " WHERE subscriber_id = ?",
                 (subscriber_id,),
             )
             db.execute(
