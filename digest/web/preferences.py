@@ -13,6 +13,7 @@ counts the changes; leaving is never limited.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,6 +45,15 @@ SOURCE = "preferences"  # the consent log's source for what this page changes
 Change = Callable[[Store], "str | None"]
 
 
+@dataclass(frozen=True)
+class Asker:
+    """Who asks for a change, when, and from where (the consent log's IP)."""
+
+    id: int
+    now: datetime
+    ip: str
+
+
 class PreferencePage:
     """GET, HEAD and POST of `/preferences/{token}`."""
 
@@ -68,7 +78,7 @@ class PreferencePage:
                 lambda db: unsubscribe(db, subscriber_id, now=now, source=SOURCE, ip=ip)
             )
             return site.message(request, "unsubscribed")
-        change = self._change(action, form, subscriber_id, now, ip)
+        change = self._change(action, form, Asker(subscriber_id, now, ip))
         if change is None:  # a form this page did not write: shown again, unchanged
             return await self._show(request, subscriber_id, status=400)
         if not site.per_ip.hit(limit_key(ip)):
@@ -78,41 +88,45 @@ class PreferencePage:
             return site.message(request, "already_out", subscribe_again=True)
         return await self._show(request, subscriber_id, notice=notice)
 
-    def _change(
-        self, action: str, form: FormData, subscriber_id: int, now: datetime, ip: str
-    ) -> Change | None:
+    def _change(self, action: str, form: FormData, who: Asker) -> Change | None:
         """What the POST asks, as a function of the store; None if it asks nothing known."""
-        words = self.site.words
         if action == "save":
-            known = [theme.id for theme in self.site.config.themes]
-            themes = form_themes((str(v) for v in form.getlist("themes")), known)
-            name = str(form.get("name", ""))
-
-            def save(db: Store) -> str | None:
-                done = change_preferences(
-                    db, subscriber_id, themes=themes, name=name, now=now, source=SOURCE, ip=ip
-                )
-                return None if done is None else say(words, "site.pref_saved")
-
-            return save
+            return self._save(form, who)
         if action == "pause" and _weeks(form) in PAUSE_WEEKS:
-            weeks = _weeks(form)
-
-            def pause_it(db: Store) -> str | None:
-                until = pause(db, subscriber_id, weeks, now=now, source=SOURCE, ip=ip)
-                return None if until is None else self._paused_text(until)
-
-            return pause_it
+            return self._pause(_weeks(form), who)
         if action == "resume":
-
-            def resume_it(db: Store) -> str | None:
-                resume(db, subscriber_id, now=now, source=SOURCE, ip=ip)
-                current = db.subscriber(subscriber_id)
-                confirmed = current is not None and current.status == "confirmed"
-                return say(words, "site.pref_resumed") if confirmed else None
-
-            return resume_it
+            return self._resume(who)
         return None
+
+    def _save(self, form: FormData, who: Asker) -> Change:
+        known = [theme.id for theme in self.site.config.themes]
+        themes = form_themes((str(v) for v in form.getlist("themes")), known)
+        name, saved = str(form.get("name", "")), say(self.site.words, "site.pref_saved")
+
+        def save(db: Store) -> str | None:
+            done = change_preferences(
+                db, who.id, themes=themes, name=name, now=who.now, source=SOURCE, ip=who.ip
+            )
+            return None if done is None else saved
+
+        return save
+
+    def _pause(self, weeks: int, who: Asker) -> Change:
+        def pause_it(db: Store) -> str | None:
+            until = pause(db, who.id, weeks, now=who.now, source=SOURCE, ip=who.ip)
+            return None if until is None else self._paused_text(until)
+
+        return pause_it
+
+    def _resume(self, who: Asker) -> Change:
+        resumed = say(self.site.words, "site.pref_resumed")
+
+        def resume_it(db: Store) -> str | None:
+            resume(db, who.id, now=who.now, source=SOURCE, ip=who.ip)
+            current = db.subscriber(who.id)
+            return resumed if current is not None and current.status == "confirmed" else None
+
+        return resume_it
 
     async def _show(
         self, request: Request, subscriber_id: int, *, status: int = 200, notice: str = ""
