@@ -284,7 +284,7 @@ def pause(
             t("sub.pause.weeks", weeks=weeks, allowed=", ".join(map(str, PAUSE_WEEKS))),
             hint=t("sub.pause.weeks_hint"),
         )
-    until = now + timedelta(weeks=weeks)
+    until = (now + timedelta(weeks=weeks)).replace(microsecond=0)  # as the store keeps it
     return until if store.pause(subscriber_id, until, now, source=source, ip=ip) else None
 
 

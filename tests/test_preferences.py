@@ -105,6 +105,12 @@ def test_changes_are_logged_and_only_for_a_confirmed_reader(store: Store) -> Non
     assert pause(store, gone, 4, now=NOW, source="t", ip=None) is None
     with pytest.raises(Exception, match="4, 8"):
         pause(store, reader, 5, now=NOW, source="t", ip=None)
+    # Leaving ends a pause: a reader who comes back gets the next issue.
+    pause(store, reader, 4, now=NOW, source="t", ip=None)
+    store.change_status(reader, "unsubscribed", ("confirmed",), NOW, event="u", source="t")
+    store.change_status(reader, "confirmed", ("unsubscribed",), NOW, event="c", source="t")
+    found = store.subscriber(reader)
+    assert found is not None and found.paused_until is None
 
 
 def test_the_csv_shows_a_running_pause_in_a_last_column(store: Store) -> None:
@@ -141,6 +147,8 @@ def test_a_paused_reader_is_left_out_until_the_pause_ends(
         pause(store, lea, 4, now=NOW, source="t", ip=None)
         for week in ("2023-W19", "2023-W24"):
             store_issue(store, issue_id=week)
+        # `send --dry-run` counts as the send will: the paused reader is left out.
+        assert store.recipients_preview("2023-W19", 10, NOW) == (1, ["bob@example.org"])
         send(config, store, smtp_server, "2023-W19", NOW)
         assert [list(m.rcpt_tos) for m in smtp_server.wait_for(1)] == [["bob@example.org"]]
         # Four weeks later the pause is over: delivery resumes by itself.

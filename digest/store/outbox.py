@@ -266,10 +266,11 @@ class OutboxQueries(StoreBase):
             for r in chunk:
                 yield Problem(r[0], r[1], r[2], r[3], bool(r[4]), r[5])
 
-    def recipients_preview(self, issue_id: str, limit: int) -> tuple[int, list[str]]:
+    def recipients_preview(self, issue_id: str, limit: int, now: datetime) -> tuple[int, list[str]]:
         """Who a send would reach now: the count and the first `limit` addresses.
 
-        Before sending starts, the confirmed subscribers; after, the rows still to try.
+        Before sending starts, the confirmed subscribers not paused at `now` (as
+        freeze_audience takes them); after, the rows still to try.
         """
         if self.audience(issue_id):
             where = (
@@ -278,7 +279,10 @@ class OutboxQueries(StoreBase):
             )
             args: tuple[str, ...] = (issue_id,)
         else:
-            where, args = "WHERE s.status = 'confirmed'", ()
+            where = (
+                "WHERE s.status = 'confirmed' AND (s.paused_until IS NULL OR s.paused_until <= ?)"
+            )
+            args = (moment(now),)
         count = self.db.execute(f"SELECT COUNT(*) FROM subscribers s {where}", args).fetchone()
         first = self.db.execute(
             f"SELECT s.email FROM subscribers s {where} ORDER BY s.id LIMIT ?", (*args, limit)

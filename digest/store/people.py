@@ -123,7 +123,8 @@ class SubscriberQueries(StoreBase):
     ) -> bool:
         """Move to `status` only from one of `allowed_from` (atomic); log it. True if moved.
         `themes`: set them too (None: leave them). A choice waiting for confirmation is
-        dropped: the next one is made afresh."""
+        dropped: the next one is made afresh, and so is a pause (a reader who leaves and
+        comes back gets the next issue)."""
         when = now.isoformat()
         stamp = {"confirmed": "confirmed_at", "unsubscribed": "unsubscribed_at"}.get(status)
         extra = f", {stamp} = ?" if stamp else ""
@@ -134,7 +135,8 @@ class SubscriberQueries(StoreBase):
             cursor = db.execute(
                 # An email owed for the old status is not owed for the new one.
                 "UPDATE subscribers SET status = ?, updated_at = ?, confirm_due_at = NULL,"
-                f" confirm_attempts = 0, pending_themes = NULL{extra}"
+                " confirm_attempts = 0, pending_themes = NULL, paused_until = NULL"
+                f"{extra}"
                 f" WHERE id = ? AND status IN ({marks})",
                 (status, when, *values, subscriber_id, *allowed_from),
             )
