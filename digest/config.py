@@ -196,6 +196,11 @@ class SiteConfig:
     )
     window: float = setting(3600.0, "seconds of the rate-limit window", check=_positive)
     confirm_days: int = setting(7, "days a confirmation link stays valid", check=_positive)
+    preferences_days: int = setting(
+        180,
+        "days the preferences link of an email stays valid after it was sent",
+        check=_positive,
+    )
 
 
 @dataclass(frozen=True)

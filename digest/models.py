@@ -152,6 +152,7 @@ class Subscriber:
     unsubscribed_at: datetime | None = None
     themes: tuple[str, ...] = ()  # the theme ids chosen, sorted; none: every theme
     pending_themes: tuple[str, ...] | None = None  # chosen on the form, applied on confirming
+    paused_until: datetime | None = None  # no issue is sent to them before this (UTC)
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ class ConsentRecord:
     ip: str | None = None
     email_hash: str | None = None
     themes: tuple[str, ...] | None = None  # the set the event chose or applied (None: untouched)
+    paused_until: datetime | None = None  # the end of the pause a 'pause' event set
 
 
 # Section ids of the sections every issue may have besides the configured themes. Shared by

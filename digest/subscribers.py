@@ -9,6 +9,11 @@ Themes: a subscriber receives the themes it chose, or every theme when it chose 
 set them (`add --themes`, an import's `themes` column); the subscribe form's choice waits
 with the pending address and is applied when it is confirmed. A confirmed reader's themes
 are never changed by the form, which anyone can send with anyone's address.
+
+The preference centre (web/preferences.py, reached with a signed link of its own): a
+confirmed reader changes their themes and name, pauses for PAUSE_WEEKS (no issue is sent
+to them until the pause ends; delivery then resumes by itself) or resumes at once. Themes,
+pauses and resumptions go in the consent log; every change applies from the next issue.
 `erase` (GDPR) removes the
 address, name and IPs, from every table (the outbox's error texts quote addresses) and from
 the free pages and WAL of the store file, and keeps only an anonymised record: the row id and
@@ -23,7 +28,7 @@ import io
 import re
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -41,6 +46,7 @@ if TYPE_CHECKING:
 STATUSES = ("pending", "confirmed", "unsubscribed", "bounced")
 MAX_EMAIL_LENGTH = 254  # RFC 5321's forward-path limit, minus the angle brackets
 MAX_NAME_LENGTH = 200
+PAUSE_WEEKS = (4, 8)  # the pauses a reader may choose
 
 
 class BadAddress(DigestError):
@@ -264,6 +270,52 @@ def unsubscribe(
         source=source,
         ip=ip,
     )
+
+
+def change_preferences(
+    store: Store,
+    subscriber_id: int,
+    *,
+    themes: tuple[str, ...],
+    name: str,
+    now: datetime,
+    source: str,
+    ip: str | None,
+) -> bool | None:
+    """A confirmed reader's own choice of themes (from `form_themes`; none: every theme)
+    and name. True if anything changed, False if nothing did, None if the reader is not
+    confirmed (left, bounced or erased meanwhile: nothing is written)."""
+    with store.transaction():
+        current = store.subscriber(subscriber_id)
+        if current is None or current.status != "confirmed":
+            return None
+        moved = store.set_themes(subscriber_id, themes, now, source=source, ip=ip)
+        renamed = store.set_name(subscriber_id, clean_name(name), now)
+    return moved or renamed
+
+
+def pause(
+    store: Store, subscriber_id: int, weeks: int, *, now: datetime, source: str, ip: str | None
+) -> datetime | None:
+    """No issue for a confirmed reader during `weeks` (one of PAUSE_WEEKS) from `now`; then
+    delivery resumes by itself. The end of the pause, or None if not confirmed."""
+    if weeks not in PAUSE_WEEKS:
+        raise UsageError(
+            t("sub.pause.weeks", weeks=weeks, allowed=", ".join(map(str, PAUSE_WEEKS))),
+            hint=t("sub.pause.weeks_hint"),
+        )
+    until = (now + timedelta(weeks=weeks)).replace(microsecond=0)  # as the store keeps it
+    return until if store.pause(subscriber_id, until, now, source=source, ip=ip) else None
+
+
+def resume(store: Store, subscriber_id: int, *, now: datetime, source: str, ip: str | None) -> bool:
+    """End a reader's pause now: the next issue reaches them. True if one was running."""
+    return store.resume(subscriber_id, now, source=source, ip=ip)
+
+
+def paused(subscriber: Subscriber, now: datetime) -> bool:
+    """Whether no issue is sent to `subscriber` at `now` because of a pause."""
+    return subscriber.paused_until is not None and subscriber.paused_until > now
 
 
 def add(
@@ -584,8 +636,11 @@ def listing(store: Store, status: str | None = None, theme: str | None = None) -
     return store.subscribers(status, theme)
 
 
-def to_csv(subscribers: list[Subscriber], *, excel: bool = False) -> str:
-    """CSV with a header row: email,status,name,language,created_at,confirmed_at,...
+def to_csv(
+    subscribers: list[Subscriber], *, excel: bool = False, now: datetime | None = None
+) -> str:
+    """CSV with a header row: email,status,name,language,created_at,confirmed_at,...,
+    themes,paused_until (the end of a pause still running at `now`, else empty).
 
     The values as stored: what scripts read, and what `import` reads back as itself.
     `excel`: `;`-separated with CRLF line ends, which French Excel splits into columns (the
@@ -605,11 +660,14 @@ def to_csv(subscribers: list[Subscriber], *, excel: bool = False) -> str:
         "confirmed_at",
         "unsubscribed_at",
         "themes",
+        "paused_until",
     ]
     writer.writerow(fields)
     for s in subscribers:
         row = {f: "" if v is None else str(_plain(v)) for f, v in asdict(s).items()}
         row["themes"] = " ".join(s.themes)  # ids: [a-z0-9_-], nothing to guard
+        if now is not None and not paused(s, now):
+            row["paused_until"] = ""  # a pause that ended: delivery has resumed
         if excel:
             row["name"] = guarded(row["name"])  # the only free text: the rest is ours
         writer.writerow([row[f] for f in fields])

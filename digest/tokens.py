@@ -1,4 +1,5 @@
-"""Signed tokens for the links in emails: confirm (expires) and unsubscribe (never expires).
+"""Signed tokens for the links in emails: confirm and preferences (both expire) and
+unsubscribe (never expires).
 
 A token is HMAC-SHA256 over (purpose, subscriber id, issue time, key id) with a key from
 `DIGEST_SECRET`. That variable may hold several comma-separated keys for rotation: the first
@@ -7,6 +8,12 @@ over. The key id is derived from the key itself, not its position, so reordering
 
     c.<id>.<issued>.<kid>.<mac>   confirm: valid for `max_age` after <issued>
     u.<id>.<kid>.<mac>            unsubscribe: valid forever (an old email must still work)
+    p.<id>.<issued>.<kid>.<mac>   preferences: valid for `max_age` after <issued> (the send)
+
+The purpose is both the first letter and part of what the MAC covers, so a token made for
+one purpose never reads as another: the preference link (which shows a name and themes,
+and may be forwarded with the email) cannot unsubscribe, and the unsubscribe link cannot
+open the preferences.
 """
 
 from __future__ import annotations
@@ -27,9 +34,10 @@ from .i18n import t
 SECRET_ENV = "DIGEST_SECRET"
 CONFIRM = "c"
 UNSUBSCRIBE = "u"
+PREFERENCES = "p"
 MIN_KEY_LENGTH = 16
 _SHAPE = re.compile(
-    r"(?P<purpose>[cu])\.(?P<id>[1-9][0-9]{0,17})(?:\.(?P<issued>[0-9]{1,12}))?"
+    r"(?P<purpose>[cup])\.(?P<id>[1-9][0-9]{0,17})(?:\.(?P<issued>[0-9]{1,12}))?"
     r"\.(?P<kid>[0-9a-f]{8})\.(?P<mac>[A-Za-z0-9_-]{22})"
 )
 
@@ -41,7 +49,7 @@ class BadToken(DigestError):
 
 
 class ExpiredToken(BadToken):
-    """A genuine confirm token, too old to be used."""
+    """A genuine confirm or preferences token, too old to be used."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,7 @@ def key_id(key: bytes) -> str:
 
 
 def make_token(keys: Keys, purpose: str, subscriber_id: int, now: datetime | None = None) -> str:
-    """A token for `purpose` (CONFIRM needs `now`, the issue time)."""
+    """A token for `purpose` (CONFIRM and PREFERENCES need `now`, the issue time)."""
     kid = key_id(keys.signing)
     issued = "" if purpose == UNSUBSCRIBE else str(int(_required(now).timestamp()))
     mac = _mac(keys.signing, purpose, subscriber_id, issued, kid)
@@ -107,7 +115,7 @@ def read_token(
     expected = _mac(key, purpose, subscriber_id, issued, match["kid"]) if key else ""
     if not key or not hmac.compare_digest(expected, match["mac"]):
         raise BadToken(t("token.invalid"), hint=t("token.forged_hint"))
-    if purpose == CONFIRM and max_age is not None:
+    if purpose != UNSUBSCRIBE and max_age is not None:
         age = _required(now).timestamp() - int(issued)
         if age > max_age.total_seconds() or age < -300:  # 5 min of clock skew between hosts
             raise ExpiredToken(t("token.expired"), hint=t("token.expired_hint"))
@@ -126,6 +134,15 @@ def unsubscribe_url(config: Config, subscriber_id: int, keys: Keys | None = None
     return f"{_base(config)}/unsubscribe/{token}"
 
 
+def preferences_url(
+    config: Config, subscriber_id: int, now: datetime, keys: Keys | None = None
+) -> str:
+    """The footer's link to the reader's preference page (`/preferences/<token>`), valid
+    for `site.preferences_days` after `now` (when the email is sent)."""
+    token = make_token(keys or load_keys(), PREFERENCES, subscriber_id, now)
+    return f"{_base(config)}/preferences/{token}"
+
+
 def _mac(key: bytes, purpose: str, subscriber_id: int, issued: str, kid: str) -> str:
     message = f"digest-link-v1|{purpose}|{subscriber_id}|{issued}|{kid}".encode()
     digest = hmac.new(key, message, hashlib.sha256).digest()[:16]
@@ -138,5 +155,5 @@ def _base(config: Config) -> str:
 
 def _required(now: datetime | None) -> datetime:
     if now is None:
-        raise ValueError("a confirm token needs `now`")
+        raise ValueError("a confirm or preferences token needs `now`")
     return now

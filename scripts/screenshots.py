@@ -19,6 +19,8 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from digest.render import render_issue  # noqa: E402
+from digest.store import Store  # noqa: E402
+from digest.tokens import PREFERENCES, make_token  # noqa: E402
 from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.golden_plugin import golden_issue, make_config  # noqa: E402
 from tests.site_look import (  # noqa: E402
@@ -29,7 +31,7 @@ from tests.site_look import (  # noqa: E402
     open_page,
     publish_issue,
 )
-from tests.web_support import running_site  # noqa: E402
+from tests.web_support import KEYS, RunningSite, running_site  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 SHOTS = [  # (file name, page, width, scheme)
@@ -56,7 +58,8 @@ def main() -> None:
             Path(folder), "smtp://127.0.0.1:9", extra=THEMES, newsletter=LOOK
         ) as site:
             publish_issue(site)
-            for name, shown, width, scheme in SHOTS:
+            shots = [*SHOTS, ("site-preferences-375", _preferences(site), 375, "light")]
+            for name, shown, width, scheme in shots:
                 ctx = browser.new_context(
                     viewport={"width": width, "height": 900},
                     color_scheme=scheme,  # type: ignore[arg-type]
@@ -64,6 +67,18 @@ def main() -> None:
                 _save(open_page(ctx, site, shown), name)
                 ctx.close()
         browser.close()
+
+
+def _preferences(site: RunningSite) -> SitePage:
+    """A reader's preference page, as it answers a change of themes."""
+    with Store(site.config.store) as store:
+        found = store.create_subscriber(
+            "claire@cerdd.org", "Claire", "confirmed", "fr", site.clock(), event="add",
+            source="staff", themes=("climat", "participation"),
+        )  # fmt: skip
+    assert found is not None
+    path = f"/preferences/{make_token(KEYS, PREFERENCES, found, site.clock())}"
+    return SitePage("preferences", path, {"action": "save", "name": "Claire", "themes": "climat"})
 
 
 def _save(page: object, name: str) -> None:

@@ -11,6 +11,7 @@ import json
 import struct
 import zlib
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route
 from digest.render import render_issue
 from digest.render.data import issue_data
 from digest.store import Store, StoredIssue
-from digest.tokens import CONFIRM, UNSUBSCRIBE, make_token
+from digest.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token
 from tests.golden_plugin import golden_issue
 from tests.web_support import KEYS, RunningSite
 
@@ -116,9 +117,16 @@ def every_page(site: RunningSite) -> list[SitePage]:
             )
             for status in ("pending", "confirmed", "unsubscribed")
         }
+        paused = store.create_subscriber(
+            "paused@example.org", "", "confirmed", "fr", now, event="test", source="test"
+        )
+        assert paused is not None
+        store.pause(paused, now + timedelta(weeks=4), now, source="test", ip=None)
     pending, confirmed, gone = (ids["pending"], ids["confirmed"], ids["unsubscribed"])
     assert pending is not None and confirmed is not None and gone is not None
     confirm = f"/confirm/{make_token(KEYS, CONFIRM, pending, now)}"
+    preferences = f"/preferences/{make_token(KEYS, PREFERENCES, confirmed, now)}"
+    old = now - timedelta(days=site.config.site.preferences_days + 1)
     return [
         SitePage("home", "/"),
         SitePage("archives", "/archives/"),
@@ -133,6 +141,12 @@ def every_page(site: RunningSite) -> list[SitePage]:
         SitePage("unsubscribe", f"/unsubscribe/{make_token(KEYS, UNSUBSCRIBE, confirmed)}"),
         SitePage("unsubscribe-again", f"/unsubscribe/{make_token(KEYS, UNSUBSCRIBE, gone)}"),
         SitePage("confirmed", confirm, {}),
+        SitePage("preferences", preferences),
+        SitePage("preferences-saved", preferences, {"action": "save", "name": "Léa"}),
+        SitePage(
+            "preferences-paused", f"/preferences/{make_token(KEYS, PREFERENCES, paused, now)}"
+        ),
+        SitePage("preferences-expired", f"/preferences/{make_token(KEYS, PREFERENCES, gone, old)}"),
     ]
 
 

@@ -342,6 +342,9 @@ def test_build_then_send_sends_what_was_built(tmp_path: Path, smtp_server: SmtpS
     body = str(text.get_content()).replace("\r\n", "\n")
     own = message["List-Unsubscribe"].split(",")[0].strip("<> ")
     expected = stored.replace("%%view_url%%", f"https://lettre.example.org/archives/{ISSUE}/")
+    preferences = re.search(r"https://\S+/preferences/p\.\S+", body)
+    assert preferences is not None
+    expected = expected.replace("%%preferences_url%%", preferences.group())
     assert body == expected.replace("%%unsubscribe_url%%", own)
     assert "Retour sur la deuxième journée régionale" in body
 

@@ -19,8 +19,18 @@ from tests.deliver_support import GOLDEN, ISSUE, NOW, SUBJECT, bodies, make_conf
 HTML = (GOLDEN / "digest.html").read_text(encoding="utf-8")
 TEXT = (GOLDEN / "digest.txt").read_text(encoding="utf-8")
 BASE = "https://lettre.example.org"
-ALICE = Recipient("alice@example.org", f"<{ISSUE}.7.abc@example.org>", f"{BASE}/unsubscribe/u.7.x")
-BOB = Recipient("bob@example.org", f"<{ISSUE}.8.def@example.org>", f"{BASE}/unsubscribe/u.8.y")
+ALICE = Recipient(
+    "alice@example.org",
+    f"<{ISSUE}.7.abc@example.org>",
+    f"{BASE}/unsubscribe/u.7.x",
+    f"{BASE}/preferences/p.7.1.x",
+)
+BOB = Recipient(
+    "bob@example.org",
+    f"<{ISSUE}.8.def@example.org>",
+    f"{BASE}/unsubscribe/u.8.y",
+    f"{BASE}/preferences/p.8.1.y",
+)
 
 
 def template(config: Config, subject: str = SUBJECT, **kwargs: bool) -> MessageTemplate:
@@ -63,6 +73,7 @@ def test_bodies_are_the_stored_ones_with_the_subscribers_links(tmp_path: Path) -
     for recipient in (ALICE, BOB):
         text, html = bodies(parse(built.render(recipient)))
         fill = {PLACEHOLDERS["unsubscribe_url"]: recipient.unsubscribe_url,
+                PLACEHOLDERS["preferences_url"]: recipient.preferences_url,
                 PLACEHOLDERS["view_url"]: view}  # fmt: skip
         expected_text, expected_html = TEXT, HTML
         for placeholder, value in fill.items():
@@ -72,6 +83,7 @@ def test_bodies_are_the_stored_ones_with_the_subscribers_links(tmp_path: Path) -
         assert text == expected_text.replace("\n", "\r\n")
         assert html == expected_html.replace("\n", "\r\n")
         assert recipient.unsubscribe_url in text and recipient.unsubscribe_url in html
+        assert recipient.preferences_url in text and recipient.preferences_url in html
         assert len(html.encode()) < MAX_HTML_BYTES
     alice, bob = built.render(ALICE), built.render(BOB)
     assert BOB.unsubscribe_url.encode() not in alice and ALICE.message_id.encode() not in bob

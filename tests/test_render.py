@@ -54,16 +54,17 @@ def test_subject_and_preheader(rendered: RenderedIssue) -> None:
 
 def test_placeholders_once_each_and_unchanged(rendered: RenderedIssue) -> None:
     # The web page link twice: "Voir dans le navigateur" on top, "Transférer" below.
-    counts = {"unsubscribe_url": 1, "view_url": 2}
+    counts = {"unsubscribe_url": 1, "preferences_url": 1, "view_url": 2}
     for name, placeholder in PLACEHOLDERS.items():
         assert rendered.html.count(placeholder) == counts[name], placeholder
         assert rendered.text.count(placeholder) == counts[name], placeholder
         assert placeholder not in rendered.web
     assert f'href="{PLACEHOLDERS["unsubscribe_url"]}"' in rendered.html
     assert f'href="{PLACEHOLDERS["view_url"]}"' in rendered.html
+    assert f'href="{PLACEHOLDERS["preferences_url"]}"' in rendered.html
     # Content that spelled a placeholder (title, summary, URL) was neutralised.
     for output in (rendered.html, rendered.text, rendered.web):
-        assert output.count("%%") == (6 if output is not rendered.web else 0)
+        assert output.count("%%") == (8 if output is not rendered.web else 0)
     assert "a%25%view_url%25%b" in rendered.html
 
 

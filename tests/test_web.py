@@ -611,6 +611,7 @@ def test_confirming_sends_a_welcome_with_the_schedule_and_the_latest_issue(
     assert "chaque lundi, à partir de 9\u00a0h" in body  # the schedule's defaults
     assert f"{site.url}/archives/2023-W19/" in body
     leave = link_in(body, site.url, "unsubscribe")
+    assert "l•••@example.org" in client.get(link_in(body, site.url, "preferences")).text
     client.post(link)  # confirming again sends no second welcome
     assert "l•••@example.org" in client.get(leave).text
     client.post(leave)

@@ -26,7 +26,7 @@ import pytest
 from digest.config import load_config
 from digest.delivery.smtp import parse_smtp_url
 from digest.store import Store, StoredIssue
-from digest.tokens import CONFIRM, UNSUBSCRIBE, make_token
+from digest.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token
 from digest.web import create_app
 from digest.web.mailer import Mailer
 from tests.smtp_server import SmtpServer
@@ -93,6 +93,8 @@ def test_head_changes_nothing_on_any_route_that_changes_state_on_post(
     confirm = f"/confirm/{make_token(KEYS, CONFIRM, pending, site.clock())}"
     leave = f"/unsubscribe/{make_token(KEYS, UNSUBSCRIBE, confirmed)}"
     leave_pending = f"/unsubscribe/{make_token(KEYS, UNSUBSCRIBE, pending)}"
+    preferences = f"/preferences/{make_token(KEYS, PREFERENCES, confirmed, site.clock())}"
+    pause = {"action": "pause", "weeks": "4"}
     one_click = {"List-Unsubscribe": "One-Click"}
     with httpx.Client(base_url=site.url) as client:
         form = {"email": "new@example.org", "website": ""}
@@ -100,6 +102,10 @@ def test_head_changes_nothing_on_any_route_that_changes_state_on_post(
             "/confirm/{token}": [(confirm, {}), (confirm, one_click)],
             "/unsubscribe/{token}": [(leave, {}), (leave, one_click), (leave_pending, one_click)],
             "/subscribe": [("/subscribe", form)],
+            "/preferences/{token}": [
+                (preferences, {"action": "unsubscribe"}),
+                (preferences, pause),
+            ],
             "/admin/login": [("/admin/login", {"email": "a@example.org", "password": "x" * 12})],
             "/admin/logout": [("/admin/logout", {"csrf": "x"})],
             "/admin/issues/{issue}/test": [

@@ -129,7 +129,7 @@ def _preview(store: Store, issue: str, address: str | None, language: str) -> No
     if address:
         click.echo(say(language, "send.would_test", issue=issue, address=address))
         return
-    count, first = store.recipients_preview(issue, PREVIEW)
+    count, first = store.recipients_preview(issue, PREVIEW, datetime.now(UTC))
     click.echo(say(language, "send.would_send", issue=issue, count=count))
     for email in first:
         click.echo(f"  {email}")

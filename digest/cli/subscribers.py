@@ -102,9 +102,45 @@ def list_command(state: State, fmt: str, status: str | None, theme: str | None) 
     with _store(state) as store:
         found = subs.listing(store, status, theme)
     if fmt == "csv":
-        click.echo(to_csv(found), nl=False)
+        click.echo(to_csv(found, now=_now()), nl=False)
     else:
-        click.echo(table(_language(state), found))
+        click.echo(table(_language(state), found, _now()))
+
+
+@subscribers_group.command("pause", help=N_("help.subscribers.pause"))
+@click.argument("email")
+@click.option(
+    "--weeks",
+    type=click.Choice([str(w) for w in subs.PAUSE_WEEKS]),
+    default=str(subs.PAUSE_WEEKS[0]),
+    show_default=True,
+    help=N_("help.subscribers.pause.weeks"),
+)
+@pass_state
+def pause_command(state: State, email: str, weeks: str) -> None:
+    language = _language(state)
+    with _store(state) as store:
+        found = subs.find(store, email)
+        until = subs.pause(store, found.id, int(weeks), now=_now(), source="cli", ip=None)
+    if until is None:  # only a confirmed reader receives issues, so only one can pause
+        status = status_label(language, found.status)
+        click.echo(say(language, "sub.not_paused", email=found.email, status=status), err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(say(language, "sub.paused", email=found.email, until=f"{until:%Y-%m-%d}"))
+
+
+@subscribers_group.command("resume", help=N_("help.subscribers.resume"))
+@click.argument("email")
+@pass_state
+def resume_command(state: State, email: str) -> None:
+    language = _language(state)
+    with _store(state) as store:
+        found = subs.find(store, email)
+        resumed = subs.resume(store, found.id, now=_now(), source="cli", ip=None)
+    if resumed:
+        click.echo(say(language, "sub.resumed", email=found.email))
+    else:
+        click.echo(say(language, "sub.not_paused_now", email=found.email))
 
 
 @subscribers_group.command("export", help=N_("help.subscribers.export"))
@@ -115,10 +151,10 @@ def export_command(state: State, excel: bool) -> None:
         found = subs.listing(store)
     if excel:
         # Bytes, so that the BOM and UTF-8 go out whatever the terminal's locale says.
-        sys.stdout.buffer.write(to_csv(found, excel=True).encode("utf-8-sig"))
+        sys.stdout.buffer.write(to_csv(found, excel=True, now=_now()).encode("utf-8-sig"))
         sys.stdout.buffer.flush()
     else:
-        click.echo(to_csv(found), nl=False)
+        click.echo(to_csv(found, now=_now()), nl=False)
 
 
 @subscribers_group.command("import", help=N_("help.subscribers.import"))
@@ -251,8 +287,9 @@ def _messages(files: tuple[Path, ...], limit: int) -> list[tuple[str, bytes]]:
     return [(str(f), f.read_bytes()[:limit]) for f in files]
 
 
-def table(language: str, found: list[Subscriber]) -> str:
-    """The human listing: address, status (in the staff language), since when."""
+def table(language: str, found: list[Subscriber], now: datetime) -> str:
+    """The human listing: address, status (in the staff language, with a pause running at
+    `now`), since when."""
     if not found:
         return say(language, "sub.none")
     heads = (
@@ -261,12 +298,20 @@ def table(language: str, found: list[Subscriber]) -> str:
         say(language, "sub.head.since"),
     )
     rows = [heads]
-    rows += [(s.email, status_label(language, s.status), f"{s.updated_at:%Y-%m-%d}") for s in found]
+    rows += [(s.email, _status(language, s, now), f"{s.updated_at:%Y-%m-%d}") for s in found]
     email_width = max(len(row[0]) for row in rows)
     status_width = max(len(row[1]) for row in rows)
     lines = [f"{a:<{email_width}}  {b:<{status_width}}  {c}" for a, b, c in rows]
     lines.append(say(language, "sub.count", count=len(found)))
     return "\n".join(lines)
+
+
+def _status(language: str, subscriber: Subscriber, now: datetime) -> str:
+    label = status_label(language, subscriber.status)
+    if subs.paused(subscriber, now) and subscriber.paused_until is not None:
+        until = f"{subscriber.paused_until:%Y-%m-%d}"
+        return say(language, "sub.status_paused", status=label, until=until)
+    return label
 
 
 def left_line(language: str, done: Leaving) -> str:

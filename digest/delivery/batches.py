@@ -20,7 +20,7 @@ from ..errors import DeliveryError, StoreError
 from ..i18n import say, staff_language, t
 from ..store import Store
 from ..store.outbox import OutboxRow, Outcome
-from ..tokens import Keys, unsubscribe_url
+from ..tokens import Keys, preferences_url, unsubscribe_url
 from .message import MessageTemplate, Recipient
 from .outcome import DeliveryReport, report
 from .pool import Pause, Pool, RateLimiter
@@ -65,6 +65,8 @@ class Run:
         self.deadline = timedelta(hours=self.settings.retry_hours)
         self.later: str | None = None
         self.unwritten: list[Result] = []  # results the store could not take (yet)
+        # The preference links' issue time: once per run, not a clock read per message.
+        self.issued = self.now()
 
     def now(self) -> datetime:
         return utc(self.clock)
@@ -187,7 +189,9 @@ class Run:
 
     def render(self, row: OutboxRow) -> bytes:
         url = unsubscribe_url(self.config, row.subscriber_id, self.keys)
-        return self.templates[row.cut].render(Recipient(row.email, row.message_id, url))
+        preferences = preferences_url(self.config, row.subscriber_id, self.issued, self.keys)
+        recipient = Recipient(row.email, row.message_id, url, preferences)
+        return self.templates[row.cut].render(recipient)
 
     def _record(self, results: list[Result]) -> None:
         """Write `results` (and any the store could not take before) in one commit."""

@@ -40,7 +40,7 @@ def freeze(config: Config, store: Store, stored: StoredIssue, domain: str, now: 
     render error leaves nothing frozen). The write lock is held while the cuts render:
     a few milliseconds each, and a subscribe meanwhile waits for it."""
     with store.transaction():
-        choices = store.audience_theme_choices()
+        choices = store.audience_theme_choices(now)
         reason = say(staff_language(config), "delivery.skipped_thin")
         plan = plan_cuts(config, stored.data, choices, reason)
         store.save_cuts(stored.id, plan.rendered)

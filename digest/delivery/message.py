@@ -5,9 +5,10 @@
 
 The static part (headers, MIME structure, both bodies in quoted-printable) is encoded once;
 what differs per subscriber (To, Message-ID, List-Unsubscribe, the footer's unsubscribe
-link) sits in slots between pre-encoded segments. Each link is QP-encoded on its own and
-framed by QP soft line breaks (`=` CRLF, which decode to nothing), so no encoded line can
-cut a link in two and the result is the same as encoding the substituted text in one go.
+and preferences links) sits in slots between pre-encoded segments. Each link is QP-encoded
+on its own and framed by QP soft line breaks (`=` CRLF, which decode to nothing), so no
+encoded line can cut a link in two and the result is the same as encoding the substituted
+text in one go.
 Building a MIME tree per subscriber would cap a sender near 140 messages a second.
 """
 
@@ -49,6 +50,8 @@ class Recipient:
     email: str  # a normalised, bare ASCII address (digest.subscribers.normalise_email)
     message_id: str  # "<...@domain>"
     unsubscribe_url: str
+    # The footer's link to the preference page: its own token, never the unsubscribe one.
+    preferences_url: str
 
 
 Slot = Callable[[Recipient], bytes]
@@ -175,28 +178,41 @@ def _header_safe(value: str) -> bytes:
     return value.encode()
 
 
-def _text_link(recipient: Recipient) -> bytes:
-    return _qp(safe_url(recipient.unsubscribe_url))
+# The body's per-subscriber links: placeholder name -> the Recipient field that fills it.
+_LINKS = {"unsubscribe_url": "unsubscribe_url", "preferences_url": "preferences_url"}
+_LINK_PLACEHOLDERS = re.compile("|".join(re.escape(PLACEHOLDERS[name]) for name in _LINKS))
+_BY_PLACEHOLDER = {PLACEHOLDERS[name]: field for name, field in _LINKS.items()}
+Link = Callable[[str], Slot]  # a Recipient field's name -> the slot writing it in a body
 
 
-def _html_link(recipient: Recipient) -> bytes:
-    return _qp(html.escape(safe_url(recipient.unsubscribe_url)))
+def _text_link(field: str) -> Slot:
+    def link(recipient: Recipient) -> bytes:
+        return _qp(safe_url(getattr(recipient, field)))
+
+    return link
+
+
+def _html_link(field: str) -> Slot:
+    def link(recipient: Recipient) -> bytes:
+        return _qp(html.escape(safe_url(getattr(recipient, field))))
+
+    return link
 
 
 def _body_part(
-    boundary: str, kind: str, body: str, link: Slot, extra: str = ""
+    boundary: str, kind: str, body: str, link: Link, extra: str = ""
 ) -> list[bytes | Slot]:
     head = (
         f'--{boundary}\r\nContent-Type: {kind}; charset="utf-8"{extra}\r\n'
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
     ).encode()
     parts: list[bytes | Slot] = [head]
-    chunks = body.split(PLACEHOLDERS["unsubscribe_url"])
-    for position, chunk in enumerate(chunks):
-        if position:
-            parts += [_SOFT_BREAK, link, _SOFT_BREAK]
-        parts.append(_qp_text(chunk))
-    parts.append(b"\r\n")
+    start = 0
+    for found in _LINK_PLACEHOLDERS.finditer(body):
+        parts.append(_qp_text(body[start : found.start()]))
+        parts += [_SOFT_BREAK, link(_BY_PLACEHOLDER[found.group()]), _SOFT_BREAK]
+        start = found.end()
+    parts += [_qp_text(body[start:]), b"\r\n"]
     return parts
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import secrets
 import smtplib
+from datetime import datetime
 
 from ..config import Config
 from ..errors import DeliveryError
 from ..i18n import t
 from ..store import Store
 from ..subscribers import normalise_email
-from ..tokens import Keys, unsubscribe_url
+from ..tokens import Keys, preferences_url, unsubscribe_url
 from .deliver import Clock, issue_subject, sendable_issue
 from .message import Recipient, build_template, sender_domain
 from .smtp import SmtpConnection, SmtpSettings, server_reply
@@ -41,18 +42,24 @@ def send_proof(
         config, issue_id, subject, stored.html, stored.text, clock(), test=True
     )
     message_id = f"<{issue_id}.test.{secrets.token_hex(6)}@{sender_domain(config)}>"
-    recipient = Recipient(address, message_id, _unsubscribe_link(config, store, address, keys))
+    recipient = Recipient(address, message_id, *_links(config, store, address, keys, clock()))
     _send(smtp, template.sender, address, template.render(recipient))
     return message_id
 
 
-def _unsubscribe_link(config: Config, store: Store, address: str, keys: Keys) -> str:
-    """The subscriber's own link; for anyone else a link the site refuses ("not valid"), so
-    a proof forwarded around cannot unsubscribe a stranger."""
+def _links(
+    config: Config, store: Store, address: str, keys: Keys, now: datetime
+) -> tuple[str, str]:
+    """The subscriber's own unsubscribe and preference links; for anyone else links the
+    site refuses ("not valid"), so a proof forwarded around cannot touch a stranger."""
     known = store.subscriber_by_email(address)
     if known is not None:
-        return unsubscribe_url(config, known.id, keys)
-    return f"{config.newsletter.base_url.rstrip('/')}/unsubscribe/test"
+        return (
+            unsubscribe_url(config, known.id, keys),
+            preferences_url(config, known.id, now, keys),
+        )
+    base = config.newsletter.base_url.rstrip("/")
+    return f"{base}/unsubscribe/test", f"{base}/preferences/test"
 
 
 def _send(smtp: SmtpSettings, sender: str, address: str, data: bytes) -> None:

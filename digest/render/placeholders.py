@@ -14,6 +14,9 @@ PLACEHOLDERS: dict[str, str] = {
     # The subscriber's own unsubscribe page (signed token); RFC 8058 one-click lives in the
     # headers, this is the visible footer link.
     "unsubscribe_url": "%%unsubscribe_url%%",
+    # The subscriber's preference page (themes, name, pause), a token of its own: not the
+    # unsubscribe token, so that one can never serve as the other.
+    "preferences_url": "%%preferences_url%%",
     # The "view in your browser" link: the archive page of the issue.
     "view_url": "%%view_url%%",
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
 
@@ -133,3 +133,8 @@ class StoreBase:
 def when(text: str) -> datetime:
     """A timestamp as stored (ISO 8601 with its offset)."""
     return datetime.fromisoformat(text)
+
+
+def moment(instant: datetime) -> str:
+    """An instant as a column compared as text stores it: UTC, to the second."""
+    return instant.astimezone(UTC).isoformat(timespec="seconds")

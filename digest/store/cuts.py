@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from .base import StoreBase
+from .base import StoreBase, moment
 from .outbox import AUDIENCE
 
 
@@ -35,10 +36,12 @@ class CutCount:
 class CutQueries(StoreBase):
     """The cuts of each issue."""
 
-    def audience_theme_choices(self) -> list[str]:
-        """The distinct `subscribers.themes` values of the audience a freeze would take now
-        (a handful: readers with the same choice share it)."""
-        rows = self.db.execute(f"SELECT DISTINCT themes FROM subscribers WHERE {AUDIENCE}")
+    def audience_theme_choices(self, now: datetime) -> list[str]:
+        """The distinct `subscribers.themes` values of the audience a freeze would take at
+        `now` (a handful: readers with the same choice share it)."""
+        rows = self.db.execute(
+            f"SELECT DISTINCT themes FROM subscribers WHERE {AUDIENCE}", (moment(now),)
+        )
         return [str(r[0]) for r in rows]
 
     def save_cuts(self, issue_id: str, cuts: Iterable[StoredCut]) -> None:

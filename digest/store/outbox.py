@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import StoreError
 from ..i18n import t
-from .base import StoreBase
+from .base import StoreBase, moment
 from .people import ERASED
 
 # The error text to keep: none for a subscriber erased meanwhile (a reply that arrives after
@@ -38,11 +38,10 @@ SHOWN = {
     "bounced": "o.status = 'failed' AND o.bounced = 1",
     "skipped": "o.status = 'skipped'",
 }
-# Who an issue goes to, when its audience is frozen (a condition on `subscribers`). The one
-# place to say who is left out: a reader who paused their subscription (the preference
-# centre, issue 14) is to be excluded here, e.g. `AND (paused_until IS NULL OR
-# paused_until <= ?)`, and nowhere else (store/cuts.py counts the cuts with it too).
-AUDIENCE = "status = 'confirmed'"
+# Who an issue goes to, when its audience is frozen (a condition on `subscribers`, its one
+# parameter the moment: `moment(now)`). The one place to say who is left out: a reader who
+# paused (the preference centre) until after now; store/cuts.py counts the cuts with it.
+AUDIENCE = "status = 'confirmed' AND (paused_until IS NULL OR paused_until <= ?)"
 FETCH = 1000  # rows read at a time: memory does not grow with the list
 
 
@@ -115,7 +114,8 @@ class OutboxQueries(StoreBase):
         cuts: Mapping[str, str] | None = None,
         skipped: Mapping[str, str] | None = None,
     ) -> int:
-        """Create one pending row per confirmed subscriber and mark the issue 'sending'.
+        """Create one pending row per confirmed subscriber not paused at `now` and mark the
+        issue 'sending'.
 
         `cuts` gives the cut of each `subscribers.themes` value (missing: the whole issue);
         a reader whose cut is in `skipped` gets a 'skipped' row with that reason instead.
@@ -129,8 +129,10 @@ class OutboxQueries(StoreBase):
             if status is None:
                 raise StoreError(t("store.no_issue", issue=issue_id), hint=t("store.no_issue_hint"))
             if status[0] not in ("sending", "sent"):  # built, approved, or skipped and forced
+                # A reader who paused is left out until the pause ends (people.pause).
                 reader = db.execute(
-                    f"SELECT id, themes FROM subscribers WHERE {AUDIENCE} ORDER BY id"
+                    f"SELECT id, themes FROM subscribers WHERE {AUDIENCE} ORDER BY id",
+                    (moment(now),),
                 )
                 while chunk := reader.fetchmany(FETCH):
                     rows = []
@@ -321,10 +323,11 @@ class OutboxQueries(StoreBase):
         ).fetchone()
         return int(row[0])
 
-    def recipients_preview(self, issue_id: str, limit: int) -> tuple[int, list[str]]:
+    def recipients_preview(self, issue_id: str, limit: int, now: datetime) -> tuple[int, list[str]]:
         """Who a send would reach now: the count and the first `limit` addresses.
 
-        Before sending starts, the confirmed subscribers; after, the rows still to try.
+        Before sending starts, the confirmed subscribers not paused at `now` (as
+        freeze_audience takes them); after, the rows still to try.
         """
         if self.audience(issue_id):
             where = (
@@ -333,7 +336,7 @@ class OutboxQueries(StoreBase):
             )
             args: tuple[str, ...] = (issue_id,)
         else:
-            where, args = f"WHERE {AUDIENCE}", ()  # one table: no alias needed
+            where, args = f"WHERE {AUDIENCE}", (moment(now),)  # one table: no alias needed
         count = self.db.execute(f"SELECT COUNT(*) FROM subscribers s {where}", args).fetchone()
         first = self.db.execute(
             f"SELECT s.email FROM subscribers s {where} ORDER BY s.id LIMIT ?", (*args, limit)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..models import ConsentRecord, Subscriber
-from .base import StoreBase
+from .base import StoreBase, moment
 from .base import when as _when
 
 # Subscriber ids are in the links of every email (confirm, unsubscribe): an id must never be
@@ -34,7 +34,7 @@ class SubscriberQueries(StoreBase):
 
     _SUBSCRIBER_COLUMNS = (
         "id, email, name, status, language, created_at, updated_at, confirmed_at, unsubscribed_at,"
-        " themes, pending_themes"
+        " themes, pending_themes, paused_until"
     )
 
     def subscriber(self, subscriber_id: int) -> Subscriber | None:
@@ -160,7 +160,8 @@ class SubscriberQueries(StoreBase):
     ) -> bool:
         """Move to `status` only from one of `allowed_from` (atomic); log it. True if moved.
         `themes`: set them too (None: leave them). A choice waiting for confirmation is
-        dropped: the next one is made afresh."""
+        dropped: the next one is made afresh, and so is a pause (a reader who leaves and
+        comes back gets the next issue)."""
         when = now.isoformat()
         stamp = {"confirmed": "confirmed_at", "unsubscribed": "unsubscribed_at"}.get(status)
         extra = f", {stamp} = ?" if stamp else ""
@@ -171,7 +172,8 @@ class SubscriberQueries(StoreBase):
             cursor = db.execute(
                 # An email owed for the old status is not owed for the new one.
                 "UPDATE subscribers SET status = ?, updated_at = ?, confirm_due_at = NULL,"
-                f" confirm_attempts = 0, pending_themes = NULL{extra}"
+                " confirm_attempts = 0, pending_themes = NULL, paused_until = NULL"
+                f"{extra}"
                 f" WHERE id = ? AND status IN ({marks})",
                 (status, when, *values, subscriber_id, *allowed_from),
             )
@@ -211,14 +213,56 @@ class SubscriberQueries(StoreBase):
                 (_text(themes), subscriber_id),
             )
 
+    def set_name(self, subscriber_id: int, name: str, now: datetime) -> bool:
+        """Change a confirmed subscriber's name. True if it changed. Not a consent event:
+        the consent log holds no name (it outlives an erasure)."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE subscribers SET name = ?, updated_at = ?"
+                " WHERE id = ? AND name <> ? AND status = 'confirmed'",
+                (name, now.isoformat(), subscriber_id, name),
+            )
+        return bool(cursor.rowcount)
+
+    def pause(
+        self, subscriber_id: int, until: datetime, now: datetime, *, source: str, ip: str | None
+    ) -> bool:
+        """No issue for a confirmed subscriber before `until`; a 'pause' consent event
+        records its end. True if paused (False: not confirmed)."""
+        when, end = now.isoformat(), moment(until)
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE subscribers SET paused_until = ?, updated_at = ?"
+                " WHERE id = ? AND status = 'confirmed'",
+                (end, when, subscriber_id),
+            )
+            if cursor.rowcount:
+                self._log_consent(subscriber_id, "pause", when, source, ip, paused_until=end)
+        return bool(cursor.rowcount)
+
+    def resume(self, subscriber_id: int, now: datetime, *, source: str, ip: str | None) -> bool:
+        """End a pause still running (a 'resume' consent event). True if one was."""
+        when = now.isoformat()
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE subscribers SET paused_until = NULL, updated_at = ?"
+                " WHERE id = ? AND paused_until > ? AND status <> 'erased'",
+                (when, subscriber_id, moment(now)),
+            )
+            if cursor.rowcount:
+                self._log_consent(subscriber_id, "resume", when, source, ip)
+        return bool(cursor.rowcount)
+
     def consent_log(self, subscriber_id: int) -> list[ConsentRecord]:
         rows = self.db.execute(
-            "SELECT subscriber_id, event, at, source, ip, email_hash, themes FROM consent_log"
-            " WHERE subscriber_id = ? ORDER BY id",
+            "SELECT subscriber_id, event, at, source, ip, email_hash, themes, paused_until"
+            " FROM consent_log WHERE subscriber_id = ? ORDER BY id",
             (subscriber_id,),
         ).fetchall()
         return [
-            ConsentRecord(r[0], r[1], _when(r[2]), r[3], r[4], r[5], _optional_ids(r[6]))
+            ConsentRecord(
+                r[0], r[1], _when(r[2]), r[3], r[4], r[5], _optional_ids(r[6]), _optional(r[7])
+            )
             for r in rows
         ]
 
@@ -242,12 +286,14 @@ class SubscriberQueries(StoreBase):
             quoted = [text for text in (row or ()) if text]
             db.execute(
                 "UPDATE subscribers SET email = NULL, name = '', status = 'erased',"
-                " themes = '', pending_themes = NULL, updated_at = ? WHERE id = ?",
+                " themes = '', pending_themes = NULL, paused_until = NULL, updated_at = ?"
+                " WHERE id = ?",
                 (when, subscriber_id),
             )
             # What someone chose to read says something about them: it goes with the IPs.
             db.execute(
-                "UPDATE consent_log SET ip = NULL, themes = NULL WHERE subscriber_id = ?",
+                "UPDATE consent_log SET ip = NULL, themes = NULL, paused_until = NULL"
+                " WHERE subscriber_id = ?",
                 (subscriber_id,),
             )
             db.execute(
@@ -289,11 +335,20 @@ class SubscriberQueries(StoreBase):
         source: str,
         ip: str | None,
         themes: tuple[str, ...] | None = None,
+        paused_until: str | None = None,
     ) -> None:
         self.db.execute(
-            "INSERT INTO consent_log (subscriber_id, event, at, source, ip, themes)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (subscriber_id, event, when, source, ip, None if themes is None else _text(themes)),
+            "INSERT INTO consent_log (subscriber_id, event, at, source, ip, themes, paused_until)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                subscriber_id,
+                event,
+                when,
+                source,
+                ip,
+                None if themes is None else _text(themes),
+                paused_until,
+            ),
         )
 
     # -- /subscribers ------------------------------------------------------------------
@@ -326,6 +381,7 @@ def _subscriber(row: tuple[Any, ...]) -> Subscriber:
         unsubscribed,
         themes=_ids(row[9]),
         pending_themes=_optional_ids(row[10]),
+        paused_until=_optional(row[11]),
     )
 
 
@@ -340,6 +396,10 @@ def _ids(text: str) -> tuple[str, ...]:
 
 def _optional_ids(text: str | None) -> tuple[str, ...] | None:
     return None if text is None else _ids(text)
+
+
+def _optional(text: str | None) -> datetime | None:
+    return None if text is None else _when(text)
 
 
 def _like(text: str) -> str:

@@ -190,4 +190,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox_cut RENAME TO outbox;
     CREATE INDEX outbox_due ON outbox (issue_id, status, next_attempt_at)
     """,
+    # The preference centre (issue 14): a reader may pause delivery until a time (UTC, ISO
+    # 8601 to the second, so that it compares as text with the send's `now`); the audience
+    # of an issue leaves out a reader while that time is ahead, and delivery resumes by
+    # itself once it has passed (NULL: not paused). The consent log records the end of the
+    # pause a 'pause' event set.
+    """
+    ALTER TABLE subscribers ADD COLUMN paused_until TEXT;
+    ALTER TABLE consent_log ADD COLUMN paused_until TEXT
+    """,
 ]

@@ -25,6 +25,7 @@ from .health import SourcePages
 from .issue_page import IssuePage
 from .pages import Pages
 from .people import IMPORT_PATH, MAX_IMPORT_BYTES, SubscriberPages
+from .preferences import PreferencePage
 from .security import BodyLimit, SecurityHeaders
 from .sending import Sending
 from .site import Site
@@ -43,6 +44,7 @@ def create_app(
     """The site for `config`. The clock defaults to the real UTC time (tests pass their own)."""
     site = Site(config, keys, smtp, clock or _utc_now)
     pages, archive, console = Pages(site), Archive(site), Console(site)
+    preferences = PreferencePage(site)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -100,6 +102,7 @@ def create_app(
         Route("/embed", pages.embed, methods=["GET"]),
         Route("/confirm/{token}", pages.confirm, methods=["GET", "POST"]),
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
+        Route("/preferences/{token}", preferences.handle, methods=["GET", "POST"]),
         Route("/archives/", archive.index, methods=["GET"]),
         Route("/archives/feed.xml", archive.feed, methods=["GET"]),
         Route("/archives/{issue}/", archive.issue, methods=["GET"]),

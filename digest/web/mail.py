@@ -47,10 +47,11 @@ def welcome_message(
     *,
     latest: str,
     unsubscribe: str,
+    preferences: str,
     now: datetime,
 ) -> EmailMessage:
     """The welcome after confirming: when issues come, the latest one's link (`latest`,
-    empty before the first issue) and how to leave."""
+    empty before the first issue), the preference page and how to leave."""
     newsletter = config.newsletter
     body = env.get_template("site/welcome_email.txt").render(
         _=words,
@@ -58,6 +59,7 @@ def welcome_message(
         when=schedule_text(config, words),
         latest=latest,
         unsubscribe=unsubscribe,
+        preferences=preferences,
         base=newsletter.base_url.rstrip("/"),
     )
     subject = say(words, "site.welcome_subject", title=newsletter.title)

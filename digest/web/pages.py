@@ -70,10 +70,10 @@ class Pages:
         no cookie and no token, so any site may send it; double opt-in is what protects an
         address, the honeypot and the rate limits what protect the mail server."""
         site = self.site
-        form = await _form(request, len(site.config.themes))
+        form = await read_form(request, len(site.config.themes))
         ip = client_ip(request)
         if not site.per_ip.hit(limit_key(ip)):
-            return _limited(site.message(request, "rate", 429), site.config.site.window)
+            return limited(site.message(request, "rate", 429), site.config.site.window)
         if str(form.get("website", "")).strip():
             log.info("honeypot filled from %s: nothing done", ip)
             return site.message(request, "check")  # the same answer: a bot learns nothing
@@ -87,7 +87,7 @@ class Pages:
             error = say(site.words, "site.bad_email")
             return await self.home(request, error, 400, shown, themes)
         if not site.per_address.hit(address):
-            return _limited(site.message(request, "rate", 429), site.config.site.window)
+            return limited(site.message(request, "rate", 429), site.config.site.window)
         now = site.clock()
         # The confirmation email is owed in the store, not queued in memory: an email the
         # mail server cannot take yet (or a restart) is sent later. The same work whatever
@@ -110,9 +110,9 @@ class Pages:
     async def confirm(self, request: Request) -> Response:
         """GET and HEAD show the page; only a POST confirms."""
         subscriber_id, problem = self._read(request, CONFIRM)
-        if not _changes_state(request):
+        if not changes_state(request):
             return problem or await self._confirm_page(request, subscriber_id)
-        await _form(request)  # read within the size limits; the token is the proof
+        await read_form(request)  # read within the size limits; the token is the proof
         if problem is not None:
             return problem
         now, ip = self.site.clock(), client_ip(request)
@@ -135,7 +135,7 @@ class Pages:
     async def unsubscribe(self, request: Request) -> Response:
         """GET and HEAD show the page; only a POST (a button or RFC 8058) unsubscribes."""
         site = self.site
-        form = await _form(request) if _changes_state(request) else None
+        form = await read_form(request) if changes_state(request) else None
         # RFC 8058: the mail client POSTs `List-Unsubscribe=One-Click`, with no cookie.
         one_click = form is not None and form.get("List-Unsubscribe") == "One-Click"
         subscriber_id, problem = self._read(request, UNSUBSCRIBE)
@@ -210,20 +210,20 @@ _ACTIONS = {
 }
 
 
-def _changes_state(request: Request) -> bool:
+def changes_state(request: Request) -> bool:
     """Whether this request may change anything: only a POST. Starlette also routes HEAD to
     the handlers of GET routes, and mail scanners prefetch links with it, so a handler must
     never treat "not GET" as "POST"."""
     return request.method == "POST"
 
 
-async def _form(request: Request, checkboxes: int = 0) -> FormData:
+async def read_form(request: Request, checkboxes: int = 0) -> FormData:
     """The form, within its field limit: ours plus `checkboxes` (one per theme offered);
     more gets a 400 page, a body over security.MAX_BODY a 413."""
     return await request.form(max_files=0, max_fields=MAX_FORM_FIELDS + checkboxes)
 
 
-def _limited(response: Response, window: float) -> Response:
+def limited(response: Response, window: float) -> Response:
     response.headers["retry-after"] = str(int(window))
     return response
 

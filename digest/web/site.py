@@ -26,7 +26,7 @@ from ..render.dates import period_label
 from ..render.environment import make_env
 from ..render.typography import typo_text
 from ..store import ArchivedIssue, Store, StoredIssue
-from ..tokens import Keys, confirm_url, unsubscribe_url
+from ..tokens import Keys, confirm_url, preferences_url, unsubscribe_url
 from .mail import confirmation_message, welcome_message
 from .mailer import Mailer
 from .ratelimit import NoLimit, RateLimiter
@@ -125,8 +125,9 @@ class Site:
         return confirmation_message(self.config, self.text_env, self.words, address, url, now)
 
     def welcome(self, subscriber_id: int, address: str, now: datetime) -> EmailMessage:
-        """The welcome email after confirming: what comes and when, the latest issue, and
-        the unsubscribe link (the mailer thread calls this, with its own store)."""
+        """The welcome email after confirming: what comes and when, the latest issue, the
+        preference page and the unsubscribe link (the mailer thread calls this, with its
+        own store)."""
         with Store(self.config.store, busy_timeout=BUSY_TIMEOUT) as store:
             latest = store.archived_issues(limit=1)
         base = self.config.newsletter.base_url.rstrip("/")
@@ -137,6 +138,7 @@ class Site:
             address,
             latest=f"{base}/archives/{latest[0].id}/" if latest else "",
             unsubscribe=unsubscribe_url(self.config, subscriber_id, self.keys),
+            preferences=preferences_url(self.config, subscriber_id, now, self.keys),
             now=now,
         )
 
@@ -169,6 +171,7 @@ MESSAGE_PAGES = {
     "confirmed": (N_("site.confirmed_title"), N_("site.confirmed_text")),
     "already": (N_("site.already_title"), N_("site.already_text")),
     "expired": (N_("site.expired_title"), N_("site.expired_text")),
+    "pref_expired": (N_("site.expired_title"), N_("site.pref_expired_text")),
     "invalid": (N_("site.invalid_title"), N_("site.invalid_text")),
     "unsubscribed": (N_("site.unsubscribed_title"), N_("site.unsubscribed_text")),
     "already_out": (N_("site.already_out_title"), N_("site.already_out_text")),
