@@ -9,54 +9,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from tests.console_sending_support import READERS, digest_run
-from tests.console_support import EMAIL, PASSWORD
+from tests.console_support import EMAIL
 from tests.deliver_support import bodies
 from tests.http_server import FeedServer
 from tests.smtp_server import Received, SmtpServer
-from tests.web_support import RunningSite
-from tests.weekly_support import WEEK, weekly_site
+from tests.weekly_support import (
+    EXCLUDED,
+    PINNED,
+    SUBJECT,
+    WEEK,
+    edit_the_issue,
+    follow,
+    open_the_due_issue,
+    sign_in,
+    weekly_site,
+)
 
 pytestmark = pytest.mark.browser
 
-WEEK_LINK = "Semaine du 8 au 14\u00a0mai\u00a02023"
-EXCLUDED = "Repair cafés : une carte régionale pour trouver le plus proche"
-PINNED = "Vélo-école : à Roubaix, des adultes apprennent à circuler en ville"
-SUBJECT = "Lettre du Cerdd : le vélo s’apprend à tout âge"  # typographic apostrophe
-EDITO = "Bonjour à toutes et à tous, cette semaine **on pédale**."
 FIRST_SECTION = "PARTICIPATION CITOYENNE"  # the text part's headings are capitals
-
-
-def sign_in(page: Page, site: RunningSite) -> None:
-    page.goto(site.url + "/admin/", wait_until="load")  # the bookmark: sign-in comes first
-    page.fill("#email", EMAIL)
-    page.fill("#password", PASSWORD)
-    page.press("#password", "Enter")
-    page.wait_for_url(site.url + "/admin/")
-
-
-def follow(page: Page, link: str, path: str) -> None:
-    """Click a link and land on its page. Scrolled into view first: after an edit the issue
-    page sits at its notice (#done), and Chromium's click then missed the moving link."""
-    found = page.get_by_role("link", name=link, exact=True)
-    found.scroll_into_view_if_needed()
-    found.click()
-    page.wait_for_url(f"**{path}")
-
-
-def edit_the_issue(page: Page) -> None:
-    """Exclude one item, pin another, write the subject and the edito; each is saved."""
-    page.get_by_role("button", name=f"Exclure : {EXCLUDED}").click()
-    expect(page.locator("#done")).to_contain_text("exclu")
-    page.get_by_role("button", name=f"Épingler : {PINNED}").click()
-    expect(page.locator("#done")).to_contain_text("épinglé")
-    page.fill("#subject", SUBJECT)
-    page.fill("#edito", EDITO)
-    page.get_by_role("button", name="Enregistrer").click()
-    expect(page.locator("#done")).to_be_visible()
-    expect(page.frame_locator("iframe").locator("body")).to_contain_text("on pédale")
 
 
 def plain(body: str) -> str:
@@ -90,10 +64,8 @@ def test_the_weekly_job_from_sign_in_to_the_report(
         ctx = browser.new_context(viewport={"width": 1400, "height": 900})  # CSP enforced
         page = ctx.new_page()
         sign_in(page, site)
-        due = page.locator(".due")
-        expect(due).to_contain_text("Elle attend une approbation")
-        due.get_by_role("link", name=WEEK_LINK).click()
-        page.wait_for_url(f"{site.url}/admin/issues/{WEEK}")
+        expect(page.locator(".due")).to_contain_text("Elle attend une approbation")
+        open_the_due_issue(page)
         edit_the_issue(page)
 
         follow(page, "Envoyer un test", f"/admin/issues/{WEEK}/test")
