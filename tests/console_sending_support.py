@@ -68,16 +68,19 @@ def deliver(site: RunningSite, smtp: SmtpServer) -> DeliveryReport:
             return paused.report
 
 
-def digest_run(site: RunningSite, smtp: SmtpServer) -> subprocess.CompletedProcess[str]:
-    """`digest run` as cron runs it, in its own process, on the site's config and store."""
+def digest_run(
+    site: RunningSite, smtp: SmtpServer, *, offline: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`digest run` as cron runs it, in its own process, on the site's config and store, its
+    clock set to DUE (`--as-of`); `offline=False` fetches the feeds (a first build)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     env["DIGEST_SMTP_URL"] = smtp.url
     env["DIGEST_SECRET"] = "test-secret-0123456789abcdef0123456789"
     config = site.config.store.parent / "feeds.yaml"
     as_of = DUE.isoformat()
     return subprocess.run(
-        [sys.executable, "-m", "digest", "--config", str(config), "run", "--offline",
-         "--as-of", as_of],
+        [sys.executable, "-m", "digest", "--config", str(config), "run",
+         *(["--offline"] if offline else []), "--as-of", as_of],
         capture_output=True, text=True, check=False, env=env, timeout=120,
     )  # fmt: skip
 

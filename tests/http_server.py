@@ -31,6 +31,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -245,19 +246,28 @@ def _padded_feed(size: int) -> bytes:
     return head + b"x" * max(0, size - len(head) - len(tail)) + tail
 
 
-@pytest.fixture(scope="session")
-def feed_server() -> Iterator[FeedServer]:
-    """A real HTTP server on 127.0.0.1 for the whole test session."""
+@contextmanager
+def serving_feeds() -> Iterator[FeedServer]:
+    """The server in a thread, for as long as the block runs (scripts/screenshots.py too)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state = FeedServer(base=f"http://127.0.0.1:{server.server_address[1]}")
     Handler.server_state = state
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def feed_server() -> Iterator[FeedServer]:
+    """A real HTTP server on 127.0.0.1 for the whole test session."""
+    with serving_feeds() as state:
+        yield state
 
 
 @pytest.fixture(scope="session")

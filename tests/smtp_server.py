@@ -32,6 +32,7 @@ import socketserver
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -209,14 +210,21 @@ class SmtpServer:
             return list(self.recorder.messages)
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
+@contextmanager
+def receiving_mail() -> Iterator[SmtpServer]:
+    """The server, for as long as the block runs (scripts/screenshots.py too)."""
     server = SmtpServer()
     server.controller.start()
     try:
         yield server
     finally:
         server.controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    with receiving_mail() as server:
+        yield server
 
 
 @pytest.fixture
