@@ -4,6 +4,7 @@ honours and a resumption it follows, leaving from the page, and axe-core on ever
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from playwright.sync_api import Browser, Page
 from digest.delivery.deliver import send_issue
 from digest.delivery.smtp import parse_smtp_url
 from digest.store import Store
-from tests.deliver_support import FAST, bodies, parse, store_issue
+from tests.deliver_support import FAST, GOLDEN, bodies, parse, store_issue
 from tests.site_look import THEMES, axe_violations, context
 from tests.smtp_server import SmtpServer
 from tests.web_support import KEYS, RunningSite, link_in, running_site
@@ -59,10 +60,22 @@ def stored_themes(site: RunningSite) -> tuple[tuple[str, ...], str, list[str]]:
         return found.themes, found.status, [r.event for r in store.consent_log(found.id)]
 
 
+def sections_received(server: SmtpServer) -> set[str]:
+    """The themes of the golden issue whose items the newest message holds (text part)."""
+    text = " ".join(bodies(parse(server.messages[-1].data))[0].split()).replace("’", "'")
+    data = json.loads((GOLDEN / "build-2023-W19.json").read_text(encoding="utf-8"))
+    return {
+        section["theme"]
+        for section in data["sections"]
+        if any(" ".join(item["title"].split()) in text for item in section["items"])
+    }
+
+
 def test_a_reader_changes_themes_pauses_resumes_and_leaves(
     browser: Browser, site: RunningSite, smtp_server: SmtpServer
 ) -> None:
     assert send(site, smtp_server, "2023-W19") == 1
+    assert sections_received(smtp_server) == {"climat", "energie"}  # the reader's cut
     page = browser.new_page()
     page.goto(preferences_link(site, smtp_server))
     page.get_by_role("heading", name="Vos préférences").wait_for()
@@ -85,6 +98,8 @@ def test_a_reader_changes_themes_pauses_resumes_and_leaves(
     page.get_by_role("status").filter(has_text="La pause est terminée").wait_for()
     assert send(site, smtp_server, "2023-W21") == 2  # resumed: it arrives
     assert list(smtp_server.messages[-1].rcpt_tos) == [READER]
+    # The cut follows the themes chosen on the page (the golden issue has no mobilite_douce).
+    assert sections_received(smtp_server) == {"energie"}
 
     page.goto(preferences_link(site, smtp_server))  # the newest email's link works too
     page.get_by_role("button", name="Je me désinscris").click()
