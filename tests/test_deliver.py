@@ -596,9 +596,28 @@ def test_a_relay_that_starts_refusing_mid_list_blames_nobody(
     assert recipients(smtp_server) == Counter(emails)
 
 
-def refused(ticket: int) -> Result:
+def refused(ticket: int, seen: int | None = None) -> Result:
+    """A refusal of the message started as `ticket`, whose reply came back when the last
+    message started was `seen` (by default: no other had started since)."""
     row = OutboxRow(ticket, f"r{ticket}@example.org", f"<{ticket}@x>", 0, None)
-    return Result(row, "fail", "554 Access denied", "rcpt", ticket)
+    came_back = ticket if seen is None else seen
+    return Result(row, "fail", "554 Access denied", "rcpt", ticket, came_back)
+
+
+def test_an_acceptance_overtaking_a_refusal_blames_nobody() -> None:
+    """Message 10 was started before the refusal of message 9 came back, and reached the
+    server first: its acceptance says nothing about 9 (the relay may have begun refusing
+    in between), which stays in the streak; a refusal that came back before a message was
+    started is released by that message's acceptance."""
+    streak = Streak(limit=5)
+    assert streak.refuse(refused(9, seen=10)) == []
+    assert streak.accept(10) == [] and [r.ticket for r in streak.held] == [9]
+    for ticket in (11, 12, 13, 14):
+        streak.refuse(refused(ticket))
+    assert streak.tripped and [r.ticket for r in streak.held] == [9, 11, 12, 13, 14]
+    other = Streak(limit=5)
+    other.refuse(refused(20, seen=21))
+    assert [r.ticket for r in other.accept(22)] == [20]  # started after the refusal came
 
 
 def test_a_late_acceptance_releases_only_refusals_started_before_it() -> None:

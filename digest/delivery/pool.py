@@ -149,6 +149,7 @@ class Pool:
         self.outstanding = 0  # rows sent to the threads and not yet accounted for
         self.streak = Streak()
         self.tickets = itertools.count(1)  # next() is atomic under the GIL
+        self.started = 0  # the last ticket given: what a refusal coming back now has seen
         self.lock = threading.RLock()
         self.threads: list[threading.Thread] = []
 
@@ -264,6 +265,7 @@ class Pool:
                 return [result, *self.streak.accept(result.ticket)]
             if result.kind not in ("fail", "bounce") or not result.stage:
                 return [result]
+            result = replace(result, seen=self.started)
             if self.paused is not None or self.stop.requested:
                 self.streak.hold(result)  # settled with the run: nobody is blamed in a pause
                 return []
@@ -292,6 +294,8 @@ class Pool:
                 # Numbered before the first command: "in a row" is the order messages were
                 # started in, which replies from several connections need not keep.
                 ticket = next(self.tickets)
+                with self.lock:
+                    self.started = max(self.started, ticket)
                 return replace(self._transaction(connection, row, data), ticket=ticket), connection
             except CommandTimeout as exc:
                 connection.close()

@@ -56,7 +56,8 @@ class Result:
     kind: sent, defer, fail, bounce, paused (a reply that paused the run: deferred, due at
     once, the attempt counted), halted (a refusal of the sender or of the message: the row
     stays pending, as if not tried), untried. `stage` is set for a server's reply.
-    `ticket` numbers the transactions in the order they were started (0: never started).
+    `ticket` numbers the transactions in the order they were started (0: never started);
+    `seen`, for a refusal, is the last ticket started when its reply came back.
     """
 
     row: OutboxRow
@@ -64,6 +65,7 @@ class Result:
     reply: str = ""
     stage: str = ""
     ticket: int = 0
+    seen: int = 0
 
 
 def classify(code: int, reply: str, stage: Stage = "rcpt") -> str:
@@ -128,6 +130,12 @@ class Streak:
     tried before is judged on its own once this run has seen the relay accept a message
     (so a cluster of dead addresses pauses one run, not every run); before that it counts
     like any other. Not thread-safe: the pool calls it under its lock.
+
+    Which refusals an acceptance releases: only those that had come back before the
+    accepted message was started (`seen` < its ticket). Then the server refused them before
+    it saw the accepted message, and went on accepting: the relay works, each refusal is its
+    address's own. A refusal that came back later is no proof either way (the connections
+    race: the server may have taken the accepted message first), so it stays held.
     """
 
     def __init__(self, limit: int = SAME_REFUSALS) -> None:
@@ -138,13 +146,13 @@ class Streak:
         self.tripped = False
 
     def accept(self, ticket: int) -> list[Result]:
-        """The message started as `ticket` went through: the refusals held of messages
-        started before it were their addresses' own; later ones stay held."""
+        """The message started as `ticket` went through: the refusals held that had come
+        back before it was started were their addresses' own; the others stay held."""
         self.accepted = True
         if self.tripped:
             return []
-        earlier = [r for r in self.held if r.ticket < ticket]
-        self.held = [r for r in self.held if r.ticket >= ticket]
+        earlier = [r for r in self.held if r.seen < ticket]
+        self.held = [r for r in self.held if r.seen >= ticket]
         if not self.held:
             self.key = ""
         return earlier
