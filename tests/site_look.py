@@ -197,3 +197,14 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
         }"""
     )
     return found
+
+
+def tab_to(page: Page, test: str, presses: int = 60) -> None:
+    """Tab from the top of the page until `test` (JS, on document.activeElement) holds:
+    the keyboard-only tests of the console's pages."""
+    page.locator("body").focus()
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(e => {test})(document.activeElement)"):
+            return
+    raise AssertionError(f"Tab never reached {test}")

@@ -15,7 +15,7 @@ from digest.store import Store
 from tests.console_support import EMAIL, PASSWORD
 from tests.http_server import FeedServer
 from tests.people_support import GOOD_FEED, add_people, pending, people_site, statuses
-from tests.site_look import axe_violations, context
+from tests.site_look import axe_violations, context, tab_to
 from tests.smtp_server import SmtpServer
 from tests.web_support import RunningSite
 
@@ -158,30 +158,20 @@ def test_axe_finds_nothing_serious_on_these_pages(
     assert len(found) == 8
 
 
-def _tab_to(page: Page, test: str, presses: int = 40) -> None:
-    """Tab from the top of the page until `test` (JS, on document.activeElement) holds."""
-    page.locator("body").focus()
-    for _ in range(presses):
-        page.keyboard.press("Tab")
-        if page.evaluate(f"(e => {test})(document.activeElement)"):
-            return
-    raise AssertionError(f"Tab never reached {test}")
-
-
 def test_the_keyboard_alone_searches_and_tests_a_source(
     browser: Browser, site: RunningSite
 ) -> None:
     ctx = browser.new_context()  # the CSP enforced
     page = ctx.new_page()
     _sign_in(page, site)
-    _tab_to(page, "e.id === 'q'")
+    tab_to(page, "e.id === 'q'")
     page.keyboard.type("martin")
     page.keyboard.press("Enter")
     page.wait_for_url("**/admin/subscribers?q=martin*")
     assert "1 abonné trouvé" in _say(page)
     page.goto(site.url + "/admin/sources", wait_until="load")
     label = f"Tester maintenant : {GOOD_FEED}"
-    _tab_to(page, f"e.getAttribute('aria-label')?.replace(/[\\u202f\\u00a0]/g, ' ') === {label!r}")
+    tab_to(page, f"e.getAttribute('aria-label')?.replace(/[\\u202f\\u00a0]/g, ' ') === {label!r}")
     page.keyboard.press("Enter")
     page.wait_for_selector(".probe")
     assert "articles trouvés" in _say(page, ".probe")

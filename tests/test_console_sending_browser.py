@@ -19,7 +19,7 @@ from digest.web import sending
 from tests.console_sending_support import DUE, LATE, digest_run, sending_site
 from tests.console_support import EMAIL, PASSWORD
 from tests.deliver_support import ISSUE, SUBJECT
-from tests.site_look import axe_violations, context
+from tests.site_look import axe_violations, context, tab_to
 from tests.smtp_server import SmtpServer
 from tests.web_support import RunningSite
 
@@ -113,17 +113,17 @@ def test_the_keyboard_alone_sends_a_test_and_approves(
     """From the dashboard, Tab and Enter only: each link and button is reached in turn."""
     ctx = browser.new_context()  # the CSP enforced
     page = _signed_in(ctx, site)
-    _tab_to(page, "e.textContent === 'Envoyer un test'")
+    tab_to(page, "e.textContent === 'Envoyer un test'")
     page.keyboard.press("Enter")
     page.wait_for_url(site.url + f"{BASE}/test")
-    _tab_to(page, "e.textContent === 'Envoyer le test'")
+    tab_to(page, "e.textContent === 'Envoyer le test'")
     page.keyboard.press("Enter")
     page.wait_for_selector(".results")
     assert smtp_server.wait_for(1)[0].rcpt_tos == (EMAIL,)
-    _tab_to(page, "e.textContent === 'Approuver'")
+    tab_to(page, "e.textContent === 'Approuver'")
     page.keyboard.press("Enter")
     page.wait_for_url(site.url + f"{BASE}/approve")
-    _tab_to(page, f"e.textContent.trim() === 'Approuver {ISSUE}'")
+    tab_to(page, f"e.textContent.trim() === 'Approuver {ISSUE}'")
     page.keyboard.press("Enter")
     page.wait_for_url(site.url + f"{BASE}/approve?done=1")
     assert "Lettre approuvée" in page.get_by_role("status").inner_text()
@@ -131,16 +131,6 @@ def test_the_keyboard_alone_sends_a_test_and_approves(
         issue = store.issue(ISSUE)
     assert issue is not None and issue.status == "approved"
     ctx.close()
-
-
-def _tab_to(page: Page, test: str, presses: int = 60) -> None:
-    """Tab from the top of the page until `test` (JS, on document.activeElement) holds."""
-    page.locator("body").focus()
-    for _ in range(presses):
-        page.keyboard.press("Tab")
-        if page.evaluate(f"(e => {test})(document.activeElement)"):
-            return
-    raise AssertionError(f"Tab never reached {test}")
 
 
 def _sending(site: RunningSite) -> None:
