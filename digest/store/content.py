@@ -127,10 +127,10 @@ class ContentQueries(StoreBase):
         its body is left out, to be read only if needed (`body_bytes`): a rebuild of 200
         unchanged feeds reads their items, not 20 MB of bodies."""
         row = self.db.execute(
-            "SELECT url, etag, last_modified,"
+            "SELECT c.url, etag, last_modified,"
             " CASE WHEN parsed_key = ? AND parsed_items IS NOT NULL THEN NULL ELSE body END,"
             " fetched_at, body_hash, fresh_until, parsed_key, parsed_items, parsed_at,"
-            " length(body) FROM fetch_cache WHERE url = ?",
+            " length(body) FROM fetch_cache c JOIN fetch_copy USING (url) WHERE c.url = ?",
             (parsed_key, url),
         ).fetchone()
         if row is None:
@@ -146,7 +146,7 @@ class ContentQueries(StoreBase):
         )  # fmt: skip
 
     def _body(self, url: str) -> bytes:
-        row = self.db.execute("SELECT body FROM fetch_cache WHERE url = ?", (url,)).fetchone()
+        row = self.db.execute("SELECT body FROM fetch_copy WHERE url = ?", (url,)).fetchone()
         return bytes(row[0] or b"") if row else b""
 
     def fetch_times(self) -> dict[str, datetime]:
@@ -165,19 +165,23 @@ class ContentQueries(StoreBase):
                     self._refresh_fetch(fetch)
                     continue
                 db.execute("DELETE FROM fetch_cache WHERE url = ?", (fetch.url,))
+                db.execute("DELETE FROM fetch_copy WHERE url = ?", (fetch.url,))
                 if isinstance(fetch, CachedFetch):
                     self._insert_fetch(fetch)
 
     def _insert_fetch(self, fetch: CachedFetch) -> None:
         parsed = fetch.parsed
         self.db.execute(
-            "INSERT INTO fetch_cache (url, etag, last_modified, body, fetched_at, body_hash,"
-            " fresh_until, parsed_key, parsed_items, parsed_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (fetch.url, fetch.etag, fetch.last_modified, fetch.body,
-             fetch.fetched_at.isoformat(), fetch.body_hash, _iso(fetch.fresh_until),
-             *_parsed_columns(parsed)),
+            "INSERT INTO fetch_cache (url, etag, last_modified, fetched_at, fresh_until)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (fetch.url, fetch.etag, fetch.last_modified, fetch.fetched_at.isoformat(),
+             _iso(fetch.fresh_until)),
         )  # fmt: skip
+        self.db.execute(
+            "INSERT INTO fetch_copy (url, body, body_hash, parsed_key, parsed_items, parsed_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (fetch.url, fetch.body, fetch.body_hash, *_parsed_columns(parsed)),
+        )
 
     def _refresh_fetch(self, fetch: FetchRefresh) -> None:
         self.db.execute(
@@ -188,7 +192,7 @@ class ContentQueries(StoreBase):
         )  # fmt: skip
         if fetch.parsed is not None:
             self.db.execute(
-                "UPDATE fetch_cache SET parsed_key = ?, parsed_items = ?, parsed_at = ?"
+                "UPDATE fetch_copy SET parsed_key = ?, parsed_items = ?, parsed_at = ?"
                 " WHERE url = ?",
                 (*_parsed_columns(fetch.parsed), fetch.url),
             )
