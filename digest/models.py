@@ -70,6 +70,9 @@ class SourceResult:
     etag: str | None = None
     last_modified: str | None = None
     elapsed_s: float = 0.0
+    # What identifies the items, when a hash can say it cheaply (render/memo.py): the stored
+    # parsed copy they came from, or the bytes they were parsed from. '': only the items do.
+    copy: str = ""
 
     @property
     def ok(self) -> bool:
@@ -96,6 +99,13 @@ class Selection:
     out_of_period: int = 0
     duplicates_merged: int = 0
     already_sent: int = 0
+    # How many items select kept, when `items` does not carry them: a build that renders
+    # the last one's arrangement again (render/memo.py) has their count, not the items.
+    total: int | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.items) if self.total is None else self.total
 
 
 @dataclass(frozen=True)

@@ -23,16 +23,17 @@ from .config import Config, FetchConfig, SourceConfig
 from .errors import DigestError, SourceError
 from .i18n import N_, say, staff_language, t
 from .models import Issue, Item, Period, Selection, SourceResult
-from .overrides import load_overrides
+from .overrides import Overrides, load_overrides
 from .render import RenderedIssue, render_issue
 from .render.data import issue_data
+from .render.memo import inputs_key, reused_issue
 from .schedule import decide, due_issue
 from .select import date_items, needs_first_seen, select, trust_limit
 from .select import prepare as select_prepare
 from .sources.feeds import USER_AGENT, collect_feeds
 from .sources.files import read_recaps
 from .sources.itemcache import parse_key
-from .store import REBUILDABLE, CachedFetch, Store, StoredIssue
+from .store import REBUILDABLE, BuildMemo, CachedFetch, Store, StoredIssue
 from .themes import arrange
 from .themes import prepare as themes_prepare
 
@@ -50,6 +51,8 @@ class Build:
     rendered: RenderedIssue
     data: str
     warnings: tuple[str, ...] = ()
+    # Rendered from the last build's arrangement: nothing it read had changed (render/memo.py).
+    reused: bool = False
 
 
 def collect(
@@ -133,8 +136,11 @@ def _preparing(on_source: OnSource | None) -> OnSource:
     """
 
     def prepared(result: SourceResult) -> None:
-        select_prepare(result.items)
-        themes_prepare(result.items)
+        # Only what was just parsed: unchanged items (a 304) may need no selection at all
+        # (render/memo.py); choose and arrange read any others themselves.
+        if result.status == "ok":
+            select_prepare(result.items)
+            themes_prepare(result.items)
         if on_source:
             on_source(result)
 
@@ -220,8 +226,32 @@ def _build(
     results = collect(config, store, now, offline, _preparing(on_source))
     if results and not any(r.ok for r in results):
         raise _nothing_read(results, staff_language(config))
-    selection = choose(results, config, period, now, store)
     overrides = load_overrides(config, period.name)
+    inputs = inputs_key(results, config, period, now, overrides, store.sent_stamp())
+    memo = store.build_memo(period.name)
+    if memo is not None and memo.inputs == inputs:
+        issue, warnings = reused_issue(memo, results, now), memo.warnings
+    else:
+        issue, warnings = _arranged(results, config, period, now, store, overrides)
+    rendered = render_issue(issue, config)
+    language = config.newsletter.language
+    written = issue_data(issue, language, rendered.subject, rendered.preheader)
+    data = json.dumps(written, ensure_ascii=False, indent=2) + "\n"
+    if memo is None or memo.inputs != inputs:
+        store.remember_build(BuildMemo(period.name, inputs, data, warnings))
+    return Build(issue, rendered, data, warnings, reused=memo is not None and memo.inputs == inputs)
+
+
+def _arranged(
+    results: tuple[SourceResult, ...],
+    config: Config,
+    period: Period,
+    now: datetime,
+    store: Store,
+    overrides: Overrides,
+) -> tuple[Issue, tuple[str, ...]]:
+    """Select the period's items and arrange them in sections: the issue, and warnings."""
+    selection = choose(results, config, period, now, store)
     arranged = arrange(selection.items, config, period, overrides)
     issue = Issue(
         id=period.name,
@@ -238,11 +268,7 @@ def _build(
         subject=overrides.subject,
         preheader=overrides.preheader,
     )
-    rendered = render_issue(issue, config)
-    language = config.newsletter.language
-    written = issue_data(issue, language, rendered.subject, rendered.preheader)
-    data = json.dumps(written, ensure_ascii=False, indent=2)
-    return Build(issue, rendered, data + "\n", tuple(arranged.warnings))
+    return issue, tuple(arranged.warnings)
 
 
 def write_issue(build: Build, out_dir: Path) -> tuple[Path, ...]:

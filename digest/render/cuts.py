@@ -115,7 +115,17 @@ def _item(raw: dict[str, Any]) -> Item:
         date_origin="first_seen" if raw.get("date_origin") == "first_seen" else "source",
         also_in=tuple(raw.get("also_in") or ()),
         language=raw.get("language"),
+        guid=_recap_guid(raw),
     )
+
+
+def _recap_guid(raw: dict[str, Any]) -> str | None:
+    """Enough of a recap's guid for its `ref` to be written again (overrides.written_name):
+    digest.json names a recap by its file, not by the guid's folder."""
+    ref = raw.get("ref")
+    if raw.get("url") or not isinstance(ref, str) or not ref.endswith(".md"):
+        return None
+    return "file:" + ref.removesuffix(".md")
 
 
 def _moment(text: str) -> datetime:

@@ -84,7 +84,7 @@ def issue_data(issue: Issue, language: str, subject: str, preheader: str) -> dic
         "agenda": section_data(issue.agenda) if issue.agenda else None,
         "sources": [source_data(r) for r in issue.sources],
         "stats": {
-            "items": len(stats.items),
+            "items": stats.count,
             "shown": issue.shown,
             "out_of_period": stats.out_of_period,
             "duplicates_merged": stats.duplicates_merged,

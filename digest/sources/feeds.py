@@ -43,7 +43,7 @@ from .http import (
     fetch_within_deadline,
     open_client,
 )
-from .itemcache import decode_items, encode_items, parse_key
+from .itemcache import copy_id, decode_items, encode_items, parse_key
 
 __all__ = [
     "ACCEPT",
@@ -243,7 +243,9 @@ async def _parse_fetched(run: _Run, fetched: Fetched, source: SourceConfig, dige
         run.pool, fetched.body, source, fetched.url, fetched.headers
     )
     etag, modified = fetched.headers.get("etag"), fetched.headers.get("last-modified")
-    result = SourceResult(source.name, "ok", items, etag=etag, last_modified=modified)
+    result = SourceResult(
+        source.name, "ok", items, etag=etag, last_modified=modified, copy=copy_id(encoded)
+    )
     fresh_until, keep = freshness(fetched.headers, run.now)
     url = source.url or fetched.url
     if not keep:
@@ -269,7 +271,8 @@ def _unchanged(
     etag, modified = fetched.headers.get("etag"), fetched.headers.get("last-modified")
     if fetched.status == 304:
         etag, modified = etag or cached.etag, modified or cached.last_modified
-    result = SourceResult(source.name, status, items, etag=etag, last_modified=modified)
+    copy = _copy_of(cached, parsed)
+    result = SourceResult(source.name, status, items, etag=etag, last_modified=modified, copy=copy)
     fresh_until, keep = freshness(fetched.headers, run.now)
     if not keep:
         return result, FetchForget(cached.url)
@@ -280,8 +283,9 @@ async def _from_cache(run: _Run, source: SourceConfig, cached: CachedFetch) -> R
     """A copy Cache-Control still calls fresh, or `--offline`: no request at all."""
     items, parsed = await _cached_items(run, source, cached)
     result = SourceResult(
-        source.name, "not_modified", items, etag=cached.etag, last_modified=cached.last_modified
-    )
+        source.name, "not_modified", items, etag=cached.etag, last_modified=cached.last_modified,
+        copy=_copy_of(cached, parsed),
+    )  # fmt: skip
     if parsed is None:
         return result, None
     refresh = FetchRefresh(
@@ -302,6 +306,12 @@ async def _cached_items(
     body = cached.body_bytes()
     items, encoded = await _parse_for_cache(run.pool, body, source, cached.url, {})
     return items, ParsedCopy(key, encoded, run.now)
+
+
+def _copy_of(cached: CachedFetch, parsed: ParsedCopy | None) -> str:
+    """The id of the copy the items came from: the new one, else the stored one."""
+    copy = parsed or cached.parsed
+    return copy_id(copy.items) if copy is not None else ""
 
 
 def _stored_items(cached: CachedFetch, key: str) -> tuple[Item, ...] | None:
@@ -329,7 +339,7 @@ async def _read_file(run: _Run, source: SourceConfig) -> SourceResult:
         items = await _parse(run.pool, body, source, None, {})
     except ParseError as exc:
         return _error(source, f"{source.path.name}: {exc.message}")
-    return SourceResult(source.name, "ok", items)
+    return SourceResult(source.name, "ok", items, copy=_bytes_id(source, body))
 
 
 async def _read_offline(run: _Run, source: SourceConfig, cached: CachedFetch | None) -> Result:
@@ -347,7 +357,12 @@ async def _read_offline(run: _Run, source: SourceConfig, cached: CachedFetch | N
     except SourceError as exc:
         name = source.snapshot.name
         return _error(source, t("source.snapshot_unusable", name=name, error=exc.message)), None
-    return SourceResult(source.name, "ok", items), None
+    return SourceResult(source.name, "ok", items, copy=_bytes_id(source, body)), None
+
+
+def _bytes_id(source: SourceConfig, body: bytes) -> str:
+    """The id of items parsed from `body` for `source` (the parse key names the rest)."""
+    return copy_id(f"{parse_key(source)}\n".encode() + body)
 
 
 # -- parsing off the event loop ----------------------------------------------------------

@@ -31,7 +31,7 @@ from ..config import SourceConfig
 from ..models import Item
 from .feedparse import PARSER_VERSION
 
-__all__ = ["decode_items", "encode_items", "parse_key"]
+__all__ = ["copy_id", "decode_items", "encode_items", "parse_key"]
 
 # Settings that never reach parse_feed: whether the source is read, its offline copy, and
 # what themes make of its items later. Every other field (and any new one) is in the key.
@@ -58,6 +58,12 @@ def encode_items(items: tuple[Item, ...]) -> bytes:
     document = {"count": len(items), "columns": columns}
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), check_circular=False)
     return zlib.compress(text.encode(), 1)
+
+
+def copy_id(data: bytes) -> str:
+    """What identifies the items of an encoded copy (or of the bytes they are parsed from,
+    prefixed with their parse key): equal ids, equal items (SourceResult.copy)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def decode_items(data: bytes) -> tuple[Item, ...] | None:

@@ -25,6 +25,7 @@ from .content import (
     StoredIssue,
 )
 from .cuts import CutCount, CutQueries, StoredCut
+from .memo import BuildMemo, MemoQueries
 from .outbox import OutboxQueries
 from .people import SubscriberQueries
 from .schema import MIGRATIONS
@@ -35,6 +36,7 @@ __all__ = [
     "REBUILDABLE",
     "ArchivedIssue",
     "AuditEntry",
+    "BuildMemo",
     "CacheUpdate",
     "CachedFetch",
     "CutCount",
@@ -56,6 +58,7 @@ class Store(
     SubscriberQueries,
     OutboxQueries,
     CutQueries,
+    MemoQueries,
     ConfirmationQueries,
     StaffQueries,
 ):

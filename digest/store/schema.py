@@ -227,4 +227,16 @@ MIGRATIONS: list[str] = [
     DROP TABLE fetch_cache;
     ALTER TABLE fetch_state RENAME TO fetch_cache
     """,
+    # The arrangement memo (render/memo.py): per issue, the key of everything its last
+    # build's selection and arrangement read, with what they gave (that build's digest.json)
+    # and its warnings. A rebuild with the same key renders that again instead of selecting
+    # and arranging every item anew. A cache: losing it costs one full build.
+    """
+    CREATE TABLE build_memo (
+        issue_id TEXT PRIMARY KEY,
+        inputs TEXT NOT NULL,
+        data TEXT NOT NULL,
+        warnings TEXT NOT NULL
+    )
+    """,
 ]
