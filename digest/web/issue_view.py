@@ -165,6 +165,7 @@ ACTIONS = {
     "issue_rebuild": N_("issuepage.history.rebuild"),
     "issue_rebuilt": N_("issuepage.history.rebuilt"),
     "issue_rebuild_failed": N_("issuepage.history.rebuild_failed"),
+    "failures_retried": N_("issuepage.history.retried"),
 }
 
 
