@@ -71,7 +71,8 @@ def _sender(
 @pass_state
 def run_command(state: State, force: bool, as_of: str | None, offline: bool) -> None:
     config, language = state.config, staff_language(state.config)
-    clock, done = _clock(config, as_of), list[DeliveryReport]()
+    clock = _clock(config, as_of)
+    done: list[DeliveryReport] = []
     with exclusive_run(config.store, "run"), Store(config.store) as store:
         try:
             outcome = run_due(config, store, clock, _sender(config, store, done), force, offline)
