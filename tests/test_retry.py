@@ -177,9 +177,7 @@ def test_digest_retry_reopens_exactly_the_given_up_and_digest_run_sends_them_onc
     assert len(smtp_server.messages) == 9
 
 
-def test_digest_send_issue_sends_a_reopened_issue(
-    tmp_path: Path, smtp_server: SmtpServer
-) -> None:
+def test_digest_send_issue_sends_a_reopened_issue(tmp_path: Path, smtp_server: SmtpServer) -> None:
     failed = failed_issue(tmp_path, smtp_server)
     with Store(failed.config.store) as store:
         assert retry_failed(store, ISSUE, datetime.now(UTC)).reopened == 2

@@ -210,7 +210,9 @@ class Sending:
             return self._missing(request)
         retried = request.query_params.get("retried", "")
         notice = ""
-        if retried.isdigit() and len(retried) < 10:
+        if retried == "0":  # a second click, or another staff member was first
+            notice = say(self.words, "console.retry_nothing")
+        elif retried.isdigit() and len(retried) < 10:
             notice = say(self.words, "console.retried", count=int(retried))
         return await self._report(request, stored, notice=notice)
 
