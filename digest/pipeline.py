@@ -237,6 +237,7 @@ def _build(
         trimmed=arranged.trimmed,
         subject=overrides.subject,
         preheader=overrides.preheader,
+        excluded=arranged.excluded,
     )
     rendered = render_issue(issue, config)
     language = config.newsletter.language
