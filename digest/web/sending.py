@@ -42,7 +42,6 @@ from .deliveries import (
     FILTERS,
     REFRESH_SECONDS,
     ApprovalView,
-    ReportView,
     approval_view,
     issue_facts,
     report_view,
@@ -240,11 +239,9 @@ class Sending:
         page = _number(request.query_params.get("page", "1"))
         site, now = self.site, self.site.clock()
 
-        def look(db: Store) -> ReportView:
-            fresh = db.issue(stored.id) or stored  # as it is now, after a retry
-            return report_view(site.config, db, fresh, self.words, shown, page, now)
-
-        view = await site.store.read(look)
+        view = await site.store.read(
+            lambda db: report_view(site.config, db, stored, self.words, shown, page, now)
+        )
         filters = [(key, say(self.words, FILTER_LABELS[key])) for key in ("", *FILTERS)]
         response = self.console.signed_in(
             request, "report.html", view=view, facts=view.facts, filters=filters,
