@@ -109,6 +109,16 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class Excluded:
+    """An item staff left out of an issue (its overrides file's `exclude:`), kept by name so
+    that the console can say which item it was: the email and the web page never show it."""
+
+    ref: str  # how the overrides file names it: its URL, or its recap's file name
+    title: str  # as the feed gave it: untrusted text
+    source: str
+
+
+@dataclass(frozen=True)
 class Section:
     """One theme's items, in the order they will be shown."""
 
@@ -141,6 +151,8 @@ class Issue:
     # The overrides file's `subject:` and `preheader:` ("": render makes its own).
     subject: str = ""
     preheader: str = ""
+    # The items the overrides file excluded, in its order (digest.json's `excluded`).
+    excluded: tuple[Excluded, ...] = ()
 
     @property
     def shown(self) -> int:

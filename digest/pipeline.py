@@ -27,7 +27,7 @@ from .overrides import Overrides, load_overrides
 from .render import RenderedIssue, render_issue
 from .render.data import issue_data
 from .render.memo import inputs_key, reused_issue
-from .schedule import decide, due_issue
+from .schedule import Decision, Due, decide, due_issue
 from .select import date_items, needs_first_seen, select, trust_limit
 from .select import prepare as select_prepare
 from .sources.feeds import USER_AGENT, collect_feeds
@@ -267,6 +267,7 @@ def _arranged(
         trimmed=arranged.trimmed,
         subject=overrides.subject,
         preheader=overrides.preheader,
+        excluded=arranged.excluded,
     )
     return issue, tuple(arranged.warnings)
 
@@ -377,10 +378,11 @@ def build_and_store(
 @dataclass(frozen=True)
 class RunOutcome:
     """What `digest run` did: messages for the log (`alerts` among them go to stderr), and
-    the delivery report if it sent."""
+    the delivery report of each issue it sent (the due one first, then the others it
+    resumed, oldest first)."""
 
     messages: tuple[str, ...]
-    report: DeliveryReport | None = None
+    reports: tuple[DeliveryReport, ...] = ()
     skipped: bool = False
     alerts: tuple[str, ...] = ()
 
@@ -396,9 +398,31 @@ def run_due(
     force: bool,
     offline: bool = False,
 ) -> RunOutcome:
-    """Build the due issue if needed, then send it when the schedule and staff allow."""
+    """Build the due issue if needed and send it when the schedule and staff allow; then go
+    on sending every other issue still 'sending', oldest first: rows staff retried (`digest
+    retry`), deferred rows of an earlier week. Cron sends them; nothing is stranded."""
     now, language = clock(), staff_language(config)
     due = due_issue(config.schedule, config.newsletter.tz, now)
+    decision, messages = _decision(config, store, due, now, force, offline)
+    alerts = (messages[-1],) if decision.loud else ()
+    if decision.action == "skip":
+        store.set_issue_status(due.issue_id, "skipped")
+    others = [i.id for i in reversed(store.issues_with(("sending",))) if i.id != due.issue_id]
+    messages += [say(language, "run.resume_other", issue=issue) for issue in others]
+    reports = []
+    if decision.action == "send":
+        _approve_automatically(store, due.issue_id)
+        reports.append(send(due.issue_id))
+    reports += [send(issue) for issue in others]
+    skipped = decision.action == "skip"
+    return RunOutcome(tuple(messages), tuple(reports), skipped=skipped, alerts=alerts)
+
+
+def _decision(
+    config: Config, store: Store, due: Due, now: datetime, force: bool, offline: bool
+) -> tuple[Decision, list[str]]:
+    """What to do with the due issue, after building it if it had to be; the messages."""
+    language = staff_language(config)
     decision = decide(due, store.issue(due.issue_id), config.schedule, now, force)
     messages = [decision.message(language)]
     if decision.action == "build":
@@ -407,13 +431,11 @@ def run_due(
         messages += built.warnings
         decision = decide(due, store.issue(due.issue_id), config.schedule, now, force)
         messages.append(decision.message(language))
-    if decision.action == "skip":
-        store.set_issue_status(due.issue_id, "skipped")
-    if decision.action != "send":
-        alerts = (messages[-1],) if decision.loud else ()
-        return RunOutcome(tuple(messages), skipped=decision.action == "skip", alerts=alerts)
-    stored = store.issue(due.issue_id)
+    return decision, messages
+
+
+def _approve_automatically(store: Store, issue_id: str) -> None:
+    """Automatic approval (or --force) is recorded like a person's, for the report."""
+    stored = store.issue(issue_id)
     if stored is not None and stored.status in ("built", "skipped"):
-        # Automatic approval (or --force) is recorded like a person's, for the report.
-        store.set_issue_status(due.issue_id, "approved")
-    return RunOutcome(tuple(messages), send(due.issue_id))
+        store.set_issue_status(issue_id, "approved")

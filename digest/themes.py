@@ -19,7 +19,17 @@ from typing import TYPE_CHECKING
 from .chars import fold
 from .config import Config, SourceConfig, ThemeConfig
 from .i18n import N_, messages, say, staff_language
-from .models import AGENDA_ID, FALLBACK_ID, FEATURED_ID, RECAP, Item, Period, Section
+from .models import (
+    AGENDA_ID,
+    FALLBACK_ID,
+    FEATURED_ID,
+    RECAP,
+    Excluded,
+    Item,
+    Period,
+    Section,
+)
+from .overrides import written_name
 from .urls import canonical_url
 
 if TYPE_CHECKING:
@@ -326,6 +336,7 @@ class Arrangement:
     # (an override naming no item of the issue, a recap naming an unknown theme, the caps).
     trimmed_keys: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    excluded: tuple[Excluded, ...] = ()  # what the overrides' `exclude:` left out
 
 
 Placed = tuple[Item, Why]
@@ -345,7 +356,8 @@ def arrange(
     )
     sources = {source.name: source for source in config.sources}
     warnings = _unmatched(overrides, by_url, period, config) + _unknown_themes(items, config)
-    excluded = {item.key for u in overrides.exclude if (item := named_item(by_url, u))}
+    left_out = [item for u in overrides.exclude if (item := named_item(by_url, u))]
+    excluded = {item.key for item in left_out}
     pinned = [item for u in overrides.pin if (item := named_item(by_url, u))]
     moved = {item.key: t for u, t in overrides.move.items() if (item := named_item(by_url, u))}
     pinned_keys = {item.key for item in pinned}
@@ -371,7 +383,12 @@ def arrange(
         trimmed=len(trimmed),
         trimmed_keys=tuple(item.key for item in trimmed),
         warnings=tuple(warnings),
+        excluded=tuple(_excluded(item) for item in left_out),
     )
+
+
+def _excluded(item: Item) -> Excluded:
+    return Excluded(written_name(item.url, item.guid) or item.url or "", item.title, item.source)
 
 
 def _place(

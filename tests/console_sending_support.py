@@ -28,7 +28,10 @@ from tests.web_support import KEYS, Clock, RunningSite, running_site
 DUE = datetime(2023, 5, 15, 7, 30, tzinfo=UTC)
 LATE = datetime(2023, 5, 17, 8, 0, tzinfo=UTC)
 QUICK = "delivery:\n  retry_base: 600\n  retry_wait: 0\n"
+# Temporary refusals are given up after an hour (delivery/retry.py retries them).
+GIVE_UP = "delivery:\n  retry_base: 60\n  retry_wait: 0\n  retry_hours: 1\n"
 READERS = 5
+BUSY, GONE = "user00001@example.org", "user00003@example.org"
 
 
 @contextmanager
@@ -88,3 +91,17 @@ def digest_run(
 def audit(site: RunningSite) -> list[tuple[str, str | None, dict[str, object]]]:
     with Store(site.config.store) as store:
         return [(e.action, e.issue_id, e.details) for e in reversed(store.audit_entries())]
+
+
+@contextmanager
+def given_up_site(folder: Path, smtp: SmtpServer) -> Iterator[RunningSite]:
+    """A site whose issue was sent: BUSY refused for now until the retry deadline passed
+    (given up: retryable), GONE bounced (never retried), the three others got it."""
+    with sending_site(folder, smtp, extra=GIVE_UP) as site:
+        smtp.script.rcpt[BUSY] = "451 4.3.0 Try again later"
+        smtp.script.rcpt[GONE] = "550 5.1.1 No such user"
+        assert deliver(site, smtp).deferred == 1
+        site.clock.advance(minutes=59)  # due again; the next retry would pass the deadline
+        assert deliver(site, smtp).failed == 2
+        smtp.script.rcpt.clear()
+        yield site

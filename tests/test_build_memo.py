@@ -118,9 +118,7 @@ def test_a_change_builds_in_full_and_equals_a_build_from_scratch(week: Week, cha
     assert again.reused and files(again) == files(after)
 
 
-def test_the_staff_language_is_part_of_the_key(
-    week: Week, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_staff_language_is_part_of_the_key(week: Week, monkeypatch: pytest.MonkeyPatch) -> None:
     """Reasons and warnings are written in the staff language: another one builds again."""
     monkeypatch.setenv("DIGEST_LANG", "fr")
     french = week.build()

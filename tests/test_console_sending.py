@@ -15,16 +15,19 @@ import pytest
 from digest.store import Store
 from digest.store.outbox import Outcome
 from tests.console_sending_support import (
+    BUSY,
     DUE,
+    GONE,
     LATE,
     QUICK,
     audit,
     deliver,
+    given_up_site,
     sending_site,
     signed_in_client,
 )
 from tests.console_support import EMAIL, hidden
-from tests.deliver_support import ISSUE, SUBJECT, add_subscribers
+from tests.deliver_support import ISSUE, SUBJECT, add_subscribers, store_issue
 from tests.smtp_server import SmtpServer
 from tests.web_support import RunningSite
 
@@ -332,3 +335,64 @@ def test_readers_skipped_for_their_themes_have_their_own_filter(
     assert rows == 1, page.text
     everyone = client.get(f"{BASE}/report")
     assert everyone.text.count("<tr") - 1 > 1
+
+
+# -- Relancer les échecs ----------------------------------------------------------------
+
+
+def test_the_report_retries_what_was_given_up_and_says_when_it_leaves(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    with given_up_site(tmp_path, smtp_server) as site, signed_in_client(site) as client:
+        page = client.get(f"{BASE}/report")
+        assert "Relancer les échecs</button>" in page.text
+        assert "Adresses abandonnées, que l'on peut relancer : 1." in plain(page)
+        given_up = client.get(f"{BASE}/report", params={"shown": "gave_up"})
+        assert BUSY in given_up.text and GONE not in given_up.text
+        token = hidden(page.text, "csrf")
+        answer = client.post(f"{BASE}/retry", data={"csrf": token})
+        assert answer.status_code == 303
+        assert answer.headers["location"] == f"{BASE}/report?retried=1"
+        after = client.get(answer.headers["location"])
+        assert "1 adresse remise en file : départ au prochain `digest run`." in plain(after)
+        assert "Relancer les échecs</button>" not in after.text  # nothing left to retry
+        assert "data-refresh" in after.text  # the issue is being sent again: followed live
+        assert _status(site) == "sending"
+        assert audit(site)[-1] == ("failures_retried", ISSUE, {"count": 1})
+        history = client.get(BASE)
+        assert "a relancé les échecs (adresses remises en file : 1)" in plain(history)
+        again = client.post(f"{BASE}/retry", data={"csrf": token}, follow_redirects=True)
+        assert "Rien à relancer" in plain(again)
+        assert deliver(site, smtp_server).done  # what `digest run` calls
+        (resent,) = smtp_server.messages[3:]
+        assert resent.rcpt_tos == (BUSY,)
+        assert _status(site) == "sent"
+
+
+def test_a_retry_without_its_csrf_token_or_of_an_unsent_issue_changes_nothing(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    with given_up_site(tmp_path, smtp_server) as site, signed_in_client(site) as client:
+        for data in ({}, {"csrf": ""}, {"csrf": "forged"}):
+            assert client.post(f"{BASE}/retry", data=data).status_code == 403
+        assert _status(site) == "sent" and _actions_since_sign_in(site) == []
+        with Store(site.config.store) as store:
+            store_issue(store, "approved", issue_id="2023-W21")
+        page = client.get("/admin/issues/2023-W21/report")
+        assert "Relancer les échecs</button>" not in page.text
+        refused = client.post(
+            "/admin/issues/2023-W21/retry", data={"csrf": hidden(page.text, "csrf")}
+        )
+        assert refused.status_code == 409
+        assert "2023-W21 n&#39;est jamais partie" in plain(refused)
+        assert client.post("/admin/issues/2023-W40/retry", data={"csrf": ""}).status_code == 403
+
+
+def test_a_report_with_nothing_given_up_offers_no_retry(
+    site: RunningSite, client: httpx.Client, smtp_server: SmtpServer
+) -> None:
+    smtp_server.script.rcpt["user00001@example.org"] = "550 5.1.1 No such user"
+    smtp_server.script.rcpt["user00002@example.org"] = "552 5.2.2 Mailbox full"
+    deliver(site, smtp_server)
+    page = client.get(f"{BASE}/report")
+    assert page.status_code == 200 and "Relancer les échecs" not in page.text

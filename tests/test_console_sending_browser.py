@@ -11,12 +11,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Locator, Page
 
 from digest.store import Store
 from digest.store.outbox import Outcome
 from digest.web import sending
-from tests.console_sending_support import DUE, LATE, digest_run, sending_site
+from tests.console_sending_support import (
+    BUSY,
+    DUE,
+    LATE,
+    deliver,
+    digest_run,
+    given_up_site,
+    sending_site,
+)
 from tests.console_support import EMAIL, PASSWORD
 from tests.deliver_support import ISSUE, SUBJECT
 from tests.site_look import axe_violations, context, tab_to
@@ -202,3 +210,38 @@ def test_the_progress_refreshes_in_place_while_a_send_runs(
     assert page.evaluate("window.notReloaded") is True  # the same page, updated in place
     assert page.locator("#progress").get_attribute("aria-live") == "polite"
     ctx.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_relancer_les_echecs_queues_the_given_up_and_the_page_says_so(
+    browser: Browser, tmp_path: Path, smtp_server: SmtpServer, scheme: str
+) -> None:
+    """No script needed (a plain form); axe on the report with the button, then after it."""
+    with given_up_site(tmp_path, smtp_server) as site:
+        with Store(site.config.store) as store:
+            busy = store.subscriber_by_email(BUSY)
+            assert busy is not None
+            message_id = store.outbox_message_id(ISSUE, busy.id)
+        ctx = context(browser, 1024, scheme)  # CSP bypassed only to inject axe
+        page = _signed_in(ctx, site)
+        found = {"with-button": _axe(page, site.url + f"{BASE}/report")}
+        heading = page.get_by_role("heading", name="Relancer les échecs")
+        assert "que l’on peut relancer : 1." in _spaced(page.locator("section", has=heading))
+        page.get_by_role("button", name="Relancer les échecs").click()
+        page.wait_for_url("**/report?retried=1")
+        said = _spaced(page.get_by_role("status").first)
+        assert "1 adresse remise en file : départ au prochain `digest run`" in said
+        assert page.get_by_role("button", name="Relancer les échecs").count() == 0
+        assert page.get_by_role("heading", name="Envoi en cours").count() == 1  # followed live
+        assert "À envoyer\n1" in page.locator("#progress").inner_text()
+        found["retried"] = axe_violations(page)
+        ctx.close()
+        assert deliver(site, smtp_server).done  # what `digest run` calls
+        (resent,) = smtp_server.messages[3:]
+        assert resent.rcpt_tos == (BUSY,) and resent.message["Message-ID"] == message_id
+    assert found == {key: [] for key in found}
+
+
+def _spaced(found: Locator) -> str:
+    """The text, with ordinary spaces for the French typography's no-break ones."""
+    return found.inner_text().replace("\u202f", " ").replace("\u00a0", " ")

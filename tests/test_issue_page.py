@@ -356,3 +356,27 @@ def test_page_summaries_prefer_og_then_twitter_then_the_title() -> None:
     assert summary_of(twitter).title == "Par Twitter"
     assert summary_of("<title> Seule &amp; unique </title>").title == "Seule & unique"
     assert summary_of("<p>rien</p>") == summary_of("")
+
+
+def test_excluded_items_are_named_by_their_title_escaped_and_stay_out_of_the_issue(
+    site: RunningSite, client: httpx.Client
+) -> None:
+    assert _item_post(client, "exclude", FETE).status_code == 303
+    assert _data(site)["excluded"] == [{"ref": FETE, "title": HOSTILE, "source": "Partenaire"}]
+    with Store(site.config.store) as store:
+        stored = store.issue(WEEK)
+        assert stored is not None
+    for part in (stored.html, stored.text, stored.web):  # the email and the web page
+        assert FETE not in part and "Fête de l" not in part
+    # An excluded name the feeds no longer have (a text editor wrote it): its name is all
+    # the page can show.
+    gone = "https://partenaire.example.org/disparu"
+    overrides_path(site).write_text(f"---\nexclude:\n  - {FETE}\n  - {gone}\n---\n", "utf-8")
+    page = client.get(PAGE_URL).text
+    excluded = page.split("Exclus de ce numéro", 1)[1].split("</ul>", 1)[0]
+    assert '<p class="item-title">&lt;script&gt;alert(1)&lt;/script&gt; Fête de l&#39;eau</p>' in (
+        excluded
+    )
+    assert f'Partenaire · <span class="ref">{FETE}</span>' in excluded
+    assert f'<span class="ref">{gone}</span>' in excluded and "<script>" not in page
+    assert excluded.count("Réintégrer") == 2

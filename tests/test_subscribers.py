@@ -96,6 +96,7 @@ def test_schema_has_the_subscriber_tables(tmp_path: Path) -> None:
         "next_attempt_at", "last_error", "updated_at",
         "created_at", "bounced",  # migration 3 (delivery)
         "cut",  # migration 8 (cuts per reader)
+        "gave_up",  # migration 10 (retrying the failed ones)
     ]  # fmt: skip
     with Store(tmp_path / "s.db") as again:  # reopening migrates nothing twice
         assert again.schema_version == version

@@ -112,6 +112,7 @@ def test_head_changes_nothing_on_any_route_that_changes_state_on_post(
                 ("/admin/issues/2026-W19/test", {"csrf": "x", "addresses": "a@example.org"})
             ],
             "/admin/issues/{issue}/approve": [("/admin/issues/2026-W19/approve", {"csrf": "x"})],
+            "/admin/issues/{issue}/retry": [("/admin/issues/2026-W19/retry", {"csrf": "x"})],
             "/admin/subscribers/add": [("/admin/subscribers/add", form)],
             "/admin/subscribers/import": [("/admin/subscribers/import", {"csrf": "x"})],
             "/admin/subscribers/import/apply": [

@@ -4,7 +4,7 @@ Every DigestError is caught in `main` and printed as its message and hint, with 
 exit code; a traceback only with --debug. Before click reads the command line, `main`
 chooses the staff language (cli/language.py): help, click's words and our messages follow.
 One module per group of commands: `build` (check, build), `run` (run, approve, issues),
-`send` (send, report), `subscribers`, `staff`, `serve`.
+`send` (send, report, retry), `subscribers`, `staff`, `serve`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ LAZY_COMMANDS = {
     "staff": ("staff", "staff_group"),
     "send": ("send", "send_command"),
     "report": ("send", "report_command"),
+    "retry": ("send", "retry_command"),
     "run": ("run", "run_command"),
     "approve": ("run", "approve_command"),
     "issues": ("run", "issues_command"),

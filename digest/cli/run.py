@@ -11,6 +11,7 @@ import click
 
 from ..approval import approve_issue
 from ..delivery.deliver import cut_report, section_ids, section_readers
+from ..errors import DigestError
 from ..i18n import N_, say, staff_language, status_label
 from ..lock import exclusive_run
 from ..period import parse_moment
@@ -42,18 +43,23 @@ def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def _sender(config: Config, store: Store) -> Callable[[str], DeliveryReport]:
-    """Sending as `digest send` does, on the wall clock whatever --as-of says."""
+def _sender(
+    config: Config, store: Store, done: list[DeliveryReport]
+) -> Callable[[str], DeliveryReport]:
+    """Sending as `digest send` does, on the wall clock whatever --as-of says; each report
+    is also added to `done`, so that a later issue's pause cannot hide an earlier one's."""
 
     def send(issue_id: str) -> DeliveryReport:
         from ..delivery.deliver import send_issue
         from ..delivery.smtp import settings_from_env
         from ..tokens import load_keys
 
-        return send_issue(
+        report = send_issue(
             config, store, issue_id, _wall_clock, smtp=settings_from_env(), keys=load_keys(),
             on_stop=stopping_notice(config.newsletter.language),
         )  # fmt: skip
+        done.append(report)
+        return report
 
     return send
 
@@ -64,15 +70,22 @@ def _sender(config: Config, store: Store) -> Callable[[str], DeliveryReport]:
 @click.option("--offline", is_flag=True, help=N_("help.run.offline"))
 @pass_state
 def run_command(state: State, force: bool, as_of: str | None, offline: bool) -> None:
-    config = state.config
+    config, language = state.config, staff_language(state.config)
     clock = _clock(config, as_of)
+    done: list[DeliveryReport] = []
     with exclusive_run(config.store, "run"), Store(config.store) as store:
-        outcome = run_due(config, store, clock, _sender(config, store), force, offline)
+        try:
+            outcome = run_due(config, store, clock, _sender(config, store, done), force, offline)
+        except DigestError:
+            for report in done:  # the issues sent before the one that stopped the run
+                echo_delivery(report, language, command="digest run")
+            raise
     for message in outcome.messages:
         click.echo(message, err=message in outcome.alerts)
-    if outcome.report is not None:
-        echo_delivery(outcome.report, staff_language(config), command="digest run")
-        outcome.report.raise_for_outcome()
+    for report in outcome.reports:
+        echo_delivery(report, language, command="digest run")
+    for report in outcome.reports:  # every report said first; then exit 1 if one failed
+        report.raise_for_outcome()
 
 
 @click.command("approve", help=N_("help.approve"))

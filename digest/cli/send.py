@@ -1,4 +1,4 @@
-"""`digest send` and `digest report`: thin click wiring over digest.delivery.deliver."""
+"""`digest send`, `digest report` and `digest retry`: thin click wiring over digest.delivery."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from ..delivery.deliver import (
 )
 from ..delivery.outcome import write_csv
 from ..delivery.proof import send_proof
+from ..delivery.retry import retry_failed
 from ..delivery.smtp import settings_from_env
 from ..delivery.stopping import Notify, Stop
 from ..errors import UsageError
@@ -30,7 +31,7 @@ from ..i18n import N_, say, staff_language, status_label, t
 from ..lock import exclusive_run
 from ..period import unknown_issue_hint
 from ..schedule import item_count
-from ..store import Store
+from ..store import PUBLISHED, Store
 from ..tokens import load_keys
 from .progress import TerminalProgress
 from .state import State, pass_state
@@ -70,8 +71,8 @@ def send_command(state: State, issue_id: str | None, address: str | None, dry_ru
         click.echo(
             say(language, "send.test_copy", issue=issue, address=address, message_id=message_id)
         )
-        if stored is not None and stored.status != "sent":
-            # The copy's "view in browser" link is the archive page, published once sent.
+        if stored is not None and stored.status not in PUBLISHED:
+            # The copy's "view in browser" link is the archive page, published once sending.
             click.echo(say(language, "send.test_copy_view", issue=issue), err=True)
         return
     lock = exclusive_run(config.store, f"send {issue_id or ''}".strip())
@@ -212,3 +213,16 @@ def cut_line(cut: CutReport, language: str) -> str:
         sections = ", ".join((common, *cut.sections))
     fields = {"sent": cut.sent, "skipped": cut.skipped}
     return say(language, "report.cut", sections=sections, count=cut.readers, **fields)
+
+
+@click.command("retry", help=N_("help.retry"))
+@click.argument("issue")
+@pass_state
+def retry_command(state: State, issue: str) -> None:
+    language = staff_language(state.config)
+    with Store(state.config.store) as store:
+        retried = retry_failed(store, issue, _now())
+    if not retried.reopened:
+        click.echo(say(language, "retry.nothing", issue=issue))
+        return
+    click.echo(say(language, "retry.done", issue=issue, count=retried.reopened))

@@ -231,7 +231,7 @@ class Run:
         )
         if row.created_at is not None and retry > row.created_at + self.deadline:
             why = f"gave up after {row.attempts + 1} attempts: {result.reply}"
-            return Outcome(row.subscriber_id, "failed", why)
+            return Outcome(row.subscriber_id, "failed", why, gave_up=True)
         return Outcome(row.subscriber_id, "deferred", result.reply, next_attempt_at=retry)
 
     def expire(self) -> None:

@@ -121,7 +121,7 @@ def deliveries(
     store: Store, issue_id: str, shown: str | None = None, limit: int = -1, offset: int = 0
 ) -> Iterator[Problem]:
     """Every row of the issue's outbox, or those of one filter (sent, waiting, deferred,
-    failed, bounced), by address, as clean as `problems`: the console's report."""
+    failed, gave_up, bounced), by address, as clean as `problems`: the console's report."""
     return map(_clean, store.deliveries(issue_id, shown, limit, offset))
 
 
@@ -129,6 +129,7 @@ def _clean(p: Problem) -> Problem:
     return Problem(
         remove_control_chars(p.email), remove_control_chars(p.status), p.attempts,
         remove_control_chars(p.last_error), p.bounced, remove_control_chars(p.updated_at),
+        p.gave_up,
     )  # fmt: skip
 
 

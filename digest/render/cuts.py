@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from ..models import Issue, Item, Period, Section, Selection
+from ..models import Excluded, Issue, Item, Period, Section, Selection
 
 WHOLE = ""  # the issue as built: readers who chose no theme, or every one
 COMMON = "+"  # none of the reader's sections is in this issue ('+' is in no theme id)
@@ -83,7 +83,12 @@ def issue_from_data(data: str) -> Issue:
         trimmed=int(raw.get("stats", {}).get("trimmed", 0)),
         subject=overrides.get("subject", ""),
         preheader=overrides.get("preheader", ""),
+        excluded=tuple(_excluded(e) for e in raw.get("excluded") or ()),
     )
+
+
+def _excluded(raw: dict[str, Any]) -> Excluded:
+    return Excluded(str(raw["ref"]), raw.get("title") or "", raw.get("source") or "")
 
 
 def _paragraphs(text: str) -> str:

@@ -66,6 +66,19 @@ def source_data(result: SourceResult) -> dict[str, Any]:
 
 def issue_data(issue: Issue, language: str, subject: str, preheader: str) -> dict[str, Any]:
     """The JSON-ready dict of `issue`, with the `subject` and `preheader` its email uses."""
+    return _contents(issue, language, subject, preheader) | _excluded(issue)
+
+
+def _excluded(issue: Issue) -> dict[str, Any]:
+    """What staff excluded, named for the console (only when there is any: an issue without
+    exclusions keeps the digest.json it always had). No render reads it."""
+    if not issue.excluded:
+        return {}
+    return {"excluded": [{"ref": e.ref, "title": e.title, "source": e.source}
+                         for e in issue.excluded]}  # fmt: skip
+
+
+def _contents(issue: Issue, language: str, subject: str, preheader: str) -> dict[str, Any]:
     stats = issue.stats
     return {
         "issue": issue.id,

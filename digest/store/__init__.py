@@ -14,6 +14,7 @@ from __future__ import annotations
 from .base import StoreBase
 from .confirmations import ConfirmationQueries, DueConfirmation
 from .content import (
+    PUBLISHED,
     REBUILDABLE,
     ArchivedIssue,
     CachedFetch,
@@ -33,6 +34,7 @@ from .staff import AuditEntry, StaffAccount, StaffQueries, StaffSession
 
 __all__ = [
     "MIGRATIONS",
+    "PUBLISHED",
     "REBUILDABLE",
     "ArchivedIssue",
     "AuditEntry",

@@ -17,6 +17,9 @@ from .base import when as _when
 # one too: staff who add the missing items to a thin issue rebuild it to have it judged
 # again (it comes back as 'built').
 REBUILDABLE = ("built", "approved", "skipped")
+# An issue that has started going out is published: its archive page answers (a reader who
+# got it clicks "view in browser" while deferred rows keep it 'sending' for hours).
+PUBLISHED = ("sending", "sent")
 
 
 @dataclass(frozen=True)
@@ -292,13 +295,14 @@ class ContentQueries(StoreBase):
         return [StoredIssue(r[0], _when(r[1]), _when(r[2]), _when(r[3]), *r[4:]) for r in rows]
 
     def archived_issues(self, limit: int | None = None) -> list[ArchivedIssue]:
-        """Sent issues, newest first, as the archives and the Atom feed list them."""
+        """Published issues (PUBLISHED), newest first, as the archives, the home page and the
+        Atom feed list them."""
         rows = self.db.execute(
             "SELECT id, period_start, period_end, built_at, subject, "
             + ", ".join(_ARCHIVED)
-            + " FROM issues WHERE status = 'sent' ORDER BY id DESC"
+            + f" FROM issues WHERE status IN ({','.join('?' * len(PUBLISHED))}) ORDER BY id DESC"
             + (" LIMIT ?" if limit else ""),
-            (limit,) if limit else (),
+            (*PUBLISHED, limit) if limit else PUBLISHED,
         ).fetchall()
         return [_archived(row) for row in rows]
 

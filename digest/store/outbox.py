@@ -1,7 +1,9 @@
 """Queries for the delivery outbox: one row per (issue, subscriber), the audience of an issue.
 
 A row moves pending → sending → sent | deferred | failed; a reader whose cut is too thin
-that week is 'skipped' from the start. `freeze_audience` creates every row of an issue in
+that week is 'skipped' from the start. A row 'failed' because its temporary refusals outlasted
+the retry deadline is marked `gave_up`: staff may put it back to 'pending' (`reopen_given_up`,
+delivery/retry.py). `freeze_audience` creates every row of an issue in
 one transaction (and never again), each with its cut (store/cuts.py); `claim` marks a batch
 'sending' in one commit before any SMTP transaction; `record` writes a batch's results in
 one commit after the replies. The rules (back-off, what a reply means) live in
@@ -36,6 +38,7 @@ SHOWN = {
     "deferred": "o.status = 'deferred'",
     "failed": "o.status = 'failed'",
     "bounced": "o.status = 'failed' AND o.bounced = 1",
+    "gave_up": "o.status = 'failed' AND o.gave_up = 1",
     "skipped": "o.status = 'skipped'",
 }
 # Who an issue goes to, when its audience is frozen (a condition on `subscribers`, its one
@@ -67,6 +70,7 @@ class Outcome:
     next_attempt_at: datetime | None = None
     bounced: bool = False
     tried: bool = True
+    gave_up: bool = False  # failed because its temporary refusals outlasted the deadline
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ class Problem:
     last_error: str
     bounced: bool
     updated_at: str
+    gave_up: bool = False  # staff may retry it (delivery/retry.py)
 
 
 class OutboxQueries(StoreBase):
@@ -172,7 +177,7 @@ class OutboxQueries(StoreBase):
         """Deferred rows created before the retry deadline are given up: 'failed'."""
         with self.transaction() as db:
             cursor = db.execute(
-                "UPDATE outbox SET status = 'failed', updated_at = ?,"
+                "UPDATE outbox SET status = 'failed', updated_at = ?, gave_up = 1,"
                 " last_error = 'gave up after the retry deadline: ' || COALESCE(last_error, '')"
                 " WHERE issue_id = ? AND status = 'deferred' AND created_at < ?",
                 (now.isoformat(), issue_id, created_before.isoformat()),
@@ -236,6 +241,7 @@ class OutboxQueries(StoreBase):
                 o.next_attempt_at.isoformat() if o.next_attempt_at else None,
                 o.error,
                 int(o.bounced),
+                int(o.gave_up),
                 when,
                 issue_id,
                 o.subscriber_id,
@@ -245,7 +251,7 @@ class OutboxQueries(StoreBase):
         with self.transaction() as db:
             db.executemany(
                 "UPDATE outbox SET status = ?, attempts = attempts + ?, next_attempt_at = ?,"
-                f" last_error = {_ERROR_UNLESS_ERASED}, bounced = ?, updated_at = ?"
+                f" last_error = {_ERROR_UNLESS_ERASED}, bounced = ?, gave_up = ?, updated_at = ?"
                 " WHERE issue_id = ? AND subscriber_id = ?",
                 values,
             )
@@ -288,7 +294,7 @@ class OutboxQueries(StoreBase):
         """Deferred, failed and bounced rows with their last error, by address (streamed)."""
         cursor = self.db.execute(
             "SELECT COALESCE(s.email, ?), o.status, o.attempts,"
-            " COALESCE(o.last_error, ''), o.bounced, o.updated_at"
+            " COALESCE(o.last_error, ''), o.bounced, o.updated_at, o.gave_up"
             " FROM outbox o JOIN subscribers s ON s.id = o.subscriber_id"
             " WHERE o.issue_id = ? AND o.status IN ('deferred', 'failed')"
             " ORDER BY o.status, s.email",
@@ -296,7 +302,7 @@ class OutboxQueries(StoreBase):
         )
         while chunk := cursor.fetchmany(FETCH):
             for r in chunk:
-                yield Problem(r[0], r[1], r[2], r[3], bool(r[4]), r[5])
+                yield Problem(r[0], r[1], r[2], r[3], bool(r[4]), r[5], bool(r[6]))
 
     def deliveries(
         self, issue_id: str, shown: str | None = None, limit: int = -1, offset: int = 0
@@ -306,14 +312,14 @@ class OutboxQueries(StoreBase):
         where = f" AND {SHOWN[shown]}" if shown else ""
         cursor = self.db.execute(
             "SELECT COALESCE(s.email, ?), o.status, o.attempts,"
-            " COALESCE(o.last_error, ''), o.bounced, o.updated_at"
+            " COALESCE(o.last_error, ''), o.bounced, o.updated_at, o.gave_up"
             " FROM outbox o JOIN subscribers s ON s.id = o.subscriber_id"
             f" WHERE o.issue_id = ?{where} ORDER BY s.email, o.subscriber_id LIMIT ? OFFSET ?",
             (ERASED, issue_id, limit, offset),
         )
         while chunk := cursor.fetchmany(FETCH):
             for r in chunk:
-                yield Problem(r[0], r[1], r[2], r[3], bool(r[4]), r[5])
+                yield Problem(r[0], r[1], r[2], r[3], bool(r[4]), r[5], bool(r[6]))
 
     def delivery_count(self, issue_id: str, shown: str | None = None) -> int:
         """How many rows `deliveries` yields without a limit."""
@@ -368,11 +374,43 @@ class OutboxQueries(StoreBase):
         """A message the server had accepted was not delivered after all (a DSN said so)."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE outbox SET status = 'failed',"
+                "UPDATE outbox SET status = 'failed', gave_up = 0,"
                 f" last_error = {_ERROR_UNLESS_ERASED}, bounced = ?, updated_at = ?"
                 " WHERE issue_id = ? AND subscriber_id = ? AND status IN ('sent', 'failed')",
                 (error[:500], int(bounced), now.isoformat(), issue_id, subscriber_id),
             )
+
+    _RETRYABLE = (
+        "issue_id = ? AND status = 'failed' AND gave_up = 1"
+        f" AND subscriber_id IN (SELECT id FROM subscribers WHERE {AUDIENCE})"
+    )
+
+    def retryable(self, issue_id: str, now: datetime) -> int:
+        """Rows `reopen_given_up` would put back at `now`: given up on, and their reader
+        still in the audience (confirmed, not paused)."""
+        row = self.db.execute(
+            f"SELECT COUNT(*) FROM outbox WHERE {self._RETRYABLE}", (issue_id, moment(now))
+        ).fetchone()
+        return int(row[0])
+
+    def reopen_given_up(self, issue_id: str, now: datetime) -> int:
+        """Put the retryable rows back to 'pending', and a 'sent' issue back to 'sending' if
+        any was; one transaction. Each keeps its Message-ID (the message was never accepted:
+        a resume after a crash sends the same one) and its attempts; `created_at` becomes
+        `now`, so the retry deadline counts from the retry. Returns how many were reopened."""
+        when = now.isoformat()
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE outbox SET status = 'pending', gave_up = 0, next_attempt_at = NULL,"
+                f" last_error = NULL, created_at = ?, updated_at = ? WHERE {self._RETRYABLE}",
+                (when, when, issue_id, moment(now)),
+            )
+            if cursor.rowcount:
+                db.execute(
+                    "UPDATE issues SET status = 'sending' WHERE id = ? AND status = 'sent'",
+                    (issue_id,),
+                )
+        return int(cursor.rowcount)
 
 
 def _message_id(issue_id: str, subscriber_id: int, domain: str) -> str:

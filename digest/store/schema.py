@@ -239,4 +239,14 @@ MIGRATIONS: list[str] = [
         warnings TEXT NOT NULL
     )
     """,
+    # Retrying the failed ones (issue 13): a row 'failed' because a temporary refusal (4xx)
+    # outlasted `delivery.retry_hours` is marked `gave_up`, the only failure that is nobody's
+    # fault and that staff may send again (delivery/retry.py). Rows failed that way before
+    # this column are recognised once, here, by the text both give-up paths wrote; nothing
+    # reads that text afterwards.
+    """
+    ALTER TABLE outbox ADD COLUMN gave_up INTEGER NOT NULL DEFAULT 0;
+    UPDATE outbox SET gave_up = 1
+        WHERE status = 'failed' AND bounced = 0 AND substr(last_error, 1, 14) = 'gave up after '
+    """,
 ]

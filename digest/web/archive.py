@@ -1,6 +1,7 @@
-"""The archives: the list of sent issues, each issue's web page, and an Atom feed.
+"""The archives: the list of published issues, each issue's web page, and an Atom feed.
 
-Only issues with status 'sent' are shown, as the `web` HTML that `digest build` stored: the
+Only published issues are shown (status 'sending' or 'sent': once an issue has started going
+out, its readers may click "view in browser"), as the `web` HTML that `digest build` stored: the
 web version has no per-subscriber link, so nothing personal is published. `?cut=` shows
 one cut of it (the sections some readers chose), as their "view in browser" link asks.
 """
@@ -12,6 +13,7 @@ import re
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from ..store import PUBLISHED
 from .security import ARCHIVE_CSP
 from .site import Site
 
@@ -36,7 +38,7 @@ class Archive:
         found = None
         if ISSUE_ID.fullmatch(issue_id):
             found = await self.site.store.read(lambda db: db.issue(issue_id))
-        if found is None or found.status != "sent":
+        if found is None or found.status not in PUBLISHED:
             return self.site.message(request, "not_found", 404)
         headers = {"content-security-policy": ARCHIVE_CSP, "cache-control": PUBLIC}
         return HTMLResponse(await self._cut_page(request, found.web), headers=headers)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from ..config import Config
 from ..delivery.outcome import DeliveryReport, deliveries, report
+from ..delivery.retry import WENT_OUT
 from ..i18n import N_, Messages, say, status_label
 from ..period import week_period
 from ..render.dates import day_label, period_label
@@ -24,13 +25,14 @@ from ..store.outbox import SHOWN, Problem
 PAGE = 100  # report rows per page
 # A send is followed live while the issue is 'sending': the page reloads this often.
 REFRESH_SECONDS = 15
-FILTERS = ("sent", "waiting", "deferred", "failed", "bounced", "skipped")
+FILTERS = ("sent", "waiting", "deferred", "failed", "gave_up", "bounced", "skipped")
 FILTER_LABELS = {
     "": N_("console.shown_all"),
     "sent": N_("console.shown_sent"),
     "waiting": N_("console.shown_waiting"),
     "deferred": N_("console.shown_deferred"),
     "failed": N_("console.shown_failed"),
+    "gave_up": N_("console.shown_gave_up"),
     "bounced": N_("console.shown_bounced"),
     "skipped": N_("console.shown_skipped"),
 }
@@ -45,9 +47,9 @@ ROW_LABELS = {
     "skipped": N_("console.row_skipped"),
 }
 # The last_error texts the outbox writes itself (digest/store/outbox.py), and DSN reports
-# (digest/delivery/bounces.py): each gets its own plain explanation.
+# (digest/delivery/bounces.py): each gets its own plain explanation. (A row given up on
+# says so in its own column, `gave_up`.)
 _LEFT = "not sent: the subscriber left"
-_GAVE_UP = "gave up after the retry deadline"
 _DSN = "(DSN)"
 
 
@@ -109,6 +111,7 @@ class ReportView:
     lines: tuple[ReportLine, ...]
     page: int
     pages: int
+    retryable: int = 0  # rows « Relancer les échecs » would send again (delivery/retry.py)
 
 
 def issue_facts(config: Config, stored: StoredIssue, words: Messages) -> IssueFacts:
@@ -187,7 +190,13 @@ def shown_filter(value: str) -> str:
 
 
 def report_view(
-    config: Config, store: Store, stored: StoredIssue, words: Messages, shown: str, page: int
+    config: Config,
+    store: Store,
+    stored: StoredIssue,
+    words: Messages,
+    shown: str,
+    page: int,
+    now: datetime,
 ) -> ReportView:
     total = store.delivery_count(stored.id, shown or None)
     pages = max(1, -(-total // PAGE))
@@ -202,6 +211,7 @@ def report_view(
         tuple(_line(row, tz, words) for row in rows),
         page,
         pages,
+        store.retryable(stored.id, now) if stored.status in WENT_OUT else 0,
     )
 
 
@@ -233,7 +243,7 @@ def reason_key(row: Problem) -> str:
         return N_("console.why_bounced")
     if row.last_error.startswith(_LEFT):
         return N_("console.why_left")
-    if row.last_error.startswith(_GAVE_UP):
+    if row.gave_up:
         return N_("console.why_gave_up")
     if _DSN in row.last_error:
         return N_("console.why_dsn")

@@ -16,6 +16,7 @@ from ..config import Config
 from ..editing.overrides_file import OverridesFile
 from ..i18n import N_, Messages, say, status_label
 from ..models import AGENDA_ID, FALLBACK_ID, FEATURED_ID, Period
+from ..overrides import reference
 from ..render.dates import day_label, period_label
 from ..store import REBUILDABLE, AuditEntry, StoredIssue
 
@@ -33,6 +34,16 @@ class ItemView:
     pinned: bool
     first: bool  # first of the pinned (no "up")
     last: bool  # last of the pinned (no "down")
+
+
+@dataclass(frozen=True)
+class ExcludedView:
+    """An item the overrides file excludes: its title and source as the last build found
+    them, or "" when the build did not (no longer in the feeds, or not rebuilt since)."""
+
+    ref: str  # as the overrides file writes it: what *Réintégrer* sends back
+    title: str
+    source: str
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,7 @@ class IssueView:
     subject: str
     preheader: str
     sections: tuple[SectionView, ...]
-    excluded: tuple[str, ...]
+    excluded: tuple[ExcludedView, ...]
     targets: tuple[tuple[str, str], ...]  # (section id, title) an item may move to
     history: tuple[HistoryLine, ...]
 
@@ -83,7 +94,7 @@ def issue_view(
         subject=str(data.get("subject") or ""),
         preheader=str(data.get("preheader") or ""),
         sections=sections,
-        excluded=tuple(str(v) for v in _listed(current.values.get("exclude"))),
+        excluded=_excluded(_listed(current.values.get("exclude")), data.get("excluded")),
         targets=_targets(config, sections, words),
         history=tuple(_history(e, config, words) for e in entries[:HISTORY]),
     )
@@ -91,6 +102,22 @@ def issue_view(
 
 def _listed(value: Any) -> list[Any]:
     return [value] if isinstance(value, str) else list(value or [])
+
+
+def _excluded(names: list[Any], built: Any) -> tuple[ExcludedView, ...]:
+    """Each name the overrides file excludes, with the title and source digest.json kept
+    for it (matched as the build matched it: by the name's canonical form)."""
+    found: dict[str, dict[str, Any]] = {}
+    for entry in built if isinstance(built, list) else []:
+        if isinstance(entry, dict) and (key := reference(entry.get("ref"))):
+            found[key] = entry
+    views = []
+    for name in map(str, names):
+        entry = found.get(reference(name) or name, {})
+        views.append(
+            ExcludedView(name, str(entry.get("title") or ""), str(entry.get("source") or ""))
+        )
+    return tuple(views)
 
 
 def _section(section: dict[str, Any], config: Config, words: Messages) -> SectionView:
@@ -165,6 +192,7 @@ ACTIONS = {
     "issue_rebuild": N_("issuepage.history.rebuild"),
     "issue_rebuilt": N_("issuepage.history.rebuilt"),
     "issue_rebuild_failed": N_("issuepage.history.rebuild_failed"),
+    "failures_retried": N_("issuepage.history.retried"),
 }
 
 

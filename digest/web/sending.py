@@ -8,7 +8,9 @@
 - Nothing here sends the issue itself: `digest run` (cron) does, as before. While the issue
   is 'sending', whoever sends it, the pages read its progress from the outbox and reload
   themselves (<meta http-equiv=refresh>, no script), which staff can stop.
-- The report is `digest report`'s: rows by address with filters, and its CSV.
+- The report is `digest report`'s: rows by address with filters, and its CSV. When rows
+  were given up on (temporary refusals past the retry deadline), « Relancer les échecs » is
+  `retry_failed`, what `digest retry` calls: the next `digest run` sends them.
 
 Every POST carries the session's CSRF token and writes an audit entry; GET and HEAD
 change nothing (a CSV export, personal data leaving the store, is audited on GET).
@@ -28,6 +30,7 @@ from starlette.routing import Route
 from ..approval import approve_issue
 from ..delivery.outcome import deliveries, write_csv
 from ..delivery.proof import send_proof
+from ..delivery.retry import retry_failed
 from ..errors import DigestError, UsageError
 from ..i18n import say
 from ..store import StaffSession, Store, StoredIssue
@@ -48,11 +51,12 @@ from .security import client_ip, limit_key
 
 MAX_TEST = 10  # addresses one test send reaches, at most
 MAX_TYPED = 4000  # characters of the address field read, at most
-TEST_SENT, APPROVED, APPROVE_REFUSED, REPORT_EXPORTED = (
+TEST_SENT, APPROVED, APPROVE_REFUSED, REPORT_EXPORTED, RETRIED = (
     "test_sent",
     "approved",
     "approve_refused",
     "report_exported",
+    "failures_retried",
 )
 _SEPARATORS = re.compile(r"[\s,;]+")
 
@@ -84,6 +88,7 @@ class Sending:
             Route(f"{base}/approve", self.approve, methods=["POST"]),
             Route(f"{base}/report", self.report_page, methods=["GET"]),
             Route(f"{base}/report.csv", self.report_csv, methods=["GET"]),
+            Route(f"{base}/retry", self.retry, methods=["POST"]),
         ]
 
     # -- Envoyer un test ----------------------------------------------------------------
@@ -202,16 +207,48 @@ class Sending:
         stored = await self._issue(request)
         if stored is None:
             return self._missing(request)
+        retried = request.query_params.get("retried", "")
+        notice = ""
+        if retried == "0":  # a second click, or another staff member was first
+            notice = say(self.words, "console.retry_nothing")
+        elif retried.isdigit() and len(retried) < 10:
+            notice = say(self.words, "console.retried", count=int(retried))
+        return await self._report(request, stored, notice=notice)
+
+    async def retry(self, request: Request) -> Response:
+        """« Relancer les échecs »: `digest retry`'s call; the report then says how many."""
+        form = await self.console.posted(request)
+        stored = await self._issue(request)
+        if form is None:
+            return self.console.stale(request)
+        if stored is None:
+            return self._missing(request)
+        now = self.site.clock()
+        try:
+            retried = await self.site.store.write(lambda db: retry_failed(db, stored.id, now))
+        except UsageError as exc:
+            return await self._report(request, stored, 409, error=exc.message)
+        await self._audit(request, RETRIED, stored.id, {"count": retried.reopened})
+        report = request.url.path.removesuffix("/retry") + "/report"
+        return RedirectResponse(f"{report}?retried={retried.reopened}", 303)
+
+    async def _report(
+        self, request: Request, stored: StoredIssue, status: int = 200, **values: Any
+    ) -> Response:
         shown = shown_filter(request.query_params.get("shown", ""))
         page = _number(request.query_params.get("page", "1"))
-        site = self.site
+        site, now = self.site, self.site.clock()
+
         view = await site.store.read(
-            lambda db: report_view(site.config, db, stored, self.words, shown, page)
+            lambda db: report_view(site.config, db, stored, self.words, shown, page, now)
         )
         filters = [(key, say(self.words, FILTER_LABELS[key])) for key in ("", *FILTERS)]
-        return self.console.signed_in(
-            request, "report.html", view=view, facts=view.facts, filters=filters, **_live(request)
-        )
+        response = self.console.signed_in(
+            request, "report.html", view=view, facts=view.facts, filters=filters,
+            **_live(request), **values,
+        )  # fmt: skip
+        response.status_code = status
+        return response
 
     async def report_csv(self, request: Request) -> Response:
         stored = await self._issue(request)
