@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -28,6 +27,7 @@ from digest.web import create_app
 from tests.deliver_support import bodies, parse
 from tests.http_server import FeedServer
 from tests.smtp_server import SmtpServer
+from tests.store_support import store_at_version
 from tests.test_deliver_cli import by_recipient, command, digest, environment
 from tests.web_support import KEYS, bound_socket, serve
 
@@ -342,10 +342,7 @@ def test_the_store_migrates_an_outbox_with_rows(tmp_path: Path) -> None:
     """Migration 8 copies the outbox into the table that accepts 'skipped': its rows stay,
     each for the whole issue."""
     path = tmp_path / "digest.db"
-    with sqlite3.connect(path) as db:
-        for number, script in enumerate(MIGRATIONS[:7], start=1):
-            db.executescript(script)
-            db.execute(f"PRAGMA user_version = {number}")
+    with store_at_version(path, 7) as db:
         db.execute(
             "INSERT INTO issues (id, period_start, period_end, built_at, data, html, text, web)"
             " VALUES ('2023-W19', '', '', '', '{}', '', '', '')"

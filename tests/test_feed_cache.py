@@ -9,7 +9,6 @@ like fetched feeds, under the same CPU allowance.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +26,7 @@ from digest.sources.itemcache import parse_key
 from digest.store import CachedFetch, FetchForget, FetchRefresh, Store
 from digest.store.schema import MIGRATIONS
 from tests.http_server import FeedServer
+from tests.store_support import store_at_version
 
 pytestmark = pytest.mark.usefixtures("english_staff")
 
@@ -347,10 +347,7 @@ def test_a_refresh_reads_and_writes_the_validators_not_the_body(tmp_path: Path) 
 
 def test_the_store_migrates_its_fetch_cache_into_two_tables(tmp_path: Path) -> None:
     path = tmp_path / "digest.db"
-    with sqlite3.connect(path) as db:
-        for number, script in enumerate(MIGRATIONS[:9], start=1):
-            db.executescript(script)
-            db.execute(f"PRAGMA user_version = {number}")
+    with store_at_version(path, 9) as db:
         db.execute(
             "INSERT INTO fetch_cache (url, etag, last_modified, body, fetched_at, body_hash,"
             " fresh_until, parsed_key, parsed_items, parsed_at)"

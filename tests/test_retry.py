@@ -5,7 +5,6 @@ resumes any issue still being sent; the archive publishes an issue once it is se
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from digest.store.schema import MIGRATIONS
 from digest.subscribers import pause, unsubscribe
 from tests.deliver_support import ISSUE, NOW, add_subscribers, make_config, store_issue
 from tests.smtp_server import SmtpServer
+from tests.store_support import store_at_version
 from tests.test_deliver_cli import digest
 from tests.web_support import KEYS, Clock, running_site
 
@@ -228,10 +228,7 @@ def test_a_reader_who_paused_since_is_not_retried(tmp_path: Path, smtp_server: S
 
 def test_the_migration_marks_rows_given_up_before_the_column(tmp_path: Path) -> None:
     path = tmp_path / "digest.db"
-    with sqlite3.connect(path) as db:
-        for number, script in enumerate(MIGRATIONS[:9], start=1):
-            db.executescript(script)
-            db.execute(f"PRAGMA user_version = {number}")
+    with store_at_version(path, 9) as db:
         db.execute(
             "INSERT INTO issues (id, period_start, period_end, built_at, data, html, text, web,"
             " status) VALUES ('2023-W19', ?, ?, ?, '{}', '', '', '', 'sent')",

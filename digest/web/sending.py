@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -101,12 +102,10 @@ class Sending:
         return self._test(request, stored, addresses=me)
 
     async def test_send(self, request: Request) -> Response:
-        form = await self.console.posted(request)
-        stored = await self._issue(request)
-        if form is None:
-            return self.console.stale(request)
-        if stored is None:
-            return self._missing(request)
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
+        form, stored = posted
         typed = str(form.get("addresses", ""))[:MAX_TYPED]
         addresses, error = self._addresses(typed)
         if error:
@@ -157,6 +156,17 @@ class Sending:
         response.status_code = status
         return response
 
+    async def _posted(self, request: Request) -> tuple[FormData, StoredIssue] | Response:
+        """A console POST's form and the issue it is about; else the answer to give: its
+        CSRF token is missing or stale, or no such issue."""
+        form = await self.console.posted(request)
+        stored = await self._issue(request)
+        if form is None:
+            return self.console.stale(request)
+        if stored is None:
+            return self._missing(request)
+        return form, stored
+
     # -- Approuver ----------------------------------------------------------------------
 
     async def approve_page(self, request: Request) -> Response:
@@ -167,12 +177,10 @@ class Sending:
         return await self._approval(request, stored, notice=done)
 
     async def approve(self, request: Request) -> Response:
-        form = await self.console.posted(request)
-        stored = await self._issue(request)
-        if form is None:
-            return self.console.stale(request)
-        if stored is None:
-            return self._missing(request)
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
+        stored = posted[1]
         site, now = self.site, self.site.clock()
         try:
             approval = await site.store.write(
@@ -217,12 +225,10 @@ class Sending:
 
     async def retry(self, request: Request) -> Response:
         """« Relancer les échecs »: `digest retry`'s call; the report then says how many."""
-        form = await self.console.posted(request)
-        stored = await self._issue(request)
-        if form is None:
-            return self.console.stale(request)
-        if stored is None:
-            return self._missing(request)
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
+        stored = posted[1]
         now = self.site.clock()
         try:
             retried = await self.site.store.write(lambda db: retry_failed(db, stored.id, now))
