@@ -280,20 +280,6 @@ class ContentQueries(StoreBase):
             return None
         return StoredIssue(row[0], _when(row[1]), _when(row[2]), _when(row[3]), *row[4:])
 
-    def sent_issues(self, limit: int | None = None, content: bool = True) -> list[StoredIssue]:
-        """Issues with status 'sent' (the archives), newest first.
-
-        With content=False, data/html/text/web come back empty: a listing need not read
-        hundreds of kilobytes per issue.
-        """
-        columns = "data, html, text, web" if content else "'', '', '', ''"
-        rows = self.db.execute(
-            f"SELECT id, period_start, period_end, built_at, {columns}, status"
-            " FROM issues WHERE status = 'sent' ORDER BY id DESC" + (" LIMIT ?" if limit else ""),
-            (limit,) if limit else (),
-        ).fetchall()
-        return [StoredIssue(r[0], _when(r[1]), _when(r[2]), _when(r[3]), *r[4:]) for r in rows]
-
     def archived_issues(self, limit: int | None = None) -> list[ArchivedIssue]:
         """Published issues (PUBLISHED), newest first, as the archives, the home page and the
         Atom feed list them."""
