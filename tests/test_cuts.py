@@ -153,6 +153,14 @@ def test_each_reader_gets_their_sections_plus_the_common_ones(
     with Store(tmp_path / "digest.db") as store, store.transaction() as db:
         db.execute("UPDATE subscribers SET themes = 'ancien' WHERE email LIKE 'marc@%'")
         db.execute("UPDATE subscribers SET themes = 'ancien climat' WHERE email LIKE 'olga@%'")
+    # The dry run counts as the send will: the reader whose cut is too thin is skipped.
+    dry = digest(config, "send", "--issue", W19, "--dry-run", smtp=None, secret=False)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines()[0] == f"{W19} : enverrait à 3 abonnés"
+    assert "nadia@example.org" not in dry.stdout
+    assert dry.stdout.splitlines()[-1] == (
+        "et sauterait 1 lecteur : rien pour leurs thèmes cette semaine"
+    )
     done = send(config, smtp_server, W19)
     assert "3 envoyés, 0 différé, 0 en échec" in done.stdout
     assert "1 lecteur sauté pour ce numéro : rien pour leurs thèmes cette semaine" in done.stdout

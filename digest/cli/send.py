@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..delivery.cuts import thin_choices
 from ..delivery.deliver import (
     CutReport,
     DeliveryInterrupted,
@@ -57,7 +58,7 @@ def send_command(state: State, issue_id: str | None, address: str | None, dry_ru
     if dry_run:
         with Store(config.store) as store:
             if issue := _pick(config, store, issue_id, test=bool(address)):
-                _preview(store, issue, address, language)
+                _preview(config, store, issue, address)
         return
     keys, smtp = load_keys(), settings_from_env()  # missing settings fail before anything
     if address:
@@ -126,16 +127,29 @@ def _pick(
     return found.id
 
 
-def _preview(store: Store, issue: str, address: str | None, language: str) -> None:
+def _preview(config: Config, store: Store, issue: str, address: str | None) -> None:
+    language = staff_language(config)
     if address:
         click.echo(say(language, "send.would_test", issue=issue, address=address))
         return
-    count, first = store.recipients_preview(issue, PREVIEW, datetime.now(UTC))
+    now = datetime.now(UTC)
+    thin = _thin_choices(config, store, issue, now)
+    count, first = store.recipients_preview(issue, PREVIEW, now, thin)
     click.echo(say(language, "send.would_send", issue=issue, count=count))
     for email in first:
         click.echo(f"  {email}")
     if count > len(first):
         click.echo(say(language, "send.and_more", count=count - len(first)))
+    if skipped := store.audience_with_themes(thin, now):
+        click.echo(say(language, "send.would_skip", count=skipped))
+
+
+def _thin_choices(config: Config, store: Store, issue: str, now: datetime) -> set[str]:
+    """The theme choices a send starting now would skip (too thin); none once started."""
+    stored = store.issue(issue)
+    if stored is None or store.audience(issue):
+        return set()
+    return thin_choices(config, stored.data, store.audience_theme_choices(now))
 
 
 def stopping_notice(language: str) -> Notify:

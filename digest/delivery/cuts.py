@@ -1,6 +1,7 @@
 """Cuts at delivery: each reader gets the sections they chose (render/cuts.py).
 
     freeze(config, store, stored, domain, now)        audience + cuts, one transaction
+    thin_choices(config, data, choices)               choices a freeze would skip
     templates(config, store, issue_id, whole, now)    the message of every cut, built once
 
 When sending starts, the theme choices in use are read, each distinct cut is rendered once
@@ -20,6 +21,7 @@ from datetime import datetime
 
 from ..config import Config
 from ..i18n import say, staff_language
+from ..models import Issue
 from ..render import render_cuts
 from ..render.cuts import WHOLE, cut_items, cut_key, issue_from_data, key_sections
 from ..store import Store, StoredCut, StoredIssue
@@ -53,8 +55,7 @@ def plan_cuts(config: Config, data: str, choices: Iterable[str], reason: str) ->
     if all(not c.strip() for c in choices):  # nobody chose themes: nothing to cut
         return CutPlan(dict.fromkeys(choices, WHOLE), (), {})
     issue = issue_from_data(data)
-    known = [theme.id for theme in config.themes]
-    cuts = {c: cut_key(c, issue, known) for c in choices}
+    cuts = _cut_keys(config, issue, choices)
     keys = sorted(set(cuts.values()) - {WHOLE})
     items = {key: cut_items(issue, key) for key in keys}
     skipped = {key: reason for key in keys if items[key] < config.schedule.min_items}
@@ -66,6 +67,23 @@ def plan_cuts(config: Config, data: str, choices: Iterable[str], reason: str) ->
         for key, out in zip(keys, outputs, strict=True)
     )
     return CutPlan(cuts, tuple(rendered), skipped)
+
+
+def thin_choices(config: Config, data: str, choices: Iterable[str]) -> set[str]:
+    """The theme choices (`subscribers.themes` values) whose cut of the issue stored as
+    `data` is too thin to send: what a freeze would mark 'skipped' (`send --dry-run`)."""
+    chosen = [c for c in choices if c.strip()]
+    if not chosen:
+        return set()
+    issue = issue_from_data(data)
+    cuts = _cut_keys(config, issue, chosen)
+    least = config.schedule.min_items
+    return {c for c, key in cuts.items() if key != WHOLE and cut_items(issue, key) < least}
+
+
+def _cut_keys(config: Config, issue: Issue, choices: Iterable[str]) -> dict[str, str]:
+    known = [theme.id for theme in config.themes]
+    return {c: cut_key(c, issue, known) for c in choices}
 
 
 def templates(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -329,11 +329,14 @@ class OutboxQueries(StoreBase):
         ).fetchone()
         return int(row[0])
 
-    def recipients_preview(self, issue_id: str, limit: int, now: datetime) -> tuple[int, list[str]]:
+    def recipients_preview(
+        self, issue_id: str, limit: int, now: datetime, thin: Collection[str] = ()
+    ) -> tuple[int, list[str]]:
         """Who a send would reach now: the count and the first `limit` addresses.
 
         Before sending starts, the confirmed subscribers not paused at `now` (as
-        freeze_audience takes them); after, the rows still to try.
+        freeze_audience takes them), less those whose theme choice is in `thin` (their cut
+        is too thin: the freeze would skip them); after, the rows still to try.
         """
         if self.audience(issue_id):
             where = (
@@ -342,12 +345,24 @@ class OutboxQueries(StoreBase):
             )
             args: tuple[str, ...] = (issue_id,)
         else:
-            where, args = f"WHERE {AUDIENCE}", (moment(now),)  # one table: no alias needed
+            left_out = f" AND s.themes NOT IN ({','.join('?' * len(thin))})" if thin else ""
+            where, args = f"WHERE {AUDIENCE}{left_out}", (moment(now), *thin)
         count = self.db.execute(f"SELECT COUNT(*) FROM subscribers s {where}", args).fetchone()
         first = self.db.execute(
             f"SELECT s.email FROM subscribers s {where} ORDER BY s.id LIMIT ?", (*args, limit)
         ).fetchall()
         return int(count[0]), [str(r[0]) for r in first]
+
+    def audience_with_themes(self, choices: Collection[str], now: datetime) -> int:
+        """How many of the audience a freeze would take at `now` chose one of `choices`."""
+        if not choices:
+            return 0
+        marks = ",".join("?" * len(choices))
+        row = self.db.execute(
+            f"SELECT COUNT(*) FROM subscribers WHERE {AUDIENCE} AND themes IN ({marks})",
+            (moment(now), *choices),
+        ).fetchone()
+        return int(row[0])
 
     def sent_since(self, since: datetime) -> list[datetime]:
         """When each message sent since `since` (UTC) was recorded, every issue: so that a
