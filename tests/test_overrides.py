@@ -349,3 +349,28 @@ def test_check_validates_every_overrides_file(tmp_path: Path) -> None:
     (tmp_path / "issues" / "2023-W20.md").unlink()
     again = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120)
     assert again.returncode == 0, again.stderr
+
+
+def test_an_edit_keeps_the_comments_before_the_first_key(tmp_path: Path) -> None:
+    """The shipped overrides file explains itself to staff in comments at its top: a pin from
+    the console (or any edit through digest/editing) writes them back as they were."""
+    from digest.editing.overrides_file import edit, exclude, open_overrides, pin
+
+    config = make_config(tmp_path)
+    shipped = (REPO / "content" / "issues" / "2023-W19.md").read_text(encoding="utf-8")
+    path = write(tmp_path, "2023-W19.md", shipped)
+    head = shipped.split("\npin:")[0]  # "---" and the comment block
+    current = open_overrides(config, "2023-W19")
+    edit(config, "2023-W19", lambda v: pin(v, "https://a.example.org/une"), current.fingerprint)
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith(head + "\npin:\n")
+    assert "https://a.example.org/une" in text and "L'équipe du Cerdd" in text
+    assert load_overrides(config, "2023-W19").pin[-1] == "https://a.example.org/une"
+    yaml_file = write(
+        tmp_path, "2023-W20.yaml", "# Semaine calme.\n\n# Rien à signaler.\ntitle: X\n"
+    )
+    again = open_overrides(config, "2023-W20")
+    edit(config, "2023-W20", lambda v: exclude(v, "https://b.example.org/x"), again.fingerprint)
+    assert yaml_file.read_text(encoding="utf-8").startswith(
+        "# Semaine calme.\n\n# Rien à signaler.\ntitle: X\nexclude:\n"
+    )

@@ -5,9 +5,10 @@ edit one file and always agree.
     save(current, pin(current.values, "https://…"), expected=fingerprint_from_form)
 
 What is written keeps what the file had: its format (.md front matter + edito body, or
-.yaml), its other keys (`title`, anything `digest check` accepts) and the order of its keys.
-Comments inside the front matter are not kept (PyYAML drops them); the edito body is
-written as typed. A file that changed since staff loaded the page (its fingerprint differs)
+.yaml), its other keys (`title`, anything `digest check` accepts), the order of its keys,
+and the comments before its first key (where the shipped files explain themselves to
+staff). Comments between keys are not kept (PyYAML drops them); the edito body is written
+as typed. A file that changed since staff loaded the page (its fingerprint differs)
 is never overwritten: `EditConflict`, and the caller shows the page again with the input
 kept. Writes are atomic (temp file in the folder, fsync, rename).
 """
@@ -46,6 +47,7 @@ class OverridesFile:
     fingerprint: str
     values: dict[str, Any] = field(default_factory=dict)  # front matter (or the whole .yaml)
     edito: str = ""  # a .md file's body
+    preamble: str = ""  # the comment lines before the first key, written back as they were
 
 
 def fingerprint_of(data: bytes | None) -> str:
@@ -63,8 +65,8 @@ def open_overrides(config: Config, issue_id: str) -> OverridesFile:
     data = _read(path)
     if data is None:
         return OverridesFile(issue_id, path, ABSENT)
-    values, edito = _split(data.decode("utf-8-sig"), path)
-    return OverridesFile(issue_id, path, fingerprint_of(data), values, edito)
+    values, edito, preamble = _split(data.decode("utf-8-sig"), path)
+    return OverridesFile(issue_id, path, fingerprint_of(data), values, edito, preamble)
 
 
 def _read(path: Path) -> bytes | None:
@@ -74,17 +76,31 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
-def _split(text: str, path: Path) -> tuple[dict[str, Any], str]:
-    """(keys, edito body). load_overrides checked the file: this only takes it apart."""
+def _split(text: str, path: Path) -> tuple[dict[str, Any], str, str]:
+    """(keys, edito body, leading comments). load_overrides checked the file: this only
+    takes it apart."""
     if path.suffix != ".md":
         values = dict(yaml.safe_load(text) or {})
-        return values, str(values.pop("edito", "") or "").strip()
+        edito = str(values.pop("edito", "") or "").strip()
+        return values, edito, _preamble(text.splitlines(keepends=True))
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
-        return {}, text.strip()
+        return {}, text.strip(), ""
     end = next(i for i, line in enumerate(lines[1:], 1) if line.strip() in ("---", "..."))
     front = yaml.safe_load("".join(lines[1:end])) or {}
-    return dict(front), "".join(lines[end + 1 :]).strip()
+    return dict(front), "".join(lines[end + 1 :]).strip(), _preamble(lines[1:end])
+
+
+def _preamble(lines: list[str]) -> str:
+    """The comment lines (and blank lines between them) before the first key."""
+    kept: list[str] = []
+    for line in lines:
+        if line.strip() and not line.lstrip().startswith("#"):
+            break
+        kept.append(line if line.endswith("\n") else line + "\n")
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return "".join(kept)
 
 
 # -- edits: each takes the keys and returns new keys (the caller saves them) -----------------
@@ -171,8 +187,10 @@ def render(current: OverridesFile, values: Values, edito: str) -> str:
     """The file's new text, in its own format."""
     if current.path.suffix != ".md":
         kept = {k: v for k, v in values.items() if k != "edito"}
-        return _dump({**kept, **({"edito": edito.strip()} if edito.strip() else {})})
-    front = _dump(values) if values else ""
+        return current.preamble + _dump(
+            {**kept, **({"edito": edito.strip()} if edito.strip() else {})}
+        )
+    front = current.preamble + (_dump(values) if values else "")
     body = edito.strip()
     text = f"---\n{front}---\n" if front else ""
     return text + (f"\n{body}\n" if front and body else f"{body}\n" if body else "")
