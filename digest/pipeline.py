@@ -192,7 +192,9 @@ def build_issue(
     offline: bool = False,
     on_source: OnSource | None = None,
 ) -> Build:
-    """Collect, select, arrange and render the issue of `period` (nothing is written)."""
+    """Collect, select, arrange and render the issue of `period`. The issue itself is not
+    stored (store_issue does that); the store only learns what a build keeps for the next:
+    the fetch cache, first-seen dates and the arrangement memo."""
     with _collector_paused():
         return _build(config, period, now, store, offline, on_source)
 
