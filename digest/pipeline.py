@@ -230,18 +230,18 @@ def _build(
         raise _nothing_read(results, staff_language(config))
     overrides = load_overrides(config, period.name)
     inputs = inputs_key(results, config, period, now, overrides, store.sent_stamp())
-    memo = store.build_memo(period.name)
-    if memo is not None and memo.inputs == inputs:
-        issue, warnings = reused_issue(memo, results, now), memo.warnings
+    reused = reused_issue(store.build_memo(period.name), inputs, results, now)
+    if reused is not None:
+        issue, warnings = reused
     else:
         issue, warnings = _arranged(results, config, period, now, store, overrides)
     rendered = render_issue(issue, config)
     language = config.newsletter.language
     written = issue_data(issue, language, rendered.subject, rendered.preheader)
     data = json.dumps(written, ensure_ascii=False, indent=2) + "\n"
-    if memo is None or memo.inputs != inputs:
+    if reused is None:
         store.remember_build(BuildMemo(period.name, inputs, data, warnings))
-    return Build(issue, rendered, data, warnings, reused=memo is not None and memo.inputs == inputs)
+    return Build(issue, rendered, data, warnings, reused=reused is not None)
 
 
 def _arranged(

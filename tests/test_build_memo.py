@@ -158,3 +158,13 @@ def test_an_item_dated_ahead_is_selected_again_once_its_date_is_trusted(week: We
         (wednesday, "first_seen"),
         (datetime.fromisoformat("2023-05-14T10:00:00+02:00"), "source"),
     ]
+
+
+@pytest.mark.parametrize("damage", ["{not json", '{"stats": {}}', '{"stats": null}', "[]"])
+def test_a_damaged_memo_builds_in_full(week: Week, damage: str) -> None:
+    """A memo whose data cannot be read back is a cache miss, never a traceback."""
+    first = week.build()
+    week.store.db.execute("UPDATE build_memo SET data = ?", (damage,))
+    again = week.build()
+    assert not again.reused and files(again) == files(first)
+    assert week.build().reused  # the full build stored a good memo again

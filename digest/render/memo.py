@@ -2,7 +2,7 @@
 of the issue arranged, instead of selecting and arranging every item again.
 
     inputs_key(results, config, period, now, overrides, sent) -> str
-    reused_issue(memo, results, now) -> Issue
+    reused_issue(memo, inputs, results, now) -> (Issue, warnings) | None
 
 Why: the build cron and staff run most often is a rebuild of an unchanged week (every feed
 answers 304); selecting and arranging 10,000 items took a quarter of it (BENCHMARKS.md).
@@ -63,17 +63,27 @@ def inputs_key(
     return key.hexdigest()
 
 
-def reused_issue(memo: BuildMemo, results: tuple[SourceResult, ...], now: datetime) -> Issue:
-    """The issue the memo's build arranged, with this build's sources and time."""
-    stats = json.loads(memo.data)["stats"]
-    selection = Selection(
-        (),
-        out_of_period=int(stats["out_of_period"]),
-        duplicates_merged=int(stats["duplicates_merged"]),
-        already_sent=int(stats["already_sent"]),
-        total=int(stats["items"]),
-    )
-    return replace(issue_from_data(memo.data), sources=results, built_at=now, stats=selection)
+def reused_issue(
+    memo: BuildMemo | None, inputs: str, results: tuple[SourceResult, ...], now: datetime
+) -> tuple[Issue, tuple[str, ...]] | None:
+    """The issue the memo's build arranged, with this build's sources and time, and its
+    warnings; None when the memo is of other inputs, or damaged (then the build is done in
+    full: a damaged cache costs a build, never the issue)."""
+    if memo is None or memo.inputs != inputs:
+        return None
+    try:
+        stats = json.loads(memo.data)["stats"]
+        selection = Selection(
+            (),
+            out_of_period=int(stats["out_of_period"]),
+            duplicates_merged=int(stats["duplicates_merged"]),
+            already_sent=int(stats["already_sent"]),
+            total=int(stats["items"]),
+        )
+        issue = issue_from_data(memo.data)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return replace(issue, sources=results, built_at=now, stats=selection), memo.warnings
 
 
 @cache
