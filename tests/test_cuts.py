@@ -28,7 +28,7 @@ from tests.deliver_support import bodies, parse
 from tests.http_server import FeedServer
 from tests.smtp_server import SmtpServer
 from tests.store_support import store_at_version
-from tests.test_deliver_cli import by_recipient, command, digest, environment
+from tests.test_deliver_cli import by_recipient, digest, stopped_mid_send
 from tests.web_support import KEYS, bound_socket, serve
 
 W19, W20 = "2023-W19", "2023-W20"
@@ -281,17 +281,7 @@ def test_killed_mid_send_then_resumed_keeps_every_cut_and_message_id(
             " VALUES (?, 'confirmed', ?, ?, ?)",
             [(f"r{i:04d}@example.org", groups[i % 3], now, now) for i in range(3000)],
         )
-    smtp_server.script.slow_after, smtp_server.script.data_delay = 800, 0.2
-    first = subprocess.Popen(
-        command(config, "send", "--issue", W19), env=environment(smtp_server.url),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        smtp_server.wait_for(800, timeout=60)
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.communicate(timeout=60)
-    smtp_server.script.data_delay = 0
+    stopped_mid_send(config, W19, smtp_server, signal.SIGKILL)
     assert 800 <= len(smtp_server.messages) < 3000, "the kill must land mid-list"
     with Store(tmp_path / "digest.db") as store, store.transaction() as db:
         db.execute("UPDATE subscribers SET themes = 'energie'")  # too late for this issue

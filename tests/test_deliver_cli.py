@@ -93,6 +93,28 @@ def subscriber_statuses(config: Path) -> dict[str, str]:
     return {r["email"]: r["status"] for r in csv.DictReader(io.StringIO(listed.stdout))}
 
 
+def stopped_mid_send(
+    config: Path, issue: str, server: SmtpServer, signal_number: int
+) -> subprocess.CompletedProcess[str]:
+    """`digest send --issue` stopped by `signal_number` once 800 messages were accepted.
+
+    From the 800th message on the server is slow, so the signal lands mid-list even when
+    this test process is starved on a loaded machine (a fast send could otherwise finish).
+    """
+    server.script.slow_after, server.script.data_delay = 800, 0.2
+    first = subprocess.Popen(
+        command(config, "send", "--issue", issue), env=environment(server.url),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        server.wait_for(800, timeout=60)
+    finally:
+        first.send_signal(signal_number)
+        out, err = first.communicate(timeout=60)
+    server.script.data_delay = 0
+    return subprocess.CompletedProcess(first.args, first.returncode, out, err)
+
+
 @pytest.mark.parametrize(
     ("signal_number", "exit_code"),
     [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGINT, 130), (signal.SIGTERM, 143)],
@@ -105,19 +127,8 @@ def test_killed_in_the_middle_then_resumed(
     once. kill -9 cannot be caught: only messages whose reply was not yet written may come
     twice, with the same Message-ID."""
     config, emails = prepare(tmp_path, 3000, "delivery:\n  batch: 50\n")
-    # From the 800th message on the server is slow, so the signal lands mid-list even when
-    # this test process is starved on a loaded machine (a fast send could otherwise finish).
-    smtp_server.script.slow_after, smtp_server.script.data_delay = 800, 0.2
-    first = subprocess.Popen(
-        command(config, "send", "--issue", ISSUE), env=environment(smtp_server.url),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        smtp_server.wait_for(800, timeout=60)
-    finally:
-        first.send_signal(signal_number)
-        out, err = first.communicate(timeout=60)
-    smtp_server.script.data_delay = 0
+    first = stopped_mid_send(config, ISSUE, smtp_server, signal_number)
+    out, err = first.stdout, first.stderr
     assert first.returncode == exit_code, err
     before = len(smtp_server.messages)
     assert 800 <= before < 3000, "the signal must land in the middle of the list"
